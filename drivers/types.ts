@@ -1,0 +1,186 @@
+/**
+ * Device-class contracts. The machines and the runtime talk only to these; a driver implements
+ * exactly one of them and nothing more. Amounts are integers in minor units (fen).
+ *
+ * Rules every driver follows:
+ * - `open()` resolves once the device answered and was brought to a known, safe state (for a bill
+ *   validator: reset, configured, inhibited). It rejects with a clear Error when the port cannot be
+ *   opened or the device never answers; the driver then keeps retrying by itself with back-off and
+ *   reports `health` changes through the `status` event, so a caller may ignore the rejection.
+ * - `close()` stops all polling and releases the port; it never throws.
+ * - A capability the device lacks is declared in `capabilities`, never patched in at run time.
+ * - Drivers never decide about money. They ask through hooks and report through events.
+ */
+import type { EventEmitter } from 'node:events';
+
+export type DeviceKind = 'bill-validator' | 'coin-acceptor' | 'coin-hopper' | 'card-reader' | 'printer';
+
+/** ok: usable. degraded: usable with limits. fault: present but unusable. offline: not answering. */
+export type Health = 'ok' | 'degraded' | 'fault' | 'offline';
+
+export interface DeviceStatus {
+  health: Health;
+  /** Short machine-readable code, e.g. 'stacker-full', 'jam-acceptor', 'no-answer'. */
+  code: string;
+  /** One line for a log or a technician. */
+  detail: string;
+}
+
+export interface DeviceIdentity {
+  kind: DeviceKind;
+  model: string;
+  /** Firmware / version string as the device reports it, when it does. */
+  version?: string;
+  serial?: string;
+}
+
+// Event maps are type aliases (not interfaces) so they satisfy EventEmitter's Record constraint.
+export type DeviceEvents = {
+  status: [DeviceStatus];
+};
+
+export interface Device<E extends DeviceEvents & Record<keyof E, any[]> = DeviceEvents> extends EventEmitter<E> {
+  readonly kind: DeviceKind;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  status(): DeviceStatus;
+  identity(): DeviceIdentity;
+}
+
+// ---------------------------------------------------------------- bill validator
+
+export interface Note {
+  /** Face value in minor units (fen). */
+  value: number;
+  /** ISO 4217 alphabetic code, e.g. 'CNY'. */
+  currency: string;
+  /** The device's own code for this note (ID-003 escrow code, eSSP channel, CCNET bill type). */
+  code: number;
+}
+
+export type EscrowDecision = 'stack' | 'return';
+
+/** Where a note sat when the validator came back from a power cut, as far as the device says. */
+export type BillAtPowerUp = 'none' | 'acceptor' | 'stacker';
+
+export interface BillValidatorHooks {
+  /**
+   * A note is held in escrow. Resolve with the decision; journal it before resolving. The driver
+   * sends the matching command only after the promise resolves. A rejection counts as 'return'.
+   */
+  escrow(note: Note): Promise<EscrowDecision> | EscrowDecision;
+  /**
+   * The credit point (ID-003 VEND VALID). Resolve only once the credit is durable: the driver
+   * acknowledges to the device after it resolves and not before. If it rejects, the driver does not
+   * acknowledge and asks again on the next poll.
+   * `note` is null when the driver did not see this note's escrow itself (the host restarted
+   * between escrow and credit); the caller decides from its journal what the note was.
+   */
+  credited(note: Note | null): Promise<void> | void;
+}
+
+export type BillValidatorEvents = DeviceEvents & {
+  /** A note was refused by the device itself (not by our decision). */
+  rejected: [{ reason: string; code: number }];
+  /** A note we decided to return has left the validator. */
+  returned: [Note | null];
+  /** The device reported it came back from a power cut, and where a note was. */
+  'power-up': [{ bill: BillAtPowerUp }];
+};
+
+export interface BillValidatorCapabilities {
+  /** The device can keep a note in escrow for a while (ID-003 HOLD, eSSP hold). */
+  hold: boolean;
+}
+
+export interface BillValidator extends Device<BillValidatorEvents> {
+  readonly kind: 'bill-validator';
+  readonly capabilities: BillValidatorCapabilities;
+  /** Must be called before open(). */
+  setHooks(hooks: BillValidatorHooks): void;
+  /** The notes this device accepts, as read from the device (ID-003 0x8A), in ascending value. */
+  denominations(): readonly Note[];
+  /** Accept the listed face values (fen); others are disabled in the device. */
+  enable(values: readonly number[]): Promise<void>;
+  /** Stop accepting. A note already in escrow is still resolved through the hooks. */
+  disable(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- declared for later issues
+
+export interface Coin {
+  value: number;
+  currency: string;
+  /** The device's coin position / channel. */
+  code: number;
+}
+
+export type CoinAcceptorEvents = DeviceEvents & {
+  /** A coin was accepted and routed to the cash box. Journal it in the listener. */
+  coin: [Coin];
+  /** Events were lost between polls; counts cannot be trusted for the current transaction. */
+  'events-lost': [{ count: number }];
+};
+
+export interface CoinAcceptor extends Device<CoinAcceptorEvents> {
+  readonly kind: 'coin-acceptor';
+  coins(): readonly Coin[];
+  enable(values: readonly number[]): Promise<void>;
+  disable(): Promise<void>;
+}
+
+export interface HopperCounters {
+  /** The device's own event counter; it changes with every dispense command accepted. */
+  event: number;
+  paid: number;
+  unpaid: number;
+  remaining: number;
+}
+
+export interface CoinHopper extends Device {
+  readonly kind: 'coin-hopper';
+  /** The value of one coin of this hopper, in minor units. */
+  readonly coinValue: number;
+  counters(): Promise<HopperCounters>;
+  /** Pays `count` coins; resolves with what the device says it paid and did not pay. */
+  dispense(count: number): Promise<{ paid: number; unpaid: number }>;
+  emergencyStop(): Promise<void>;
+}
+
+export interface MaskedCard {
+  /** First 6 and last 4 digits at most, the rest masked. */
+  maskedPan: string;
+  expiry: string;
+  /** Keyed hash for matching the same card; never reversible. */
+  panHash: string;
+}
+
+export type CardReaderEvents = DeviceEvents & {
+  read: [MaskedCard];
+  'bad-read': [{ reason: string }];
+};
+
+export interface CardReader extends Device<CardReaderEvents> {
+  readonly kind: 'card-reader';
+  enable(): Promise<void>;
+  disable(): Promise<void>;
+}
+
+export interface ReceiptLine {
+  text: string;
+  align?: 'left' | 'center' | 'right';
+  emphasis?: boolean;
+}
+
+export interface Receipt {
+  lines: ReceiptLine[];
+  /** Content of a QR code printed under the lines (the transaction id). */
+  qr?: string;
+}
+
+export interface Printer extends Device {
+  readonly kind: 'printer';
+  print(receipt: Receipt): Promise<void>;
+}
+
+export type AnyDevice = BillValidator | CoinAcceptor | CoinHopper | CardReader | Printer;
