@@ -1,0 +1,264 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Journal } from '../../src/journal/index.js';
+import type { ControlRequest } from '../../src/control/protocol.js';
+import { SimStack } from '../stack.js';
+import { scenarioSchema, type Scenario, type Step } from './scenario.js';
+
+export interface ScenarioResult {
+  name: string;
+  file: string;
+  ok: boolean;
+  failures: string[];
+  durationMs: number;
+  folder?: string;
+}
+
+export async function runScenarioFiles(files: string[], opts: { json: boolean; keep: boolean }): Promise<boolean> {
+  let allOk = true;
+  for (const file of files) {
+    const result = await runScenarioFile(file, opts.keep);
+    allOk &&= result.ok;
+    if (opts.json) {
+      console.log(JSON.stringify(result));
+    } else {
+      console.log(`${result.ok ? 'PASS' : 'FAIL'}  ${result.name}  (${basename(file)}, ${(result.durationMs / 1000).toFixed(1)} s)`);
+      for (const f of result.failures) console.log(`      - ${f}`);
+      if (result.folder) console.log(`      files kept in ${result.folder}`);
+    }
+  }
+  return allOk;
+}
+
+export async function runScenarioFile(file: string, keep: boolean): Promise<ScenarioResult> {
+  const started = Date.now();
+  let scenario: Scenario;
+  try {
+    scenario = scenarioSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (e) {
+    return { name: basename(file), file, ok: false, failures: [`cannot read the scenario: ${(e as Error).message}`], durationMs: 0 };
+  }
+  const folder = mkdtempSync(join(tmpdir(), 'kiosk-scenario-'));
+  const logLines: string[] = [];
+  const failures = await runScenario(scenario, folder, logLines).catch((e: Error) => [`scenario aborted: ${e.message}`]);
+  writeFileSync(join(folder, 'runtime.log'), logLines.join('\n') + '\n');
+  const ok = failures.length === 0;
+  if (!keep && ok) rmSync(folder, { recursive: true, force: true });
+  const result: ScenarioResult = { name: scenario.name, file, ok, failures, durationMs: Date.now() - started };
+  if (keep || !ok) result.folder = folder;
+  return result;
+}
+
+async function runScenario(s: Scenario, folder: string, logLines: string[]): Promise<string[]> {
+  const stack = new SimStack({
+    dir: folder,
+    hostPort: 0,
+    ...(s.accounts ? { accounts: s.accounts } : {}),
+    ...(s.config ? { config: s.config } : {}),
+    ...(s.emulator ? { emulatorTiming: s.emulator } : {}),
+    onRuntimeLog: (e) => logLines.push(JSON.stringify(e)),
+    onDeviceLine: (line) => logLines.push(`[validator] ${line}`),
+  });
+  try {
+    await stack.start();
+    await stack.startRuntime(s.crashAfter ? { KIOSK_CRASH_AFTER: s.crashAfter } : {});
+    for (const [i, step] of s.steps.entries()) {
+      try {
+        await runStep(stack, step);
+      } catch (e) {
+        return [`step ${i + 1} ${JSON.stringify(step)}: ${(e as Error).message}`];
+      }
+    }
+    let terminal: string | null = null;
+    if (stack.runtimeRunning) {
+      const st = await stack.control({ cmd: 'status' });
+      if (st.ok) terminal = (st.terminal as { state: string }).state;
+      await stack.killRuntime('SIGTERM');
+    }
+    const records = (await (await fetch(`${stack.host.url}/_records`)).json()) as { payments: Record<string, unknown>[] };
+    return check(s, join(folder, 'journal.db'), records.payments, terminal);
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function runStep(stack: SimStack, step: Step): Promise<void> {
+  if ('customer' in step) {
+    const res = await stack.control(customerRequest(step.customer));
+    if (!res.ok) throw new Error(`the kiosk refused: ${res.error}`);
+  } else if ('device' in step) {
+    stack.deviceCommand(step.device);
+  } else if ('server' in step) {
+    stack.host.setMode(step.server, step.delayMs);
+  } else if ('runtime' in step) {
+    if (step.runtime === 'start') await stack.startRuntime(step.crashAfter ? { KIOSK_CRASH_AFTER: step.crashAfter } : {});
+    else await stack.killRuntime(step.runtime === 'kill' ? 'SIGKILL' : 'SIGTERM');
+  } else {
+    await runWait(stack, step.wait);
+  }
+}
+
+function customerRequest(line: string): ControlRequest {
+  const [word = '', arg] = line.trim().split(/\s+/, 2);
+  switch (word) {
+    case 'start':
+      if (arg !== 'pay' && arg !== 'topup' && arg !== 'lookup') throw new Error(`bad service in '${line}'`);
+      return { cmd: 'start', service: arg };
+    case 'number':
+      return { cmd: 'number', phone: arg ?? '' };
+    case 'confirm':
+    case 'done':
+    case 'cancel':
+    case 'topup-offline':
+      return { cmd: word };
+    default:
+      throw new Error(`unknown customer action '${line}'`);
+  }
+}
+
+type Wait = Extract<Step, { wait: unknown }>['wait'];
+
+async function runWait(stack: SimStack, w: Wait): Promise<void> {
+  if (w.ms) {
+    await sleep(w.ms);
+    return;
+  }
+  if (w.exit) {
+    await stack.runtimeExited(w.timeoutMs);
+    return;
+  }
+  if (w.device) {
+    const text = w.device;
+    await stack.waitForDeviceLine((line) => line.includes(text), w.timeoutMs);
+    return;
+  }
+  if (w.log) {
+    const text = w.log;
+    await stack.waitForLog((e) => String(e.msg).includes(text), w.timeoutMs);
+    return;
+  }
+  const deadline = Date.now() + w.timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const st = await stack.control({ cmd: 'status' }).catch(() => null);
+    if (st?.ok) {
+      const txn = st.transaction as { state: string } | null;
+      const terminal = (st.terminal as { state: string }).state;
+      const outbox = st.outbox as { pending: number };
+      last = `transaction ${txn ? txn.state : 'none'}, terminal ${terminal}, outbox ${outbox.pending}`;
+      const txnOk = w.txn === undefined || (txn !== null && txn.state.split('.')[0] === w.txn);
+      const terminalOk = w.terminal === undefined || terminal.split('.')[0] === w.terminal;
+      const idleOk = w.idle === undefined || txn === null;
+      const outboxOk = w.outboxEmpty === undefined || outbox.pending === 0;
+      const acceptingOk = w.accepting === undefined || (st.validator as { accepting: boolean }).accepting;
+      if (txnOk && terminalOk && idleOk && outboxOk && acceptingOk) return;
+    }
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${w.timeoutMs} ms (last seen: ${last || 'no answer'})`);
+}
+
+interface TxnRecord {
+  id: string;
+  service: string;
+  phone: string | null;
+  amount_due: number | null;
+  status: string;
+  end_reason: string | null;
+  cash_in: number;
+  credited: number;
+  change_paid: number;
+  change_owed: number;
+}
+
+/** Reads the journal file directly (not through the runtime) and compares it with what was expected. */
+function check(s: Scenario, journalPath: string, payments: Record<string, unknown>[], terminal: string | null): string[] {
+  const failures: string[] = [];
+  const db = new Database(journalPath, { readonly: true });
+  try {
+    const txns = db.prepare('SELECT * FROM transactions ORDER BY created_at, rowid').all() as TxnRecord[];
+    const eventsOf = db.prepare('SELECT type FROM events WHERE txn_id = ? ORDER BY seq');
+    const allTypes = new Set((db.prepare('SELECT DISTINCT type FROM events').all() as { type: string }[]).map((r) => r.type));
+
+    for (const t of txns) {
+      if (t.status === 'open') failures.push(`transaction ${t.id} is still open`);
+      if (t.cash_in !== t.credited + t.change_paid + t.change_owed) {
+        failures.push(`transaction ${t.id}: cash in ${t.cash_in} ≠ credited ${t.credited} + change paid ${t.change_paid} + change owed ${t.change_owed}`);
+      }
+    }
+    const exp = s.expect;
+    if (exp.transactions) {
+      if (txns.length !== exp.transactions.length) failures.push(`expected ${exp.transactions.length} transaction(s), the journal has ${txns.length}`);
+      exp.transactions.forEach((want, i) => {
+        const got = txns[i];
+        if (!got) return;
+        const fields: [string, unknown, unknown][] = [
+          ['service', want.service, got.service],
+          ['phone', want.phone, got.phone],
+          ['status', want.status, got.status],
+          ['endReason', want.endReason, got.end_reason],
+          ['cashIn', want.cashIn, got.cash_in],
+          ['credited', want.credited, got.credited],
+          ['amountDue', want.amountDue, got.amount_due],
+        ];
+        for (const [name, w, g] of fields) {
+          if (w !== undefined && w !== g) failures.push(`transaction ${i + 1}: ${name} is ${JSON.stringify(g)}, expected ${JSON.stringify(w)}`);
+        }
+        const types = (eventsOf.all(got.id) as { type: string }[]).map((r) => r.type);
+        if (want.events && !isSubsequence(want.events, types)) {
+          failures.push(`transaction ${i + 1}: events [${types.join(', ')}] do not contain [${want.events.join(', ')}] in order`);
+        }
+        for (const banned of want.noEvents ?? []) {
+          if (types.includes(banned)) failures.push(`transaction ${i + 1}: unexpected event ${banned}`);
+        }
+      });
+    }
+    if (exp.cashbox) {
+      const rows = db.prepare('SELECT value, count FROM cashbox').all() as { value: number; count: number }[];
+      const got = Object.fromEntries(rows.filter((r) => r.count > 0).map((r) => [String(r.value), r.count]));
+      if (JSON.stringify(sortKeys(got)) !== JSON.stringify(sortKeys(exp.cashbox))) {
+        failures.push(`cash box is ${JSON.stringify(got)}, expected ${JSON.stringify(exp.cashbox)}`);
+      }
+    }
+    for (const type of exp.journalEvents ?? []) {
+      if (!allTypes.has(type)) failures.push(`the journal has no ${type} event`);
+    }
+  } finally {
+    db.close();
+  }
+  const journal = Journal.open(journalPath);
+  try {
+    for (const problem of journal.verify()) failures.push(`journal verify: ${problem}`);
+  } finally {
+    journal.close();
+  }
+  if (s.expect.server) {
+    const want = s.expect.server.payments;
+    if (payments.length !== want.length) failures.push(`the server holds ${payments.length} payment(s), expected ${want.length}`);
+    want.forEach((w, i) => {
+      const got = payments[i];
+      if (!got) return;
+      for (const [k, v] of Object.entries(w)) {
+        if (got[k] !== v) failures.push(`server payment ${i + 1}: ${k} is ${JSON.stringify(got[k])}, expected ${JSON.stringify(v)}`);
+      }
+    });
+  }
+  if (s.expect.terminal && terminal?.split('.')[0] !== s.expect.terminal) failures.push(`terminal is ${terminal ?? 'not running'}, expected ${s.expect.terminal}`);
+  return failures;
+}
+
+function isSubsequence(want: string[], got: string[]): boolean {
+  let i = 0;
+  for (const g of got) if (g === want[i]) i++;
+  return i === want.length;
+}
+
+function sortKeys(o: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

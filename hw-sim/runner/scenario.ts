@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+const wait = z
+  .object({
+    /** The running transaction's state (top-level name, e.g. 'cash'). */
+    txn: z.string().optional(),
+    /** The validator has been enabled for the running transaction. */
+    accepting: z.literal(true).optional(),
+    /** The terminal machine's state: inService, degraded, outOfService. */
+    terminal: z.string().optional(),
+    /** No transaction is running any more. */
+    idle: z.literal(true).optional(),
+    /** Every outbox message has been acknowledged by the server. */
+    outboxEmpty: z.literal(true).optional(),
+    /** A runtime log line whose message contains this text. */
+    log: z.string().optional(),
+    /** A line the validator emulator reports that contains this text (e.g. 'idling'). */
+    device: z.string().optional(),
+    /** The runtime process has exited by itself (e.g. killed by its crash seam). */
+    exit: z.literal(true).optional(),
+    /** A plain pause. */
+    ms: z.number().int().positive().optional(),
+    timeoutMs: z.number().int().positive().default(15_000),
+  })
+  .strict();
+
+export const stepSchema = z.union([
+  z.object({ customer: z.string().min(1) }).strict(),
+  z.object({ device: z.string().min(1) }).strict(),
+  z.object({ server: z.enum(['ok', 'slow', 'down', 'garbage']), delayMs: z.number().int().positive().optional() }).strict(),
+  z.object({ wait }).strict(),
+  z
+    .object({
+      runtime: z.enum(['start', 'kill', 'stop']),
+      /** With start: the runtime SIGKILLs itself right after journalling this event type. */
+      crashAfter: z.string().optional(),
+    })
+    .strict(),
+]);
+
+const txnExpect = z
+  .object({
+    service: z.string().optional(),
+    phone: z.string().optional(),
+    status: z.enum(['open', 'completed', 'cancelled']).optional(),
+    endReason: z.string().optional(),
+    cashIn: z.number().int().optional(),
+    credited: z.number().int().optional(),
+    amountDue: z.number().int().nullable().optional(),
+    /** Event types that must appear in this transaction's journal, in this order (others may be between). */
+    events: z.array(z.string()).optional(),
+    /** Event types that must not appear. */
+    noEvents: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export const scenarioSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    accounts: z.array(z.object({ phone: z.string(), amountDue: z.number().int().nonnegative(), holder: z.string().optional() }).strict()).optional(),
+    /** Merged over the generated runtime configuration (limits, timeouts…). */
+    config: z.record(z.string(), z.unknown()).optional(),
+    /** Timing of the validator emulator, e.g. a long stackingMs to act in the middle of a stack. */
+    emulator: z
+      .object({
+        acceptingMs: z.number().int().positive().optional(),
+        stackingMs: z.number().int().positive().optional(),
+        stackedMs: z.number().int().positive().optional(),
+        returningMs: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Crash seam for the first start of the runtime. */
+    crashAfter: z.string().optional(),
+    steps: z.array(stepSchema).min(1),
+    expect: z
+      .object({
+        transactions: z.array(txnExpect).optional(),
+        cashbox: z.record(z.string(), z.number().int()).optional(),
+        server: z
+          .object({
+            payments: z.array(z.object({ phone: z.string().optional(), amount: z.number().int().optional(), service: z.string().optional() }).strict()),
+          })
+          .strict()
+          .optional(),
+        terminal: z.string().optional(),
+        /** Journal event types (any transaction, or none) that must appear somewhere. */
+        journalEvents: z.array(z.string()).optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type Step = z.infer<typeof stepSchema>;

@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { configSchema, type Config, type ConfigInput } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid configuration (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Validates a configuration object; paths relative to `baseDir`. Throws ConfigError naming each bad key. */
+export function parseConfig(input: unknown, source: string, baseDir: string): Config {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const key = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+      return `${key}: ${issue.message}`;
+    });
+    throw new ConfigError(source, problems);
+  }
+  const c = result.data;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const dataDir = abs(c.dataDir);
+  return {
+    ...c,
+    dataDir,
+    journal: { path: abs(c.journal.path ?? join(dataDir, 'journal.db')) },
+    control: { socket: abs(c.control.socket ?? join(dataDir, 'kiosk.sock')) },
+  };
+}
+
+/** Reads and validates a JSON configuration file; relative paths in it are relative to the file. */
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(path, [`cannot read the file: ${(e as Error).message}`]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(path, [`not valid JSON: ${(e as Error).message}`]);
+  }
+  return parseConfig(json, path, dirname(resolve(path)));
+}
+
+export type { Config, ConfigInput };

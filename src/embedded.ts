@@ -1,0 +1,113 @@
+import { createInterface } from 'node:readline';
+import { SimStack } from '../hw-sim/stack.js';
+import type { ControlRequest } from './control/protocol.js';
+
+const HELP = `
+Act as the customer, the device or the network by typing a line:
+  customer  pay | topup | lookup        start a transaction of that service
+            number <phone>              enter the phone number (try 13800138000, owes 50.00)
+            confirm | done | offline    go on / finish a top-up / top up offline after a failed look-up
+            cancel
+  validator insert <fen> | jam | stacker-full | stacker-open | clear | power-cycle | power-cycle-with-bill
+  server    server ok | server down | server slow | server garbage
+  other     status | transactions | verify | help | quit
+`;
+
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
+
+/** `npm start`: the whole simulated kiosk in one terminal. */
+export async function runEmbedded(dir: string): Promise<void> {
+  const stack = new SimStack({
+    dir,
+    hostPort: 0,
+    onRuntimeLog: (e) => {
+      const time = typeof e.time === 'string' ? e.time.slice(11, 19) : '';
+      console.log(`${time} ${LEVELS[Number(e.level)] ?? '     '} kiosk      ${String(e.msg)}${detail(e)}`);
+    },
+    onDeviceLine: (line) => console.log(`         [validator] ${line}`),
+  });
+  console.log(`kiosk embedded default: files in ${stack.dir}`);
+  await stack.start();
+  console.log(`reference server on ${stack.host.url}; validator emulator on ${stack.validatorDevicePort}`);
+  const stop = async () => {
+    await stack.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  await stack.startRuntime();
+  console.log(HELP);
+
+  const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'kiosk> ' });
+  rl.prompt();
+  rl.on('line', (line) => {
+    void handleLine(stack, line.trim())
+      .then((quit) => {
+        if (quit) void stop();
+        else rl.prompt();
+      })
+      .catch((e: Error) => {
+        console.log(`error: ${e.message}`);
+        rl.prompt();
+      });
+  });
+}
+
+const DEVICE_WORDS = new Set(['insert', 'jam', 'stacker-full', 'stacker-open', 'clear', 'power-cycle', 'power-cycle-with-bill', 'silent', 'garbage', 'failure', 'cheated', 'pause']);
+
+async function handleLine(stack: SimStack, line: string): Promise<boolean> {
+  if (line === '') return false;
+  const [word = '', arg] = line.split(/\s+/, 2);
+  if (word === 'quit' || word === 'exit') return true;
+  if (word === 'help') {
+    console.log(HELP);
+    return false;
+  }
+  if (DEVICE_WORDS.has(word)) {
+    stack.deviceCommand(line);
+    return false;
+  }
+  if (word === 'server') {
+    const modes = ['ok', 'down', 'slow', 'garbage'] as const;
+    const mode = modes.find((m) => m === arg);
+    if (!mode) throw new Error(`server needs one of ${modes.join(', ')}`);
+    stack.host.setMode(mode, 8000);
+    console.log(`reference server is now ${mode}`);
+    return false;
+  }
+  const req = customerRequest(word, arg);
+  const res = await stack.control(req);
+  if (!res.ok) console.log(`refused: ${res.error}`);
+  else if (word === 'status' || word === 'transactions' || word === 'verify') console.log(JSON.stringify(res, null, 2));
+  return false;
+}
+
+function customerRequest(word: string, arg: string | undefined): ControlRequest {
+  switch (word) {
+    case 'pay':
+    case 'topup':
+    case 'lookup':
+      return { cmd: 'start', service: word };
+    case 'number':
+      if (!arg) throw new Error('number needs the phone number');
+      return { cmd: 'number', phone: arg };
+    case 'offline':
+      return { cmd: 'topup-offline' };
+    case 'confirm':
+    case 'done':
+    case 'cancel':
+    case 'status':
+    case 'verify':
+      return { cmd: word };
+    case 'transactions':
+      return { cmd: 'transactions', limit: 10 };
+    default:
+      throw new Error(`unknown command '${word}' (type help)`);
+  }
+}
+
+function detail(e: Record<string, unknown>): string {
+  const skip = new Set(['level', 'time', 'msg', 'name', 'pid', 'hostname', 'device', 'part']);
+  const rest = Object.entries(e).filter(([k]) => !skip.has(k));
+  return rest.length === 0 ? '' : `  ${rest.map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
+}

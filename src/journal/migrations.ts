@@ -1,0 +1,78 @@
+/**
+ * Schema migrations. Each one runs inside its own SQLite transaction together with the bump of
+ * `PRAGMA user_version`, so a crash mid-migration leaves the previous version intact.
+ * Never edit a shipped migration: kiosks in the field already ran it. Add a new version instead.
+ */
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+// A money column must hold an integer >= 0; REAL or TEXT would let fractions of a fen in.
+const money = (col: string) => `CHECK (typeof(${col}) = 'integer' AND ${col} >= 0)`;
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE transactions (
+        id          TEXT PRIMARY KEY,
+        service     TEXT NOT NULL CHECK (service IN ('pay', 'topup', 'lookup')),
+        phone       TEXT,
+        amount_due  INTEGER CHECK (amount_due IS NULL OR (typeof(amount_due) = 'integer' AND amount_due >= 0)),
+        status      TEXT NOT NULL CHECK (status IN ('open', 'completed', 'cancelled')),
+        end_reason  TEXT,
+        cash_in     INTEGER NOT NULL DEFAULT 0 ${money('cash_in')},
+        credited    INTEGER NOT NULL DEFAULT 0 ${money('credited')},
+        change_paid INTEGER NOT NULL DEFAULT 0 ${money('change_paid')},
+        change_owed INTEGER NOT NULL DEFAULT 0 ${money('change_owed')},
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        -- Holds at every step, not only at the end: stacking adds to cash_in and credited alike,
+        -- settling only moves part of credited to change.
+        CHECK (cash_in = credited + change_paid + change_owed),
+        CHECK (status <> 'cancelled' OR cash_in = 0)
+      );
+      CREATE INDEX transactions_open ON transactions (status) WHERE status = 'open';
+
+      CREATE TABLE events (
+        seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+        txn_id TEXT REFERENCES transactions (id),
+        type   TEXT NOT NULL,
+        data   TEXT NOT NULL CHECK (json_valid(data)),
+        at     TEXT NOT NULL
+      );
+      CREATE INDEX events_txn ON events (txn_id, seq);
+      CREATE INDEX events_type ON events (type, seq);
+      CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE is not allowed'); END;
+      CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE is not allowed'); END;
+
+      CREATE TABLE cashbox (
+        currency TEXT NOT NULL,
+        value    INTEGER NOT NULL CHECK (typeof(value) = 'integer' AND value > 0),
+        count    INTEGER NOT NULL DEFAULT 0 ${money('count')},
+        PRIMARY KEY (currency, value)
+      );
+
+      CREATE TABLE outbox (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id      TEXT UNIQUE NOT NULL,
+        txn_id          TEXT,
+        kind            TEXT NOT NULL,
+        payload         TEXT NOT NULL CHECK (json_valid(payload)),
+        created_at      TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at TEXT,
+        last_error      TEXT,
+        acked_at        TEXT,
+        server_ref      TEXT
+      );
+      CREATE INDEX outbox_pending ON outbox (seq) WHERE acked_at IS NULL;
+      CREATE INDEX outbox_txn ON outbox (txn_id, kind);
+    `,
+  },
+];
+
+export const latestVersion = migrations.reduce((v, m) => Math.max(v, m.version), 0);

@@ -1,0 +1,169 @@
+/**
+ * The terminal's life: boot, recover the journal, self-test, then in service / degraded / out of
+ * service, re-evaluated on every device, link or operator change. Pure: `recover` and `selfTest`
+ * are injected actors (`terminalMachine.provide({ actors: { ... } })`).
+ *
+ * State values the runtime reads: 'booting' | 'recovering' | 'selfTest' | 'inService' |
+ * 'degraded' | { outOfService: 'noService' | 'operator' | 'bootFailed' }.
+ */
+import { assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
+import type { Health } from '../drivers/types.js';
+
+export type { Health };
+export type TerminalService = 'pay' | 'topup' | 'lookup';
+
+/** The device name whose health decides whether cash can be taken. */
+export const VALIDATOR = 'validator';
+
+const ALL_SERVICES: readonly TerminalService[] = ['pay', 'topup', 'lookup'];
+
+export interface TerminalContext {
+  devices: Record<string, Health>;
+  linkUp: boolean;
+  operatorOut: { by: string; reason: string } | null;
+  /** Why boot failed; null otherwise. */
+  reason: string | null;
+}
+
+export type TerminalEvent =
+  | { type: 'DEVICE'; device: string; health: Health }
+  | { type: 'LINK'; up: boolean }
+  | { type: 'OUT_OF_SERVICE'; by: string; reason: string }
+  | { type: 'IN_SERVICE'; by: string }
+  | { type: 'RETRY' };
+
+export interface SelfTestResult {
+  devices: Record<string, Health>;
+  linkUp: boolean;
+}
+
+export interface Capabilities {
+  cash: boolean;
+  online: boolean;
+  services: TerminalService[];
+}
+
+export function capabilities(ctx: Pick<TerminalContext, 'devices' | 'linkUp'>): Capabilities {
+  const validator = ctx.devices[VALIDATOR];
+  const cash = validator === 'ok' || validator === 'degraded';
+  const online = ctx.linkUp;
+  const services: TerminalService[] = [];
+  if (cash && online) services.push('pay');
+  // Offline top-ups are stored and forwarded, so cash alone is enough.
+  if (cash) services.push('topup');
+  if (online) services.push('lookup');
+  return { cash, online, services };
+}
+
+type Placement = 'inService' | 'degraded' | 'noService' | 'operator';
+
+function placement(ctx: TerminalContext): Placement {
+  if (ctx.operatorOut !== null) return 'operator';
+  const { services } = capabilities(ctx);
+  if (services.length === 0) return 'noService';
+  return services.length === ALL_SERVICES.length ? 'inService' : 'degraded';
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+const notProvided = (name: string) => () => Promise.reject(new Error(`${name} actor not provided`));
+
+export const terminalMachine = setup({
+  types: {
+    context: {} as TerminalContext,
+    events: {} as TerminalEvent,
+  },
+  actors: {
+    recover: fromPromise<unknown, void>(notProvided('recover')),
+    selfTest: fromPromise<SelfTestResult, void>(notProvided('selfTest')),
+  },
+  guards: {
+    placedElsewhere: ({ context }, params: { here: Placement }) => placement(context) !== params.here,
+    placedIn: ({ context }, params: { here: Placement }) => placement(context) === params.here,
+  },
+}).createMachine({
+  id: 'terminal',
+  initial: 'booting',
+  context: { devices: {}, linkUp: false, operatorOut: null, reason: null },
+  // Facts are recorded in every state; only the service states act on them at once, through
+  // their eventless re-evaluation below.
+  on: {
+    DEVICE: {
+      actions: assign({ devices: ({ context, event }) => ({ ...context.devices, [event.device]: event.health }) }),
+    },
+    LINK: { actions: assign({ linkUp: ({ event }) => event.up }) },
+    OUT_OF_SERVICE: { actions: assign({ operatorOut: ({ event }) => ({ by: event.by, reason: event.reason }) }) },
+    IN_SERVICE: { actions: assign({ operatorOut: null }) },
+  },
+  states: {
+    booting: { always: 'recovering' },
+    recovering: {
+      entry: assign({ reason: null }),
+      invoke: {
+        src: 'recover',
+        onDone: 'selfTest',
+        onError: {
+          target: 'outOfService.bootFailed',
+          actions: assign({ reason: ({ event }) => `recovery failed: ${errorText(event.error)}` }),
+        },
+      },
+    },
+    selfTest: {
+      invoke: {
+        src: 'selfTest',
+        onDone: {
+          target: 'evaluating',
+          actions: assign({
+            devices: ({ event }) => ({ ...event.output.devices }),
+            linkUp: ({ event }) => event.output.linkUp,
+          }),
+        },
+        onError: {
+          target: 'outOfService.bootFailed',
+          actions: assign({ reason: ({ event }) => `self-test failed: ${errorText(event.error)}` }),
+        },
+      },
+    },
+    evaluating: {
+      always: [
+        { guard: { type: 'placedIn', params: { here: 'inService' } }, target: 'inService' },
+        { guard: { type: 'placedIn', params: { here: 'degraded' } }, target: 'degraded' },
+        { guard: { type: 'placedIn', params: { here: 'operator' } }, target: 'outOfService.operator' },
+        { target: 'outOfService.noService' },
+      ],
+    },
+    inService: {
+      always: { guard: { type: 'placedElsewhere', params: { here: 'inService' } }, target: 'evaluating' },
+    },
+    degraded: {
+      always: { guard: { type: 'placedElsewhere', params: { here: 'degraded' } }, target: 'evaluating' },
+    },
+    outOfService: {
+      initial: 'noService',
+      states: {
+        noService: {
+          always: { guard: { type: 'placedElsewhere', params: { here: 'noService' } }, target: '#terminal.evaluating' },
+        },
+        operator: {
+          always: { guard: { type: 'placedElsewhere', params: { here: 'operator' } }, target: '#terminal.evaluating' },
+        },
+        // The money records may be inconsistent: no device or link change puts the terminal back
+        // in service, only a new recovery run.
+        bootFailed: {
+          on: { RETRY: '#terminal.recovering' },
+        },
+      },
+    },
+  },
+});
+
+export type TerminalMachine = typeof terminalMachine;
+export type TerminalSnapshot = SnapshotFrom<TerminalMachine>;
+
+/** The services to offer a customer now: none while booting or out of service. */
+export function offeredServices(snapshot: TerminalSnapshot): TerminalService[] {
+  if (snapshot.matches('inService') || snapshot.matches('degraded')) return capabilities(snapshot.context).services;
+  return [];
+}

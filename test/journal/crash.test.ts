@@ -1,0 +1,100 @@
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Journal } from '../../src/journal/index.js';
+
+// The child runs the compiled journal (npm test compiles into dist/ first), so it is the same
+// code as in production, without a TypeScript loader in the way.
+const compiled = new URL('../../dist/src/journal/index.js', import.meta.url);
+
+/** Runs a child that writes through a Journal opened with `crashAfter`; returns how it ended. */
+function runChild(dir: string, file: string, crashAfter: string, body: string) {
+  const script = join(dir, 'child.mjs');
+  writeFileSync(
+    script,
+    `import { Journal } from ${JSON.stringify(compiled.href)};
+const j = Journal.open(${JSON.stringify(file)}, { crashAfter: ${JSON.stringify(crashAfter)} });
+const note = (value, code) => ({ value, currency: 'CNY', code });
+${body}
+console.log('survived');
+`,
+  );
+  return spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
+}
+
+t.test('the compiled journal exists (run `npx tsc -p tsconfig.json` first)', async (t) => {
+  t.ok(existsSync(fileURLToPath(compiled)), fileURLToPath(compiled));
+});
+
+t.test('SIGKILL right after a stacked note: the note is on disk, the transaction still open', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'journal.db');
+  const child = runChild(
+    dir,
+    file,
+    'note.stacked',
+    `j.startTransaction('crash-1', 'pay');
+j.noteEscrowed('crash-1', note(10000, 0x67));
+j.noteStacked('crash-1', note(10000, 0x67), 'vend-valid');
+j.settle('crash-1', { endReason: 'paid' });`,
+  );
+  t.equal(child.signal, 'SIGKILL', child.stderr);
+  t.notMatch(child.stdout, /survived/);
+
+  const j = Journal.open(file);
+  t.teardown(() => j.close());
+  t.match(j.transaction('crash-1'), { status: 'open', cashIn: 10000, credited: 10000 });
+  t.same(j.openTransactions().map((r) => r.id), ['crash-1']);
+  t.same(
+    j.events('crash-1').map((e) => e.type),
+    ['txn.started', 'note.escrowed', 'note.stacked'],
+  );
+  const note = { value: 10000, currency: 'CNY', code: 0x67 };
+  t.same(j.lastNoteEvent(), { txnId: 'crash-1', type: 'note.stacked', note });
+  t.equal(j.pendingEscrow('crash-1'), null);
+  t.same(j.cashbox(), [{ currency: 'CNY', value: 10000, count: 1 }]);
+  t.equal(j.outboxStats().pending, 0, 'the settle after the crash point never ran');
+  t.same(j.verify(), []);
+});
+
+t.test('type#n crashes after the n-th event of that type only', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'journal.db');
+  const child = runChild(
+    dir,
+    file,
+    'note.stacked#2',
+    `j.startTransaction('crash-2', 'topup');
+j.noteStacked('crash-2', note(2000, 0x65));
+j.noteStacked('crash-2', note(5000, 0x66));
+j.noteStacked('crash-2', note(10000, 0x67));`,
+  );
+  t.equal(child.signal, 'SIGKILL', child.stderr);
+
+  const j = Journal.open(file);
+  t.teardown(() => j.close());
+  t.match(j.transaction('crash-2'), { status: 'open', cashIn: 7000 });
+  t.equal(j.cashboxTotal(), 7000);
+  t.same(j.verify(), []);
+});
+
+t.test('without a matching event the child runs to the end', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'journal.db');
+  const child = runChild(
+    dir,
+    file,
+    'txn.cancelled',
+    `j.startTransaction('calm', 'pay');
+j.noteStacked('calm', note(2000, 0x65));
+j.settle('calm', { endReason: 'paid' });
+j.close();`,
+  );
+  t.equal(child.status, 0, child.stderr);
+  t.match(child.stdout, /survived/);
+  const j = Journal.open(file);
+  t.teardown(() => j.close());
+  t.match(j.transaction('calm'), { status: 'completed', credited: 2000 });
+});

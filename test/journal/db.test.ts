@@ -1,0 +1,93 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { latestVersion, migrate, openDatabase } from '../../src/journal/index.js';
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected a throw');
+}
+
+t.test('pragmas are set for durability and integrity', async (t) => {
+  const dir = t.testdir();
+  const db = openDatabase(join(dir, 'nested', 'deeper', 'journal.db'));
+  t.teardown(() => db.close());
+  t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  t.equal(db.pragma('synchronous', { simple: true }), 2, 'synchronous = FULL');
+  t.equal(db.pragma('foreign_keys', { simple: true }), 1);
+  t.ok((db.pragma('busy_timeout', { simple: true }) as number) > 0);
+  t.equal(db.pragma('user_version', { simple: true }), latestVersion);
+  t.ok(latestVersion >= 1);
+});
+
+t.test('reopening does not re-run migrations and keeps data', async (t) => {
+  const file = join(t.testdir(), 'journal.db');
+  const a = openDatabase(file);
+  a.prepare(`INSERT INTO cashbox (currency, value, count) VALUES ('CNY', 10000, 3)`).run();
+  a.close();
+  const b = openDatabase(file);
+  t.teardown(() => b.close());
+  t.equal(b.pragma('user_version', { simple: true }), latestVersion);
+  t.same(b.prepare('SELECT currency, value, count FROM cashbox').all(), [{ currency: 'CNY', value: 10000, count: 3 }]);
+  t.equal(b.pragma('synchronous', { simple: true }), 2, 'per-connection pragma set again on reopen');
+});
+
+t.test('a file that is not SQLite gives an error naming the file', async (t) => {
+  const file = join(t.testdir(), 'garbage.db');
+  writeFileSync(file, 'this is certainly not a database file, just some text '.repeat(100));
+  const msg = errorOf(() => openDatabase(file));
+  t.ok(msg.includes(file), msg);
+  t.match(msg, /is not a SQLite database/);
+});
+
+t.test('a schema newer than this code is refused', async (t) => {
+  const file = join(t.testdir(), 'future.db');
+  const db = openDatabase(file);
+  db.pragma(`user_version = ${latestVersion + 1}`);
+  db.close();
+  const msg = errorOf(() => openDatabase(file));
+  t.ok(msg.includes(file), msg);
+  t.ok(msg.includes(`schema version ${latestVersion + 1} is newer`), msg);
+});
+
+t.test('a path whose folder cannot be created gives an error naming it', async (t) => {
+  const dir = t.testdir({ blocker: 'a plain file' });
+  const file = join(dir, 'blocker', 'journal.db');
+  const msg = errorOf(() => openDatabase(file));
+  t.ok(msg.includes(file), msg);
+  t.match(msg, /cannot create its folder/);
+});
+
+t.test('a failing migration leaves the previous version and no half-applied schema', async (t) => {
+  const file = join(t.testdir(), 'mig.db');
+  const db = openDatabase(file);
+  t.teardown(() => db.close());
+  const next = latestVersion + 1;
+  t.throws(
+    () => migrate(db, file, [{ version: next, sql: 'CREATE TABLE half (x INTEGER); THIS IS NOT SQL;' }]),
+    new RegExp(`migration ${next} failed`),
+  );
+  t.equal(db.pragma('user_version', { simple: true }), latestVersion);
+  t.same(db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'half'`).get(), { n: 0 });
+
+  migrate(db, file, [{ version: next, sql: 'CREATE TABLE later (x INTEGER)' }]);
+  t.equal(db.pragma('user_version', { simple: true }), next);
+});
+
+t.test('money columns refuse floats and negatives at the SQL level', async (t) => {
+  const db = openDatabase(join(t.testdir(), 'checks.db'));
+  t.teardown(() => db.close());
+  const insert = db.prepare(
+    `INSERT INTO transactions (id, service, status, cash_in, credited, created_at, updated_at)
+     VALUES (?, 'pay', 'open', ?, ?, 'x', 'x')`,
+  );
+  insert.run('ok', 500, 500);
+  t.throws(() => insert.run('float', 0.5, 0.5), /CHECK constraint failed/);
+  t.throws(() => insert.run('neg', -100, -100), /CHECK constraint failed/);
+  t.throws(() => insert.run('text', 'ten', 'ten'), /CHECK constraint failed/);
+  t.throws(() => insert.run('unbalanced', 500, 400), /CHECK constraint failed/);
+});

@@ -1,0 +1,175 @@
+import t from 'tap';
+import { createActor, fromPromise, waitFor } from 'xstate';
+import {
+  capabilities,
+  offeredServices,
+  terminalMachine,
+  type Health,
+  type SelfTestResult,
+  type TerminalSnapshot,
+} from '../../states/terminal.js';
+
+const WAIT = { timeout: 5000 };
+const HEALTHY: SelfTestResult = { devices: { validator: 'ok', printer: 'ok' }, linkUp: true };
+
+const live: { stop(): unknown }[] = [];
+t.afterEach(() => {
+  for (const actor of live.splice(0)) actor.stop();
+});
+
+interface Options {
+  recover?: () => Promise<void>;
+  selfTest?: () => Promise<SelfTestResult>;
+}
+
+function boot(opts: Options = {}) {
+  const calls = { recover: 0, selfTest: 0 };
+  const machine = terminalMachine.provide({
+    actors: {
+      recover: fromPromise<unknown, void>(async () => {
+        calls.recover += 1;
+        if (opts.recover) await opts.recover();
+      }),
+      selfTest: fromPromise<SelfTestResult, void>(async () => {
+        calls.selfTest += 1;
+        return opts.selfTest ? opts.selfTest() : HEALTHY;
+      }),
+    },
+  });
+  const actor = createActor(machine);
+  live.push(actor);
+  actor.start();
+  const settled = () =>
+    waitFor(actor, (s) => ['inService', 'degraded', 'outOfService'].some((v) => s.matches(v as never)), WAIT);
+  const now = () => actor.getSnapshot();
+  return { actor, calls, settled, now };
+}
+
+const value = (s: TerminalSnapshot) => JSON.stringify(s.value);
+
+t.test('boot, recovery and a healthy self-test put the terminal in service', async (t) => {
+  const run = boot();
+  t.equal(value(run.now()), '"recovering"', 'booting passes straight to recovery');
+  const snap = await run.settled();
+  t.equal(value(snap), '"inService"');
+  t.same(offeredServices(snap), ['pay', 'topup', 'lookup']);
+  t.same(run.calls, { recover: 1, selfTest: 1 });
+  t.same(snap.context.devices, HEALTHY.devices);
+});
+
+t.test('link down: degraded to cash top-ups; link back: in service', async (t) => {
+  const run = boot();
+  await run.settled();
+  run.actor.send({ type: 'LINK', up: false });
+  t.equal(value(run.now()), '"degraded"');
+  t.same(offeredServices(run.now()), ['topup']);
+  run.actor.send({ type: 'LINK', up: true });
+  t.equal(value(run.now()), '"inService"');
+});
+
+t.test('validator fault: look-up only; link down too: out of service; validator back: top-up only', async (t) => {
+  const run = boot();
+  await run.settled();
+  run.actor.send({ type: 'DEVICE', device: 'validator', health: 'fault' });
+  t.equal(value(run.now()), '"degraded"');
+  t.same(offeredServices(run.now()), ['lookup']);
+  run.actor.send({ type: 'LINK', up: false });
+  t.equal(value(run.now()), '{"outOfService":"noService"}');
+  t.same(offeredServices(run.now()), []);
+  run.actor.send({ type: 'DEVICE', device: 'validator', health: 'degraded' });
+  t.equal(value(run.now()), '"degraded"');
+  t.same(offeredServices(run.now()), ['topup']);
+  run.actor.send({ type: 'DEVICE', device: 'printer', health: 'offline' });
+  t.equal(value(run.now()), '"degraded"', 'the printer does not decide the services');
+  t.equal(run.now().context.devices.printer, 'offline');
+});
+
+t.test('operator takes the terminal out and puts it back', async (t) => {
+  const run = boot();
+  await run.settled();
+  run.actor.send({ type: 'OUT_OF_SERVICE', by: 'tms', reason: 'cash box change' });
+  t.equal(value(run.now()), '{"outOfService":"operator"}');
+  t.same(run.now().context.operatorOut, { by: 'tms', reason: 'cash box change' });
+  t.same(offeredServices(run.now()), []);
+  run.actor.send({ type: 'LINK', up: false });
+  run.actor.send({ type: 'LINK', up: true });
+  t.equal(value(run.now()), '{"outOfService":"operator"}', 'device changes do not lift the hold');
+  run.actor.send({ type: 'IN_SERVICE', by: 'tms' });
+  t.equal(value(run.now()), '"inService"');
+  t.equal(run.now().context.operatorOut, null);
+
+  run.actor.send({ type: 'DEVICE', device: 'validator', health: 'offline' });
+  run.actor.send({ type: 'LINK', up: false });
+  run.actor.send({ type: 'OUT_OF_SERVICE', by: 'console', reason: 'repair' });
+  run.actor.send({ type: 'IN_SERVICE', by: 'console' });
+  t.equal(value(run.now()), '{"outOfService":"noService"}', 'lifting the hold does not invent services');
+});
+
+t.test('an operator hold given during boot applies once booted', async (t) => {
+  let release!: () => void;
+  const run = boot({ recover: () => new Promise<void>((r) => (release = r)) });
+  run.actor.send({ type: 'OUT_OF_SERVICE', by: 'tms', reason: 'audit' });
+  release();
+  const snap = await run.settled();
+  t.equal(value(snap), '{"outOfService":"operator"}');
+});
+
+t.test('recovery failing: out of service with the reason until RETRY succeeds', async (t) => {
+  let failures = 1;
+  const run = boot({
+    recover: async () => {
+      if (failures-- > 0) throw new Error('journal unreadable');
+    },
+  });
+  const snap = await run.settled();
+  t.equal(value(snap), '{"outOfService":"bootFailed"}');
+  t.equal(snap.context.reason, 'recovery failed: journal unreadable');
+  t.equal(run.calls.selfTest, 0, 'no self-test on an unrecovered journal');
+  run.actor.send({ type: 'DEVICE', device: 'validator', health: 'ok' });
+  run.actor.send({ type: 'LINK', up: true });
+  t.equal(value(run.now()), '{"outOfService":"bootFailed"}', 'healthy devices do not skip recovery');
+  run.actor.send({ type: 'RETRY' });
+  const again = await waitFor(run.actor, (s) => s.matches('inService'), WAIT);
+  t.equal(again.context.reason, null);
+  t.same(run.calls, { recover: 2, selfTest: 1 });
+});
+
+t.test('self-test failing: out of service with the reason', async (t) => {
+  const run = boot({ selfTest: () => Promise.reject(new Error('no validator port')) });
+  const snap = await run.settled();
+  t.equal(value(snap), '{"outOfService":"bootFailed"}');
+  t.equal(snap.context.reason, 'self-test failed: no validator port');
+});
+
+t.test('a self-test with a degraded validator and no link starts degraded', async (t) => {
+  const run = boot({ selfTest: async () => ({ devices: { validator: 'degraded' }, linkUp: false }) });
+  const snap = await run.settled();
+  t.equal(value(snap), '"degraded"');
+  t.same(offeredServices(snap), ['topup']);
+});
+
+t.test('RETRY is ignored outside a failed boot', async (t) => {
+  const run = boot();
+  await run.settled();
+  run.actor.send({ type: 'RETRY' });
+  t.equal(value(run.now()), '"inService"');
+  t.equal(run.calls.recover, 1);
+});
+
+t.test('capabilities over every validator health and link state', async (t) => {
+  const healths: (Health | undefined)[] = ['ok', 'degraded', 'fault', 'offline', undefined];
+  for (const health of healths) {
+    for (const linkUp of [true, false]) {
+      const devices: Record<string, Health> = health ? { validator: health } : {};
+      const caps = capabilities({ devices, linkUp });
+      const cash = health === 'ok' || health === 'degraded';
+      const want = [
+        ...(cash && linkUp ? ['pay'] : []),
+        ...(cash ? ['topup'] : []),
+        ...(linkUp ? ['lookup'] : []),
+      ];
+      t.same(caps, { cash, online: linkUp, services: want }, `validator ${health ?? 'absent'}, link ${linkUp}`);
+    }
+  }
+  t.same(capabilities({ devices: { printer: 'ok', coins: 'ok' }, linkUp: true }).services, ['lookup']);
+});
