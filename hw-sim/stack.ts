@@ -85,6 +85,11 @@ export class SimStack {
       dbPath: join(this.dir, 'host.db'),
       ...(this.opts.accounts ? { accounts: this.opts.accounts } : {}),
     });
+    await this.startDevice();
+    this.writeConfig();
+  }
+
+  private async startDevice(): Promise<void> {
     const output = new PassThrough();
     createInterface({ input: output }).on('line', (line) => {
       this.opts.onDeviceLine?.(line);
@@ -94,13 +99,33 @@ export class SimStack {
         return false;
       });
     });
+    this.deviceInput = new PassThrough();
     this.device = await runId003Device({
       port: this.validatorDevicePort,
       input: this.deviceInput,
       output,
       ...(this.opts.emulatorTiming ? { timing: this.opts.emulatorTiming } : {}),
     });
-    this.writeConfig();
+  }
+
+  /** Pulls the validator's cable: the emulator stops and the pty pair disappears. */
+  async unplugValidator(): Promise<void> {
+    await this.device?.stop();
+    this.device = undefined;
+    const socat = this.socat;
+    this.socat = undefined;
+    if (socat && socat.exitCode === null) {
+      await new Promise<void>((resolveExit) => {
+        socat.once('exit', () => resolveExit());
+        socat.kill('SIGTERM');
+      });
+    }
+  }
+
+  /** Plugs a validator back in: a fresh pty pair on the same paths and a freshly powered device. */
+  async replugValidator(): Promise<void> {
+    await this.startSocat();
+    await this.startDevice();
   }
 
   private writeConfig(): void {

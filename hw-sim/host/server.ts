@@ -166,7 +166,8 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
       log?.info({ txnId: p.txnId, status: outcome.status, serverRef: outcome.serverRef }, 'payment');
       return answer(res, 200, { status: outcome.status, txnId: p.txnId, serverRef: outcome.serverRef });
     }
-    throw new HttpError(account || path === '/v1/payments' ? 405 : 404, 'not-found', `no route ${req.method} ${path}`);
+    if (account || path === '/v1/payments') throw new HttpError(405, 'method-not-allowed', `${req.method} is not allowed on ${path}`);
+    throw new HttpError(404, 'not-found', `no route ${req.method} ${path}`);
   }
 
   async function control(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {

@@ -92,6 +92,9 @@ async function runStep(stack: SimStack, step: Step): Promise<void> {
     stack.deviceCommand(step.device);
   } else if ('server' in step) {
     stack.host.setMode(step.server, step.delayMs);
+  } else if ('validator' in step) {
+    if (step.validator === 'unplug') await stack.unplugValidator();
+    else await stack.replugValidator();
   } else if ('runtime' in step) {
     if (step.runtime === 'start') await stack.startRuntime(step.crashAfter ? { KIOSK_CRASH_AFTER: step.crashAfter } : {});
     else await stack.killRuntime(step.runtime === 'kill' ? 'SIGKILL' : 'SIGTERM');

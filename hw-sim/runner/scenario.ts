@@ -29,6 +29,8 @@ export const stepSchema = z.union([
   z.object({ device: z.string().min(1) }).strict(),
   z.object({ server: z.enum(['ok', 'slow', 'down', 'garbage']), delayMs: z.number().int().positive().optional() }).strict(),
   z.object({ wait }).strict(),
+  /** Pull the validator's cable (emulator stopped, pty gone) or plug a freshly powered one back. */
+  z.object({ validator: z.enum(['unplug', 'replug']) }).strict(),
   z
     .object({
       runtime: z.enum(['start', 'kill', 'stop']),

@@ -159,7 +159,7 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
       if (!this.running) return 0;
       const outcome = await this.forward(entry);
       // Stopping at the first failure keeps the server seeing messages in journal order.
-      if (outcome === 'retry') continue;
+      if (outcome === 'retry') return this.nextBackoff();
     }
     return 0;
   }

@@ -49,6 +49,7 @@ t.test('account look-up: known, unknown, malformed', async (t) => {
     t.equal(r.body.error, 'invalid-phone', bad);
   }
   t.equal((await get(host, '/v1/nothing')).status, 404);
+  t.same((await post(host, `/v1/accounts/${ZHANG}`, {})).body.error, 'method-not-allowed');
   t.equal((await get(host, '/healthz')).body.ok, true);
 });
 

@@ -74,7 +74,8 @@ t.test('the device runs on a socat pty pair, driven by operator lines', async (t
   const beforeStatusLine = printed;
   input.write('status\n');
   await until(() => printed.length > beforeStatusLine.length, 'the status line');
-  t.match(printed.slice(beforeStatusLine.length), /^state running, status 0x11, .*cash box: 5000x1 \(total 5000 fen\)\n$/);
+  const statusLine = printed.slice(beforeStatusLine.length);
+  t.match(statusLine, /^state running, status 0x11, .*cash box: 5000x1 \(total 5000 fen\)\n$/);
   input.write('help\n');
   await until(() => printed.includes('power-cycle-with-bill'), 'the help text');
 

@@ -103,15 +103,22 @@ export class TestHost {
     return this.replies.length === 0 && this.bytes.length === 0;
   }
 
-  /** Polls until `done` holds for a reply; returns every status seen, the last one included. */
-  async pollUntil(done: (r: Reply) => boolean, maxPolls = 2000): Promise<Reply[]> {
+  /**
+   * Polls every couple of milliseconds until `done` holds for a reply; returns every status seen,
+   * the last one included. The limit only turns a hang into a failure.
+   */
+  async pollUntil(done: (r: Reply) => boolean, limitMs = 5000): Promise<Reply[]> {
     const seen: Reply[] = [];
-    for (let i = 0; i < maxPolls; i++) {
+    const deadline = Date.now() + limitMs;
+    for (;;) {
       const r = await this.request(STATUS);
       seen.push(r);
       if (done(r)) return seen;
+      if (Date.now() > deadline) {
+        throw new Error(`condition not reached; last statuses ${seen.slice(-5).map((x) => x.cmd.toString(16))}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
     }
-    throw new Error(`condition not reached; last statuses ${seen.slice(-5).map((r) => r.cmd.toString(16))}`);
   }
 
   private split(): void {

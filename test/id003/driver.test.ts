@@ -49,7 +49,6 @@ const bytes = (h: string) => Buffer.from(h.replace(/\s+/g, ''), 'hex');
  * test adds its own markers to it.
  */
 class ScriptedDevice {
-  readonly log: string[] = [];
   /** What a status request gets now, then the queued statuses one poll at a time. */
   state: string;
   next: string[] = [];
@@ -61,6 +60,7 @@ class ScriptedDevice {
   constructor(
     private readonly end: MemoryTransport,
     initial: string,
+    readonly log: string[] = [],
   ) {
     this.state = initial;
     end.on('data', (chunk) => this.receive(chunk));
@@ -83,6 +83,7 @@ class ScriptedDevice {
     const name = HOST[chunk.toString('hex')] ?? chunk.toString('hex');
     this.log.push(name);
     if (this.silent) return;
+    const isSetting = chunk[2]! >= 0xc0 && chunk[2]! <= 0xc7;
     switch (name) {
       case 'status':
         this.reply(this.state);
@@ -119,13 +120,9 @@ class ScriptedDevice {
         this.inhibited = name === 'inhibit-on';
         if (this.state === DEV.idling || this.state === DEV.disabled) this.state = this.rest;
         return this.reply(chunk.toString('hex'));
-      case 'security':
-      case 'comm-polled':
-      case 'enable-all':
-      case 'mask-1-and-100':
-        return this.reply(chunk.toString('hex'));
       default:
-        return this.reply(DEV.invalid);
+        // Other settings (security, comm mode, denomination masks) are simply echoed.
+        return this.reply(isSetting ? chunk.toString('hex') : DEV.invalid);
     }
   }
 
@@ -148,6 +145,19 @@ async function until(what: string, cond: () => boolean, ms = 8000): Promise<void
   }
 }
 
+/** Fails the test instead of hanging when a promise never settles. */
+async function guard<T>(what: string, p: Promise<T>, ms = 8000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 interface Rig {
   driver: Id003Validator;
   device: ScriptedDevice;
@@ -160,11 +170,11 @@ async function rig(
   t: { teardown(fn: () => unknown): void },
   initial: string,
   hooks: Partial<BillValidatorHooks> = {},
-  opts: { open?: boolean; host?: MemoryTransport; deviceEnd?: MemoryTransport } = {},
+  opts: { open?: boolean; host?: MemoryTransport; deviceEnd?: MemoryTransport; log?: string[] } = {},
 ): Promise<Rig> {
   const [host, deviceEnd] = opts.host && opts.deviceEnd ? [opts.host, opts.deviceEnd] : memoryPair('id003');
   await deviceEnd.open();
-  const device = new ScriptedDevice(deviceEnd, initial);
+  const device = new ScriptedDevice(deviceEnd, initial, opts.log);
   const logs: { level: string; msg: string }[] = [];
   const driver = new Id003Validator({
     transport: host,
@@ -180,7 +190,7 @@ async function rig(
     credited: hooks.credited ?? (() => undefined),
   });
   t.teardown(() => driver.close());
-  if (opts.open !== false) await driver.open();
+  if (opts.open !== false) await guard('open()', driver.open());
   return { driver, device, host, statuses, logs };
 }
 
@@ -189,7 +199,7 @@ t.test('start-up: status, version, currency, reset, settings; device left inhibi
   const [host, deviceEnd] = memoryPair('id003');
   const { driver, device } = await rig(t, DEV.powerUp, {}, { open: false, host, deviceEnd });
   driver.on('power-up', (p) => powerUps.push(p.bill));
-  await driver.open();
+  await guard('open()', driver.open());
 
   const sent = device.log.filter((n, i, all) => n !== 'status' || all[i - 1] !== 'status');
   t.same(sent.slice(0, 9), [
@@ -308,14 +318,19 @@ t.test('a rejecting escrow hook counts as return; an unknown escrow code is retu
 
 t.test('first status vend valid (host restarted): credited(null), then ACK, then reset', async (t) => {
   const credited: (Note | null)[] = [];
-  const { device } = await rig(t, DEV.vendValid, {
-    credited: (n) => {
-      credited.push(n);
-      device.log.push('credited');
+  const log: string[] = [];
+  await rig(
+    t,
+    DEV.vendValid,
+    {
+      credited: (n) => {
+        credited.push(n);
+        log.push('credited');
+      },
     },
-  });
+    { log },
+  );
   t.same(credited, [null]);
-  const log = device.log;
   t.ok(log.indexOf('credited') < log.indexOf('ack'), 'credited before ACK');
   t.ok(log.indexOf('ack') < log.indexOf('reset'), 'ACK before reset');
 });
@@ -416,7 +431,7 @@ t.test('open() rejects when the port cannot be opened, and the driver keeps tryi
   await t.rejects(driver.open(), /cannot open serial port/);
   t.equal(driver.status().health, 'offline');
   await until('ok after retries', () => driver.status().health === 'ok');
-  await driver.open();
+  await guard('second open()', driver.open());
   t.pass('a later open() resolves once ready');
 });
 
@@ -455,6 +470,7 @@ t.test('garbage and bad CRC frames on the line are survived', async (t) => {
 t.test('close() stops polling and never throws', async (t) => {
   const { driver, device } = await rig(t, DEV.disabled);
   await driver.close();
+  await new Promise((r) => setImmediate(r)); // a frame written just before close is still in the pipe
   const seen = device.log.length;
   await new Promise((r) => setTimeout(r, 30));
   t.equal(device.log.length, seen);

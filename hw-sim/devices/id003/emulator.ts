@@ -665,7 +665,8 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
     this.phase = 'power-up';
     this.powerUpStatus = status;
     this.recovered = recovered;
-    const where = recovered ? ` with the ${recovered.value} fen note ${status === ST.powerUpBillInStacker ? 'in the stacker' : 'in the acceptor'}` : '';
+    const place = status === ST.powerUpBillInStacker ? 'in the stacker' : 'in the acceptor';
+    const where = recovered ? ` with the ${recovered.value} fen note ${place}` : '';
     this.report(`power up${where} (${hex(status)}), waiting for reset`);
   }
 

@@ -1,0 +1,50 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+
+// The compiled command, as a technician runs it (npm test builds dist/ first).
+const cli = join(process.cwd(), 'dist', 'src', 'cli.js');
+const kiosk = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30_000 });
+
+t.test('kiosk --help lists the subcommands', async (t) => {
+  const r = kiosk('--help');
+  t.equal(r.status, 0);
+  for (const sub of ['start', 'run', 'config', 'host', 'sim', 'ctl']) t.match(r.stdout, new RegExp(`\\n  ${sub}\\b`));
+  const sim = kiosk('sim', '--help');
+  t.match(sim.stdout, /device/);
+  t.match(sim.stdout, /run \[options\] <files\.\.\.>/);
+});
+
+t.test('a malformed configuration names the key, exits non-zero and opens no device', async (t) => {
+  const dir = t.testdir({
+    'bad.json': JSON.stringify({
+      dataDir: 'data',
+      validator: { port: 'ttyFAKE', pollIntervalMs: 'fast' },
+      server: { baseUrl: 'http://127.0.0.1:1/' },
+    }),
+  });
+  const r = kiosk('run', '--config', join(dir, 'bad.json'));
+  t.equal(r.status, 2);
+  t.match(r.stderr, /validator\.pollIntervalMs/);
+  t.notOk(existsSync(join(dir, 'data')), 'nothing was created: no journal, no socket');
+});
+
+t.test('config check prints the configuration with defaults', async (t) => {
+  const dir = t.testdir({
+    'ok.json': JSON.stringify({ validator: { port: '/dev/ttyUSB0' }, server: { baseUrl: 'http://127.0.0.1:8480/' } }),
+  });
+  const r = kiosk('config', 'check', join(dir, 'ok.json'));
+  t.equal(r.status, 0);
+  t.equal(JSON.parse(r.stdout).validator.pollIntervalMs, 150);
+});
+
+t.test('ctl against a socket nobody serves says so', async (t) => {
+  const dir = t.testdir({});
+  const r = kiosk('ctl', 'status', '--socket', join(dir, 'none.sock'));
+  t.equal(r.status, 1);
+  t.match(r.stderr, /cannot reach the kiosk/);
+  const bad = kiosk('ctl', 'start', 'fly');
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /pay, topup or lookup/);
+});
