@@ -27,6 +27,7 @@ import {
   type DeviceStatusReply,
   type Frame,
   type Reply,
+  type SplitterStats,
 } from './codec.js';
 
 export type Id003Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
@@ -46,20 +47,26 @@ export interface Id003Options {
 const RETRIES = 3;
 /** Status requests allowed after Reset for the device to reach INITIALIZE or DISABLED. */
 const RESET_POLLS = 60;
+const NOISE_LOG_INTERVAL_MS = 5000;
 
 type Expect = 'status' | 'ack' | 'echo' | 'version' | 'currency';
 type Answer = { frame: Frame; reply: Reply };
-type Outcome = Answer | 'timeout' | 'bad-frame' | 'refused' | 'closed';
+type Outcome = Answer | 'timeout' | 'refused' | 'closed';
 
 interface Waiter {
   expect: Expect;
   cmd: number;
   data: Buffer;
+  /** A frame with a bad CRC arrived meanwhile: probably our reply, garbled. */
+  garbled: boolean;
   done(outcome: Outcome): void;
 }
 
 /** The device did not answer (or the line is down): the driver goes offline and starts over. */
-class NoAnswerError extends Error {}
+class NoAnswerError extends Error {
+  /** Writing failed: the port is gone even if it still looks open, so it is closed and reopened. */
+  linkBroken = false;
+}
 /** The device answered INVALID COMMAND. */
 class RefusedError extends Error {}
 
@@ -176,6 +183,8 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
   private queue: Promise<unknown> = Promise.resolve();
   private waiter: Waiter | undefined;
   private wake: (() => void) | undefined;
+  private noiseReported: SplitterStats = { droppedBytes: 0, badCrc: 0, badLength: 0 };
+  private noiseReportedAt = Number.NEGATIVE_INFINITY;
 
   private lastKind: Reply['kind'] | undefined;
   private cycle: NoteCycle | undefined;
@@ -311,6 +320,9 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
         if (this.closed) break;
         this.ready = false;
         const message = (err as Error).message;
+        if (err instanceof NoAnswerError && err.linkBroken) {
+          await this.transport.close().catch(() => undefined);
+        }
         if (err instanceof NoAnswerError || !this.transport.isOpen) {
           this.setHealth({ health: 'offline', code: 'no-answer', detail: message });
         } else {
@@ -633,7 +645,7 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
       if (this.closed) throw new NoAnswerError('driver closed');
       if (!this.transport.isOpen) throw new NoAnswerError(`${this.transport.description} is not open`);
       const outcome = new Promise<Outcome>((resolve) => {
-        this.waiter = { expect, cmd, data, done: resolve };
+        this.waiter = { expect, cmd, data, garbled: false, done: resolve };
       });
       let timer: NodeJS.Timeout | undefined;
       try {
@@ -644,15 +656,15 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
         if (result === 'refused') throw new RefusedError(`device refused command ${hex(cmd)}`);
         if (result === 'closed') throw new NoAnswerError('link closed');
         if (this.current.health !== 'offline') {
-          this.log('warn', `id003: ${result === 'timeout' ? 'reply time-out' : 'bad reply'}`, {
-            cmd: hex(cmd),
-            attempt,
-          });
+          const garbled = this.waiter?.garbled ?? false;
+          this.log('warn', `id003: ${garbled ? 'garbled reply' : 'reply time-out'}`, { cmd: hex(cmd), attempt });
         }
-        if (result === 'timeout') for (const stale of this.splitter.abandonPending()) this.onFrame(stale);
+        for (const stale of this.splitter.abandonPending()) this.onFrame(stale);
       } catch (err) {
         if (err instanceof NoAnswerError || err instanceof RefusedError) throw err;
-        throw new NoAnswerError(`write failed: ${(err as Error).message}`);
+        const broken = new NoAnswerError(`write failed: ${(err as Error).message}`);
+        broken.linkBroken = true;
+        throw broken;
       } finally {
         clearTimeout(timer);
         this.waiter = undefined;
@@ -662,19 +674,29 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
   }
 
   private onData(chunk: Buffer): void {
-    const before = { ...this.splitter.stats };
+    const badCrc = this.splitter.stats.badCrc;
     const frames = this.splitter.push(chunk);
     for (const frame of frames) this.onFrame(frame);
-    const after = this.splitter.stats;
-    if (after.droppedBytes !== before.droppedBytes) {
-      this.log('warn', 'id003: discarded bytes on the line', {
-        dropped: after.droppedBytes - before.droppedBytes,
-        badCrc: after.badCrc - before.badCrc,
-        badLength: after.badLength - before.badLength,
-        totalDropped: after.droppedBytes,
-      });
-      if (after.badCrc !== before.badCrc) this.waiter?.done('bad-frame');
-    }
+    // A garbled reply is retried when the time-out expires, not at once: resending at once would
+    // make the device answer twice, and the stale answer would end the next wait early.
+    if (this.splitter.stats.badCrc !== badCrc && this.waiter) this.waiter.garbled = true;
+    this.reportNoise();
+  }
+
+  /** Line noise is logged at most every NOISE_LOG_INTERVAL_MS, with the counts since the last report. */
+  private reportNoise(): void {
+    const now = this.splitter.stats;
+    const last = this.noiseReported;
+    if (now.droppedBytes === last.droppedBytes) return;
+    if (Date.now() - this.noiseReportedAt < NOISE_LOG_INTERVAL_MS) return;
+    this.log('warn', 'id003: discarded bytes on the line', {
+      dropped: now.droppedBytes - last.droppedBytes,
+      badCrc: now.badCrc - last.badCrc,
+      badLength: now.badLength - last.badLength,
+      totalDropped: now.droppedBytes,
+    });
+    this.noiseReported = { ...now };
+    this.noiseReportedAt = Date.now();
   }
 
   private onFrame(frame: Frame): void {

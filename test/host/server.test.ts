@@ -125,6 +125,8 @@ t.test('malformed bodies are 400 with a clear error and change nothing', async (
   }
   t.equal((await post(host, '/v1/payments', [1, 2])).status, 400);
   t.equal((await post(host, '/_mode', { mode: 'sideways' })).status, 400);
+  t.equal((await post(host, '/_accounts', { phone: ZHANG, amountDue: -1 })).status, 400);
+  t.equal((await get(host, '/_nothing')).body.error, 'not-found');
   const big = await fetch(host.url + '/v1/payments', { method: 'POST', body: 'x'.repeat(100_000) }).then(
     (r) => r.status,
     () => 'connection closed',

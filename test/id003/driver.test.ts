@@ -1,6 +1,7 @@
 import t from 'tap';
 import { memoryPair, type MemoryTransport } from '../../drivers/transport/memory.js';
 import { Id003Validator } from '../../drivers/id003/driver.js';
+import { createId003 } from '../../drivers/id003/index.js';
 import type { BillValidatorHooks, DeviceStatus, EscrowDecision, Note } from '../../drivers/types.js';
 
 // Host → device frames the scripted device recognises (hand-computed CRC-16/KERMIT).
@@ -34,6 +35,7 @@ const DEV = {
   disabled: 'fc 05 1a f4 e8',
   initialize: 'fc 05 1b 7d f9',
   powerUp: 'fc 05 40 2b 15',
+  powerUpBillInAcceptor: 'fc 05 41 a2 04',
   stackerFull: 'fc 05 43 b0 27',
   invalid: 'fc 05 4b f8 ab',
   ack: 'fc 05 50 aa 05',
@@ -55,6 +57,8 @@ class ScriptedDevice {
   inhibited = true;
   silent = false;
   noisy = false;
+  /** This many replies are sent only as a copy with a broken CRC. */
+  garble = 0;
   ignoreAcks = 0;
 
   constructor(
@@ -127,6 +131,13 @@ class ScriptedDevice {
   }
 
   private reply(frame: string): void {
+    if (this.garble > 0) {
+      this.garble--;
+      const broken = bytes(frame);
+      broken[2]! ^= 0x01;
+      void this.end.write(broken);
+      return;
+    }
     if (this.noisy) {
       // Line garbage, then a copy of the frame with a broken CRC, then the frame itself.
       const broken = bytes(frame);
@@ -390,6 +401,20 @@ t.test('rejecting status emits rejected with the reason', async (t) => {
   t.same(rejected, [{ reason: 'insertion error', code: 0x71 }], 'once per rejection, not once per poll');
 });
 
+t.test('a power-up seen while running is reported and followed by a new start-up', async (t) => {
+  const { driver, device } = await rig(t, DEV.disabled);
+  const powerUps: string[] = [];
+  driver.on('power-up', (p) => powerUps.push(p.bill));
+  await driver.enable([1000]);
+  const resets = device.count('reset');
+  const inhibitOffs = device.count('inhibit-off');
+  device.state = DEV.powerUpBillInAcceptor;
+  await until('reset again', () => device.count('reset') > resets);
+  await until('set up again', () => device.count('inhibit-off') > inhibitOffs);
+  t.same(powerUps, ['acceptor'], 'reported once although polled several times');
+  t.notOk(device.inhibited, 'the enable state is restored after the new start-up');
+});
+
 t.test('a device that stops answering goes offline, comes back, and is set up again', async (t) => {
   const { driver, device, statuses } = await rig(t, DEV.disabled);
   await driver.enable([1000, 100, 500, 2000, 5000, 10000]);
@@ -465,6 +490,29 @@ t.test('garbage and bad CRC frames on the line are survived', async (t) => {
   t.same(credited.map((n) => n?.value), [1000]);
   t.equal(driver.status().health, 'ok');
   t.ok(logs.some((l) => /discarded bytes/.test(l.msg)), 'line noise is logged');
+});
+
+t.test('a garbled reply is retried after the time-out', async (t) => {
+  const credited: (Note | null)[] = [];
+  const { driver, device, logs } = await rig(t, DEV.disabled, { credited: (n) => void credited.push(n) });
+  await driver.enable([1000]);
+  device.insert(DEV.escrow63);
+  device.garble = 2;
+  await until('credited', () => credited.length === 1);
+  await until('idle', () => device.state === DEV.idling);
+  t.same(credited.map((n) => n?.value), [1000]);
+  t.ok(logs.some((l) => /garbled reply/.test(l.msg)));
+  t.equal(driver.status().health, 'ok', 'two garbled replies do not make the device silent');
+});
+
+t.test('createId003: 8E1 serial port; a missing port rejects open() clearly', async (t) => {
+  const validator = createId003({ port: '/dev/id003-test-no-such-port', pollIntervalMs: 50 });
+  validator.setHooks({ escrow: () => 'return', credited: () => undefined });
+  t.equal(validator.kind, 'bill-validator');
+  await t.rejects(validator.open(), /id003-test-no-such-port/);
+  t.equal(validator.status().health, 'offline');
+  await validator.close();
+  t.equal(validator.status().code, 'closed');
 });
 
 t.test('close() stops polling and never throws', async (t) => {

@@ -164,6 +164,8 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
   private recovered: NoteInPath | undefined;
   private settings = defaultSettings();
   private note: NoteInPath | undefined;
+  /** A note the customer holds at the slot while the device is busy. */
+  private waiting: number | undefined;
   private fault: Fault | undefined;
   private muted = false;
   private garbageArmed = false;
@@ -239,14 +241,35 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
 
   // ------------------------------------------------------------------ the customer and the technician
 
-  /** A customer pushes a note of this face value (fen) into the bezel. */
+  /**
+   * A customer pushes a note of this face value (fen) into the bezel. While the validator is busy
+   * (initialising, or another note still in the path) the customer waits with the note at the slot
+   * and it goes in as soon as the device is free, as a person would do.
+   */
   insert(value: number): void {
     if (!Number.isSafeInteger(value) || value <= 0) {
       throw new Error(`insert needs a positive whole amount in fen, got ${value}`);
     }
-    if (this.phase !== 'running') throw new Error(`cannot insert: device is in ${this.phase}`);
     if (this.fault) throw new Error(`cannot insert: device reports ${this.fault.name}`);
-    if (this.note) throw new Error(`cannot insert: a ${this.note.value} fen note is already ${this.note.stage}`);
+    if (this.phase !== 'running' && this.phase !== 'initializing') throw new Error(`cannot insert: device is in ${this.phase}`);
+    if (this.phase === 'initializing' || this.note) {
+      if (this.waiting !== undefined) throw new Error(`cannot insert: a ${this.waiting} fen note is already waiting at the slot`);
+      this.waiting = value;
+      this.report(`validator busy: the customer holds a ${value} fen note at the slot`);
+      return;
+    }
+    this.feed(value);
+  }
+
+  /** Called whenever the device may have become free: a waiting note goes in. */
+  private offerWaiting(): void {
+    if (this.waiting === undefined || this.phase !== 'running' || this.note || this.fault) return;
+    const value = this.waiting;
+    this.waiting = undefined;
+    this.feed(value);
+  }
+
+  private feed(value: number): void {
     this.note = { value, record: noteByValue(value), stage: 'accepting' };
     this.report(`accepting ${value} fen`);
     this.armStage();
@@ -379,7 +402,9 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
     const noData = data.length === 0;
     switch (cmd) {
       case CMD.status:
-        return noData ? this.statusFrame() : this.invalid(cmd);
+        if (!noData) return this.invalid(cmd);
+        this.offerWaiting();
+        return this.statusFrame();
       case CMD.ack:
         this.hostAck();
         return undefined;
