@@ -129,22 +129,42 @@ export interface CoinAcceptor extends Device<CoinAcceptorEvents> {
   disable(): Promise<void>;
 }
 
-export interface HopperCounters {
-  /** The device's own event counter; it changes with every dispense command accepted. */
+/** The hopper's own record of its payouts (ccTalk header 166). */
+export interface HopperStatus {
+  /**
+   * Goes up by one with every dispense command the hopper accepted (255 wraps to 1); 0 only after
+   * power-up or reset. Comparing it with the value journalled before a dispense tells whether that
+   * dispense was accepted: the rule that prevents paying twice.
+   */
   event: number;
-  paid: number;
-  unpaid: number;
+  /** Coins of the current payout still to pay (0 when idle). */
   remaining: number;
+  /** Coins paid by the last payout. Kept across a power cut by the hopper. */
+  paid: number;
+  /** Coins the last payout could not pay (hopper empty or jammed). */
+  unpaid: number;
 }
 
 export interface CoinHopper extends Device {
   readonly kind: 'coin-hopper';
-  /** The value of one coin of this hopper, in minor units. */
+  /** The value of one coin of this hopper, in minor units (from configuration). */
   readonly coinValue: number;
-  counters(): Promise<HopperCounters>;
-  /** Pays `count` coins; resolves with what the device says it paid and did not pay. */
-  dispense(count: number): Promise<{ paid: number; unpaid: number }>;
-  emergencyStop(): Promise<void>;
+  /** Configuration name, e.g. 'hopper-100'. */
+  readonly name: string;
+  readStatus(): Promise<HopperStatus>;
+  /**
+   * Sends ONE dispense command for `count` coins (1..255) and resolves with the event counter the
+   * hopper gave it, without waiting for the coins. The driver never re-sends a dispense whose answer
+   * was lost: it reads the status and compares the event counter instead, and rejects when it
+   * cannot tell (the caller then settles from readStatus()).
+   */
+  dispense(count: number): Promise<{ event: number }>;
+  /** Polls the status until the payout with this event counter has ended. */
+  awaitPayout(event: number): Promise<{ paid: number; unpaid: number }>;
+  /** Stops the motor at once; resolves with the coins of the payout left unpaid. */
+  emergencyStop(): Promise<number>;
+  /** ccTalk test hopper (163): the fault flags the hopper reports, empty when all is well. */
+  selfTest(): Promise<string[]>;
 }
 
 export interface MaskedCard {
@@ -170,6 +190,8 @@ export interface ReceiptLine {
   text: string;
   align?: 'left' | 'center' | 'right';
   emphasis?: boolean;
+  /** Double width and height, for the amount lines. */
+  large?: boolean;
 }
 
 export interface Receipt {
@@ -178,8 +200,23 @@ export interface Receipt {
   qr?: string;
 }
 
+export class PrinterError extends Error {
+  constructor(
+    /** 'paper-out' | 'cover-open' | 'error' | 'offline' | … */
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface Printer extends Device {
   readonly kind: 'printer';
+  /**
+   * Checks the real-time status, prints, cuts, and checks the status again. Resolves only when the
+   * printer reported no fault after the job; rejects with a PrinterError otherwise (the receipt may
+   * then be partly printed, and the caller keeps it for a reprint).
+   */
   print(receipt: Receipt): Promise<void>;
 }
 

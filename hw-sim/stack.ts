@@ -9,6 +9,8 @@ import { controlOnce } from '../src/control/client.js';
 import type { ControlRequest, ControlResponse } from '../src/control/protocol.js';
 import { startHost } from './host/server.js';
 import { runId003Device } from './devices/id003/console.js';
+import { runCctalkCoinDevice, runCctalkHopperDevice } from './devices/cctalk/console.js';
+import { runEscposDevice } from './devices/escpos/console.js';
 
 /** The repository root, found from this file whether it runs from source (tests) or from dist/. */
 export function repoRoot(): string {
@@ -27,6 +29,13 @@ export function cliPath(): string {
   return path;
 }
 
+/** The optional devices a simulated kiosk can be fitted with (the validator is always there). */
+export interface Fitted {
+  coins?: boolean;
+  hoppers?: boolean;
+  printer?: boolean;
+}
+
 export interface StackOptions {
   /** Folder for the ptys, the databases, the config and the control socket. */
   dir: string;
@@ -36,84 +45,130 @@ export interface StackOptions {
   config?: Partial<ConfigInput>;
   accounts?: { phone: string; amountDue: number; holder?: string }[];
   emulatorTiming?: { acceptingMs?: number; stackingMs?: number; stackedMs?: number; returningMs?: number };
+  fitted?: Fitted;
   /** Each JSON log line of the runtime process, parsed. */
   onRuntimeLog?: (entry: Record<string, unknown>) => void;
-  /** Each line the validator emulator reports. */
-  onDeviceLine?: (line: string) => void;
+  /** Each line an emulator reports, with the device's name. */
+  onDeviceLine?: (device: string, line: string) => void;
 }
 
 type Host = Awaited<ReturnType<typeof startHost>>;
-type Device = Awaited<ReturnType<typeof runId003Device>>;
+
+/** The simulated hoppers: a 1 yuan hopper and a 5 jiao hopper, each on its own line. */
+export const SIM_HOPPERS = [
+  { name: 'h100', coinValue: 100, address: 3, serial: 0x0a0b01, level: 200 },
+  { name: 'h50', coinValue: 50, address: 4, serial: 0x0a0b02, level: 200 },
+] as const;
+
+interface Slot {
+  name: string;
+  socat: ChildProcess | undefined;
+  input: PassThrough;
+  stop: (() => Promise<void>) | undefined;
+  run: (port: string, input: PassThrough, output: PassThrough) => Promise<{ stop(): Promise<void> }>;
+}
 
 /**
- * The simulated world around one kiosk: a socat pseudo-terminal pair, the ID-003 emulator on one
- * end, the reference central server, and the real runtime as a child process on the other end
- * (so it can be SIGKILLed and started again like on a board).
+ * The simulated world around one kiosk: for each device a socat pseudo-terminal pair with its
+ * emulator on one end, the reference central server, and the real runtime as a child process on
+ * the other ends (so it can be SIGKILLed and started again like on a board).
  */
 export class SimStack {
   readonly dir: string;
   readonly configPath: string;
   readonly socketPath: string;
   host!: Host;
-  private socat: ChildProcess | undefined;
-  private device: Device | undefined;
-  private deviceInput = new PassThrough();
+  private readonly slots = new Map<string, Slot>();
+  /** Coins each hopper emulator reported dropping, counted from its own output lines. */
+  readonly coinsPaid = new Map<string, number>();
   private runtime: ChildProcess | undefined;
   private runtimeExit: Promise<number | null> | undefined;
   private logWaiters: { match: (e: Record<string, unknown>) => boolean; resolve: () => void }[] = [];
-  private deviceWaiters: { match: (line: string) => boolean; resolve: () => void }[] = [];
+  private deviceWaiters: { device: string; match: (line: string) => boolean; resolve: () => void }[] = [];
 
   constructor(private readonly opts: StackOptions) {
     this.dir = resolve(opts.dir);
     this.configPath = join(this.dir, 'config.json');
     this.socketPath = join(this.dir, 'kiosk.sock');
+    const timing = opts.emulatorTiming;
+    this.addSlot('validator', (port, input, output) => runId003Device({ port, input, output, ...(timing ? { timing } : {}) }));
+    const fitted = opts.fitted ?? {};
+    if (fitted.coins) this.addSlot('coin', (port, input, output) => runCctalkCoinDevice({ port, input, output, address: 2 }));
+    if (fitted.hoppers) {
+      for (const h of SIM_HOPPERS) {
+        this.addSlot(h.name, (port, input, output) =>
+          runCctalkHopperDevice({ port, input, output, address: h.address, serial: h.serial, coinValue: h.coinValue, level: h.level }),
+        );
+      }
+    }
+    if (fitted.printer) {
+      this.addSlot('printer', (port, input, output) => runEscposDevice({ port, input, output, outDir: this.receiptsDir }));
+    }
   }
 
-  get validatorHostPort(): string {
-    return join(this.dir, 'validator-host');
+  /** Where the simulated printer writes each receipt as a text file. */
+  get receiptsDir(): string {
+    return join(this.dir, 'receipts');
   }
 
-  get validatorDevicePort(): string {
-    return join(this.dir, 'validator-device');
+  /** The devices fitted, by name: validator, coin, h100, h50, printer. */
+  get deviceNames(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  hostPort(device: string): string {
+    return join(this.dir, `${device}-host`);
+  }
+
+  devicePort(device: string): string {
+    return join(this.dir, `${device}-device`);
+  }
+
+  private addSlot(name: string, run: Slot['run']): void {
+    this.slots.set(name, { name, socat: undefined, input: new PassThrough(), stop: undefined, run });
   }
 
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    await this.startSocat();
+    for (const slot of this.slots.values()) await this.plug(slot);
     this.host = await startHost({
       port: this.opts.hostPort ?? 0,
       dbPath: join(this.dir, 'host.db'),
       ...(this.opts.accounts ? { accounts: this.opts.accounts } : {}),
     });
-    await this.startDevice();
     this.writeConfig();
   }
 
-  private async startDevice(): Promise<void> {
+  private async plug(slot: Slot): Promise<void> {
+    slot.socat = await startPtyPair(this.hostPort(slot.name), this.devicePort(slot.name));
     const output = new PassThrough();
     createInterface({ input: output }).on('line', (line) => {
-      this.opts.onDeviceLine?.(line);
+      this.opts.onDeviceLine?.(slot.name, line);
+      if (/^paid coin \d+\/\d+/.test(line)) this.coinsPaid.set(slot.name, (this.coinsPaid.get(slot.name) ?? 0) + 1);
       this.deviceWaiters = this.deviceWaiters.filter((w) => {
-        if (!w.match(line)) return true;
+        if (w.device !== slot.name || !w.match(line)) return true;
         w.resolve();
         return false;
       });
     });
-    this.deviceInput = new PassThrough();
-    this.device = await runId003Device({
-      port: this.validatorDevicePort,
-      input: this.deviceInput,
-      output,
-      ...(this.opts.emulatorTiming ? { timing: this.opts.emulatorTiming } : {}),
-    });
+    slot.input = new PassThrough();
+    const handle = await slot.run(this.devicePort(slot.name), slot.input, output);
+    slot.stop = () => handle.stop();
   }
 
-  /** Pulls the validator's cable: the emulator stops and the pty pair disappears. */
-  async unplugValidator(): Promise<void> {
-    await this.device?.stop();
-    this.device = undefined;
-    const socat = this.socat;
-    this.socat = undefined;
+  private slot(device: string): Slot {
+    const slot = this.slots.get(device);
+    if (!slot) throw new Error(`no simulated device '${device}' (fitted: ${this.deviceNames.join(', ')})`);
+    return slot;
+  }
+
+  /** Pulls a device's cable: the emulator stops and the pty pair disappears. */
+  async unplug(device: string): Promise<void> {
+    const slot = this.slot(device);
+    await slot.stop?.();
+    slot.stop = undefined;
+    const socat = slot.socat;
+    slot.socat = undefined;
     if (socat && socat.exitCode === null) {
       await new Promise<void>((resolveExit) => {
         socat.once('exit', () => resolveExit());
@@ -122,10 +177,9 @@ export class SimStack {
     }
   }
 
-  /** Plugs a validator back in: a fresh pty pair on the same paths and a freshly powered device. */
-  async replugValidator(): Promise<void> {
-    await this.startSocat();
-    await this.startDevice();
+  /** Plugs a device back in: a fresh pty pair on the same paths and a freshly powered device. */
+  async replug(device: string): Promise<void> {
+    await this.plug(this.slot(device));
   }
 
   private writeConfig(): void {
@@ -134,34 +188,17 @@ export class SimStack {
       terminalId: 'SIM-0001',
       dataDir: this.dir,
       ...extra,
-      validator: { model: 'id003', port: this.validatorHostPort, ...extra.validator },
+      validator: { model: 'id003', port: this.hostPort('validator'), ...extra.validator },
       server: { baseUrl: this.host.url, timeoutMs: 2000, probeIntervalMs: 1000, ...extra.server },
       forwarder: { batchSize: 20, idleMs: 500, backoffInitialMs: 200, backoffMaxMs: 2000, ...extra.forwarder },
       control: { socket: this.socketPath },
     };
+    if (this.slots.has('coin')) config.coinAcceptor = { model: 'cctalk', port: this.hostPort('coin'), address: 2 };
+    if (this.slots.has('h100')) {
+      config.hoppers = SIM_HOPPERS.map((h) => ({ name: h.name, model: 'cctalk', port: this.hostPort(h.name), address: h.address, coinValue: h.coinValue }));
+    }
+    if (this.slots.has('printer')) config.printer = { model: 'escpos', transport: 'serial', port: this.hostPort('printer') };
     writeFileSync(this.configPath, JSON.stringify(config, null, 2) + '\n');
-  }
-
-  private async startSocat(): Promise<void> {
-    const links = [this.validatorHostPort, this.validatorDevicePort];
-    const socat = spawn('socat', ['-d', '-d', ...links.map((l) => `pty,raw,echo=0,link=${l}`)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.socat = socat;
-    const failed = new Promise<never>((_, reject) => {
-      socat.once('error', (e) =>
-        reject(new Error(`cannot start socat (${e.message}); install it with 'apt-get install socat'`)),
-      );
-      socat.once('exit', (code) => reject(new Error(`socat exited with code ${code} before the ptys were ready`)));
-    });
-    failed.catch(() => undefined);
-    const ready = (async () => {
-      for (let i = 0; i < 200 && !links.every((l) => existsSync(l)); i++) {
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      if (!links.every((l) => existsSync(l))) throw new Error('socat did not create the pty links');
-    })();
-    await Promise.race([ready, failed]);
   }
 
   /** Starts the runtime process; resolves once it accepts control requests. */
@@ -194,12 +231,25 @@ export class SimStack {
       if (child.exitCode !== null) throw new Error(`the runtime exited with code ${child.exitCode} while starting`);
       try {
         await controlOnce(this.socketPath, { cmd: 'status' });
+        await this.seedHopperLevels();
         return;
       } catch {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
     throw new Error('the runtime did not open its control socket within 20 s');
+  }
+
+  /** A technician's first fill: tells a new journal how many coins each simulated hopper holds. */
+  private async seedHopperLevels(): Promise<void> {
+    if (!this.slots.has('h100')) return;
+    const st = await controlOnce(this.socketPath, { cmd: 'hoppers' });
+    const known = st.ok ? (st.hoppers as { name: string }[]).map((h) => h.name) : [];
+    for (const h of SIM_HOPPERS) {
+      if (known.includes(h.name)) continue;
+      const r = await controlOnce(this.socketPath, { cmd: 'hopper-level', name: h.name, level: h.level });
+      if (!r.ok) throw new Error(`cannot set the level of ${h.name}: ${r.error}`);
+    }
   }
 
   get runtimeRunning(): boolean {
@@ -220,11 +270,13 @@ export class SimStack {
     });
   }
 
-  /** Resolves when the validator emulator reports a line that matches. */
-  waitForDeviceLine(match: (line: string) => boolean, timeoutMs: number): Promise<void> {
+  /** Resolves when a device's emulator reports a line that matches. */
+  waitForDeviceLine(device: string, match: (line: string) => boolean, timeoutMs: number): Promise<void> {
+    this.slot(device);
     return new Promise((resolveWait, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching validator line within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`no matching ${device} line within ${timeoutMs} ms`)), timeoutMs);
       this.deviceWaiters.push({
+        device,
         match,
         resolve: () => {
           clearTimeout(timer);
@@ -259,15 +311,33 @@ export class SimStack {
     return controlOnce(this.socketPath, req);
   }
 
-  /** One line to the validator emulator, as typed on its standard input. */
-  deviceCommand(line: string): void {
-    this.deviceInput.write(line + '\n');
+  /** One line to a device's emulator, as typed on its standard input. */
+  deviceCommand(line: string, device = 'validator'): void {
+    this.slot(device).input.write(line + '\n');
   }
 
   async stop(): Promise<void> {
     await this.killRuntime('SIGTERM').catch(() => this.killRuntime('SIGKILL'));
-    await this.device?.stop();
+    for (const name of this.slots.keys()) await this.unplug(name);
     await this.host?.close();
-    this.socat?.kill('SIGTERM');
   }
+}
+
+/** A linked pty pair made by socat; resolves once both links exist. */
+async function startPtyPair(a: string, b: string): Promise<ChildProcess> {
+  const links = [a, b];
+  const socat = spawn('socat', links.map((l) => `pty,raw,echo=0,link=${l}`), { stdio: 'ignore' });
+  const failed = new Promise<never>((_, reject) => {
+    socat.once('error', (e) => reject(new Error(`cannot start socat (${e.message}); install it with 'apt-get install socat'`)));
+    socat.once('exit', (code) => reject(new Error(`socat exited with code ${code} before the ptys were ready`)));
+  });
+  failed.catch(() => undefined);
+  const ready = (async () => {
+    for (let i = 0; i < 200 && !links.every((l) => existsSync(l)); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    if (!links.every((l) => existsSync(l))) throw new Error('socat did not create the pty links');
+  })();
+  await Promise.race([ready, failed]);
+  return socat;
 }

@@ -9,6 +9,9 @@ Act as the customer, the device or the network by typing a line:
             confirm | done | offline    go on / finish a top-up / top up offline after a failed look-up
             cancel
   validator insert <fen> | jam | stacker-full | stacker-open | clear | power-cycle | power-cycle-with-bill
+  coins     coin insert <fen>                   a coin: 100 (1 yuan), 50 (5 jiao), 10 (1 jiao)
+  hoppers   h100 <cmd> | h50 <cmd>              empty, jam, refill <n>, clear, power-cycle, status
+  printer   printer <cmd>                       paper-near-end, paper-out, cover-open, clear, status
   server    server ok | server down | server slow | server garbage
   other     status | transactions | verify | help | quit
 `;
@@ -20,15 +23,16 @@ export async function runEmbedded(dir: string): Promise<void> {
   const stack = new SimStack({
     dir,
     hostPort: 0,
+    fitted: { coins: true, hoppers: true, printer: true },
     onRuntimeLog: (e) => {
       const time = typeof e.time === 'string' ? e.time.slice(11, 19) : '';
       console.log(`${time} ${LEVELS[Number(e.level)] ?? '     '} kiosk      ${String(e.msg)}${detail(e)}`);
     },
-    onDeviceLine: (line) => console.log(`         [validator] ${line}`),
+    onDeviceLine: (device, line) => console.log(`         [${device}] ${line}`),
   });
   console.log(`kiosk embedded default: files in ${stack.dir}`);
   await stack.start();
-  console.log(`reference server on ${stack.host.url}; validator emulator on ${stack.validatorDevicePort}`);
+  console.log(`reference server on ${stack.host.url}; devices: ${stack.deviceNames.join(', ')}; receipts in ${stack.receiptsDir}`);
   const stop = async () => {
     await stack.stop();
     process.exit(0);
@@ -65,6 +69,11 @@ async function handleLine(stack: SimStack, line: string): Promise<boolean> {
   }
   if (DEVICE_WORDS.has(word)) {
     stack.deviceCommand(line);
+    return false;
+  }
+  if (stack.deviceNames.includes(word) && word !== 'validator') {
+    if (!arg) throw new Error(`${word} needs a command (try '${word} help')`);
+    stack.deviceCommand(line.slice(word.length).trim(), word);
     return false;
   }
   if (word === 'server') {

@@ -14,6 +14,10 @@ export type TerminalService = 'pay' | 'topup' | 'lookup';
 
 /** The device name whose health decides whether cash can be taken. */
 export const VALIDATOR = 'validator';
+/** Device names of the optional devices; hoppers are named `hopper:<configured name>`. */
+export const COIN_ACCEPTOR = 'coin-acceptor';
+export const PRINTER = 'printer';
+export const HOPPER_PREFIX = 'hopper:';
 
 const ALL_SERVICES: readonly TerminalService[] = ['pay', 'topup', 'lookup'];
 
@@ -41,6 +45,12 @@ export interface Capabilities {
   cash: boolean;
   online: boolean;
   services: TerminalService[];
+  /** Coins are taken (a coin acceptor is fitted and usable). */
+  coins: boolean;
+  /** Change can be paid in coins (at least one fitted hopper is usable). */
+  change: boolean;
+  /** Receipts can be printed. */
+  receipt: boolean;
 }
 
 export function capabilities(ctx: Pick<TerminalContext, 'devices' | 'linkUp'>): Capabilities {
@@ -52,7 +62,16 @@ export function capabilities(ctx: Pick<TerminalContext, 'devices' | 'linkUp'>): 
   // Offline top-ups are stored and forwarded, so cash alone is enough.
   if (cash) services.push('topup');
   if (online) services.push('lookup');
-  return { cash, online, services };
+  const usable = (h: Health | undefined) => h === 'ok' || h === 'degraded';
+  const hoppers = Object.entries(ctx.devices).filter(([name]) => name.startsWith(HOPPER_PREFIX));
+  return {
+    cash,
+    online,
+    services,
+    coins: cash && usable(ctx.devices[COIN_ACCEPTOR]),
+    change: hoppers.every(([, h]) => usable(h)),
+    receipt: usable(ctx.devices[PRINTER]),
+  };
 }
 
 type Placement = 'inService' | 'degraded' | 'noService' | 'operator';
@@ -61,7 +80,10 @@ function placement(ctx: TerminalContext): Placement {
   if (ctx.operatorOut !== null) return 'operator';
   const { services } = capabilities(ctx);
   if (services.length === 0) return 'noService';
-  return services.length === ALL_SERVICES.length ? 'inService' : 'degraded';
+  // A fitted device that is not fully well (hopper empty, printer near paper end, coin acceptor
+  // down) narrows what is offered: the terminal says so by being degraded.
+  const allWell = Object.values(ctx.devices).every((h) => h === 'ok');
+  return services.length === ALL_SERVICES.length && allWell ? 'inService' : 'degraded';
 }
 
 function errorText(error: unknown): string {

@@ -4,6 +4,7 @@
  * with `transactionMachine.provide({ actors: { ... } })`. Amounts are integer fen.
  */
 import { and, assign, fromCallback, fromPromise, sendTo, setup, type SnapshotFrom } from 'xstate';
+import { makeChange, type HopperSupply } from './change.js';
 
 export type Service = 'pay' | 'topup' | 'lookup';
 
@@ -37,6 +38,15 @@ export interface TransactionInput {
   offline?: boolean;
   /** Face values (fen) the validator can take, as it reported them; DEFAULT_DENOMINATIONS if absent. */
   denominations?: readonly number[];
+  /** Coin values (fen) the coin acceptor can take; none when no acceptor is fitted or it is down. */
+  coins?: readonly number[];
+  /**
+   * What the hoppers can pay as change right now. Empty or absent: no change is offered, and an
+   * excess over the amount due is credited to the account (the customer is told before paying).
+   */
+  change?: readonly HopperSupply[];
+  /** A receipt printer is fitted and usable. */
+  receipt?: boolean;
 }
 
 export type EndReason =
@@ -65,6 +75,16 @@ export interface TransactionContext {
   limits: TransactionLimits;
   timeouts: TransactionTimeouts;
   denominations: readonly number[];
+  coins: readonly number[];
+  /** Hopper supply when change is given in coins; null when the excess is credited instead. */
+  change: readonly HopperSupply[] | null;
+  /** Change to pay, fixed at settlement (fen). */
+  changeDue: number;
+  changePaid: number;
+  /** Change that could not be paid: recorded with a claim code and printed. */
+  changeOwed: number;
+  receipt: boolean;
+  receiptError: string | null;
 }
 
 export type TransactionEvent =
@@ -75,6 +95,7 @@ export type TransactionEvent =
   | { type: 'CANCEL' }
   | { type: 'ACTIVITY' }
   | { type: 'NOTE_CREDITED'; value: number }
+  | { type: 'COIN_CREDITED'; value: number }
   | { type: 'CASH_UNAVAILABLE'; reason: string };
 
 export type TransactionStatus = 'completed' | 'cancelled' | 'settle-failed';
@@ -83,7 +104,10 @@ export interface TransactionOutput {
   id: string;
   status: TransactionStatus;
   endReason: EndReason | null;
+  /** Money taken (notes and coins), fen. */
   credited: number;
+  changePaid: number;
+  changeOwed: number;
 }
 
 export interface LookupInput {
@@ -97,17 +121,30 @@ export interface LookupResult {
 export interface AcceptCashInput {
   /** Face values the escrow rule would stack right now; enable the validator for these. */
   accept: number[];
+  /** Coin values that may be taken now (coins cannot be handed back, so only these are enabled). */
+  coins: number[];
 }
-/** Sent to the running acceptCash actor after each credited note: the set it may take has changed. */
+/** Sent to the running acceptCash actor after each credit: the sets it may take have changed. */
 export interface AcceptCashUpdate {
   type: 'ACCEPT';
   accept: number[];
+  coins: number[];
 }
 
 export interface SettleInput {
   id: string;
   endReason: EndReason;
   credited: number;
+  /** Part of the money taken that goes back as change (fen); 0 when the excess is credited. */
+  changeDue: number;
+}
+export interface PayChangeInput {
+  id: string;
+  amount: number;
+}
+export interface PayChangeOutput {
+  paid: number;
+  owed: number;
 }
 export interface CloseInput {
   id: string;
@@ -115,7 +152,10 @@ export interface CloseInput {
 }
 
 /** What the escrow rule needs to know about the transaction. */
-export type EscrowView = Pick<TransactionContext, 'service' | 'credited' | 'amountDue'>;
+export type EscrowView = Pick<TransactionContext, 'service' | 'credited' | 'amountDue'> & {
+  /** Hopper supply when change is paid in coins; absent or null when the excess is credited. */
+  change?: readonly HopperSupply[] | null;
+};
 
 /**
  * Stack or return a note held in escrow. `accepting` is whether the machine is taking cash right
@@ -133,7 +173,10 @@ export function escrowDecision(
   if (ctx.service === 'pay') {
     if (ctx.amountDue === null) return 'return';
     if (ctx.credited >= ctx.amountDue) return 'return';
-    if (ctx.credited + noteValue - ctx.amountDue > limits.maxOverpay) return 'return';
+    const excess = ctx.credited + noteValue - ctx.amountDue;
+    if (excess > limits.maxOverpay) return 'return';
+    // Paying change in coins: only take what the hoppers can give back exactly.
+    if (excess > 0 && ctx.change && makeChange(excess, ctx.change) === null) return 'return';
     return 'stack';
   }
   if (ctx.service === 'topup') {
@@ -156,11 +199,21 @@ export function acceptableNotes(
 const PHONE = /^1\d{10}$/;
 
 function credit(ctx: TransactionContext, value: number): EscrowView {
-  return { service: ctx.service, amountDue: ctx.amountDue, credited: ctx.credited + value };
+  return { service: ctx.service, amountDue: ctx.amountDue, credited: ctx.credited + value, change: ctx.change };
 }
 
 function acceptNow(ctx: TransactionContext): number[] {
   return acceptableNotes(ctx, ctx.limits, ctx.denominations);
+}
+
+function coinsNow(ctx: TransactionContext): number[] {
+  return acceptableNotes(ctx, ctx.limits, ctx.coins);
+}
+
+/** The change a settlement pays back: the excess over the amount due when change is in coins. */
+function changeDueOf(ctx: TransactionContext): number {
+  if (ctx.service !== 'pay' || ctx.change === null || ctx.amountDue === null) return 0;
+  return Math.max(0, ctx.credited - ctx.amountDue);
 }
 
 // Every state that reaches settling/cancelling/finishing set endReason on the way in.
@@ -170,7 +223,14 @@ function ended(ctx: TransactionContext): EndReason {
 }
 
 function outcome(ctx: TransactionContext, status: TransactionStatus): TransactionOutput {
-  return { id: ctx.id, status, endReason: ctx.endReason, credited: ctx.credited };
+  return {
+    id: ctx.id,
+    status,
+    endReason: ctx.endReason,
+    credited: ctx.credited,
+    changePaid: ctx.changePaid,
+    changeOwed: ctx.changeOwed,
+  };
 }
 
 function errorText(error: unknown): string {
@@ -194,6 +254,8 @@ export const transactionMachine = setup({
       sendBack({ type: 'CASH_UNAVAILABLE', reason: 'acceptCash actor not provided' });
     }),
     settle: fromPromise<unknown, SettleInput>(notProvided('settle')),
+    payChange: fromPromise<PayChangeOutput, PayChangeInput>(notProvided('payChange')),
+    printReceipt: fromPromise<unknown, { id: string }>(notProvided('printReceipt')),
     cancel: fromPromise<unknown, CloseInput>(notProvided('cancel')),
     finish: fromPromise<unknown, CloseInput>(notProvided('finish')),
   },
@@ -211,25 +273,28 @@ export const transactionMachine = setup({
     nothingCredited: ({ context }) => context.credited === 0,
     toppedUpSomething: ({ context }) => context.service === 'topup' && context.credited > 0,
     completesPayment: ({ context, event }) =>
-      event.type === 'NOTE_CREDITED' &&
+      (event.type === 'NOTE_CREDITED' || event.type === 'COIN_CREDITED') &&
       context.service === 'pay' &&
       context.amountDue !== null &&
       context.credited + event.value >= context.amountDue,
-    // Once not even the smallest note fits under the cap, waiting only ends in a timeout.
+    // Once neither the smallest note nor the smallest coin fits under the cap, waiting only ends in
+    // a timeout.
     fillsTopup: ({ context, event }) =>
-      event.type === 'NOTE_CREDITED' &&
+      (event.type === 'NOTE_CREDITED' || event.type === 'COIN_CREDITED') &&
       context.service === 'topup' &&
-      acceptableNotes(credit(context, event.value), context.limits, context.denominations).length === 0,
+      acceptableNotes(credit(context, event.value), context.limits, [...context.denominations, ...context.coins]).length === 0,
   },
   actions: {
     takePhone: assign(({ event }) => (event.type === 'NUMBER' ? { phone: event.phone, error: null } : {})),
     recordNote: assign(({ context, event }) => {
-      if (event.type !== 'NOTE_CREDITED') return {};
-      return { credited: context.credited + event.value, notes: [...context.notes, event.value] };
+      if (event.type === 'NOTE_CREDITED') return { credited: context.credited + event.value, notes: [...context.notes, event.value] };
+      if (event.type === 'COIN_CREDITED') return { credited: context.credited + event.value };
+      return {};
     }),
     updateAccepted: sendTo('acceptCash', ({ context }): AcceptCashUpdate => ({
       type: 'ACCEPT',
       accept: acceptNow(context),
+      coins: coinsNow(context),
     })),
   },
 }).createMachine({
@@ -249,12 +314,20 @@ export const transactionMachine = setup({
     limits: input.limits,
     timeouts: input.timeouts,
     denominations: input.denominations ?? DEFAULT_DENOMINATIONS,
+    coins: input.coins ?? [],
+    change: input.change && input.change.some((h) => h.available > 0) ? input.change : null,
+    changeDue: 0,
+    changePaid: 0,
+    changeOwed: 0,
+    receipt: input.receipt ?? false,
+    receiptError: null,
   }),
   // A credit that lands after the machine stopped taking cash (the validator was already stacking
   // when the customer cancelled) is still the customer's money: keep it in the record so the
   // output never under-reports what went into the cash box.
   on: {
     NOTE_CREDITED: { actions: 'recordNote' },
+    COIN_CREDITED: { actions: 'recordNote' },
   },
   output: ({ event }) => event.output as TransactionOutput,
   states: {
@@ -343,7 +416,7 @@ export const transactionMachine = setup({
       invoke: {
         id: 'acceptCash',
         src: 'acceptCash',
-        input: ({ context }) => ({ accept: acceptNow(context) }),
+        input: ({ context }) => ({ accept: acceptNow(context), coins: coinsNow(context) }),
       },
       initial: 'idle',
       states: {
@@ -358,6 +431,19 @@ export const transactionMachine = setup({
           },
           on: {
             NOTE_CREDITED: [
+              {
+                guard: 'completesPayment',
+                target: '#transaction.settling',
+                actions: ['recordNote', assign({ endReason: 'paid' })],
+              },
+              {
+                guard: 'fillsTopup',
+                target: '#transaction.settling',
+                actions: ['recordNote', assign({ endReason: 'topped-up' })],
+              },
+              { target: 'idle', reenter: true, actions: ['recordNote', 'updateAccepted'] },
+            ],
+            COIN_CREDITED: [
               {
                 guard: 'completesPayment',
                 target: '#transaction.settling',
@@ -394,11 +480,47 @@ export const transactionMachine = setup({
       },
     },
     settling: {
+      entry: assign({ changeDue: ({ context }) => changeDueOf(context) }),
       invoke: {
         src: 'settle',
-        input: ({ context }) => ({ id: context.id, endReason: ended(context), credited: context.credited }),
-        onDone: 'completed',
+        input: ({ context }) => ({
+          id: context.id,
+          endReason: ended(context),
+          credited: context.credited,
+          changeDue: context.changeDue,
+        }),
+        onDone: [
+          { guard: ({ context }) => context.changeDue > 0, target: 'payingChange' },
+          { guard: ({ context }) => context.receipt, target: 'printing' },
+          { target: 'completed' },
+        ],
         onError: { target: 'settleFailed', actions: assign({ error: ({ event }) => errorText(event.error) }) },
+      },
+    },
+    // The payment is settled and journalled; the change is owed until the hoppers pay it.
+    payingChange: {
+      entry: assign({ changeOwed: ({ context }) => context.changeDue }),
+      invoke: {
+        src: 'payChange',
+        input: ({ context }) => ({ id: context.id, amount: context.changeDue }),
+        onDone: {
+          target: 'afterChange',
+          actions: assign({ changePaid: ({ event }) => event.output.paid, changeOwed: ({ event }) => event.output.owed }),
+        },
+        // The payout actor journals every coin; an error leaves what the journal says owed.
+        onError: { target: 'afterChange', actions: assign({ error: ({ event }) => errorText(event.error) }) },
+      },
+    },
+    afterChange: {
+      always: [{ guard: ({ context }) => context.receipt, target: 'printing' }, { target: 'completed' }],
+    },
+    // A failed receipt never undoes a payment: it is queued for reprint and the screen shows it.
+    printing: {
+      invoke: {
+        src: 'printReceipt',
+        input: ({ context }) => ({ id: context.id }),
+        onDone: 'completed',
+        onError: { target: 'completed', actions: assign({ receiptError: ({ event }) => errorText(event.error) }) },
       },
     },
     cancelling: {

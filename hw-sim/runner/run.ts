@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -58,8 +58,9 @@ async function runScenario(s: Scenario, folder: string, logLines: string[]): Pro
     ...(s.accounts ? { accounts: s.accounts } : {}),
     ...(s.config ? { config: s.config } : {}),
     ...(s.emulator ? { emulatorTiming: s.emulator } : {}),
+    ...(s.fit ? { fitted: s.fit } : {}),
     onRuntimeLog: (e) => logLines.push(JSON.stringify(e)),
-    onDeviceLine: (line) => logLines.push(`[validator] ${line}`),
+    onDeviceLine: (device, line) => logLines.push(`[${device}] ${line}`),
   });
   try {
     await stack.start();
@@ -78,7 +79,12 @@ async function runScenario(s: Scenario, folder: string, logLines: string[]): Pro
       await stack.killRuntime('SIGTERM');
     }
     const records = (await (await fetch(`${stack.host.url}/_records`)).json()) as { payments: Record<string, unknown>[] };
-    return check(s, join(folder, 'journal.db'), records.payments, terminal);
+    const failures = check(s, join(folder, 'journal.db'), records.payments, terminal, stack.receiptsDir);
+    for (const [hopper, want] of Object.entries(s.expect.hopperPaid ?? {})) {
+      const got = stack.coinsPaid.get(hopper) ?? 0;
+      if (got !== want) failures.push(`hopper ${hopper} dropped ${got} coin(s), expected ${want}`);
+    }
+    return failures;
   } finally {
     await stack.stop();
   }
@@ -89,12 +95,13 @@ async function runStep(stack: SimStack, step: Step): Promise<void> {
     const res = await stack.control(customerRequest(step.customer));
     if (!res.ok) throw new Error(`the kiosk refused: ${res.error}`);
   } else if ('device' in step) {
-    stack.deviceCommand(step.device);
+    stack.deviceCommand(step.device, step.to);
   } else if ('server' in step) {
     stack.host.setMode(step.server, step.delayMs);
-  } else if ('validator' in step) {
-    if (step.validator === 'unplug') await stack.unplugValidator();
-    else await stack.replugValidator();
+  } else if ('unplug' in step) {
+    await stack.unplug(step.unplug);
+  } else if ('replug' in step) {
+    await stack.replug(step.replug);
   } else if ('runtime' in step) {
     if (step.runtime === 'start') await stack.startRuntime(step.crashAfter ? { KIOSK_CRASH_AFTER: step.crashAfter } : {});
     else await stack.killRuntime(step.runtime === 'kill' ? 'SIGKILL' : 'SIGTERM');
@@ -134,7 +141,7 @@ async function runWait(stack: SimStack, w: Wait): Promise<void> {
   }
   if (w.device) {
     const text = w.device;
-    await stack.waitForDeviceLine((line) => line.includes(text), w.timeoutMs);
+    await stack.waitForDeviceLine(w.from ?? 'validator', (line) => line.includes(text), w.timeoutMs);
     return;
   }
   if (w.log) {
@@ -177,7 +184,13 @@ interface TxnRecord {
 }
 
 /** Reads the journal file directly (not through the runtime) and compares it with what was expected. */
-function check(s: Scenario, journalPath: string, payments: Record<string, unknown>[], terminal: string | null): string[] {
+function check(
+  s: Scenario,
+  journalPath: string,
+  payments: Record<string, unknown>[],
+  terminal: string | null,
+  receiptsDir: string,
+): string[] {
   const failures: string[] = [];
   const db = new Database(journalPath, { readonly: true });
   try {
@@ -204,6 +217,8 @@ function check(s: Scenario, journalPath: string, payments: Record<string, unknow
           ['endReason', want.endReason, got.end_reason],
           ['cashIn', want.cashIn, got.cash_in],
           ['credited', want.credited, got.credited],
+          ['changePaid', want.changePaid, got.change_paid],
+          ['changeOwed', want.changeOwed, got.change_owed],
           ['amountDue', want.amountDue, got.amount_due],
         ];
         for (const [name, w, g] of fields) {
@@ -223,6 +238,13 @@ function check(s: Scenario, journalPath: string, payments: Record<string, unknow
       const got = Object.fromEntries(rows.filter((r) => r.count > 0).map((r) => [String(r.value), r.count]));
       if (JSON.stringify(sortKeys(got)) !== JSON.stringify(sortKeys(exp.cashbox))) {
         failures.push(`cash box is ${JSON.stringify(got)}, expected ${JSON.stringify(exp.cashbox)}`);
+      }
+    }
+    if (exp.coinbox) {
+      const rows = db.prepare('SELECT value, count FROM coinbox').all() as { value: number; count: number }[];
+      const got = Object.fromEntries(rows.filter((r) => r.count > 0).map((r) => [String(r.value), r.count]));
+      if (JSON.stringify(sortKeys(got)) !== JSON.stringify(sortKeys(exp.coinbox))) {
+        failures.push(`coin box is ${JSON.stringify(got)}, expected ${JSON.stringify(exp.coinbox)}`);
       }
     }
     for (const type of exp.journalEvents ?? []) {
@@ -248,8 +270,20 @@ function check(s: Scenario, journalPath: string, payments: Record<string, unknow
       }
     });
   }
+  if (s.expect.receipts) {
+    const text = readReceipts(receiptsDir);
+    for (const want of s.expect.receipts) if (!text.includes(want)) failures.push(`no printed receipt contains ${JSON.stringify(want)}`);
+  }
   if (s.expect.terminal && terminal?.split('.')[0] !== s.expect.terminal) failures.push(`terminal is ${terminal ?? 'not running'}, expected ${s.expect.terminal}`);
   return failures;
+}
+
+function readReceipts(dir: string): string {
+  if (!existsSync(dir)) return '';
+  return readdirSync(dir)
+    .sort()
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('\n');
 }
 
 function isSubsequence(want: string[], got: string[]): boolean {

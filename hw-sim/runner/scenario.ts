@@ -14,8 +14,10 @@ const wait = z
     outboxEmpty: z.literal(true).optional(),
     /** A runtime log line whose message contains this text. */
     log: z.string().optional(),
-    /** A line the validator emulator reports that contains this text (e.g. 'idling'). */
+    /** A line a device's emulator reports that contains this text (e.g. 'idling'). */
     device: z.string().optional(),
+    /** Which device `device` waits on (default the validator). */
+    from: z.string().optional(),
     /** The runtime process has exited by itself (e.g. killed by its crash seam). */
     exit: z.literal(true).optional(),
     /** A plain pause. */
@@ -26,11 +28,13 @@ const wait = z
 
 export const stepSchema = z.union([
   z.object({ customer: z.string().min(1) }).strict(),
-  z.object({ device: z.string().min(1) }).strict(),
+  /** A line typed to a device emulator's standard input (default the validator). */
+  z.object({ device: z.string().min(1), to: z.string().optional() }).strict(),
   z.object({ server: z.enum(['ok', 'slow', 'down', 'garbage']), delayMs: z.number().int().positive().optional() }).strict(),
   z.object({ wait }).strict(),
-  /** Pull the validator's cable (emulator stopped, pty gone) or plug a freshly powered one back. */
-  z.object({ validator: z.enum(['unplug', 'replug']) }).strict(),
+  /** Pull a device's cable (emulator stopped, pty gone), or plug a freshly powered one back. */
+  z.object({ unplug: z.string().min(1) }).strict(),
+  z.object({ replug: z.string().min(1) }).strict(),
   z
     .object({
       runtime: z.enum(['start', 'kill', 'stop']),
@@ -48,6 +52,8 @@ const txnExpect = z
     endReason: z.string().optional(),
     cashIn: z.number().int().optional(),
     credited: z.number().int().optional(),
+    changePaid: z.number().int().optional(),
+    changeOwed: z.number().int().optional(),
     amountDue: z.number().int().nullable().optional(),
     /** Event types that must appear in this transaction's journal, in this order (others may be between). */
     events: z.array(z.string()).optional(),
@@ -73,6 +79,8 @@ export const scenarioSchema = z
       })
       .strict()
       .optional(),
+    /** Optional devices fitted to this kiosk (the validator always is). */
+    fit: z.object({ coins: z.boolean().optional(), hoppers: z.boolean().optional(), printer: z.boolean().optional() }).strict().optional(),
     /** Crash seam for the first start of the runtime. */
     crashAfter: z.string().optional(),
     steps: z.array(stepSchema).min(1),
@@ -87,6 +95,12 @@ export const scenarioSchema = z
           .strict()
           .optional(),
         terminal: z.string().optional(),
+        /** Coins in the coin box by value (fen): count. */
+        coinbox: z.record(z.string(), z.number().int()).optional(),
+        /** Text that must appear in the printed receipts (all receipt files joined). */
+        receipts: z.array(z.string()).optional(),
+        /** Coins each simulated hopper paid out in total, by hopper name. */
+        hopperPaid: z.record(z.string(), z.number().int()).optional(),
         /** Journal event types (any transaction, or none) that must appear somewhere. */
         journalEvents: z.array(z.string()).optional(),
       })

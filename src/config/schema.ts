@@ -27,6 +27,62 @@ export const configSchema = z
         bootWaitMs: ms.default(10_000),
       })
       .strict(),
+    /** A ccTalk coin acceptor; absent when none is fitted (notes only). */
+    coinAcceptor: z
+      .object({
+        model: z.string().min(1).default('cctalk'),
+        port: z.string().min(1),
+        address: z.number().int().min(1).max(255).default(2),
+      })
+      .strict()
+      .optional(),
+    /** Coin hoppers that pay change; none means the excess is credited to the account. */
+    hoppers: z
+      .array(
+        z
+          .object({
+            /** Short name used in the journal and on the console, e.g. 'h100'. */
+            name: z.string().regex(/^[a-z0-9-]{1,32}$/, 'lower-case letters, digits and dashes'),
+            model: z.string().min(1).default('cctalk'),
+            port: z.string().min(1),
+            address: z.number().int().min(1).max(255).default(3),
+            coinValue: fen('hoppers[].coinValue').positive(),
+            /** Dispense security: the hopper's serial number bytes, or 8 bytes after a cipher key request. */
+            securityMode: z.enum(['serial', 'zero8']).default('serial'),
+          })
+          .strict(),
+      )
+      .default([])
+      .refine((hs) => new Set(hs.map((h) => h.name)).size === hs.length, 'hopper names must be unique'),
+    change: z
+      .object({
+        /** Coins kept back below each hopper's estimated level when planning change. */
+        reserve: z.number().int().min(0).max(1000).default(3),
+      })
+      .strict()
+      .default({ reserve: 3 }),
+    /** The receipt printer; absent when none is fitted. */
+    printer: z
+      .object({
+        model: z.string().min(1).default('escpos'),
+        transport: z.enum(['serial', 'lp', 'usb']),
+        /** Serial device or /dev/usb/lp0; not used for 'usb'. */
+        port: z.string().min(1).optional(),
+        baudRate: z.number().int().positive().default(9600),
+        vendorId: z.number().int().min(0).max(0xffff).optional(),
+        productId: z.number().int().min(0).max(0xffff).optional(),
+        width: z.union([z.literal(32), z.literal(42), z.literal(48)]).default(42),
+      })
+      .strict()
+      .refine((p) => p.transport === 'usb' || p.port !== undefined, { message: 'port is required for serial and lp printers', path: ['port'] })
+      .optional(),
+    receipt: z
+      .object({
+        /** The operator's name printed at the top of each receipt. */
+        operator: z.string().min(1).max(64).default('示例电信 自助缴费'),
+      })
+      .strict()
+      .default({ operator: '示例电信 自助缴费' }),
     server: z
       .object({
         baseUrl: z.url(),

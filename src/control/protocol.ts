@@ -17,6 +17,9 @@ export const controlRequest = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('transaction'), id: z.string().max(64) }),
   z.object({ cmd: z.literal('verify') }),
   z.object({ cmd: z.literal('forward-now') }),
+  z.object({ cmd: z.literal('hoppers') }),
+  /** A technician counted (or filled) a hopper: its level in coins. */
+  z.object({ cmd: z.literal('hopper-level'), name: z.string().max(32), level: z.number().int().min(0).max(100_000) }),
 ]);
 
 export type ControlRequest = z.infer<typeof controlRequest>;

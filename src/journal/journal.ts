@@ -1,4 +1,4 @@
-import type { Note } from '../../drivers/types.js';
+import type { Coin, Note } from '../../drivers/types.js';
 import { openDatabase, type Database } from './db.js';
 
 export type Service = 'pay' | 'topup' | 'lookup';
@@ -15,8 +15,44 @@ export interface TxnRow {
   credited: number;
   changePaid: number;
   changeOwed: number;
+  /** Given to the customer for change owed; set whenever changeOwed > 0 after a settle. */
+  claimCode: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+export type PayoutStatus = 'intended' | 'started' | 'done';
+
+/** One dispense command to one hopper, journalled before it is sent. */
+export interface PayoutRow {
+  seq: number;
+  txnId: string;
+  hopper: string;
+  coinValue: number;
+  count: number;
+  /** The hopper's event counter read before the dispense was sent. */
+  eventBefore: number;
+  /** The event counter the hopper gave the dispense, once known. */
+  event: number | null;
+  paid: number | null;
+  unpaid: number | null;
+  status: PayoutStatus;
+  /** How the outcome was learnt, e.g. 'await-payout' or 'recovery-status'. */
+  via: string | null;
+  createdAt: string;
+  doneAt: string | null;
+}
+
+export interface HopperLevel {
+  name: string;
+  coinValue: number;
+  level: number;
+}
+
+export interface CountedCash {
+  currency: string;
+  value: number;
+  count: number;
 }
 
 export interface JournalEvent {
@@ -73,8 +109,22 @@ export type SendResult = { ok: true; serverRef?: string } | { ok: false; error: 
 
 const SERVICES: readonly Service[] = ['pay', 'topup', 'lookup'];
 const NOTE_EVENTS = ['note.escrowed', 'note.stacked', 'note.returned'] as const;
-/** Written only by the journal's own money methods; append() may not forge them. */
-const RESERVED_TYPES = new Set<string>(['txn.started', 'txn.lookup', ...NOTE_EVENTS, 'txn.settled', 'txn.cancelled']);
+/**
+ * Written only by the journal's own methods; append() may not forge them. Other note.* and txn.*
+ * names stay free for facts such as 'note.rejected', so those two families are reserved by name.
+ */
+const RESERVED_TYPES = new Set<string>([
+  'txn.started',
+  'txn.lookup',
+  ...NOTE_EVENTS,
+  'txn.settled',
+  'txn.cancelled',
+  'coin.accepted',
+  'hopper.level',
+]);
+const RESERVED_PREFIXES = ['payout.', 'receipt.'] as const;
+/** A hopper takes at most this many coins in one dispense command (one ccTalk data byte). */
+const MAX_DISPENSE = 255;
 const PAYMENT_CURRENCY = 'CNY';
 
 interface TxnRecord {
@@ -88,8 +138,25 @@ interface TxnRecord {
   credited: number;
   change_paid: number;
   change_owed: number;
+  claim_code: string | null;
   created_at: string;
   updated_at: string;
+}
+
+interface PayoutRecord {
+  seq: number;
+  txn_id: string;
+  hopper: string;
+  coin_value: number;
+  count: number;
+  event_before: number;
+  event: number | null;
+  paid: number | null;
+  unpaid: number | null;
+  status: PayoutStatus;
+  via: string | null;
+  created_at: string;
+  done_at: string | null;
 }
 
 interface EventRecord {
@@ -183,7 +250,7 @@ export class Journal {
   }
 
   noteEscrowed(id: string, note: Note): void {
-    const n = cleanNote(note);
+    const n = cleanCash('note', note);
     this.write(() => {
       this.mustBeOpen(id, 'escrow a note in');
       const at = this.stamp();
@@ -194,7 +261,7 @@ export class Journal {
 
   /** The credit point: the note is in the cash box and counts for this transaction. */
   noteStacked(id: string, note: Note, via?: string): void {
-    const n = cleanNote(note);
+    const n = cleanCash('note', note);
     const data: Record<string, unknown> = { note: n };
     if (via !== undefined) data.via = via;
     this.write(() => {
@@ -211,7 +278,7 @@ export class Journal {
    * in escrow when the transaction timed out leaves the validator only after the cancel.
    */
   noteReturned(id: string, note: Note, reason: string): void {
-    const n = cleanNote(note);
+    const n = cleanCash('note', note);
     requireText('reason', reason);
     this.write(() => {
       this.mustGet(id);
@@ -221,10 +288,22 @@ export class Journal {
     });
   }
 
+  /** A coin routed to the coin box: it counts for this transaction at once. */
+  coinAccepted(id: string, coin: Coin): void {
+    const c = cleanCash('coin', coin);
+    this.write(() => {
+      this.mustBeOpen(id, 'accept a coin in');
+      const at = this.stamp();
+      this.sql.stack.run(c.value, c.value, at, id);
+      this.sql.coinboxAdd.run(c.currency, c.value);
+      this.insertEvent(id, 'coin.accepted', { coin: c }, at);
+    });
+  }
+
   /** Any other fact worth keeping: alarms, device status, recovery decisions, operator actions. */
   append(txnId: string | null, type: string, data: Record<string, unknown> = {}): JournalEvent {
     requireText('event type', type);
-    if (RESERVED_TYPES.has(type)) {
+    if (RESERVED_TYPES.has(type) || RESERVED_PREFIXES.some((p) => type.startsWith(p))) {
       throw new Error(`journal: event type "${type}" is written only by its own Journal method, not by append()`);
     }
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
@@ -238,33 +317,34 @@ export class Journal {
   }
 
   /**
-   * Ends a transaction that took money (or none). Of what was stacked, `changePaid` went back as
-   * change and `changeOwed` could not be paid; the rest is credited and queued for the server in
-   * the same SQLite transaction.
+   * Ends a transaction that took money (or none). `changeDue` of what came in goes back as change:
+   * it is all owed (under `claimCode`) until payoutDone() records coins paid. The rest is credited
+   * and queued for the server in the same SQLite transaction.
    */
-  settle(id: string, s: { endReason: string; changePaid?: number; changeOwed?: number }): TxnRow {
+  settle(id: string, s: { endReason: string; changeDue?: number; claimCode?: string }): TxnRow {
     requireText('endReason', s.endReason);
-    const changePaid = s.changePaid ?? 0;
-    const changeOwed = s.changeOwed ?? 0;
-    requireAmount('changePaid', changePaid);
-    requireAmount('changeOwed', changeOwed);
+    const changeDue = s.changeDue ?? 0;
+    requireAmount('changeDue', changeDue);
+    // A code without change to claim would mean nothing on the receipt, so it is not kept.
+    const claimCode = changeDue > 0 ? s.claimCode : undefined;
+    if (changeDue > 0) requireText('claimCode (needed when change is due)', claimCode);
     return this.write(() => {
       const row = this.mustBeOpen(id, 'settle');
-      const credited = row.cashIn - changePaid - changeOwed;
+      const credited = row.cashIn - changeDue;
       if (credited < 0) {
-        throw new Error(
-          `journal: cannot settle "${id}": change paid ${changePaid} + change owed ${changeOwed} ` +
-            `exceeds cash in ${row.cashIn}`,
-        );
+        throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
+      }
+      if (claimCode !== undefined) {
+        const holder = this.sql.txnByClaim.get(claimCode) as { id: string } | undefined;
+        if (holder) {
+          throw new Error(`journal: cannot settle "${id}": claim code "${claimCode}" is already used by "${holder.id}"`);
+        }
       }
       const at = this.stamp();
-      this.sql.settle.run(s.endReason, credited, changePaid, changeOwed, at, id);
-      this.insertEvent(
-        id,
-        'txn.settled',
-        { endReason: s.endReason, cashIn: row.cashIn, credited, changePaid, changeOwed },
-        at,
-      );
+      this.sql.settle.run(s.endReason, credited, changeDue, claimCode ?? null, at, id);
+      const data: Record<string, unknown> = { endReason: s.endReason, cashIn: row.cashIn, credited, changeDue };
+      if (claimCode !== undefined) data.claimCode = claimCode;
+      this.insertEvent(id, 'txn.settled', data, at);
       if (credited > 0) {
         const message: PaymentMessage = {
           messageId: `${id}:payment`,
@@ -295,6 +375,171 @@ export class Journal {
       this.insertEvent(id, 'txn.cancelled', { reason }, at);
       return this.mustGet(id);
     });
+  }
+
+  // ------------------------------------------------------------------ change and hoppers
+
+  /**
+   * Records a dispense about to be sent; call it with the hopper's event counter read just before,
+   * and send the command only after it returns. One payout per hopper may be unfinished at a time,
+   * so that after a crash the hopper's counter tells unambiguously whether it was accepted.
+   */
+  payoutIntended(id: string, p: { hopper: string; coinValue: number; count: number; eventBefore: number }): number {
+    requireText('hopper', p.hopper);
+    requirePositive('coinValue', p.coinValue);
+    requireRange('count', p.count, 1, MAX_DISPENSE);
+    requireRange('eventBefore', p.eventBefore, 0, 255);
+    return this.write(() => {
+      const row = this.mustGet(id);
+      if (row.status !== 'completed') {
+        throw new Error(`journal: cannot pay change for transaction "${id}": it is ${row.status}, not completed`);
+      }
+      const hopper = this.sql.hopper.get(p.hopper) as { coin_value: number } | undefined;
+      if (hopper && hopper.coin_value !== p.coinValue) {
+        throw new Error(
+          `journal: hopper "${p.hopper}" holds coins of ${hopper.coin_value}, not ${p.coinValue}`,
+        );
+      }
+      const busy = this.sql.unfinishedOnHopper.get(p.hopper) as { seq: number; txn_id: string } | undefined;
+      if (busy) {
+        throw new Error(
+          `journal: hopper "${p.hopper}" still has payout ${busy.seq} (transaction "${busy.txn_id}") unfinished`,
+        );
+      }
+      const { reserved } = this.sql.reservedChange.get(id) as { reserved: number };
+      const amount = p.count * p.coinValue;
+      if (amount > row.changeOwed - reserved) {
+        throw new Error(
+          `journal: cannot pay ${amount} to "${id}": change owed ${row.changeOwed}, of which ${reserved} ` +
+            'is already being paid',
+        );
+      }
+      const at = this.stamp();
+      const seq = Number(
+        this.sql.insertPayout.run(id, p.hopper, p.coinValue, p.count, p.eventBefore, at).lastInsertRowid,
+      );
+      this.insertEvent(
+        id,
+        'payout.intended',
+        { payout: seq, hopper: p.hopper, coinValue: p.coinValue, count: p.count, eventBefore: p.eventBefore },
+        at,
+      );
+      return seq;
+    });
+  }
+
+  /** The hopper accepted the dispense and gave it this event counter. */
+  payoutStarted(payoutSeq: number, r: { event: number }): void {
+    requireRange('event', r.event, 0, 255);
+    this.write(() => {
+      const p = this.mustGetPayout(payoutSeq);
+      if (p.status !== 'intended') {
+        throw new Error(`journal: payout ${payoutSeq} cannot start: it is ${p.status}`);
+      }
+      const at = this.stamp();
+      this.sql.startPayout.run(r.event, payoutSeq);
+      this.insertEvent(p.txn_id, 'payout.started', { payout: payoutSeq, hopper: p.hopper, event: r.event }, at);
+    });
+  }
+
+  /**
+   * What the hopper says it paid. The paid coins move from change owed to change paid; whatever
+   * was not paid stays owed under the claim code. Also closes a payout that never started.
+   */
+  payoutDone(payoutSeq: number, r: { paid: number; unpaid: number; via: string }): TxnRow {
+    requireAmount('paid', r.paid);
+    requireAmount('unpaid', r.unpaid);
+    requireText('via', r.via);
+    return this.write(() => {
+      const p = this.mustGetPayout(payoutSeq);
+      if (p.status === 'done') throw new Error(`journal: payout ${payoutSeq} is already done`);
+      if (r.paid + r.unpaid > p.count) {
+        throw new Error(
+          `journal: payout ${payoutSeq}: paid ${r.paid} + unpaid ${r.unpaid} exceeds the ${p.count} coins asked for`,
+        );
+      }
+      const at = this.stamp();
+      const amount = r.paid * p.coin_value;
+      this.sql.finishPayout.run(r.paid, r.unpaid, r.via, at, payoutSeq);
+      this.sql.payChange.run(amount, amount, at, p.txn_id);
+      this.sql.hopperTake.run(r.paid, at, p.hopper);
+      this.insertEvent(
+        p.txn_id,
+        'payout.done',
+        {
+          payout: payoutSeq,
+          hopper: p.hopper,
+          coinValue: p.coin_value,
+          count: p.count,
+          paid: r.paid,
+          unpaid: r.unpaid,
+          amountPaid: amount,
+          via: r.via,
+        },
+        at,
+      );
+      return this.mustGet(p.txn_id);
+    });
+  }
+
+  /** Payouts not done yet, oldest first: recovery settles each from its hopper's counters. */
+  pendingPayouts(): PayoutRow[] {
+    return (this.sql.pendingPayouts.all() as PayoutRecord[]).map(toPayout);
+  }
+
+  payouts(txnId: string): PayoutRow[] {
+    this.mustGet(txnId);
+    return (this.sql.payoutsOf.all(txnId) as PayoutRecord[]).map(toPayout);
+  }
+
+  /** Sets the estimated coins in a hopper (filled, emptied or counted by an operator). */
+  setHopperLevel(name: string, coinValue: number, level: number, reason: string): void {
+    requireText('hopper name', name);
+    requirePositive('coinValue', coinValue);
+    requireAmount('level', level);
+    requireText('reason', reason);
+    this.write(() => {
+      const before = this.sql.hopper.get(name) as { coin_value: number; level: number } | undefined;
+      const at = this.stamp();
+      this.sql.upsertHopper.run(name, coinValue, level, at);
+      this.insertEvent(
+        null,
+        'hopper.level',
+        { hopper: name, coinValue, level, previous: before ? before.level : null, reason },
+        at,
+      );
+    });
+  }
+
+  hopperLevels(): HopperLevel[] {
+    return this.sql.hoppers.all() as HopperLevel[];
+  }
+
+  // ------------------------------------------------------------------ receipts
+
+  receiptPrinted(id: string, r: { reprint?: boolean } = {}): void {
+    this.write(() => {
+      this.mustHaveEnded(id, 'record a receipt for');
+      const at = this.stamp();
+      this.sql.touch.run(at, id);
+      this.insertEvent(id, 'receipt.printed', { reprint: r.reprint === true }, at);
+    });
+  }
+
+  /** The receipt did not come out (whole): the transaction is listed by receiptsToReprint(). */
+  receiptFailed(id: string, reason: string): void {
+    requireText('reason', reason);
+    this.write(() => {
+      this.mustHaveEnded(id, 'record a receipt for');
+      const at = this.stamp();
+      this.sql.touch.run(at, id);
+      this.insertEvent(id, 'receipt.failed', { reason }, at);
+    });
+  }
+
+  /** Completed pay/top-up transactions whose last receipt attempt failed, oldest first. */
+  receiptsToReprint(): string[] {
+    return (this.sql.receiptsToReprint.all() as { id: string }[]).map((r) => r.id);
   }
 
   // ------------------------------------------------------------------ reading
@@ -333,8 +578,13 @@ export class Journal {
     return r ? { txnId: r.txn_id as string, type: r.type, note: noteOf(r) } : null;
   }
 
-  cashbox(): { currency: string; value: number; count: number }[] {
-    return this.sql.cashbox.all() as { currency: string; value: number; count: number }[];
+  /** The banknotes in the cash box. */
+  cashbox(): CountedCash[] {
+    return this.sql.cashbox.all() as CountedCash[];
+  }
+
+  coinbox(): CountedCash[] {
+    return this.sql.coinbox.all() as CountedCash[];
   }
 
   cashboxTotal(): number {
@@ -384,13 +634,17 @@ export class Journal {
       );
     }
 
-    for (const r of this.rows<{ id: string; cash_in: number; stacked: number }>(
-      `SELECT t.id, t.cash_in, COALESCE(s.total, 0) AS stacked FROM transactions t
+    for (const r of this.rows<{ id: string; cash_in: number; notes: number; coins: number }>(
+      `SELECT t.id, t.cash_in, COALESCE(n.total, 0) AS notes, COALESCE(c.total, 0) AS coins FROM transactions t
        LEFT JOIN (SELECT txn_id, SUM(json_extract(data, '$.note.value')) AS total FROM events
-                  WHERE type = 'note.stacked' GROUP BY txn_id) s ON s.txn_id = t.id
-       WHERE t.cash_in <> COALESCE(s.total, 0)`,
+                  WHERE type = 'note.stacked' GROUP BY txn_id) n ON n.txn_id = t.id
+       LEFT JOIN (SELECT txn_id, SUM(json_extract(data, '$.coin.value')) AS total FROM events
+                  WHERE type = 'coin.accepted' GROUP BY txn_id) c ON c.txn_id = t.id
+       WHERE t.cash_in <> COALESCE(n.total, 0) + COALESCE(c.total, 0)`,
     )) {
-      problems.push(`transaction "${r.id}": cash in ${r.cash_in} != stacked notes ${r.stacked}`);
+      problems.push(
+        `transaction "${r.id}": cash in ${r.cash_in} != stacked notes ${r.notes} + accepted coins ${r.coins}`,
+      );
     }
 
     for (const r of this.rows<{ id: string; cash_in: number }>(
@@ -399,25 +653,40 @@ export class Journal {
       problems.push(`transaction "${r.id}": cancelled with cash in ${r.cash_in}`);
     }
 
-    const counted = new Map<string, number>();
-    for (const r of this.rows<{ currency: string; value: number; n: number }>(
-      'SELECT currency, value, count AS n FROM cashbox',
+    problems.push(...this.compareCounters('cash box', 'cashbox', 'note.stacked', 'note', 'stacked notes'));
+    problems.push(...this.compareCounters('coin box', 'coinbox', 'coin.accepted', 'coin', 'accepted coins'));
+
+    for (const r of this.rows<{ id: string; change_paid: number; paid: number }>(
+      `SELECT t.id, t.change_paid, COALESCE(p.total, 0) AS paid FROM transactions t
+       LEFT JOIN (SELECT txn_id, SUM(paid * coin_value) AS total FROM payouts WHERE status = 'done'
+                  GROUP BY txn_id) p ON p.txn_id = t.id
+       WHERE t.change_paid <> COALESCE(p.total, 0)`,
     )) {
-      counted.set(`${r.currency} ${r.value}`, r.n);
+      problems.push(`transaction "${r.id}": change paid ${r.change_paid} != coins paid by its payouts ${r.paid}`);
     }
-    const stacked = new Map<string, number>();
-    for (const r of this.rows<{ currency: string; value: number; n: number }>(
-      `SELECT json_extract(data, '$.note.currency') AS currency, json_extract(data, '$.note.value') AS value,
-              COUNT(*) AS n
-       FROM events WHERE type = 'note.stacked' GROUP BY 1, 2`,
+
+    for (const r of this.rows<{ id: string; change_owed: number; reserved: number }>(
+      `SELECT t.id, t.change_owed, p.total AS reserved FROM transactions t
+       JOIN (SELECT txn_id, SUM(count * coin_value) AS total FROM payouts WHERE status <> 'done'
+             GROUP BY txn_id) p ON p.txn_id = t.id
+       WHERE p.total > t.change_owed`,
     )) {
-      stacked.set(`${r.currency} ${r.value}`, r.n);
+      problems.push(`transaction "${r.id}": unfinished payouts of ${r.reserved} exceed change owed ${r.change_owed}`);
     }
-    for (const key of new Set([...counted.keys(), ...stacked.keys()])) {
-      const c = counted.get(key) ?? 0;
-      const n = stacked.get(key) ?? 0;
-      if (c !== n) problems.push(`cash box ${key}: counter ${c} != stacked notes ${n}`);
+
+    for (const r of this.rows<{ seq: number; count: number; paid: number; unpaid: number }>(
+      `SELECT seq, count, paid, unpaid FROM payouts WHERE paid + unpaid > count`,
+    )) {
+      problems.push(`payout ${r.seq}: paid ${r.paid} + unpaid ${r.unpaid} exceeds its ${r.count} coins`);
     }
+
+    for (const r of this.rows<{ id: string; change_owed: number }>(
+      `SELECT id, change_owed FROM transactions WHERE change_owed > 0 AND claim_code IS NULL`,
+    )) {
+      problems.push(`transaction "${r.id}": owes change ${r.change_owed} without a claim code`);
+    }
+
+    problems.push(...this.checkHopperLevels());
 
     for (const r of this.rows<{ id: string; status: TxnStatus; credited: number; n: number; lo: number; hi: number }>(
       `SELECT t.id, t.status, t.credited, COUNT(o.seq) AS n,
@@ -432,6 +701,55 @@ export class Journal {
         problems.push(`transaction "${r.id}": credited ${r.credited} but its payment message says ${r.lo}`);
       } else if (!owesMessage && r.n > 0) {
         problems.push(`transaction "${r.id}": ${r.status}, credited ${r.credited}, yet has ${r.n} payment messages`);
+      }
+    }
+    return problems;
+  }
+
+  /** A counter table against the events that fed it, per currency and value. */
+  private compareCounters(what: string, table: string, type: string, item: string, fed: string): string[] {
+    const counted = new Map<string, number>();
+    for (const r of this.rows<{ currency: string; value: number; n: number }>(
+      `SELECT currency, value, count AS n FROM ${table}`,
+    )) {
+      counted.set(`${r.currency} ${r.value}`, r.n);
+    }
+    const seen = new Map<string, number>();
+    for (const r of this.rows<{ currency: string; value: number; n: number }>(
+      `SELECT json_extract(data, '$.${item}.currency') AS currency, json_extract(data, '$.${item}.value') AS value,
+              COUNT(*) AS n
+       FROM events WHERE type = '${type}' GROUP BY 1, 2`,
+    )) {
+      seen.set(`${r.currency} ${r.value}`, r.n);
+    }
+    const problems: string[] = [];
+    for (const key of new Set([...counted.keys(), ...seen.keys()])) {
+      const c = counted.get(key) ?? 0;
+      const n = seen.get(key) ?? 0;
+      if (c !== n) problems.push(`${what} ${key}: counter ${c} != ${fed} ${n}`);
+    }
+    return problems;
+  }
+
+  /** Each hopper's level is its last set level minus the coins paid since, never below 0. */
+  private checkHopperLevels(): string[] {
+    const expected = new Map<string, number>();
+    for (const r of this.rows<{ type: string; hopper: string; level: number | null; paid: number | null }>(
+      `SELECT type, json_extract(data, '$.hopper') AS hopper, json_extract(data, '$.level') AS level,
+              json_extract(data, '$.paid') AS paid
+       FROM events WHERE type IN ('hopper.level', 'payout.done') ORDER BY seq`,
+    )) {
+      const before = expected.get(r.hopper);
+      if (r.type === 'hopper.level') expected.set(r.hopper, r.level ?? 0);
+      else if (before !== undefined) expected.set(r.hopper, Math.max(before - (r.paid ?? 0), 0));
+    }
+    const problems: string[] = [];
+    for (const h of this.hopperLevels()) {
+      const want = expected.get(h.name);
+      if (want === undefined) {
+        problems.push(`hopper "${h.name}": level ${h.level} was never set by a 'hopper.level' event`);
+      } else if (want !== h.level) {
+        problems.push(`hopper "${h.name}": level ${h.level} != last set level minus coins paid ${want}`);
       }
     }
     return problems;
@@ -484,6 +802,19 @@ export class Journal {
     return row;
   }
 
+  private mustHaveEnded(id: string, action: string): TxnRow {
+    const row = this.mustGet(id);
+    if (row.status === 'open') throw new Error(`journal: cannot ${action} transaction "${id}": it is still open`);
+    return row;
+  }
+
+  private mustGetPayout(seq: number): PayoutRecord {
+    requirePositive('payout seq', seq);
+    const p = this.sql.payout.get(seq) as PayoutRecord | undefined;
+    if (!p) throw new Error(`journal: unknown payout ${seq}`);
+    return p;
+  }
+
   private mustBeOpen(id: string, action: string): TxnRow {
     const row = this.mustGet(id);
     if (row.status !== 'open') throw new Error(`journal: cannot ${action} transaction "${id}": it is ${row.status}`);
@@ -508,8 +839,52 @@ function prepareStatements(db: Database) {
        ON CONFLICT (currency, value) DO UPDATE SET count = count + 1`,
     ),
     settle: db.prepare(
-      `UPDATE transactions SET status = 'completed', end_reason = ?, credited = ?, change_paid = ?,
-       change_owed = ?, updated_at = ? WHERE id = ?`,
+      `UPDATE transactions SET status = 'completed', end_reason = ?, credited = ?, change_owed = ?,
+       claim_code = ?, updated_at = ? WHERE id = ?`,
+    ),
+    txnByClaim: db.prepare('SELECT id FROM transactions WHERE claim_code = ?'),
+    coinboxAdd: db.prepare(
+      `INSERT INTO coinbox (currency, value, count) VALUES (?, ?, 1)
+       ON CONFLICT (currency, value) DO UPDATE SET count = count + 1`,
+    ),
+    coinbox: db.prepare('SELECT currency, value, count FROM coinbox ORDER BY currency, value'),
+    payout: db.prepare('SELECT * FROM payouts WHERE seq = ?'),
+    payoutsOf: db.prepare('SELECT * FROM payouts WHERE txn_id = ? ORDER BY seq'),
+    pendingPayouts: db.prepare(`SELECT * FROM payouts WHERE status <> 'done' ORDER BY seq`),
+    unfinishedOnHopper: db.prepare(
+      `SELECT seq, txn_id FROM payouts WHERE status <> 'done' AND hopper = ? ORDER BY seq LIMIT 1`,
+    ),
+    reservedChange: db.prepare(
+      `SELECT COALESCE(SUM(count * coin_value), 0) AS reserved FROM payouts WHERE txn_id = ? AND status <> 'done'`,
+    ),
+    insertPayout: db.prepare(
+      `INSERT INTO payouts (txn_id, hopper, coin_value, count, event_before, status, created_at)
+       VALUES (?, ?, ?, ?, ?, 'intended', ?)`,
+    ),
+    startPayout: db.prepare(`UPDATE payouts SET status = 'started', event = ? WHERE seq = ?`),
+    finishPayout: db.prepare(
+      `UPDATE payouts SET status = 'done', paid = ?, unpaid = ?, via = ?, done_at = ? WHERE seq = ?`,
+    ),
+    payChange: db.prepare(
+      `UPDATE transactions SET change_paid = change_paid + ?, change_owed = change_owed - ?, updated_at = ?
+       WHERE id = ?`,
+    ),
+    hopper: db.prepare('SELECT coin_value, level FROM hoppers WHERE name = ?'),
+    hoppers: db.prepare('SELECT name, coin_value AS coinValue, level FROM hoppers ORDER BY name'),
+    hopperTake: db.prepare('UPDATE hoppers SET level = MAX(level - ?, 0), updated_at = ? WHERE name = ?'),
+    upsertHopper: db.prepare(
+      `INSERT INTO hoppers (name, coin_value, level, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET coin_value = excluded.coin_value, level = excluded.level,
+       updated_at = excluded.updated_at`,
+    ),
+    // Starts from the failures (few) rather than from every transaction ever made.
+    receiptsToReprint: db.prepare(
+      `SELECT t.id FROM transactions t
+       WHERE t.id IN (SELECT txn_id FROM events WHERE type = 'receipt.failed')
+         AND t.status = 'completed' AND t.service IN ('pay', 'topup')
+         AND (SELECT type FROM events e WHERE e.txn_id = t.id AND e.type IN ('receipt.printed', 'receipt.failed')
+              ORDER BY e.seq DESC LIMIT 1) = 'receipt.failed'
+       ORDER BY t.created_at, t.rowid`,
     ),
     cancel: db.prepare(
       `UPDATE transactions SET status = 'cancelled', end_reason = ?, updated_at = ? WHERE id = ?`,
@@ -574,17 +949,24 @@ function requirePositive(name: string, v: unknown): asserts v is number {
   }
 }
 
-function cleanNote(note: Note): Note {
-  if (note === null || typeof note !== 'object') throw new Error('journal: note must be an object');
-  requireAmount('note value', note.value);
-  if (note.value === 0) throw new Error('journal: note value must be above 0');
-  if (typeof note.currency !== 'string' || !/^[A-Z]{3}$/.test(note.currency)) {
-    throw new Error(`journal: note currency must be an ISO 4217 code, got ${JSON.stringify(note.currency)}`);
+function requireRange(name: string, v: unknown, min: number, max: number): asserts v is number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new Error(`journal: ${name} must be a whole number from ${min} to ${max}, got ${String(v)}`);
   }
-  if (!Number.isSafeInteger(note.code)) {
-    throw new Error(`journal: note code must be an integer, got ${String(note.code)}`);
+}
+
+/** Notes and coins have the same shape; only the word in the error differs. */
+function cleanCash(kind: 'note' | 'coin', item: Note | Coin): Note & Coin {
+  if (item === null || typeof item !== 'object') throw new Error(`journal: ${kind} must be an object`);
+  requireAmount(`${kind} value`, item.value);
+  if (item.value === 0) throw new Error(`journal: ${kind} value must be above 0`);
+  if (typeof item.currency !== 'string' || !/^[A-Z]{3}$/.test(item.currency)) {
+    throw new Error(`journal: ${kind} currency must be an ISO 4217 code, got ${JSON.stringify(item.currency)}`);
   }
-  return { value: note.value, currency: note.currency, code: note.code };
+  if (!Number.isSafeInteger(item.code)) {
+    throw new Error(`journal: ${kind} code must be an integer, got ${String(item.code)}`);
+  }
+  return { value: item.value, currency: item.currency, code: item.code };
 }
 
 function toJson(data: unknown, what: string): string {
@@ -611,8 +993,27 @@ function toTxn(r: TxnRecord): TxnRow {
     credited: r.credited,
     changePaid: r.change_paid,
     changeOwed: r.change_owed,
+    claimCode: r.claim_code,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+  };
+}
+
+function toPayout(r: PayoutRecord): PayoutRow {
+  return {
+    seq: r.seq,
+    txnId: r.txn_id,
+    hopper: r.hopper,
+    coinValue: r.coin_value,
+    count: r.count,
+    eventBefore: r.event_before,
+    event: r.event,
+    paid: r.paid,
+    unpaid: r.unpaid,
+    status: r.status,
+    via: r.via,
+    createdAt: r.created_at,
+    doneAt: r.done_at,
   };
 }
 

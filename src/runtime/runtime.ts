@@ -2,20 +2,34 @@ import { EventEmitter } from 'node:events';
 import type { Server } from 'node:net';
 import { v7 as uuidv7 } from 'uuid';
 import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
-import type { BillAtPowerUp, BillValidator, DeviceStatus, EscrowDecision, Note } from '../../drivers/types.js';
-import { createBillValidator } from '../../drivers/registry.js';
+import { randomBytes } from 'node:crypto';
+import type {
+  AnyDevice,
+  BillAtPowerUp,
+  BillValidator,
+  CoinAcceptor,
+  CoinHopper,
+  DeviceStatus,
+  EscrowDecision,
+  Note,
+  Printer,
+} from '../../drivers/types.js';
+import { createBillValidator, createCoinAcceptor, createHopper, createPrinter } from '../../drivers/registry.js';
 import {
   escrowDecision,
   isAcceptingCash,
   transactionMachine,
+  type AcceptCashInput,
   type AcceptCashUpdate,
   type CloseInput,
+  type PayChangeInput,
+  type PayChangeOutput,
   type LookupInput,
   type LookupResult,
   type SettleInput,
   type TransactionEvent,
 } from '../../states/transaction.js';
-import { capabilities, terminalMachine, type SelfTestResult } from '../../states/terminal.js';
+import { capabilities, COIN_ACCEPTOR, HOPPER_PREFIX, PRINTER, terminalMachine, type SelfTestResult } from '../../states/terminal.js';
 import type { Config } from '../config/schema.js';
 import { serveControl } from '../control/server.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
@@ -25,6 +39,8 @@ import { recoverOpenTransactions } from '../recovery/recover.js';
 import { BusinessClient, Forwarder, UplinkError } from '../uplink/index.js';
 import { probeLink } from './link-probe.js';
 import { SystemdNotifier } from './sd-notify.js';
+import { ChangePayer } from './payout.js';
+import { ReceiptService } from './receipts.js';
 
 type Service = 'pay' | 'topup' | 'lookup';
 
@@ -52,6 +68,11 @@ const NOTE_RESOLVE_MS = 5000;
 export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
   readonly journal: Journal;
   readonly validator: BillValidator;
+  readonly coinAcceptor: CoinAcceptor | undefined;
+  readonly hoppers = new Map<string, CoinHopper>();
+  readonly printer: Printer | undefined;
+  private readonly payer: ChangePayer;
+  private readonly receipts: ReceiptService;
   private readonly client: BusinessClient;
   private readonly forwarder: Forwarder;
   private readonly terminal: Actor<typeof terminalMachine>;
@@ -83,6 +104,41 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
         pollIntervalMs: config.validator.pollIntervalMs,
         log: driverLog(log.child({ device: 'validator' })),
       });
+    const c = config;
+    if (c.coinAcceptor) {
+      this.coinAcceptor = createCoinAcceptor(c.coinAcceptor.model, {
+        port: c.coinAcceptor.port,
+        address: c.coinAcceptor.address,
+        log: driverLog(log.child({ device: COIN_ACCEPTOR })),
+      });
+    }
+    for (const h of c.hoppers) {
+      this.hoppers.set(
+        h.name,
+        createHopper(h.model, {
+          port: h.port,
+          address: h.address,
+          coinValue: h.coinValue,
+          name: h.name,
+          securityMode: h.securityMode,
+          log: driverLog(log.child({ device: `${HOPPER_PREFIX}${h.name}` })),
+        }),
+      );
+    }
+    if (c.printer) {
+      const p = c.printer;
+      this.printer = createPrinter(p.model, {
+        transport: p.transport,
+        baudRate: p.baudRate,
+        width: p.width,
+        ...(p.port ? { port: p.port } : {}),
+        ...(p.vendorId !== undefined ? { vendorId: p.vendorId } : {}),
+        ...(p.productId !== undefined ? { productId: p.productId } : {}),
+        log: driverLog(log.child({ device: PRINTER })),
+      });
+    }
+    this.payer = new ChangePayer(this.journal, this.hoppers, c.change.reserve, log.child({ part: 'change' }));
+    this.receipts = new ReceiptService(this.journal, this.printer, { operator: c.receipt.operator, terminalId: c.terminalId }, log.child({ part: 'receipts' }));
     this.client = new BusinessClient({ baseUrl: config.server.baseUrl, timeoutMs: config.server.timeoutMs });
     this.forwarder = new Forwarder({
       outbox: this.journal,
@@ -102,8 +158,18 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
     );
   }
 
+  /** Every fitted device with its name in the terminal machine. */
+  private devices(): [string, AnyDevice][] {
+    const list: [string, AnyDevice][] = [['validator', this.validator]];
+    if (this.coinAcceptor) list.push([COIN_ACCEPTOR, this.coinAcceptor]);
+    for (const [name, h] of this.hoppers) list.push([`${HOPPER_PREFIX}${name}`, h]);
+    if (this.printer) list.push([PRINTER, this.printer]);
+    return list;
+  }
+
   async start(): Promise<void> {
     this.wireValidator();
+    this.wireOtherDevices();
     this.forwarder.on('link', (l: { up: boolean; error?: string }) => this.linkChanged(l.up, l.error));
     this.terminal.subscribe((snap) => this.terminalChanged(stateName(snap.value), snap.context.reason ?? null));
     this.control = await serveControl(this.config.control.socket, (req) => this.handle(req));
@@ -121,7 +187,7 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
     this.active?.actor.stop();
     this.terminal.stop();
     await this.forwarder.stop();
-    await this.validator.close();
+    for (const [, d] of this.devices()) await d.close();
     await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()));
     this.journal.close();
   }
@@ -145,6 +211,38 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
       this.log.info({ reason: r.reason }, 'validator rejected a note');
     });
     v.on('returned', (note) => this.log.info({ value: note?.value ?? null }, 'note handed back'));
+  }
+
+  private wireOtherDevices(): void {
+    const watch = (name: string) => (s: DeviceStatus) => this.deviceStatus(name, s);
+    this.coinAcceptor?.on('status', watch(COIN_ACCEPTOR));
+    for (const [name, h] of this.hoppers) h.on('status', watch(`${HOPPER_PREFIX}${name}`));
+    this.printer?.on('status', watch(PRINTER));
+    const coins = this.coinAcceptor;
+    if (coins) {
+      coins.on('coin', (coin) => {
+        const a = this.active;
+        if (a && isAcceptingCash(a.actor.getSnapshot())) {
+          this.journal.coinAccepted(a.id, coin);
+          this.log.info({ txn: a.id, value: coin.value }, 'coin accepted and credited');
+          a.actor.send({ type: 'COIN_CREDITED', value: coin.value });
+        } else {
+          this.journal.append(null, 'alarm.unattributed-coin', { value: coin.value, currency: coin.currency });
+          this.log.error({ value: coin.value }, 'a coin arrived with no transaction taking cash; recorded for the cash count');
+        }
+      });
+      coins.on('events-lost', ({ count }) => {
+        this.journal.append(this.active?.id ?? null, 'alarm.coin-events-lost', { count });
+        this.log.error({ count }, 'the coin acceptor lost events between polls: coins may be missing from the credit');
+      });
+    }
+  }
+
+  private deviceStatus(name: string, s: DeviceStatus): void {
+    this.journal.append(null, 'device.status', { device: name, health: s.health, code: s.code, detail: s.detail });
+    const level = s.health === 'ok' ? 'info' : s.health === 'degraded' ? 'warn' : 'error';
+    this.log[level]({ device: name, health: s.health, code: s.code }, `${name} ${s.health}: ${s.detail}`);
+    this.terminal.send({ type: 'DEVICE', device: name, health: s.health });
   }
 
   private onEscrow(note: Note): EscrowDecision {
@@ -234,8 +332,30 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
   // ------------------------------------------------------------------ terminal life
 
   private async recover(): Promise<void> {
-    this.validatorReady = await this.openValidator();
+    const others = this.devices().filter(([, d]) => d !== this.validator);
+    const [validatorReady] = await Promise.all([
+      this.openValidator(),
+      ...others.map(([name, d]) => this.openWithin(name, d)),
+    ]);
+    this.validatorReady = validatorReady;
     this.runRecovery();
+    const payouts = await this.payer.recoverPending();
+    for (const p of payouts) this.journal.append(null, 'recovery.payout', { ...p });
+  }
+
+  private async openWithin(name: string, device: AnyDevice): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const opened = device.open().then(
+      () => true,
+      (e: Error) => {
+        this.log.error({ device: name, err: e.message }, `${name} did not start; it keeps retrying by itself`);
+        return false;
+      },
+    );
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.config.validator.bootWaitMs)));
+    const ready = await Promise.race([opened, timedOut]);
+    clearTimeout(timer);
+    return ready;
   }
 
   private runRecovery(): void {
@@ -247,6 +367,8 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
     for (const d of decisions) {
       this.journal.append(d.txnId, 'recovery.decision', { ...d });
       this.log.warn(d, `recovered transaction ${d.txnId}: ${d.action}`);
+      // The customer who would have taken this receipt is gone: keep it for a reprint.
+      if (d.action === 'settled' && this.printer) this.journal.receiptFailed(d.txnId, 'not printed: the kiosk restarted');
     }
     if (decisions.length > 0) this.forwarder.forwardNow();
   }
@@ -269,7 +391,7 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
 
   private async selfTest(): Promise<SelfTestResult> {
     const link = await probeLink(this.config.server.baseUrl, this.config.server.timeoutMs);
-    return { devices: { validator: this.validator.status().health }, linkUp: link.up };
+    return { devices: Object.fromEntries(this.devices().map(([name, d]) => [name, d.status().health])), linkUp: link.up };
   }
 
   private linkChanged(up: boolean, error?: string): void {
@@ -329,6 +451,9 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
         timeouts: this.config.timeouts,
         offline: offlineTopup,
         denominations: this.validator.denominations().map((n) => n.value),
+        coins: caps.coins && this.coinAcceptor ? this.coinAcceptor.coins().map((c) => c.value) : [],
+        change: caps.change ? this.payer.supply() : [],
+        receipt: caps.receipt,
       },
     });
     const a: ActiveTxn = { id, actor, cancelWhenResolved: false };
@@ -368,22 +493,32 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
             throw e;
           }
         }),
-        acceptCash: fromCallback<AcceptCashUpdate, { accept: number[] }>(({ input, receive }) => {
+        acceptCash: fromCallback<AcceptCashUpdate, AcceptCashInput>(({ input, receive }) => {
           let open = true;
-          const enable = (values: number[]) =>
-            this.validator.enable(values).then(
+          const coins = this.coinAcceptor;
+          const enable = (notes: number[], coinValues: number[]) => {
+            this.validator.enable(notes).then(
               () => (this.accepting = open),
               (e: Error) => this.log.error({ err: e.message }, 'could not enable the validator'),
             );
-          void enable(input.accept);
-          receive((update) => void enable(update.accept));
+            if (coins && coinValues.length > 0) {
+              coins.enable(coinValues).catch((e: Error) => this.log.error({ err: e.message }, 'could not enable the coin acceptor'));
+            } else if (coins) {
+              coins.disable().catch(() => undefined);
+            }
+          };
+          enable(input.accept, input.coins);
+          receive((update) => enable(update.accept, update.coins));
           return () => {
             open = false;
             this.accepting = false;
             this.validator.disable().catch((e: Error) => this.log.error({ err: e.message }, 'could not disable the validator'));
+            coins?.disable().catch((e: Error) => this.log.error({ err: e.message }, 'could not disable the coin acceptor'));
           };
         }),
-        settle: fromPromise<unknown, SettleInput>(({ input }) => this.closeTransaction(input.id, input.endReason)),
+        settle: fromPromise<unknown, SettleInput>(({ input }) => this.closeTransaction(input.id, input.endReason, input.changeDue)),
+        payChange: fromPromise<PayChangeOutput, PayChangeInput>(({ input }) => this.payer.pay(input.id, input.amount)),
+        printReceipt: fromPromise<unknown, { id: string }>(({ input }) => this.receipts.print(input.id)),
         cancel: fromPromise<unknown, CloseInput>(({ input }) => this.closeTransaction(input.id, input.endReason)),
         finish: fromPromise<unknown, CloseInput>(({ input }) => this.closeTransaction(input.id, input.endReason)),
       },
@@ -394,12 +529,15 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
    * Settles or cancels from what the journal holds, after any note in escrow has been resolved:
    * a note that gets stacked after the decision to cancel is still credited, never lost.
    */
-  private async closeTransaction(id: string, endReason: string): Promise<void> {
+  private async closeTransaction(id: string, endReason: string, changeDue = 0): Promise<void> {
     await this.noteResolved(id);
     const txn = this.journal.transaction(id);
     if (!txn || txn.status !== 'open') return;
     if (txn.cashIn > 0 || endReason === 'looked-up') {
-      this.journal.settle(id, { endReason });
+      // The machine computed the change from what it saw credited; the journal is the truth, and a
+      // late note only ever adds to the credit, never to the change.
+      const due = Math.min(changeDue, txn.cashIn);
+      this.journal.settle(id, due > 0 ? { endReason, changeDue: due, claimCode: claimCode() } : { endReason });
       this.forwarder.forwardNow();
     } else {
       this.journal.cancel(id, endReason);
@@ -433,6 +571,12 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
     this.active = null;
     this.lastTxnId = a.id;
     const txn = this.journal.transaction(a.id);
+    const printed = this.journal.events(a.id).some((e) => e.type.startsWith('receipt.'));
+    if (this.printer && txn?.status === 'completed' && txn.cashIn > 0 && !printed) {
+      // The printer was not usable when the customer paid: the screen showed the receipt, and this
+      // puts it in the reprint queue for the console.
+      this.journal.receiptFailed(a.id, 'printer not available at the time of payment');
+    }
     this.log.info(
       { txn: a.id, status: txn?.status, endReason: txn?.endReason, credited: txn?.credited, cashIn: txn?.cashIn },
       `transaction ${txn?.status ?? 'ended'}: credited ${txn?.credited ?? 0} fen`,
@@ -502,6 +646,17 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
       case 'forward-now':
         this.forwarder.forwardNow();
         return { ok: true };
+      case 'hoppers':
+        return {
+          ok: true,
+          hoppers: this.journal.hopperLevels().map((h) => ({ ...h, status: this.hoppers.get(h.name)?.status() ?? null })),
+        };
+      case 'hopper-level': {
+        const hopper = this.hoppers.get(req.name);
+        if (!hopper) return { ok: false, error: `no hopper named '${req.name}' (configured: ${[...this.hoppers.keys()].join(', ') || 'none'})` };
+        this.journal.setHopperLevel(req.name, hopper.coinValue, req.level, 'control');
+        return { ok: true };
+      }
     }
   }
 }
@@ -514,4 +669,13 @@ function stateName(value: unknown): string {
     if (key !== undefined) return child === undefined || (typeof child === 'object' && child && Object.keys(child).length === 0) ? key : `${key}.${stateName(child)}`;
   }
   return String(value);
+}
+
+/** A code the customer shows to be paid change the kiosk owed: 8 characters, no 0/O/1/I. */
+function claimCode(): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+  const bytes = randomBytes(8);
+  let code = '';
+  for (const b of bytes) code += alphabet[b % alphabet.length];
+  return `${code.slice(0, 4)}-${code.slice(4)}`;
 }

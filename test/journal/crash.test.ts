@@ -17,6 +17,7 @@ function runChild(dir: string, file: string, crashAfter: string, body: string) {
     `import { Journal } from ${JSON.stringify(compiled.href)};
 const j = Journal.open(${JSON.stringify(file)}, { crashAfter: ${JSON.stringify(crashAfter)} });
 const note = (value, code) => ({ value, currency: 'CNY', code });
+const coin = (value, code) => ({ value, currency: 'CNY', code });
 ${body}
 console.log('survived');
 `,
@@ -97,4 +98,53 @@ j.close();`,
   const j = Journal.open(file);
   t.teardown(() => j.close());
   t.match(j.transaction('calm'), { status: 'completed', credited: 2000 });
+});
+
+t.test('SIGKILL between a payout intent and the dispense: the intent is on disk, nothing paid', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'journal.db');
+  const child = runChild(
+    dir,
+    file,
+    'payout.intended',
+    `j.setHopperLevel('hopper-100', 100, 20, 'filled');
+j.startTransaction('crash-p', 'pay');
+j.noteStacked('crash-p', note(2000, 0x65));
+j.coinAccepted('crash-p', coin(100, 3));
+j.settle('crash-p', { endReason: 'paid', changeDue: 300, claimCode: 'CP-1' });
+const seq = j.payoutIntended('crash-p', { hopper: 'hopper-100', coinValue: 100, count: 3, eventBefore: 41 });
+// Stands for the dispense command and what follows it; none of it may run.
+j.payoutStarted(seq, { event: 42 });
+j.payoutDone(seq, { paid: 3, unpaid: 0, via: 'await-payout' });`,
+  );
+  t.equal(child.signal, 'SIGKILL', child.stderr);
+  t.notMatch(child.stdout, /survived/);
+
+  const j = Journal.open(file);
+  t.teardown(() => j.close());
+  t.match(j.transaction('crash-p'), {
+    status: 'completed',
+    cashIn: 2100,
+    credited: 1800,
+    changePaid: 0,
+    changeOwed: 300,
+    claimCode: 'CP-1',
+  });
+  const types = j.events('crash-p').map((e) => e.type);
+  t.same(types.slice(-2), ['txn.settled', 'payout.intended']);
+  t.notOk(types.includes('payout.started'));
+  t.notOk(types.includes('payout.done'));
+  const pending = j.pendingPayouts();
+  t.match(pending, [
+    { txnId: 'crash-p', hopper: 'hopper-100', count: 3, eventBefore: 41, event: null, status: 'intended' },
+  ]);
+  t.same(j.hopperLevels(), [{ name: 'hopper-100', coinValue: 100, level: 20 }]);
+  t.same(j.verify(), []);
+
+  // What recovery then does once the hopper's counters say two coins went out.
+  j.payoutDone(pending[0]!.seq, { paid: 2, unpaid: 1, via: 'recovery-status' });
+  t.match(j.transaction('crash-p'), { changePaid: 200, changeOwed: 100 });
+  t.same(j.hopperLevels(), [{ name: 'hopper-100', coinValue: 100, level: 18 }]);
+  t.same(j.pendingPayouts(), []);
+  t.same(j.verify(), []);
 });

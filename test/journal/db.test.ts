@@ -1,7 +1,8 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { latestVersion, migrate, openDatabase } from '../../src/journal/index.js';
+import BetterSqlite3 from 'better-sqlite3';
+import { Journal, latestVersion, migrate, migrations, openDatabase } from '../../src/journal/index.js';
 
 function errorOf(fn: () => unknown): string {
   try {
@@ -90,4 +91,51 @@ t.test('money columns refuse floats and negatives at the SQL level', async (t) =
   t.throws(() => insert.run('neg', -100, -100), /CHECK constraint failed/);
   t.throws(() => insert.run('text', 'ten', 'ten'), /CHECK constraint failed/);
   t.throws(() => insert.run('unbalanced', 500, 400), /CHECK constraint failed/);
+});
+
+t.test('a version-1 file is brought to version 2 with its data kept', async (t) => {
+  const file = join(t.testdir(), 'v1.db');
+  const old = new BetterSqlite3(file);
+  old.pragma('journal_mode = WAL');
+  migrate(old, file, migrations.filter((m) => m.version === 1));
+  t.equal(old.pragma('user_version', { simple: true }), 1);
+  const at = '2024-12-31T23:00:00.000Z';
+  const txn = old.prepare(
+    `INSERT INTO transactions (id, service, phone, status, end_reason, cash_in, credited, change_owed, created_at,
+     updated_at) VALUES (?, 'pay', '13800138000', 'completed', 'paid', ?, ?, ?, ?, ?)`,
+  );
+  const stacked = old.prepare(`INSERT INTO events (txn_id, type, data, at) VALUES (?, 'note.stacked', ?, ?)`);
+  const outbox = old.prepare(
+    `INSERT INTO outbox (message_id, txn_id, kind, payload, created_at) VALUES (?, ?, 'payment', ?, ?)`,
+  );
+  for (const [id, owed] of [
+    ['old-1', 0],
+    ['old-owes', 500],
+  ] as const) {
+    txn.run(id, 5000, 5000 - owed, owed, at, at);
+    stacked.run(id, JSON.stringify({ note: { value: 5000, currency: 'CNY', code: 0x66 } }), at);
+    outbox.run(`${id}:payment`, id, JSON.stringify({ amount: 5000 - owed }), at);
+  }
+  old.prepare(`INSERT INTO cashbox (currency, value, count) VALUES ('CNY', 5000, 2)`).run();
+  old.close();
+
+  const j = Journal.open(file);
+  t.teardown(() => j.close());
+  const db = new BetterSqlite3(file, { readonly: true });
+  t.teardown(() => db.close());
+  t.equal(db.pragma('user_version', { simple: true }), 2);
+  t.match(j.transaction('old-1'), { status: 'completed', cashIn: 5000, credited: 5000, claimCode: null });
+  t.same(j.cashbox(), [{ currency: 'CNY', value: 5000, count: 2 }]);
+  t.same(j.coinbox(), []);
+  t.same(j.hopperLevels(), []);
+  t.equal(j.outboxStats().pending, 2);
+  t.same(
+    j.verify(),
+    ['transaction "old-owes": owes change 500 without a claim code'],
+    'change owed before claim codes existed is reported, not lost',
+  );
+
+  j.startTransaction('new-1', 'topup');
+  j.coinAccepted('new-1', { value: 100, currency: 'CNY', code: 3 });
+  t.match(j.settle('new-1', { endReason: 'paid' }), { credited: 100, claimCode: null });
 });

@@ -65,7 +65,8 @@ t.test('a full cash payment: rows, events in order, cash box, one outbox message
   t.ok(events.every((e, i) => i === 0 || e.seq > events[i - 1]!.seq), 'seq increases');
   t.same(events[1]!.data, { phone: '13800138000', amountDue: 15000, holder: 'Zhang' });
   t.same(events[3]!.data, { note: yuan100, via: 'vend-valid' });
-  t.same(events[6]!.data, { endReason: 'paid', cashIn: 15000, credited: 15000, changePaid: 0, changeOwed: 0 });
+  t.same(events[6]!.data, { endReason: 'paid', cashIn: 15000, credited: 15000, changeDue: 0 });
+  t.equal(done.claimCode, null);
 
   t.same(j.cashbox(), [
     { currency: 'CNY', value: 5000, count: 1 },
@@ -90,19 +91,35 @@ t.test('a full cash payment: rows, events in order, cash box, one outbox message
   t.same(j.verify(), []);
 });
 
-t.test('settle with change moves part of the credit to change', async (t) => {
+t.test('settle with change due moves it from the credit to change owed, under a claim code', async (t) => {
   const j = openJournal(t);
   j.startTransaction('tx-c', 'pay');
   j.noteStacked('tx-c', yuan100);
-  const done = j.settle('tx-c', { endReason: 'paid', changePaid: 2000, changeOwed: 500 });
-  t.match(done, { cashIn: 10000, credited: 7500, changePaid: 2000, changeOwed: 500 });
+  const done = j.settle('tx-c', { endReason: 'paid', changeDue: 2500, claimCode: 'K7Q2' });
+  t.match(done, { cashIn: 10000, credited: 7500, changePaid: 0, changeOwed: 2500, claimCode: 'K7Q2' });
+  t.same(j.events('tx-c').at(-1)!.data, {
+    endReason: 'paid',
+    cashIn: 10000,
+    credited: 7500,
+    changeDue: 2500,
+    claimCode: 'K7Q2',
+  });
   t.equal(j.outboxPending(5)[0]!.payload.amount, 7500);
   t.same(j.verify(), []);
 
   j.startTransaction('tx-over', 'pay');
   j.noteStacked('tx-over', yuan20);
-  t.throws(() => j.settle('tx-over', { endReason: 'paid', changePaid: 2001 }), /exceeds cash in 2000/);
+  t.throws(() => j.settle('tx-over', { endReason: 'paid', changeDue: 2001, claimCode: 'X1' }), /exceeds cash in 2000/);
+  t.throws(() => j.settle('tx-over', { endReason: 'paid', changeDue: 500 }), /claimCode \(needed when change is due\)/);
+  t.throws(
+    () => j.settle('tx-over', { endReason: 'paid', changeDue: 500, claimCode: 'K7Q2' }),
+    /claim code "K7Q2" is already used by "tx-c"/,
+  );
   t.equal(j.transaction('tx-over')!.status, 'open');
+
+  const exact = j.settle('tx-over', { endReason: 'paid', claimCode: 'UNUSED' });
+  t.match(exact, { credited: 2000, changeOwed: 0, claimCode: null }, 'a code without change due is not kept');
+  t.same(j.verify(), []);
 });
 
 t.test('a settle that credits nothing queues no message', async (t) => {
@@ -187,9 +204,9 @@ t.test('floats, negatives and bad notes are rejected before touching the db', as
   t.throws(() => j.noteStacked('tx-5', { ...yuan100, value: 0 }), /above 0/);
   t.throws(() => j.noteEscrowed('tx-5', { ...yuan100, currency: 'yuan' }), /ISO 4217/);
   t.throws(() => j.noteEscrowed('tx-5', { ...yuan100, code: 1.5 }), /code must be an integer/);
-  t.throws(() => j.settle('tx-5', { endReason: 'paid', changePaid: 0.1 }), /changePaid must be a whole number/);
-  t.throws(() => j.settle('tx-5', { endReason: 'paid', changeOwed: -1 }), /changeOwed must be a whole number/);
-  t.throws(() => j.settle('tx-5', { endReason: 'paid', changeOwed: Number.NaN }), /changeOwed/);
+  t.throws(() => j.settle('tx-5', { endReason: 'paid', changeDue: 0.1, claimCode: 'C' }), /changeDue must be a whole/);
+  t.throws(() => j.settle('tx-5', { endReason: 'paid', changeDue: -1, claimCode: 'C' }), /changeDue must be a whole/);
+  t.throws(() => j.settle('tx-5', { endReason: 'paid', changeDue: Number.NaN, claimCode: 'C' }), /changeDue/);
   t.throws(() => j.recordLookup('tx-5', { phone: '138', amountDue: 12.34 }), /amountDue/);
   t.throws(() => j.startTransaction('tx-6', 'cash' as 'pay'), /unknown service/);
   t.throws(() => j.startTransaction('', 'pay'), /transaction id must be a non-empty string/);
@@ -208,6 +225,11 @@ t.test('append: generic facts, with or without a transaction; money types are re
   t.same(j.append('tx-7', 'operator.note').data, {});
   t.throws(() => j.append('tx-7', 'note.stacked', { note: yuan100 }), /written only by its own Journal method/);
   t.throws(() => j.append('tx-7', 'txn.settled'), /written only by its own Journal method/);
+  const reserved = ['coin.accepted', 'hopper.level', 'payout.intended', 'payout.done', 'payout.x', 'receipt.failed'];
+  for (const type of reserved) {
+    t.throws(() => j.append('tx-7', type), /written only by its own Journal method/, type);
+  }
+  t.equal(j.append('tx-7', 'note.rejected', { code: 0x71 }).type, 'note.rejected', 'other note.* facts stay free');
   t.throws(() => j.append(null, ''), /event type must be a non-empty string/);
   t.throws(() => j.append(null, 'x', { big: 1n }), /cannot be stored as JSON/);
   t.same(j.verify(), []);

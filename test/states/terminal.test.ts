@@ -2,11 +2,15 @@ import t from 'tap';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import {
   capabilities,
+  COIN_ACCEPTOR,
+  HOPPER_PREFIX,
   offeredServices,
+  PRINTER,
   terminalMachine,
   type Health,
   type SelfTestResult,
   type TerminalSnapshot,
+  VALIDATOR,
 } from '../../states/terminal.js';
 
 const WAIT = { timeout: 5000 };
@@ -168,8 +172,134 @@ t.test('capabilities over every validator health and link state', async (t) => {
         ...(cash ? ['topup'] : []),
         ...(linkUp ? ['lookup'] : []),
       ];
-      t.same(caps, { cash, online: linkUp, services: want }, `validator ${health ?? 'absent'}, link ${linkUp}`);
+      t.same(
+        caps,
+        { cash, online: linkUp, services: want, coins: false, change: false, receipt: false },
+        `validator ${health ?? 'absent'}, link ${linkUp}`,
+      );
     }
   }
   t.same(capabilities({ devices: { printer: 'ok', coins: 'ok' }, linkUp: true }).services, ['lookup']);
+});
+
+// The optional devices: a coin acceptor, hoppers named `hopper:<name>`, a receipt printer.
+const FULL: SelfTestResult = {
+  devices: {
+    validator: 'ok',
+    'coin-acceptor': 'ok',
+    'hopper:h100': 'ok',
+    'hopper:h50': 'ok',
+    printer: 'ok',
+  },
+  linkUp: true,
+};
+const HEALTHS: (Health | undefined)[] = ['ok', 'degraded', 'fault', 'offline', undefined];
+const usable = (h: Health | undefined) => h === 'ok' || h === 'degraded';
+
+t.test('capabilities: coins need a usable coin acceptor and a usable validator', async (t) => {
+  for (const validator of HEALTHS) {
+    for (const acceptor of HEALTHS) {
+      const devices: Record<string, Health> = {};
+      if (validator) devices[VALIDATOR] = validator;
+      if (acceptor) devices[COIN_ACCEPTOR] = acceptor;
+      const caps = capabilities({ devices, linkUp: true });
+      t.equal(caps.coins, usable(validator) && usable(acceptor), `validator ${validator ?? 'absent'}, acceptor ${acceptor ?? 'absent'}`);
+      t.equal(caps.cash, usable(validator), 'the coin acceptor alone does not make cash');
+    }
+  }
+});
+
+t.test('capabilities: change needs at least one usable hopper', async (t) => {
+  const change = (devices: Record<string, Health>) => capabilities({ devices: { validator: 'ok', ...devices }, linkUp: true }).change;
+  t.equal(change({}), false, 'no hoppers fitted');
+  t.equal(change({ 'hopper:h100': 'ok' }), true);
+  t.equal(change({ 'hopper:h100': 'degraded' }), true, 'a low hopper still pays');
+  t.equal(change({ 'hopper:h100': 'fault', 'hopper:h50': 'offline' }), false, 'every hopper down');
+  t.equal(change({ 'hopper:h100': 'fault', 'hopper:h50': 'degraded' }), true, 'one of two is enough');
+  t.equal(change({ hopper: 'ok', 'hopper-h100': 'ok', h100: 'ok' }), false, 'only `hopper:` names are hoppers');
+  for (const health of HEALTHS) {
+    const devices: Record<string, Health> = health ? { [`${HOPPER_PREFIX}h50`]: health } : {};
+    t.equal(capabilities({ devices, linkUp: false }).change, usable(health), `hopper ${health ?? 'absent'}, link down`);
+  }
+});
+
+t.test('capabilities: receipts need a usable printer', async (t) => {
+  for (const health of HEALTHS) {
+    const devices: Record<string, Health> = { validator: 'ok', ...(health ? { [PRINTER]: health } : {}) };
+    t.equal(capabilities({ devices, linkUp: true }).receipt, usable(health), `printer ${health ?? 'absent'}`);
+  }
+});
+
+t.test('the optional devices never change the services offered', async (t) => {
+  for (const health of ['ok', 'degraded', 'fault', 'offline'] as const) {
+    const devices: Record<string, Health> = { validator: 'ok', 'coin-acceptor': health, 'hopper:h50': health, printer: health };
+    t.same(capabilities({ devices, linkUp: true }).services, ['pay', 'topup', 'lookup'], health);
+    t.same(capabilities({ devices: { ...devices, validator: 'fault' }, linkUp: false }).services, [], health);
+  }
+});
+
+t.test('every fitted device healthy: in service with coins, change and receipts', async (t) => {
+  const run = boot({ selfTest: async () => FULL });
+  const snap = await run.settled();
+  t.equal(value(snap), '"inService"');
+  t.same(offeredServices(snap), ['pay', 'topup', 'lookup']);
+  t.same(capabilities(snap.context), { cash: true, online: true, services: ['pay', 'topup', 'lookup'], coins: true, change: true, receipt: true });
+});
+
+t.test('an optional device not fully well: degraded with every service still offered, back when well', async (t) => {
+  const cases: [string, Health, Partial<Record<'coins' | 'change' | 'receipt', boolean>>][] = [
+    ['hopper:h50', 'degraded', {}],
+    ['hopper:h50', 'fault', {}],
+    ['printer', 'degraded', {}],
+    ['printer', 'fault', { receipt: false }],
+    ['printer', 'offline', { receipt: false }],
+    ['coin-acceptor', 'degraded', {}],
+    ['coin-acceptor', 'offline', { coins: false }],
+    ['validator', 'degraded', {}],
+  ];
+  for (const [device, health, lost] of cases) {
+    const name = `${device} ${health}`;
+    const run = boot({ selfTest: async () => FULL });
+    await run.settled();
+    run.actor.send({ type: 'DEVICE', device, health });
+    t.equal(value(run.now()), '"degraded"', name);
+    t.same(offeredServices(run.now()), ['pay', 'topup', 'lookup'], name);
+    const caps = capabilities(run.now().context);
+    t.same({ coins: caps.coins, change: caps.change, receipt: caps.receipt }, { coins: true, change: true, receipt: true, ...lost }, name);
+    run.actor.send({ type: 'DEVICE', device, health: 'ok' });
+    t.equal(value(run.now()), '"inService"', `${name}, then ok`);
+  }
+});
+
+t.test('every hopper down: no change, degraded; one back: change again', async (t) => {
+  const run = boot({ selfTest: async () => FULL });
+  await run.settled();
+  run.actor.send({ type: 'DEVICE', device: 'hopper:h100', health: 'fault' });
+  t.equal(capabilities(run.now().context).change, true, 'h50 still pays');
+  run.actor.send({ type: 'DEVICE', device: 'hopper:h50', health: 'offline' });
+  t.equal(value(run.now()), '"degraded"');
+  t.equal(capabilities(run.now().context).change, false);
+  run.actor.send({ type: 'DEVICE', device: 'hopper:h100', health: 'degraded' });
+  t.equal(value(run.now()), '"degraded"', 'a low hopper keeps the terminal degraded');
+  t.equal(capabilities(run.now().context).change, true);
+  run.actor.send({ type: 'DEVICE', device: 'hopper:h100', health: 'ok' });
+  run.actor.send({ type: 'DEVICE', device: 'hopper:h50', health: 'ok' });
+  t.equal(value(run.now()), '"inService"');
+});
+
+t.test('healthy optional devices do not make up for a missing service', async (t) => {
+  const run = boot({ selfTest: async () => ({ ...FULL, linkUp: false }) });
+  const snap = await run.settled();
+  t.equal(value(snap), '"degraded"', 'link down: top-ups only');
+  t.same(offeredServices(snap), ['topup']);
+  run.actor.send({ type: 'DEVICE', device: 'validator', health: 'fault' });
+  t.equal(value(run.now()), '{"outOfService":"noService"}');
+  t.same(capabilities(run.now().context), { cash: false, online: false, services: [], coins: false, change: true, receipt: true });
+  t.same(offeredServices(run.now()), []);
+  run.actor.send({ type: 'OUT_OF_SERVICE', by: 'tms', reason: 'refill' });
+  run.actor.send({ type: 'DEVICE', device: 'validator', health: 'ok' });
+  run.actor.send({ type: 'LINK', up: true });
+  t.equal(value(run.now()), '{"outOfService":"operator"}', 'healthy devices do not lift an operator hold');
+  run.actor.send({ type: 'IN_SERVICE', by: 'tms' });
+  t.equal(value(run.now()), '"inService"');
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { createActor, fromCallback, fromPromise, SimulatedClock, waitFor } from 'xstate';
+import type { HopperSupply } from '../../states/change.js';
 import {
   acceptableNotes,
   escrowDecision,
@@ -11,6 +12,8 @@ import {
   type CloseInput,
   type EscrowView,
   type LookupResult,
+  type PayChangeInput,
+  type PayChangeOutput,
   type Service,
   type SettleInput,
   type TransactionLimits,
@@ -32,20 +35,37 @@ t.afterEach(() => {
   for (const actor of live.splice(0)) actor.stop();
 });
 
-/** A validator stand-in that remembers what it was enabled for and whether it was switched off. */
+/**
+ * A validator and coin acceptor stand-in that remembers what it was enabled for and whether it was
+ * switched off. `inputs`/`updates` keep the note sets, `coinInputs`/`coinUpdates` the coin sets.
+ */
 function fakeValidator() {
-  const seen = { starts: 0, stops: 0, enabled: null as number[] | null, inputs: [] as number[][], updates: [] as number[][] };
+  const seen = {
+    starts: 0,
+    stops: 0,
+    enabled: null as number[] | null,
+    coinsEnabled: null as number[] | null,
+    inputs: [] as number[][],
+    updates: [] as number[][],
+    coinInputs: [] as number[][],
+    coinUpdates: [] as number[][],
+  };
   const logic = fromCallback<AcceptCashUpdate, AcceptCashInput>(({ input, receive }) => {
     seen.starts += 1;
     seen.enabled = input.accept;
+    seen.coinsEnabled = input.coins;
     seen.inputs.push(input.accept);
+    seen.coinInputs.push(input.coins);
     receive((update) => {
       seen.updates.push(update.accept);
+      seen.coinUpdates.push(update.coins);
       seen.enabled = update.accept;
+      seen.coinsEnabled = update.coins;
     });
     return () => {
       seen.stops += 1;
       seen.enabled = null;
+      seen.coinsEnabled = null;
     };
   });
   return { logic, seen };
@@ -59,11 +79,26 @@ interface Options {
   lookup?: (phone: string) => Promise<LookupResult>;
   settle?: (input: SettleInput) => Promise<void>;
   cancel?: (input: CloseInput) => Promise<void>;
+  /** Pays everything asked for unless given. */
+  payChange?: (input: PayChangeInput) => Promise<PayChangeOutput>;
+  printReceipt?: (input: { id: string }) => Promise<void>;
   clock?: SimulatedClock;
+  coins?: readonly number[];
+  change?: readonly HopperSupply[];
+  receipt?: boolean;
 }
 
 function start(opts: Options = {}) {
-  const calls = { lookup: [] as string[], settle: [] as SettleInput[], cancel: [] as CloseInput[], finish: [] as CloseInput[] };
+  const calls = {
+    lookup: [] as string[],
+    settle: [] as SettleInput[],
+    cancel: [] as CloseInput[],
+    finish: [] as CloseInput[],
+    payChange: [] as PayChangeInput[],
+    printReceipt: [] as { id: string }[],
+    /** The closing effects in the order they ran. */
+    order: [] as string[],
+  };
   const validator = fakeValidator();
   const machine = transactionMachine.provide({
     actors: {
@@ -74,7 +109,18 @@ function start(opts: Options = {}) {
       acceptCash: validator.logic,
       settle: fromPromise<unknown, SettleInput>(async ({ input }) => {
         calls.settle.push(input);
+        calls.order.push('settle');
         if (opts.settle) await opts.settle(input);
+      }),
+      payChange: fromPromise<PayChangeOutput, PayChangeInput>(async ({ input }) => {
+        calls.payChange.push(input);
+        calls.order.push('payChange');
+        return opts.payChange ? opts.payChange(input) : { paid: input.amount, owed: 0 };
+      }),
+      printReceipt: fromPromise<unknown, { id: string }>(async ({ input }) => {
+        calls.printReceipt.push(input);
+        calls.order.push('printReceipt');
+        if (opts.printReceipt) await opts.printReceipt(input);
       }),
       cancel: fromPromise<unknown, CloseInput>(async ({ input }) => {
         calls.cancel.push(input);
@@ -93,6 +139,9 @@ function start(opts: Options = {}) {
       timeouts: opts.timeouts ?? SLOW,
       offline: opts.offline,
       denominations: NOTES,
+      coins: opts.coins,
+      change: opts.change,
+      receipt: opts.receipt,
     },
     ...(opts.clock ? { clock: opts.clock } : {}),
   });
@@ -115,17 +164,20 @@ async function atCash(opts: Options = {}) {
 t.test('exact payment: validator narrowed after each note, settled as paid, then switched off', async (t) => {
   const run = await atCash();
   t.same(run.seen.inputs, [[100, 500, 1000, 2000, 5000]], 'due 30.00, overpay limit 20.00: notes up to 50.00');
+  t.same(run.seen.coinInputs, [[]], 'no coin acceptor: no coins enabled');
   run.actor.send({ type: 'NOTE_CREDITED', value: 2000 });
   t.ok(run.actor.getSnapshot().matches('cash'));
   t.same(run.seen.updates, [[100, 500, 1000, 2000]], 'after 20.00, at most 10.00 + 20.00 overpay');
+  t.same(run.seen.coinUpdates, [[]]);
   run.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
   const out = await run.done();
-  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'paid', credited: 3000 });
-  t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'paid', credited: 3000 }]);
+  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'paid', credited: 3000, changePaid: 0, changeOwed: 0 });
+  t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'paid', credited: 3000, changeDue: 0 }]);
   t.same(run.actor.getSnapshot().context.notes, [2000, 1000]);
   t.equal(run.seen.starts, 1, 'the validator was enabled once, not re-enabled per note');
   t.equal(run.seen.stops, 1, 'cleanup ran when cash was left');
   t.equal(run.seen.enabled, null);
+  t.same(run.calls.order, ['settle'], 'no change to pay and no printer: settling is the last effect');
 });
 
 t.test('overpayment within the limit is taken and settled', async (t) => {
@@ -149,7 +201,7 @@ t.test('cancel before any money: cancelled, nothing settled', async (t) => {
     t.ok(run.actor.getSnapshot().matches(where), `in ${where}`);
     run.actor.send({ type: 'CANCEL' });
     const out = await run.done();
-    t.same(out, { id: 'tx-1', status: 'cancelled', endReason: 'customer-cancel', credited: 0 }, where);
+    t.same(out, { id: 'tx-1', status: 'cancelled', endReason: 'customer-cancel', credited: 0, changePaid: 0, changeOwed: 0 }, where);
     t.same(run.calls.cancel, [{ id: 'tx-1', endReason: 'customer-cancel' }]);
     t.same(run.calls.settle, []);
     t.equal(run.seen.stops, run.seen.starts, `validator off after cancel in ${where}`);
@@ -161,8 +213,8 @@ t.test('cancel after money went in: settled as partial, money kept', async (t) =
   run.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
   run.actor.send({ type: 'CANCEL' });
   const out = await run.done();
-  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'customer-cancel-partial', credited: 1000 });
-  t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'customer-cancel-partial', credited: 1000 }]);
+  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'customer-cancel-partial', credited: 1000, changePaid: 0, changeOwed: 0 });
+  t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'customer-cancel-partial', credited: 1000, changeDue: 0 }]);
   t.same(run.calls.cancel, []);
   t.equal(run.seen.stops, 1);
 });
@@ -170,7 +222,7 @@ t.test('cancel after money went in: settled as partial, money kept', async (t) =
 t.test('inactivity timeouts', async (t) => {
   t.test('on the number screen', async (t) => {
     const run = start({ timeouts: QUICK });
-    t.same(await run.done(), { id: 'tx-1', status: 'cancelled', endReason: 'timeout', credited: 0 });
+    t.same(await run.done(), { id: 'tx-1', status: 'cancelled', endReason: 'timeout', credited: 0, changePaid: 0, changeOwed: 0 });
   });
   t.test('on review for a payment', async (t) => {
     const run = start({ timeouts: { ...SLOW, inputMs: 30 } });
@@ -183,15 +235,15 @@ t.test('inactivity timeouts', async (t) => {
   t.test('in cash with nothing inserted', async (t) => {
     const run = await atCash({ timeouts: { ...SLOW, cashMs: 30 } });
     const out = await run.done();
-    t.same(out, { id: 'tx-1', status: 'cancelled', endReason: 'timeout', credited: 0 });
+    t.same(out, { id: 'tx-1', status: 'cancelled', endReason: 'timeout', credited: 0, changePaid: 0, changeOwed: 0 });
     t.equal(run.seen.stops, 1);
   });
   t.test('in cash with money inserted', async (t) => {
     const run = await atCash({ timeouts: { ...SLOW, cashMs: 30 } });
     run.actor.send({ type: 'NOTE_CREDITED', value: 500 });
     const out = await run.done();
-    t.same(out, { id: 'tx-1', status: 'completed', endReason: 'timeout-partial', credited: 500 });
-    t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'timeout-partial', credited: 500 }]);
+    t.same(out, { id: 'tx-1', status: 'completed', endReason: 'timeout-partial', credited: 500, changePaid: 0, changeOwed: 0 });
+    t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'timeout-partial', credited: 500, changeDue: 0 }]);
   });
   t.test('the server not answering the look-up', async (t) => {
     const run = start({ timeouts: { ...SLOW, lookupMs: 30 }, lookup: () => new Promise(() => {}) });
@@ -252,7 +304,7 @@ t.test('look-up failure, then an offline top-up into the account', async (t) => 
   run.actor.send({ type: 'NOTE_CREDITED', value: 2000 });
   run.actor.send({ type: 'DONE' });
   const out = await run.done();
-  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'topped-up', credited: 2000 });
+  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'topped-up', credited: 2000, changePaid: 0, changeOwed: 0 });
   t.equal(run.seen.stops, 1);
 });
 
@@ -282,7 +334,7 @@ t.test('an online top-up shows the account, then takes cash until the cap', asyn
   t.ok(run.actor.getSnapshot().matches('cash'));
   run.actor.send({ type: 'NOTE_CREDITED', value: 2000 });
   const out = await run.done();
-  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'topped-up', credited: 4000 }, 'not even 1.00 more fits');
+  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'topped-up', credited: 4000, changePaid: 0, changeOwed: 0 }, 'not even 1.00 more fits');
 });
 
 t.test('a look-up-only transaction never takes money', async (t) => {
@@ -292,7 +344,7 @@ t.test('a look-up-only transaction never takes money', async (t) => {
     await run.reach('review');
     run.actor.send({ type: ending });
     const out = await run.done();
-    t.same(out, { id: 'tx-1', status: 'completed', endReason: 'looked-up', credited: 0 }, ending);
+    t.same(out, { id: 'tx-1', status: 'completed', endReason: 'looked-up', credited: 0, changePaid: 0, changeOwed: 0 }, ending);
     t.same(run.calls.finish, [{ id: 'tx-1', endReason: 'looked-up' }]);
     t.equal(run.seen.starts, 0, 'the validator was never enabled');
   }
@@ -307,14 +359,14 @@ t.test('the validator becoming unavailable', async (t) => {
   const empty = await atCash();
   empty.actor.send({ type: 'CASH_UNAVAILABLE', reason: 'jam' });
   const a = await empty.done();
-  t.same(a, { id: 'tx-1', status: 'cancelled', endReason: 'device-fault', credited: 0 });
+  t.same(a, { id: 'tx-1', status: 'cancelled', endReason: 'device-fault', credited: 0, changePaid: 0, changeOwed: 0 });
   t.equal(empty.actor.getSnapshot().context.error, 'jam');
 
   const some = await atCash();
   some.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
   some.actor.send({ type: 'CASH_UNAVAILABLE', reason: 'offline' });
   const b = await some.done();
-  t.same(b, { id: 'tx-1', status: 'completed', endReason: 'device-fault-partial', credited: 1000 });
+  t.same(b, { id: 'tx-1', status: 'completed', endReason: 'device-fault-partial', credited: 1000, changePaid: 0, changeOwed: 0 });
   t.equal(some.seen.stops, 1);
 });
 
@@ -322,7 +374,7 @@ t.test('the journal failing to settle or cancel ends in settle-failed', async (t
   const settle = await atCash({ settle: () => Promise.reject(new Error('disk full')) });
   settle.actor.send({ type: 'NOTE_CREDITED', value: 5000 });
   const a = await settle.done();
-  t.same(a, { id: 'tx-1', status: 'settle-failed', endReason: 'paid', credited: 5000 });
+  t.same(a, { id: 'tx-1', status: 'settle-failed', endReason: 'paid', credited: 5000, changePaid: 0, changeOwed: 0 });
   t.equal(settle.actor.getSnapshot().context.error, 'disk full');
 
   const cancel = start({ cancel: () => Promise.reject(new Error('disk full')) });
@@ -398,6 +450,270 @@ t.test('isAcceptingCash follows the state', async (t) => {
     ['{"cash":"idle"}', true],
     ['"completed"', false],
   ]);
+});
+
+// Coins, change and receipts. CNY coins are 0.10, 0.50 and 1.00; hoppers are named for their coin.
+const COINS = [10, 50, 100];
+const hopper = (coinValue: number, available: number): HopperSupply => ({ name: `h${coinValue}`, coinValue, available });
+const due = (amountDue: number) => async (): Promise<LookupResult> => ({ amountDue });
+/** The design's money invariant for a finished transaction: cash in = account credit + change paid + change owed. */
+function balances(out: { credited: number; changePaid: number; changeOwed: number }, accountCredit: number): boolean {
+  return out.credited === accountCredit + out.changePaid + out.changeOwed;
+}
+
+t.test('coins alone complete a payment; only the coins that fit stay enabled', async (t) => {
+  const run = await atCash({ lookup: due(250), coins: COINS, limits: { ...LIMITS, maxOverpay: 0 } });
+  t.same(run.seen.inputs, [[100]], 'exact payments only: the 1.00 note is the only one that fits');
+  t.same(run.seen.coinInputs, [[10, 50, 100]]);
+  run.actor.send({ type: 'COIN_CREDITED', value: 100 });
+  run.actor.send({ type: 'COIN_CREDITED', value: 100 });
+  t.ok(run.actor.getSnapshot().matches('cash'));
+  t.same(run.seen.updates, [[100], []], 'after 2.00 of 2.50 no note fits');
+  t.same(run.seen.coinUpdates, [[10, 50, 100], [10, 50]], 'after 2.00, a 1.00 coin would overpay');
+  run.actor.send({ type: 'COIN_CREDITED', value: 50 });
+  const out = await run.done();
+  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'paid', credited: 250, changePaid: 0, changeOwed: 0 });
+  t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'paid', credited: 250, changeDue: 0 }]);
+  t.same(run.actor.getSnapshot().context.notes, [], 'coins are not recorded as notes');
+  t.same(run.calls.payChange, []);
+  t.equal(run.seen.starts, 1, 'enabled once for the whole payment');
+  t.equal(run.seen.stops, 1);
+  t.equal(run.seen.coinsEnabled, null, 'the coin acceptor was switched off with the validator');
+});
+
+t.test('coins and notes together pay, whichever completes it', async (t) => {
+  const orders: [string, ('note' | 'coin')[], number[]][] = [
+    ['a note completes', ['note', 'coin', 'note'], [2000, 50, 1000]],
+    ['a coin completes', ['note', 'note', 'coin'], [2000, 1000, 50]],
+  ];
+  for (const [name, kinds, values] of orders) {
+    const run = await atCash({ lookup: due(3050), coins: COINS });
+    kinds.forEach((kind, i) => {
+      t.ok(run.actor.getSnapshot().matches('cash'), `${name}: still taking cash before credit ${i + 1}`);
+      run.actor.send({ type: kind === 'note' ? 'NOTE_CREDITED' : 'COIN_CREDITED', value: values[i]! });
+    });
+    const out = await run.done();
+    t.same(out, { id: 'tx-1', status: 'completed', endReason: 'paid', credited: 3050, changePaid: 0, changeOwed: 0 }, name);
+    t.same(run.actor.getSnapshot().context.notes, [2000, 1000], name);
+    t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'paid', credited: 3050, changeDue: 0 }], name);
+    t.equal(run.seen.updates.length, 2, `${name}: one ACCEPT update per credit that did not finish`);
+  }
+});
+
+t.test('change in coins: settled with the change due, paid from the hoppers, then the receipt', async (t) => {
+  let pay!: () => void;
+  const run = await atCash({
+    lookup: due(2950),
+    coins: COINS,
+    change: [hopper(100, 3), hopper(50, 1)],
+    receipt: true,
+    payChange: async ({ amount }) => {
+      await new Promise<void>((r) => (pay = r));
+      return { paid: amount, owed: 0 };
+    },
+  });
+  t.same(run.seen.inputs, [[100, 500, 1000, 2000]], 'a 50.00 note would overpay past the limit');
+  run.actor.send({ type: 'NOTE_CREDITED', value: 2000 });
+  t.same(run.seen.updates, [[100, 500, 1000]], '9.50 left: a 20.00 note needs 10.50 change, the hoppers hold 3.50');
+  t.same(run.seen.coinUpdates, [[10, 50, 100]]);
+  run.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
+  const paying = await run.reach('payingChange');
+  t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'paid', credited: 3000, changeDue: 50 }]);
+  t.same(run.calls.payChange, [{ id: 'tx-1', amount: 50 }]);
+  t.equal(paying.context.changeOwed, 50, 'owed until the hoppers say otherwise');
+  t.equal(paying.context.changePaid, 0);
+  t.equal(run.seen.stops, 1, 'cash taking stopped before the payout');
+  t.notOk(isAcceptingCash(paying));
+  t.same(run.calls.printReceipt, [], 'no receipt before the change is out');
+  pay();
+  const out = await run.done();
+  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'paid', credited: 3000, changePaid: 50, changeOwed: 0 });
+  t.same(run.calls.order, ['settle', 'payChange', 'printReceipt']);
+  t.same(run.calls.printReceipt, [{ id: 'tx-1' }]);
+  t.ok(balances(out, 2950), 'cash in = amount due + change paid + change owed');
+});
+
+t.test('a short payout still completes, with the rest owed', async (t) => {
+  const run = await atCash({
+    lookup: due(2850),
+    change: [hopper(100, 5), hopper(50, 5)],
+    receipt: true,
+    payChange: async ({ amount }) => ({ paid: amount - 50, owed: 50 }),
+  });
+  run.actor.send({ type: 'NOTE_CREDITED', value: 2000 });
+  run.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
+  const out = await run.done();
+  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'paid', credited: 3000, changePaid: 100, changeOwed: 50 });
+  t.same(run.calls.payChange, [{ id: 'tx-1', amount: 150 }]);
+  t.same(run.calls.order, ['settle', 'payChange', 'printReceipt'], 'the receipt carries the claim for what is owed');
+  t.ok(balances(out, 2850));
+});
+
+t.test('the payout failing: completed, the whole change owed, the receipt still printed', async (t) => {
+  const run = await atCash({
+    lookup: due(2850),
+    change: [hopper(100, 5), hopper(50, 5)],
+    receipt: true,
+    payChange: () => Promise.reject(new Error('hopper jammed')),
+  });
+  run.actor.send({ type: 'NOTE_CREDITED', value: 2000 });
+  run.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
+  const out = await run.done();
+  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'paid', credited: 3000, changePaid: 0, changeOwed: 150 });
+  t.equal(run.actor.getSnapshot().context.error, 'hopper jammed');
+  t.same(run.calls.order, ['settle', 'payChange', 'printReceipt']);
+  t.ok(balances(out, 2850));
+});
+
+t.test('a receipt that fails to print does not undo the payment', async (t) => {
+  const cases: [string, HopperSupply[] | undefined, string[], number][] = [
+    ['without change', undefined, ['settle', 'printReceipt'], 0],
+    ['after change', [hopper(100, 5)], ['settle', 'payChange', 'printReceipt'], 100],
+  ];
+  for (const [name, change, order, changePaid] of cases) {
+    const run = await atCash({
+      lookup: due(2900),
+      change,
+      receipt: true,
+      printReceipt: () => Promise.reject(new Error('paper-out')),
+    });
+    run.actor.send({ type: 'NOTE_CREDITED', value: 2000 });
+    run.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
+    const out = await run.done();
+    t.same(out, { id: 'tx-1', status: 'completed', endReason: 'paid', credited: 3000, changePaid, changeOwed: 0 }, name);
+    const ctx = run.actor.getSnapshot().context;
+    t.equal(ctx.receiptError, 'paper-out', name);
+    t.equal(ctx.error, null, `${name}: a receipt failure is not a payment error`);
+    t.same(run.calls.order, order, name);
+  }
+});
+
+t.test('no usable printer: nothing printed, with or without change', async (t) => {
+  for (const receipt of [false, undefined]) {
+    for (const change of [undefined, [hopper(100, 5)]]) {
+      const name = `receipt ${receipt}, ${change ? 'change' : 'no change'}`;
+      const run = await atCash({ lookup: due(2900), change, receipt });
+      run.actor.send({ type: 'NOTE_CREDITED', value: 2000 });
+      run.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
+      const out = await run.done();
+      t.equal(out.status, 'completed', name);
+      t.same(run.calls.order, change ? ['settle', 'payChange'] : ['settle'], name);
+      t.equal(run.actor.getSnapshot().context.receiptError, null, name);
+    }
+  }
+});
+
+t.test('a partial ending in coins mode pays no change', async (t) => {
+  const endings = [
+    ['CANCEL', 'customer-cancel-partial'],
+    ['CASH_UNAVAILABLE', 'device-fault-partial'],
+    ['timeout', 'timeout-partial'],
+  ] as const;
+  for (const [how, endReason] of endings) {
+    const run = await atCash({
+      coins: COINS,
+      change: [hopper(100, 50), hopper(50, 50)],
+      receipt: true,
+      timeouts: how === 'timeout' ? { ...SLOW, cashMs: 30 } : SLOW,
+    });
+    run.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
+    run.actor.send({ type: 'COIN_CREDITED', value: 50 });
+    if (how === 'CANCEL') run.actor.send({ type: 'CANCEL' });
+    if (how === 'CASH_UNAVAILABLE') run.actor.send({ type: 'CASH_UNAVAILABLE', reason: 'jam' });
+    const out = await run.done();
+    t.same(out, { id: 'tx-1', status: 'completed', endReason, credited: 1050, changePaid: 0, changeOwed: 0 }, how);
+    t.same(run.calls.settle, [{ id: 'tx-1', endReason, credited: 1050, changeDue: 0 }], how);
+    t.same(run.calls.order, ['settle', 'printReceipt'], `${how}: no payout; the money taken is on the receipt`);
+  }
+});
+
+t.test('a top-up never pays change', async (t) => {
+  const change = [hopper(50, 1)];
+  const online = start({ service: 'topup', coins: COINS, change, receipt: true });
+  online.actor.send({ type: 'NUMBER', phone: PHONE });
+  await online.reach('review');
+  online.actor.send({ type: 'CONFIRM' });
+  await online.reach('cash');
+  t.same(online.seen.inputs, [NOTES], 'the hoppers do not limit what a top-up takes');
+  t.same(online.seen.coinInputs, [COINS]);
+  online.actor.send({ type: 'NOTE_CREDITED', value: 5000 });
+  online.actor.send({ type: 'COIN_CREDITED', value: 50 });
+  online.actor.send({ type: 'DONE' });
+  const a = await online.done();
+  t.same(a, { id: 'tx-1', status: 'completed', endReason: 'topped-up', credited: 5050, changePaid: 0, changeOwed: 0 });
+  t.same(online.calls.settle, [{ id: 'tx-1', endReason: 'topped-up', credited: 5050, changeDue: 0 }]);
+  t.same(online.calls.order, ['settle', 'printReceipt']);
+
+  // A payment whose look-up failed becomes an offline top-up: its hoppers must not start paying.
+  const fallback = start({ service: 'pay', change, lookup: () => Promise.reject(new Error('link down')) });
+  fallback.actor.send({ type: 'NUMBER', phone: PHONE });
+  await fallback.reach('lookupFailed');
+  fallback.actor.send({ type: 'TOPUP_OFFLINE' });
+  await fallback.reach('cash');
+  fallback.actor.send({ type: 'NOTE_CREDITED', value: 10000 });
+  fallback.actor.send({ type: 'DONE' });
+  const b = await fallback.done();
+  t.equal(b.endReason, 'topped-up');
+  t.same(fallback.calls.settle, [{ id: 'tx-1', endReason: 'topped-up', credited: 10000, changeDue: 0 }]);
+  t.same(fallback.calls.payChange, []);
+});
+
+t.test('no hoppers or only empty ones: the excess is credited to the account', async (t) => {
+  for (const change of [[], [hopper(100, 0), hopper(50, 0)]]) {
+    const name = change.length === 0 ? 'no hoppers' : 'empty hoppers';
+    const run = await atCash({ lookup: due(2950), change });
+    t.equal(run.actor.getSnapshot().context.change, null, name);
+    run.actor.send({ type: 'NOTE_CREDITED', value: 2000 });
+    t.same(run.seen.updates, [[100, 500, 1000, 2000]], `${name}: 10.50 over is allowed, it goes to the account`);
+    run.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
+    const out = await run.done();
+    t.same(out, { id: 'tx-1', status: 'completed', endReason: 'paid', credited: 3000, changePaid: 0, changeOwed: 0 }, name);
+    t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'paid', credited: 3000, changeDue: 0 }], name);
+    t.same(run.calls.payChange, [], name);
+  }
+});
+
+t.test('coins are enabled only when the hoppers can give their change', async (t) => {
+  const run = await atCash({ lookup: due(2950), coins: COINS, change: [hopper(100, 5)] });
+  for (const value of [2000, 500, 100, 100, 100, 100]) run.actor.send({ type: 'NOTE_CREDITED', value });
+  t.ok(run.actor.getSnapshot().matches('cash'), '29.00 of 29.50');
+  t.same(run.seen.updates.at(-1), [], 'a 1.00 note would need 0.50 change and there are only 1.00 coins');
+  t.same(run.seen.coinUpdates.at(-1), [10, 50], 'same for a 1.00 coin');
+  run.actor.send({ type: 'COIN_CREDITED', value: 50 });
+  const out = await run.done();
+  t.equal(out.credited, 2950);
+  t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'paid', credited: 2950, changeDue: 0 }]);
+  t.same(run.calls.payChange, [], 'paid exactly: nothing to pay back');
+});
+
+t.test('settlement failing in coins mode pays no change and prints nothing', async (t) => {
+  const run = await atCash({
+    lookup: due(2950),
+    change: [hopper(50, 5)],
+    receipt: true,
+    settle: () => Promise.reject(new Error('disk full')),
+  });
+  run.actor.send({ type: 'NOTE_CREDITED', value: 2000 });
+  run.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
+  const out = await run.done();
+  t.same(out, { id: 'tx-1', status: 'settle-failed', endReason: 'paid', credited: 3000, changePaid: 0, changeOwed: 0 });
+  t.same(run.calls.settle, [{ id: 'tx-1', endReason: 'paid', credited: 3000, changeDue: 50 }], 'recovery finds the change due in the journal');
+  t.same(run.calls.order, ['settle']);
+});
+
+t.test('a top-up with coins ends by itself only when neither a note nor a coin fits', async (t) => {
+  const run = start({ service: 'topup', offline: true, coins: COINS, limits: { ...LIMITS, maxTopup: 4000 } });
+  run.actor.send({ type: 'NUMBER', phone: PHONE });
+  await run.reach('cash');
+  for (const value of [2000, 1000, 500]) run.actor.send({ type: 'NOTE_CREDITED', value });
+  for (let i = 0; i < 4; i++) run.actor.send({ type: 'COIN_CREDITED', value: 100 });
+  run.actor.send({ type: 'COIN_CREDITED', value: 50 });
+  t.ok(run.actor.getSnapshot().matches('cash'), '39.50 of 40.00: no note fits, but a 0.50 coin does');
+  t.same(run.seen.updates.at(-1), []);
+  t.same(run.seen.coinUpdates.at(-1), [10, 50]);
+  run.actor.send({ type: 'COIN_CREDITED', value: 50 });
+  const out = await run.done();
+  t.same(out, { id: 'tx-1', status: 'completed', endReason: 'topped-up', credited: 4000, changePaid: 0, changeOwed: 0 });
 });
 
 t.test('escrowDecision: table', async (t) => {
@@ -480,6 +796,88 @@ t.test('acceptableNotes is exactly what escrowDecision would stack', async (t) =
     const want = NOTES.filter((v) => escrowDecision(ctx, v, LIMITS, true) === 'stack');
     t.same(acceptableNotes(ctx, LIMITS, NOTES), want);
   }
+});
+
+t.test('escrowDecision with hoppers: a payment only takes an excess it can give back', async (t) => {
+  const pay = (credited: number, amountDue: number, change: HopperSupply[] | null): EscrowView => ({
+    service: 'pay',
+    credited,
+    amountDue,
+    change,
+  });
+  const cases: [string, EscrowView, number, 'stack' | 'return'][] = [
+    ['change the hoppers can make', pay(2000, 2950, [hopper(50, 1)]), 1000, 'stack'],
+    ['change they cannot make: no 0.50 coins', pay(2000, 2950, [hopper(100, 5)]), 1000, 'return'],
+    ['change they cannot make: not enough coins', pay(2000, 2950, [hopper(100, 3), hopper(50, 1)]), 2000, 'return'],
+    ['change from two hoppers', pay(0, 2940, [hopper(50, 1), hopper(10, 1)]), 3000, 'stack'],
+    ['exact amount needs no hopper', pay(2000, 3000, [hopper(100, 0)]), 1000, 'stack'],
+    ['under the amount needs no hopper', pay(0, 3000, [hopper(100, 0)]), 2000, 'stack'],
+    ['no hoppers: excess credited', pay(2000, 2950, null), 2000, 'stack'],
+    ['payable but past the overpay limit', pay(0, 2999, [hopper(100, 100), hopper(10, 100)]), 5000, 'return'],
+    ['already paid', pay(2950, 2950, [hopper(100, 100)]), 100, 'return'],
+  ];
+  for (const [name, ctx, value, want] of cases) {
+    t.equal(escrowDecision(ctx, value, LIMITS, true), want, name);
+  }
+  const topup: EscrowView = { service: 'topup', credited: 0, amountDue: null, change: [hopper(50, 0)] };
+  t.equal(escrowDecision(topup, 10000, LIMITS, true), 'stack', 'a top-up ignores the hoppers');
+  t.equal(escrowDecision(pay(0, 2950, [hopper(50, 9)]), 1000, LIMITS, false), 'return', 'not accepting');
+});
+
+/** Whether the hoppers can pay `amount` exactly, by trying every combination of coins. */
+function payable(amount: number, hoppers: readonly HopperSupply[]): boolean {
+  const reach = (i: number, left: number): boolean => {
+    if (left === 0) return true;
+    if (i === hoppers.length) return false;
+    const h = hoppers[i]!;
+    for (let k = 0; k <= h.available && k * h.coinValue <= left; k++) if (reach(i + 1, left - k * h.coinValue)) return true;
+    return false;
+  };
+  return reach(0, amount);
+}
+
+t.test('escrowDecision with hoppers: properties against brute force', async (t) => {
+  const rnd = lcg(20250311);
+  let stacked = 0;
+  let stackedWithChange = 0;
+  let refusedForChange = 0;
+  let failures = 0;
+  for (let i = 0; i < 5000; i++) {
+    const change = Array.from({ length: 1 + rnd(3) }, () => hopper(COINS[rnd(COINS.length)]!, rnd(12)));
+    const amountDue = 10 * rnd(3000);
+    // Mostly close below the amount due, where change comes into play.
+    const credited = rnd(4) === 0 ? 10 * rnd(3000) : Math.max(0, amountDue - 10 * (1 + rnd(300)));
+    const value = rnd(2) === 0 ? NOTES[rnd(NOTES.length)]! : COINS[rnd(COINS.length)]!;
+    const got = escrowDecision({ service: 'pay', credited, amountDue, change }, value, LIMITS, true);
+    const excess = credited + value - amountDue;
+    const withinLimits = credited < amountDue && excess <= LIMITS.maxOverpay;
+    const allowed = withinLimits && (excess <= 0 || payable(excess, change));
+    if ((got === 'stack') !== allowed) failures += 1;
+    if (got === 'stack') stacked += 1;
+    if (got === 'stack' && excess > 0) stackedWithChange += 1;
+    if (withinLimits && !allowed) refusedForChange += 1;
+  }
+  t.equal(failures, 0, 'stacked exactly when within the limits and the change can be made');
+  t.ok(stacked > 500 && stackedWithChange > 100, 'the cases often stack, also with change to give');
+  t.ok(refusedForChange > 100, 'and are often refused only for want of change');
+});
+
+t.test('acceptableNotes for coins', async (t) => {
+  const view = (credited: number, amountDue: number | null, change: HopperSupply[] | null, service: Service = 'pay'): EscrowView => ({
+    service,
+    credited,
+    amountDue,
+    change,
+  });
+  t.same(acceptableNotes(view(0, 2950, null), LIMITS, COINS), [10, 50, 100]);
+  t.same(acceptableNotes(view(2900, 2950, [hopper(100, 5)]), LIMITS, COINS), [10, 50], 'a 1.00 coin would need 0.50 back');
+  t.same(acceptableNotes(view(2900, 2950, [hopper(100, 5), hopper(50, 1)]), LIMITS, COINS), [10, 50, 100]);
+  t.same(acceptableNotes(view(2900, 2950, null), LIMITS, COINS), [10, 50, 100], 'without hoppers the excess is credited');
+  t.same(acceptableNotes(view(2900, 2950, null), { ...LIMITS, maxOverpay: 0 }, COINS), [10, 50]);
+  t.same(acceptableNotes(view(2950, 2950, null), LIMITS, COINS), [], 'paid');
+  t.same(acceptableNotes(view(49950, null, null, 'topup'), LIMITS, COINS), [10, 50], 'under the top-up cap');
+  t.same(acceptableNotes(view(0, 0, null, 'lookup'), LIMITS, COINS), []);
+  t.same(acceptableNotes(view(0, 2950, null), LIMITS, [100, 10, 50, 10]), [10, 50, 100], 'sorted, no repeats');
 });
 
 t.test('without real actors the machine refuses to take money', async (t) => {
