@@ -62,11 +62,11 @@ configCmd
 program
   .command('host')
   .description('run the reference central server (account look-up, payment posting)')
-  .option('--port <n>', 'TCP port on loopback', parsePort, 8480)
+  .option('--port <n>', 'TCP port on loopback', parseWhole, 8480)
   .option('--listen <address>', 'address to listen on', '127.0.0.1')
   .option('--db <file>', 'its own SQLite file', 'var/host/host.db')
   .option('--mode <mode>', 'ok | slow | down | garbage', 'ok')
-  .option('--delay <ms>', 'delay for --mode slow', parsePort, 3000)
+  .option('--delay <ms>', 'delay for --mode slow', parseWhole, 3000)
   .action(async (opts: { port: number; listen: string; db: string; mode: string; delay: number }) => {
     const { startHost } = await import('../hw-sim/host/server.js');
     const modes = ['ok', 'slow', 'down', 'garbage'] as const;
@@ -92,9 +92,54 @@ simDevice
   .action(async (opts: { port: string }) => {
     const { runId003Device } = await import('../hw-sim/devices/id003/console.js');
     const device = await runId003Device({ port: opts.port, input: process.stdin, output: process.stdout });
-    const stop = () => void device.stop().then(() => process.exit(0));
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    stopOnSignal(() => device.stop());
+  });
+
+simDevice
+  .command('cctalk-coin')
+  .description('ccTalk coin acceptor emulator (echoes the host like the single-wire bus); commands on standard input')
+  .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
+  .option('--address <n>', 'ccTalk address', parseAddress, 2)
+  .option('--no-echo', 'do not echo the host bytes (a two-wire adapter)')
+  .action(async (opts: { port: string; address: number; echo: boolean }) => {
+    const { runCctalkCoinDevice } = await import('../hw-sim/devices/cctalk/console.js');
+    const device = await runCctalkCoinDevice({ port: opts.port, address: opts.address, echo: opts.echo, input: process.stdin, output: process.stdout });
+    stopOnSignal(() => device.stop());
+  });
+
+simDevice
+  .command('cctalk-hopper')
+  .description('ccTalk coin hopper emulator (event counter, paid/unpaid kept across power cycles); commands on standard input')
+  .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
+  .option('--address <n>', 'ccTalk address', parseAddress, 3)
+  .option('--coin <fen>', 'value of its coin, for the reports', parseWhole, 100)
+  .option('--level <coins>', 'coins inside at power-up', parseWhole, 200)
+  .option('--serial <n>', 'serial number (3 bytes); dispense must carry it', parseWhole)
+  .option('--no-echo', 'do not echo the host bytes (a two-wire adapter)')
+  .action(async (opts: { port: string; address: number; coin: number; level: number; serial?: number; echo: boolean }) => {
+    const { runCctalkHopperDevice } = await import('../hw-sim/devices/cctalk/console.js');
+    const device = await runCctalkHopperDevice({
+      port: opts.port,
+      address: opts.address,
+      coinValue: opts.coin,
+      level: opts.level,
+      echo: opts.echo,
+      ...(opts.serial !== undefined ? { serial: opts.serial } : {}),
+      input: process.stdin,
+      output: process.stdout,
+    });
+    stopOnSignal(() => device.stop());
+  });
+
+simDevice
+  .command('escpos')
+  .description('ESC/POS receipt printer emulator: answers DLE EOT, writes each job as a UTF-8 text file; commands on standard input')
+  .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
+  .requiredOption('--out <dir>', 'folder for the printed receipts')
+  .action(async (opts: { port: string; out: string }) => {
+    const { runEscposDevice } = await import('../hw-sim/devices/escpos/console.js');
+    const device = await runEscposDevice({ port: opts.port, outDir: opts.out, input: process.stdin, output: process.stdout });
+    stopOnSignal(() => device.stop());
   });
 
 sim
@@ -111,7 +156,7 @@ sim
 
 program
   .command('ctl')
-  .description('send one request to a running kiosk (status, start <service>, number <phone>, confirm, done, topup-offline, cancel, transactions, transaction <id>, verify, forward-now)')
+  .description('send one request to a running kiosk (status, start <service>, number <phone>, confirm, done, topup-offline, cancel, transactions, transaction <id>, verify, forward-now, hoppers)')
   .argument('<command>')
   .argument('[arg]')
   .option('--socket <path>', 'control socket', defaultSocket())
@@ -145,6 +190,7 @@ function ctlRequest(command: string, arg: string | undefined): ControlRequest {
     case 'cancel':
     case 'verify':
     case 'forward-now':
+    case 'hoppers':
       return { cmd: command };
     default:
       fail(`unknown command '${command}'`);
@@ -161,7 +207,19 @@ function defaultSocket(): string {
   return existsSync('var/embedded/kiosk.sock') ? 'var/embedded/kiosk.sock' : '/run/kiosk/kiosk.sock';
 }
 
-function parsePort(value: string): number {
+function stopOnSignal(stop: () => Promise<void>): void {
+  const handler = () => void stop().then(() => process.exit(0));
+  process.once('SIGTERM', handler);
+  process.once('SIGINT', handler);
+}
+
+function parseAddress(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 255) throw new InvalidArgumentError('expected a ccTalk address 1-255');
+  return n;
+}
+
+function parseWhole(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a whole number 0-65535');
   return n;

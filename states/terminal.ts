@@ -69,7 +69,7 @@ export function capabilities(ctx: Pick<TerminalContext, 'devices' | 'linkUp'>): 
     online,
     services,
     coins: cash && usable(ctx.devices[COIN_ACCEPTOR]),
-    change: hoppers.every(([, h]) => usable(h)),
+    change: hoppers.some(([, h]) => usable(h)),
     receipt: usable(ctx.devices[PRINTER]),
   };
 }

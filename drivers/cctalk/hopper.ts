@@ -83,6 +83,7 @@ export class CctalkHopper extends CctalkDevice<DeviceEvents> implements CoinHopp
   /** A payout or self-test showed the hopper cannot pay; kept across reconnects until cleared. */
   private payoutFault: DeviceStatus | undefined;
   private readonly dispenses = new Map<number, { count: number; stopRemaining?: number }>();
+  private dispenseQueue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: CctalkHopperOptions) {
     const address = opts.address ?? Address.hopper;
@@ -120,6 +121,14 @@ export class CctalkHopper extends CctalkDevice<DeviceEvents> implements CoinHopp
     if (!Number.isInteger(count) || count < 1 || count > MAX_COINS) {
       throw new RangeError(`${this.label}: dispense count must be an integer from 1 to ${MAX_COINS}, got ${count}`);
     }
+    // One at a time: two dispenses reading the same counter before either is sent could each
+    // take the other's counter step for their own.
+    const job = this.dispenseQueue.then(() => this.dispenseOnce(count));
+    this.dispenseQueue = job.catch(() => undefined);
+    return job;
+  }
+
+  private async dispenseOnce(count: number): Promise<{ event: number }> {
     if (this.serialMismatch) {
       throw new Error(`${this.label}: refusing to dispense: the hopper's serial number changed (${this.current.detail})`);
     }

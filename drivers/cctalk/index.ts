@@ -55,12 +55,8 @@ export function createCctalkCoinAcceptor(opts: {
   coins?: readonly CoinChannel[];
   log?: DriverLog;
 }): CoinAcceptor {
-  return new CctalkCoinAcceptor({
-    bus: getSharedBus(opts.port, opts.log ? { log: opts.log } : {}),
-    ...(opts.address !== undefined ? { address: opts.address } : {}),
-    ...(opts.coins ? { coins: opts.coins } : {}),
-    ...(opts.log ? { log: opts.log } : {}),
-  });
+  const { port, ...rest } = opts;
+  return new CctalkCoinAcceptor({ bus: getSharedBus(port, { log: opts.log }), ...rest });
 }
 
 /** A ccTalk coin hopper (default address 3) on a serial port shared with the other ccTalk devices on it. */
@@ -72,12 +68,6 @@ export function createCctalkHopper(opts: {
   securityMode?: HopperSecurityMode;
   log?: DriverLog;
 }): CoinHopper {
-  return new CctalkHopper({
-    bus: getSharedBus(opts.port, opts.log ? { log: opts.log } : {}),
-    coinValue: opts.coinValue,
-    name: opts.name,
-    ...(opts.address !== undefined ? { address: opts.address } : {}),
-    ...(opts.securityMode ? { securityMode: opts.securityMode } : {}),
-    ...(opts.log ? { log: opts.log } : {}),
-  });
+  const { port, ...rest } = opts;
+  return new CctalkHopper({ bus: getSharedBus(port, { log: opts.log }), ...rest });
 }

@@ -183,6 +183,22 @@ t.test('dispense and awaitPayout: the happy path', async (t) => {
   await hopper.close();
 });
 
+t.test('two dispenses at once go one after the other', async (t) => {
+  const { hopper, fake, line } = setUp();
+  fake.event = 30;
+  await hopper.open();
+  const [a, b] = await Promise.allSettled([hopper.dispense(2), hopper.dispense(3)]);
+  t.same(a, { status: 'fulfilled', value: { event: 31 } });
+  t.equal(b.status, 'rejected', 'the hopper is still paying the first');
+  t.ok(b.status === 'rejected' && b.reason instanceof DispenseNotAcceptedError);
+  t.match(b.status === 'rejected' ? String(b.reason) : '', /a payout is still running/);
+  t.equal(line.count(3, 167), 1);
+  t.same(await hopper.awaitPayout(31), { paid: 2, unpaid: 0 });
+  const c = await hopper.dispense(3);
+  t.same(c, { event: 32 });
+  await hopper.close();
+});
+
 t.test('zero8 security: a cipher key request, then eight zero bytes', async (t) => {
   const { hopper, fake, line } = setUp({ securityMode: 'zero8' });
   await hopper.open();

@@ -421,16 +421,18 @@ t.test('a look-up answer that is not whole fen is a failure', async (t) => {
   }
 });
 
-t.test('a note credited after cash closed still shows in the output', async (t) => {
-  let release!: () => void;
-  const run = await atCash({ cancel: () => new Promise<void>((r) => (release = r)) });
-  run.actor.send({ type: 'CANCEL' });
-  await run.reach('cancelling');
-  run.actor.send({ type: 'NOTE_CREDITED', value: 1000 });
-  release();
-  const out = await run.done();
-  t.equal(out.status, 'cancelled');
-  t.equal(out.credited, 1000, 'the runtime can see money arrived and must not call it a plain cancel');
+t.test('a note or coin credited after cash closed still shows in the output', async (t) => {
+  for (const [type, value] of [['NOTE_CREDITED', 1000], ['COIN_CREDITED', 100]] as const) {
+    let release!: () => void;
+    const run = await atCash({ coins: [10, 50, 100], cancel: () => new Promise<void>((r) => (release = r)) });
+    run.actor.send({ type: 'CANCEL' });
+    await run.reach('cancelling');
+    run.actor.send({ type, value });
+    release();
+    const out = await run.done();
+    t.equal(out.status, 'cancelled', type);
+    t.equal(out.credited, value, `${type}: the runtime can see money arrived and must not call it a plain cancel`);
+  }
 });
 
 t.test('isAcceptingCash follows the state', async (t) => {
