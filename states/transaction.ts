@@ -291,6 +291,12 @@ export const transactionMachine = setup({
       if (event.type === 'COIN_CREDITED') return { credited: context.credited + event.value };
       return {};
     }),
+    // In coins mode the rest due may be unpayable with change the hoppers can make (0.30 left, only
+    // 0.50 coins and no 0.20 change): rather than leave the customer stuck until the time-out, the
+    // excess of the last note or coin is then credited to the account.
+    creditExcessIfStuck: assign(({ context }) =>
+      context.change !== null && acceptNow(context).length === 0 && coinsNow(context).length === 0 ? { change: null } : {},
+    ),
     updateAccepted: sendTo('acceptCash', ({ context }): AcceptCashUpdate => ({
       type: 'ACCEPT',
       accept: acceptNow(context),
@@ -441,7 +447,7 @@ export const transactionMachine = setup({
                 target: '#transaction.settling',
                 actions: ['recordNote', assign({ endReason: 'topped-up' })],
               },
-              { target: 'idle', reenter: true, actions: ['recordNote', 'updateAccepted'] },
+              { target: 'idle', reenter: true, actions: ['recordNote', 'creditExcessIfStuck', 'updateAccepted'] },
             ],
             COIN_CREDITED: [
               {
@@ -454,7 +460,7 @@ export const transactionMachine = setup({
                 target: '#transaction.settling',
                 actions: ['recordNote', assign({ endReason: 'topped-up' })],
               },
-              { target: 'idle', reenter: true, actions: ['recordNote', 'updateAccepted'] },
+              { target: 'idle', reenter: true, actions: ['recordNote', 'creditExcessIfStuck', 'updateAccepted'] },
             ],
             ACTIVITY: { target: 'idle', reenter: true },
           },

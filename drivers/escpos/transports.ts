@@ -11,7 +11,6 @@ import { SerialTransport } from '../transport/serial.js';
 import type { Transport, TransportEvents } from '../transport/types.js';
 
 export const PRINTER_BAUD_RATES = [9600, 19200, 38400, 57600, 115200] as const;
-export type PrinterBaudRate = (typeof PRINTER_BAUD_RATES)[number];
 
 /** A printer on a serial line, 8N1 (flow control, where the model needs it, is set on the printer). */
 export function serialPrinterTransport(path: string, baudRate: number = 9600): Transport {

@@ -14,7 +14,7 @@ export class ReceiptService {
   constructor(
     private readonly journal: Journal,
     private readonly printer: Printer | undefined,
-    private readonly labels: { operator: string; terminalId: string },
+    private readonly labels: { operator: string; terminalId: string; width: 32 | 42 | 48 },
     private readonly log: Logger,
   ) {}
 
@@ -48,7 +48,7 @@ export class ReceiptService {
   async print(txnId: string, flags: { recovered?: boolean; reprint?: boolean } = {}): Promise<void> {
     if (!this.printer) throw new Error('no receipt printer is fitted');
     try {
-      await this.printer.print(buildReceipt(this.data(txnId, flags)));
+      await this.printer.print(buildReceipt(this.data(txnId, flags), { width: this.labels.width }));
     } catch (e) {
       const reason = (e as Error).message;
       this.journal.receiptFailed(txnId, reason);

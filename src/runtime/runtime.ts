@@ -138,7 +138,7 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
       });
     }
     this.payer = new ChangePayer(this.journal, this.hoppers, c.change.reserve, log.child({ part: 'change' }));
-    this.receipts = new ReceiptService(this.journal, this.printer, { operator: c.receipt.operator, terminalId: c.terminalId }, log.child({ part: 'receipts' }));
+    this.receipts = new ReceiptService(this.journal, this.printer, { operator: c.receipt.operator, terminalId: c.terminalId, width: c.printer?.width ?? 42 }, log.child({ part: 'receipts' }));
     this.client = new BusinessClient({ baseUrl: config.server.baseUrl, timeoutMs: config.server.timeoutMs });
     this.forwarder = new Forwarder({
       outbox: this.journal,
