@@ -4,7 +4,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfigFile } from './config/load.js';
 import { controlOnce } from './control/client.js';
 import type { ControlRequest } from './control/protocol.js';
-import { createLogger } from './log.js';
+import { createLogger, LogRing } from './log.js';
+import { registerDiagCommand } from './diag/command.js';
 
 const program = new Command();
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -30,10 +31,11 @@ program
   .option('-c, --config <file>', 'configuration file (JSON)', process.env.KIOSK_CONFIG ?? '/etc/kiosk/config.json')
   .action(async (opts: { config: string }) => {
     const config = loadConfigOrExit(opts.config);
-    const log = createLogger(config.log.level);
+    const ring = new LogRing(1000);
+    const log = createLogger(config.log.level, ring);
     const { Runtime } = await import('./runtime/runtime.js');
     const crashAfter = process.env.KIOSK_CRASH_AFTER;
-    const runtime = new Runtime(config, log, crashAfter ? { crashAfter } : {});
+    const runtime = new Runtime(config, log, { logRing: ring, ...(crashAfter ? { crashAfter } : {}) });
     const shutdown = (signal: string) => {
       log.info({ signal }, 'stopping');
       runtime.stop().then(
@@ -47,6 +49,19 @@ program
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
     await runtime.start();
+  });
+
+const journalCmd = program.command('journal').description('the money journal');
+journalCmd
+  .command('verify')
+  .description('check the journal read-only: the keyed hash chain (first broken link) and the money invariants')
+  .option('-c, --config <file>', 'configuration file (JSON)', process.env.KIOSK_CONFIG ?? '/etc/kiosk/config.json')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { config: string; json?: boolean }) => {
+    const config = loadConfigOrExit(opts.config);
+    const { journalVerifyCommand } = await import('./journal/verify-command.js');
+    const ok = journalVerifyCommand({ config, json: opts.json ?? false, out: process.stdout });
+    process.exit(ok ? 0 : 1);
   });
 
 const configCmd = program.command('config').description('configuration tools');
@@ -236,6 +251,8 @@ function loadConfigOrExit(path: string) {
     throw e;
   }
 }
+
+registerDiagCommand(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`kiosk: ${e.message}`);

@@ -1,18 +1,209 @@
 #!/usr/bin/env bash
-# Installs the kiosk as a systemd service on a Debian board. Run as root from the repository root
-# after `npm ci --omit=dev` (which builds dist/).
+# Installs (or updates) the kiosk as a systemd service on a Debian board. Run as root from a built
+# checkout (`npm ci && npm run build && npm prune --omit=dev`, see the README):
+#
+#   sudo bash systemd/install.sh                  install, enable and start kiosk.service
+#   sudo bash systemd/install.sh --console ttyS0  also enable the engineers' console on /dev/ttyS0
+#   bash systemd/install.sh --dry-run             print every step, change nothing (no root needed)
+#
+# Running it again is safe: files already in place are left alone, an existing
+# /etc/kiosk/config.json is never overwritten, and the service is restarted (a graceful stop that
+# parks any transaction) only when the application or its unit changed.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-id kiosk >/dev/null 2>&1 || useradd --system --home /var/lib/kiosk --shell /usr/sbin/nologin --groups dialout kiosk
-mkdir -p /opt/kiosk
-cp -a "$here/dist" "$here/node_modules" "$here/package.json" "$here/README.md" /opt/kiosk/
-install -D -m 0644 "$here/systemd/kiosk.service" /etc/systemd/system/kiosk.service
-install -D -m 0644 "$here/systemd/kiosk.tmpfiles.conf" /etc/tmpfiles.d/kiosk.conf
-if [ ! -f /etc/kiosk/config.json ]; then
-  install -D -m 0640 -g kiosk "$here/systemd/config.example.json" /etc/kiosk/config.json
-  echo "wrote /etc/kiosk/config.json from the example: set validator.port and server.baseUrl"
+
+usage() {
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+dry=0
+console_port=''
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) dry=1 ;;
+    --console)
+      [ $# -ge 2 ] || { echo "install.sh: --console needs a port name, e.g. ttyS0" >&2; exit 2; }
+      console_port=$2
+      shift
+      ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+app=/opt/kiosk
+etc=/etc/kiosk
+config=$etc/config.json
+unit_dir=/etc/systemd/system
+rules=/etc/udev/rules.d/99-kiosk.rules
+tmpfiles=/etc/tmpfiles.d/kiosk.conf
+
+step_no=0
+step() {
+  step_no=$((step_no + 1))
+  echo "[$step_no] $*"
+}
+
+# Runs a command, or only shows it with --dry-run.
+run() {
+  if [ "$dry" -eq 1 ]; then
+    echo "    would run: $*"
+  else
+    echo "    + $*"
+    "$@"
+  fi
+}
+
+fail() {
+  echo "install.sh: $*" >&2
+  exit 1
+}
+
+# Installs one file when it is missing or differs; returns 0 when it changed something.
+put() {
+  local from=$1 to=$2 mode=$3
+  if [ -f "$to" ] && cmp -s "$from" "$to"; then
+    echo "    $to is up to date"
+    return 1
+  fi
+  run install -D -m "$mode" "$from" "$to"
+  return 0
+}
+
+step "check the prerequisites"
+if [ "$dry" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
+  fail "run as root (or with --dry-run to see the steps)"
 fi
-/usr/bin/node /opt/kiosk/dist/src/cli.js config check /etc/kiosk/config.json >/dev/null
-systemd-tmpfiles --create /etc/tmpfiles.d/kiosk.conf
-systemctl daemon-reload
-systemctl enable --now kiosk.service
+node_bin=$(command -v node || true)
+[ -n "$node_bin" ] || fail "node is not installed: install Node.js 20 first (see the README)"
+node_major=$("$node_bin" -p 'process.versions.node.split(".")[0]')
+[ "$node_major" = 20 ] || fail "node $("$node_bin" -v) found at $node_bin; the kiosk needs Node.js 20"
+[ -f "$src/dist/src/cli.js" ] || fail "$src/dist is missing: run 'npm ci && npm run build && npm prune --omit=dev' first"
+[ -d "$src/node_modules/better-sqlite3" ] || fail "$src/node_modules is missing: run 'npm ci' first"
+command -v systemd-notify >/dev/null || fail "systemd-notify is missing: install the Debian package systemd"
+echo "    node $("$node_bin" -v) at $node_bin, application in $src"
+
+step "the kiosk user, in dialout (serial ports), plugdev and lp (printers)"
+for group in dialout plugdev lp; do
+  getent group "$group" >/dev/null || run groupadd --system "$group"
+done
+if id kiosk >/dev/null 2>&1; then
+  echo "    user kiosk exists"
+else
+  run useradd --system --user-group --home-dir /var/lib/kiosk --no-create-home --shell /usr/sbin/nologin kiosk
+fi
+missing_groups=()
+for group in dialout plugdev lp; do
+  id -nG kiosk 2>/dev/null | tr ' ' '\n' | grep -qx "$group" || missing_groups+=("$group")
+done
+if [ ${#missing_groups[@]} -gt 0 ]; then
+  run usermod --append --groups "$(IFS=,; echo "${missing_groups[*]}")" kiosk
+else
+  echo "    kiosk is in dialout, plugdev and lp"
+fi
+
+step "copy the application to $app"
+app_changed=0
+parts=(dist node_modules package.json package-lock.json README.md systemd)
+installed_copy_matches() {
+  [ -d "$app" ] || return 1
+  local p
+  for p in "${parts[@]}"; do
+    [ -e "$src/$p" ] || continue
+    diff -rq --no-dereference "$src/$p" "$app/$p" >/dev/null 2>&1 || return 1
+  done
+}
+if [ "$src" = "$app" ]; then
+  echo "    running from $app itself: nothing to copy"
+elif installed_copy_matches; then
+  echo "    $app is up to date"
+else
+  # Copied beside the old tree and swapped in with two renames, so a failed copy leaves the
+  # installed version whole.
+  run rm -rf "$app.new" "$app.old"
+  run mkdir -p "$app.new"
+  for p in "${parts[@]}"; do
+    [ -e "$src/$p" ] && run cp -a "$src/$p" "$app.new/"
+  done
+  run chown -R root:root "$app.new"
+  [ -d "$app" ] && run mv "$app" "$app.old"
+  run mv "$app.new" "$app"
+  run rm -rf "$app.old"
+  app_changed=1
+fi
+
+step "systemd units in $unit_dir"
+unit_changed=0
+rendered=$(mktemp -d)
+trap 'rm -rf "$rendered"' EXIT
+for unit in kiosk.service kiosk-console@.service; do
+  # The units name /usr/bin/node; a Node.js 20 installed elsewhere (e.g. /usr/local/bin) is used instead.
+  sed "s|/usr/bin/node |$node_bin |" "$src/systemd/$unit" >"$rendered/$unit"
+  if put "$rendered/$unit" "$unit_dir/$unit" 0644; then unit_changed=1; fi
+done
+
+step "udev rules: /dev/kiosk/bill-validator, /dev/kiosk/coin-bus, /dev/kiosk/printer"
+if put "$src/systemd/99-kiosk.rules" "$rules" 0644; then
+  run udevadm control --reload
+  run udevadm trigger --action=add --subsystem-match=tty --subsystem-match=usbmisc --subsystem-match=usb
+fi
+
+step "tmpfiles: /var/lib/kiosk and /run/kiosk"
+put "$src/systemd/kiosk.tmpfiles.conf" "$tmpfiles" 0644 || true
+run systemd-tmpfiles --create "$tmpfiles"
+
+step "configuration $config"
+run install -d -m 0750 -o root -g kiosk "$etc"
+if [ -f "$config" ]; then
+  echo "    $config exists: left as it is"
+  check_file=$config
+else
+  run install -m 0640 -o root -g kiosk "$src/systemd/config.example.json" "$config"
+  echo "    wrote $config from the example: set server.baseUrl and check the /dev/kiosk/* devices"
+  check_file=$config
+  [ "$dry" -eq 1 ] && check_file=$src/systemd/config.example.json
+fi
+
+step "check the configuration with 'kiosk config check'"
+if [ "$dry" -eq 1 ]; then
+  # Nothing is installed yet: check the file that would be used, with the checkout's build.
+  echo "    checking $check_file"
+  "$node_bin" "$src/dist/src/cli.js" config check "$check_file" >/dev/null || fail "$check_file is not a valid configuration"
+  echo "    would run: runuser -u kiosk -- $node_bin $app/dist/src/cli.js config check $config"
+else
+  # As the service's user, so an unreadable file fails here rather than at boot.
+  echo "    + runuser -u kiosk -- $node_bin $app/dist/src/cli.js config check $config"
+  runuser -u kiosk -- "$node_bin" "$app/dist/src/cli.js" config check "$config" >/dev/null ||
+    fail "$config is not valid (the errors are above): fix it, then run this script again"
+fi
+
+step "enable and start kiosk.service"
+[ "$unit_changed" -eq 1 ] && run systemctl daemon-reload
+run systemctl enable kiosk.service
+if [ "$dry" -eq 0 ] && systemctl is-active --quiet kiosk.service; then
+  if [ "$app_changed" -eq 1 ] || [ "$unit_changed" -eq 1 ]; then
+    run systemctl restart kiosk.service
+  else
+    echo "    kiosk.service is running and nothing changed"
+  fi
+else
+  run systemctl start kiosk.service
+fi
+
+if [ -n "$console_port" ]; then
+  step "enable the engineers' console on /dev/$console_port"
+  instance="kiosk-console@$(systemd-escape "$console_port").service"
+  run systemctl enable "$instance"
+  if [ "$dry" -eq 0 ] && [ "$unit_changed" -eq 1 ]; then
+    run systemctl restart "$instance"
+  else
+    run systemctl start "$instance"
+  fi
+fi
+
+if [ "$dry" -eq 1 ]; then
+  echo "dry run: nothing was changed"
+else
+  echo "done: 'systemctl status kiosk' shows the service, 'journalctl -u kiosk -f' its log"
+fi

@@ -169,7 +169,10 @@ export class CctalkBus {
         }
         timer = setTimeout(() => this.waiter?.done('timeout'), timeoutMs);
         const result = await outcome;
-        if (typeof result === 'object') return result.data;
+        if (typeof result === 'object') {
+          if (last?.reason === 'no-reply' || last?.reason === 'garbled') await this.settle(2 * timeoutMs);
+          return result.data;
+        }
         if (result === 'closed') throw new CctalkBusError('link', `cctalk: ${this.description} closed during header ${header} to address ${dest}`);
         last = this.failure(result, dest, header);
         this.log('warn', `cctalk: ${last.message}`, { attempt, of: tries });
@@ -180,6 +183,18 @@ export class CctalkBus {
       }
     }
     throw last!;
+  }
+
+  /**
+   * A reply that came after a re-send may have answered the first try, and the answer to the
+   * re-send is then still on its way; ccTalk has no sequence numbers to tell them apart. Whatever
+   * arrives in the next two time-outs is dropped, so it cannot pass for the reply to the next
+   * request.
+   */
+  private async settle(ms: number): Promise<void> {
+    this.waiter = undefined;
+    this.pendingEcho = undefined;
+    await delay(ms);
   }
 
   private failure(result: 'timeout' | 'nak' | 'busy', dest: number, header: number): CctalkBusError {

@@ -1,8 +1,8 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Journal } from '../../src/journal/index.js';
+import { Journal, readKey } from '../../src/journal/index.js';
 import type { ControlRequest } from '../../src/control/protocol.js';
 import { SimStack } from '../stack.js';
 import { scenarioSchema, type Scenario, type Step } from './scenario.js';
@@ -253,7 +253,7 @@ function check(
   } finally {
     db.close();
   }
-  const journal = Journal.open(journalPath);
+  const journal = Journal.open(journalPath, { key: readKey(join(dirname(journalPath), 'journal.key')) });
   try {
     for (const problem of journal.verify()) failures.push(`journal verify: ${problem}`);
   } finally {

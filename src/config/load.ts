@@ -27,7 +27,10 @@ export function parseConfig(input: unknown, source: string, baseDir: string): Co
   return {
     ...c,
     dataDir,
-    journal: { path: abs(c.journal.path ?? join(dataDir, 'journal.db')) },
+    journal: {
+      path: abs(c.journal.path ?? join(dataDir, 'journal.db')),
+      keyFile: abs(c.journal.keyFile ?? join(dataDir, 'journal.key')),
+    },
     control: { socket: abs(c.control.socket ?? join(dataDir, 'kiosk.sock')) },
   };
 }

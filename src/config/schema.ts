@@ -14,9 +14,38 @@ export const configSchema = z
     /** Folder for the journal and the control socket unless they are given explicitly. */
     dataDir: z.string().min(1).default('var'),
     journal: z
-      .object({ path: z.string().min(1).optional() })
+      .object({
+        path: z.string().min(1).optional(),
+        /**
+         * The terminal secret that keys the journal's hash chain; created (mode 0600) when missing.
+         * Default: journal.key beside the journal.
+         */
+        keyFile: z.string().min(1).optional(),
+      })
       .strict()
       .default({}),
+    /** The engineers' serial console. */
+    console: z
+      .object({
+        /** Accounts: `pin` is a hash made by `kiosk console hash-pin` (scrypt), never the PIN itself. */
+        engineers: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case name, up to 32 characters'),
+                pin: z.string().regex(/^scrypt\$/, 'a hash from `kiosk console hash-pin`, starting with scrypt$'),
+              })
+              .strict(),
+          )
+          .default([]),
+        /** Failed logins in a row before the console locks. */
+        maxFailures: z.number().int().min(1).max(100).default(5),
+        lockoutMs: ms.default(300_000),
+        /** An idle session is logged out after this long. */
+        idleMs: ms.default(300_000),
+      })
+      .strict()
+      .default({ engineers: [], maxFailures: 5, lockoutMs: 300_000, idleMs: 300_000 }),
     validator: z
       .object({
         /** Driver folder name under drivers/, e.g. 'id003'. */
@@ -131,4 +160,4 @@ export type ConfigInput = z.input<typeof configSchema>;
 type Parsed = z.output<typeof configSchema>;
 
 /** The configuration with every path resolved. */
-export type Config = Parsed & { journal: { path: string }; control: { socket: string } };
+export type Config = Parsed & { journal: { path: string; keyFile: string }; control: { socket: string } };

@@ -20,6 +20,36 @@ export const controlRequest = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('hoppers') }),
   /** A technician counted (or filled) a hopper: its level in coins. */
   z.object({ cmd: z.literal('hopper-level'), name: z.string().max(32), level: z.number().int().min(0).max(100_000) }),
+  /** A technician put `add` coins into a hopper. */
+  z.object({ cmd: z.literal('hopper-refill'), name: z.string().max(32), add: z.number().int().min(1).max(100_000), by: z.string().max(64) }),
+  /**
+   * The cash box was taken out and counted; `counted` maps face value (fen) to the number of notes
+   * found. The journal compares it with its own counters; a difference raises an alarm. A new
+   * empty box starts at zero.
+   */
+  z.object({
+    cmd: z.literal('cash-collection'),
+    by: z.string().max(64),
+    counted: z.record(z.string().regex(/^\d{1,9}$/), z.number().int().min(0).max(1_000_000)),
+  }),
+  /** Print a receipt again: the given transaction, or the oldest one waiting in the reprint queue. */
+  z.object({ cmd: z.literal('reprint'), id: z.string().max(64).optional() }),
+  z.object({ cmd: z.literal('reprint-queue') }),
+  z.object({ cmd: z.literal('out-of-service'), by: z.string().max(64), reason: z.string().max(200) }),
+  z.object({ cmd: z.literal('in-service'), by: z.string().max(64) }),
+  /** Test one device while the service runs: validator, coin-acceptor, hopper:<name>, printer. */
+  z.object({ cmd: z.literal('device-test'), device: z.string().max(64) }),
+  /** The running configuration with secrets masked. */
+  z.object({ cmd: z.literal('config') }),
+  /** The last lines the service logged (JSON objects), oldest first. */
+  z.object({ cmd: z.literal('log-tail'), lines: z.number().int().min(1).max(1000).optional() }),
+  /** The engineers' console reports a login, a refusal or a command; the service journals it. */
+  z.object({
+    cmd: z.literal('audit'),
+    who: z.string().max(64),
+    action: z.string().max(200),
+    ok: z.boolean(),
+  }),
 ]);
 
 export type ControlRequest = z.infer<typeof controlRequest>;

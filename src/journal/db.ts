@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { migrations, type Migration } from './migrations.js';
+import { migrations, type Migration, type MigrationContext } from './migrations.js';
 
 export type Database = BetterSqlite3.Database;
 
@@ -11,9 +11,10 @@ const BUSY_TIMEOUT_MS = 5000;
 /**
  * Opens (creating if needed) the journal database, makes it durable and brings its schema up to
  * date. Throws an Error naming the file when it cannot be created or opened, is not a SQLite
- * database, or carries a schema newer than this code.
+ * database, or carries a schema newer than this code. `ctx.key` is needed when events written
+ * before the hash chain must be sealed into it.
  */
-export function openDatabase(path: string): Database {
+export function openDatabase(path: string, ctx: MigrationContext = {}): Database {
   const file = resolve(path);
   try {
     mkdirSync(dirname(file), { recursive: true });
@@ -32,7 +33,47 @@ export function openDatabase(path: string): Database {
 
   try {
     configure(db, file);
-    migrate(db, file, migrations);
+    migrate(db, file, migrations, ctx);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+/**
+ * Opens an existing journal for reading only: nothing is created, migrated or written. Its schema
+ * must be the one this code knows, since reading relies on it. (SQLite may still create the
+ * empty -wal/-shm side files a WAL reader needs; the database file itself is never touched.)
+ */
+export function openDatabaseReadOnly(path: string, version: number): Database {
+  const file = resolve(path);
+  if (!existsSync(file)) throw new Error(`journal database ${file} does not exist`);
+  let db: Database;
+  try {
+    db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new Error(`journal database ${file}: cannot open: ${messageOf(err)}`, { cause: err });
+  }
+  try {
+    let current: number;
+    try {
+      current = db.pragma('user_version', { simple: true }) as number;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const what = code === 'SQLITE_NOTADB' ? 'is not a SQLite database' : 'cannot be read';
+      throw new Error(`journal database ${file}: ${what}: ${messageOf(err)}`, { cause: err });
+    }
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (current !== version) {
+      const advice =
+        current < version
+          ? 'start the kiosk once so that it brings the journal up to date'
+          : 'use the program version that wrote it';
+      throw new Error(
+        `journal database ${file}: schema version ${current}, but this program reads version ${version}; ${advice}`,
+      );
+    }
   } catch (err) {
     db.close();
     throw err;
@@ -60,7 +101,7 @@ function configure(db: Database, file: string): void {
 }
 
 /** Applies every migration above the file's user_version, each in its own transaction. */
-export function migrate(db: Database, file: string, list: readonly Migration[]): void {
+export function migrate(db: Database, file: string, list: readonly Migration[], ctx: MigrationContext = {}): void {
   const known = list.reduce((v, m) => Math.max(v, m.version), 0);
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > known) {
@@ -74,6 +115,7 @@ export function migrate(db: Database, file: string, list: readonly Migration[]):
     try {
       db.transaction(() => {
         db.exec(m.sql);
+        m.after?.(db, ctx);
         db.pragma(`user_version = ${m.version}`);
       })();
     } catch (err) {

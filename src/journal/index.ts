@@ -1,7 +1,11 @@
-export { openDatabase, migrate, type Database } from './db.js';
-export { migrations, latestVersion, type Migration } from './migrations.js';
+export { openDatabase, openDatabaseReadOnly, migrate, type Database } from './db.js';
+export { migrations, latestVersion, type Migration, type MigrationContext } from './migrations.js';
+export { GENESIS, chainHash, type ChainBreak, type ChainProblem, type ChainResult } from './chain.js';
+export { KEY_BYTES, loadOrCreateKey, readKey } from './key.js';
+export { journalVerifyCommand } from './verify-command.js';
 export {
   Journal,
+  type CashCollection,
   type CountedCash,
   type HopperLevel,
   type JournalEvent,

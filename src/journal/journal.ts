@@ -1,5 +1,7 @@
 import type { Coin, Note } from '../../drivers/types.js';
-import { openDatabase, type Database } from './db.js';
+import { chainHash, checkChain, requireKey, type ChainResult } from './chain.js';
+import { openDatabase, openDatabaseReadOnly, type Database } from './db.js';
+import { latestVersion } from './migrations.js';
 
 export type Service = 'pay' | 'topup' | 'lookup';
 export type TxnStatus = 'open' | 'completed' | 'cancelled';
@@ -55,6 +57,15 @@ export interface CountedCash {
   count: number;
 }
 
+/** The outcome of a cash collection; maps are note value (fen) to number of notes. */
+export interface CashCollection {
+  expected: Record<number, number>;
+  counted: Record<number, number>;
+  /** Counted minus expected, for every value either side has. */
+  difference: Record<number, number>;
+  ok: boolean;
+}
+
 export interface JournalEvent {
   seq: number;
   txnId: string | null;
@@ -90,6 +101,8 @@ export interface PaymentMessage {
 }
 
 export interface JournalOptions {
+  /** The terminal secret keying the hash chain (32 bytes, from loadOrCreateKey). */
+  key: Buffer;
   /**
    * Fault injection for crash tests: `type` or `type#n`. Right after the commit of the n-th event
    * of that type written by this journal (default the 1st), the process SIGKILLs itself.
@@ -121,6 +134,8 @@ const RESERVED_TYPES = new Set<string>([
   'txn.cancelled',
   'coin.accepted',
   'hopper.level',
+  'hopper.refill',
+  'cashbox.collected',
 ]);
 const RESERVED_PREFIXES = ['payout.', 'receipt.'] as const;
 /** A hopper takes at most this many coins in one dispense command (one ccTalk data byte). */
@@ -194,6 +209,7 @@ interface CrashPoint {
 export class Journal {
   readonly path: string;
   private readonly db: Database;
+  private readonly key: Buffer;
   private readonly now: () => Date;
   private readonly crashPoint: CrashPoint | null;
   /** Committed events of the crashAfter type so far. */
@@ -202,14 +218,29 @@ export class Journal {
   private uncommitted: string[] = [];
   private readonly sql: ReturnType<typeof prepareStatements>;
 
-  static open(path: string, opts: JournalOptions = {}): Journal {
+  /**
+   * Opens (creating and migrating as needed) the journal for writing. A wrong key is not refused
+   * here: the journal goes on chaining with it, and verifyChain() with the right key reports the
+   * first event it wrote. Older events are never re-chained.
+   */
+  static open(path: string, opts: JournalOptions): Journal {
+    // Plain-JS callers may leave the options out; say what is missing rather than crash on it.
+    requireKey((opts as JournalOptions | undefined)?.key);
     const crashPoint = opts.crashAfter === undefined ? null : parseCrashAfter(opts.crashAfter);
-    return new Journal(openDatabase(path), crashPoint, opts.now ?? (() => new Date()));
+    const db = openDatabase(path, { key: opts.key });
+    return new Journal(db, opts.key, crashPoint, opts.now ?? (() => new Date()));
   }
 
-  private constructor(db: Database, crashPoint: CrashPoint | null, now: () => Date) {
+  /** Opens an existing journal of the current schema for reading and verifying only. */
+  static openReadOnly(path: string, opts: { key: Buffer }): Journal {
+    requireKey(opts.key);
+    return new Journal(openDatabaseReadOnly(path, latestVersion), opts.key, null, () => new Date());
+  }
+
+  private constructor(db: Database, key: Buffer, crashPoint: CrashPoint | null, now: () => Date) {
     this.db = db;
     this.path = db.name;
+    this.key = key;
     this.crashPoint = crashPoint;
     this.now = now;
     this.sql = prepareStatements(db);
@@ -515,6 +546,86 @@ export class Journal {
     return this.sql.hoppers.all() as HopperLevel[];
   }
 
+  /** An operator put `add` coins into a hopper whose level is known; returns its new level. */
+  hopperRefilled(name: string, add: number, by: string): number {
+    requireText('hopper name', name);
+    requirePositive('coins added', add);
+    requireText('by', by);
+    return this.write(() => {
+      const before = this.sql.hopper.get(name) as { coin_value: number; level: number } | undefined;
+      if (!before) {
+        throw new Error(`journal: unknown hopper "${name}": set its level once (setHopperLevel) before refilling it`);
+      }
+      const level = before.level + add;
+      requireAmount('new hopper level', level);
+      const at = this.stamp();
+      this.sql.hopperAdd.run(add, at, name);
+      this.insertEvent(
+        null,
+        'hopper.refill',
+        { hopper: name, coinValue: before.coin_value, added: add, previous: before.level, level, by },
+        at,
+      );
+      return level;
+    });
+  }
+
+  // ------------------------------------------------------------------ cash box
+
+  /**
+   * The cash box was emptied and its notes counted by `by`: `counted` maps note value (fen) to
+   * notes found. The journal's counts, the counted ones and their differences are recorded, with
+   * an alarm when they differ, and the counters restart at zero for the new, empty box.
+   */
+  cashCollected(by: string, counted: Record<number, number>): CashCollection {
+    requireText('by', by);
+    const found = cleanCounts(counted);
+    return this.write(() => {
+      const box = this.cashbox();
+      const foreign = box.find((c) => c.currency !== PAYMENT_CURRENCY && c.count > 0);
+      if (foreign) {
+        throw new Error(
+          `journal: the cash box holds ${foreign.count} notes of ${foreign.currency} ${foreign.value}; ` +
+            `a collection counts ${PAYMENT_CURRENCY} notes only`,
+        );
+      }
+      const expected: Record<number, number> = {};
+      for (const c of box) if (c.count > 0) expected[c.value] = c.count;
+      const difference: Record<number, number> = {};
+      const values = [...new Set([...Object.keys(expected), ...Object.keys(found)].map(Number))].sort((a, b) => a - b);
+      for (const v of values) difference[v] = (found[v] ?? 0) - (expected[v] ?? 0);
+      const ok = values.every((v) => difference[v] === 0);
+      const expectedTotal = totalOf(expected);
+      const countedTotal = totalOf(found);
+
+      const at = this.stamp();
+      const collected = this.insertEvent(
+        null,
+        'cashbox.collected',
+        { by, currency: PAYMENT_CURRENCY, expected, counted: found, difference, expectedTotal, countedTotal, ok },
+        at,
+      );
+      if (!ok) {
+        const off = Object.fromEntries(values.filter((v) => difference[v] !== 0).map((v) => [v, difference[v]]));
+        this.insertEvent(
+          null,
+          'alarm.cash-difference',
+          {
+            by,
+            collection: collected.seq,
+            difference: off,
+            expectedTotal,
+            countedTotal,
+            shortBy: expectedTotal - countedTotal,
+          },
+          at,
+        );
+      }
+      this.sql.cashboxEmpty.run();
+      return { expected, counted: found, difference, ok };
+    });
+  }
+
   // ------------------------------------------------------------------ receipts
 
   receiptPrinted(id: string, r: { reprint?: boolean } = {}): void {
@@ -621,8 +732,27 @@ export class Journal {
 
   // ------------------------------------------------------------------ audit
 
-  /** Money invariant over the whole journal; returns a list of problems, empty when all is well. */
+  /** The hash chain and the money invariants; returns a list of problems, empty when all is well. */
   verify(): string[] {
+    const chain = this.verifyChain();
+    const problems = chain.ok ? [] : [`hash chain broken at event ${chain.seq} (${chain.problem}): ${chain.detail}`];
+    return [...problems, ...this.verifyMoney()];
+  }
+
+  /**
+   * The first broken link of the events' hash chain, or how many events it covers. Read in one
+   * transaction: rows and chain head seen at different moments would look like a cut chain.
+   */
+  verifyChain(): ChainResult {
+    return this.db.transaction(() => checkChain(this.db, this.key))();
+  }
+
+  /** Money invariants over the whole journal, without the hash chain, as of one moment. */
+  verifyMoney(): string[] {
+    return this.db.transaction(() => this.moneyProblems())();
+  }
+
+  private moneyProblems(): string[] {
     const problems: string[] = [];
 
     for (const r of this.rows<TxnRecord>(
@@ -653,7 +783,7 @@ export class Journal {
       problems.push(`transaction "${r.id}": cancelled with cash in ${r.cash_in}`);
     }
 
-    problems.push(...this.compareCounters('cash box', 'cashbox', 'note.stacked', 'note', 'stacked notes'));
+    problems.push(...this.checkCashbox());
     problems.push(...this.compareCounters('coin box', 'coinbox', 'coin.accepted', 'coin', 'accepted coins'));
 
     for (const r of this.rows<{ id: string; change_paid: number; paid: number }>(
@@ -731,17 +861,62 @@ export class Journal {
     return problems;
   }
 
-  /** Each hopper's level is its last set level minus the coins paid since, never below 0. */
+  /**
+   * The cash box holds the notes stacked since the last collection; each collection must have
+   * expected exactly the notes stacked since the one before it.
+   */
+  private checkCashbox(): string[] {
+    const problems: string[] = [];
+    let stacked = new Map<string, number>();
+    for (const r of this.rows<{ seq: number; type: string; currency: string; value: number; expected: string | null }>(
+      `SELECT seq, type, json_extract(data, '$.note.currency') AS currency, json_extract(data, '$.note.value') AS value,
+              json_extract(data, '$.expected') AS expected
+       FROM events WHERE type IN ('note.stacked', 'cashbox.collected') ORDER BY seq`,
+    )) {
+      if (r.type === 'note.stacked') {
+        const key = `${r.currency} ${r.value}`;
+        stacked.set(key, (stacked.get(key) ?? 0) + 1);
+        continue;
+      }
+      const expected = new Map<string, number>();
+      for (const [value, n] of Object.entries(JSON.parse(r.expected ?? '{}') as Record<string, number>)) {
+        expected.set(`${PAYMENT_CURRENCY} ${value}`, n);
+      }
+      for (const key of new Set([...expected.keys(), ...stacked.keys()])) {
+        const e = expected.get(key) ?? 0;
+        const n = stacked.get(key) ?? 0;
+        if (e !== n) {
+          problems.push(
+            `cash collection (event ${r.seq}) ${key}: expected ${e} != notes stacked since the collection before ${n}`,
+          );
+        }
+      }
+      stacked = new Map();
+    }
+    const counted = new Map<string, number>();
+    for (const c of this.cashbox()) counted.set(`${c.currency} ${c.value}`, c.count);
+    for (const key of new Set([...counted.keys(), ...stacked.keys()])) {
+      const c = counted.get(key) ?? 0;
+      const n = stacked.get(key) ?? 0;
+      if (c !== n) problems.push(`cash box ${key}: counter ${c} != notes stacked since the last collection ${n}`);
+    }
+    return problems;
+  }
+
+  /** Each hopper's level is its last set level plus refills minus the coins paid since, never below 0. */
   private checkHopperLevels(): string[] {
     const expected = new Map<string, number>();
-    for (const r of this.rows<{ type: string; hopper: string; level: number | null; paid: number | null }>(
+    type Change = { type: string; hopper: string; level: number | null; paid: number | null; added: number | null };
+    for (const r of this.rows<Change>(
       `SELECT type, json_extract(data, '$.hopper') AS hopper, json_extract(data, '$.level') AS level,
-              json_extract(data, '$.paid') AS paid
-       FROM events WHERE type IN ('hopper.level', 'payout.done') ORDER BY seq`,
+              json_extract(data, '$.paid') AS paid, json_extract(data, '$.added') AS added
+       FROM events WHERE type IN ('hopper.level', 'hopper.refill', 'payout.done') ORDER BY seq`,
     )) {
       const before = expected.get(r.hopper);
       if (r.type === 'hopper.level') expected.set(r.hopper, r.level ?? 0);
-      else if (before !== undefined) expected.set(r.hopper, Math.max(before - (r.paid ?? 0), 0));
+      else if (before === undefined) continue;
+      else if (r.type === 'hopper.refill') expected.set(r.hopper, before + (r.added ?? 0));
+      else expected.set(r.hopper, Math.max(before - (r.paid ?? 0), 0));
     }
     const problems: string[] = [];
     for (const h of this.hopperLevels()) {
@@ -749,7 +924,7 @@ export class Journal {
       if (want === undefined) {
         problems.push(`hopper "${h.name}": level ${h.level} was never set by a 'hopper.level' event`);
       } else if (want !== h.level) {
-        problems.push(`hopper "${h.name}": level ${h.level} != last set level minus coins paid ${want}`);
+        problems.push(`hopper "${h.name}": level ${h.level} != last set level plus refills minus coins paid ${want}`);
       }
     }
     return problems;
@@ -782,10 +957,20 @@ export class Journal {
     if (this.crashCount === this.crashPoint.nth) process.kill(process.pid, 'SIGKILL');
   }
 
+  /**
+   * Chains the event to the chain head. The hash covers the seq, so the seq is chosen here (the
+   * one AUTOINCREMENT would give next) rather than by the insert.
+   */
   private insertEvent(txnId: string | null, type: string, data: Record<string, unknown>, at: string): JournalEvent {
-    const info = this.sql.insertEvent.run(txnId, type, toJson(data, `event "${type}"`), at);
+    const head = this.sql.chainHead.get() as { hash: string } | undefined;
+    if (!head) throw new Error('journal: the chain head record is missing; the journal was tampered with');
+    const { seq } = this.sql.nextSeq.get() as { seq: number };
+    const json = toJson(data, `event "${type}"`);
+    const hash = chainHash(this.key, head.hash, { seq, txn_id: txnId, type, data: json, at });
+    this.sql.insertEvent.run(seq, txnId, type, json, at, head.hash, hash);
+    this.sql.moveHead.run(seq, hash);
     this.uncommitted.push(type);
-    return { seq: Number(info.lastInsertRowid), txnId, type, data, at };
+    return { seq, txnId, type, data, at };
   }
 
   private rows<T>(sql: string): T[] {
@@ -871,6 +1056,7 @@ function prepareStatements(db: Database) {
     ),
     hopper: db.prepare('SELECT coin_value, level FROM hoppers WHERE name = ?'),
     hoppers: db.prepare('SELECT name, coin_value AS coinValue, level FROM hoppers ORDER BY name'),
+    hopperAdd: db.prepare('UPDATE hoppers SET level = level + ?, updated_at = ? WHERE name = ?'),
     hopperTake: db.prepare('UPDATE hoppers SET level = MAX(level - ?, 0), updated_at = ? WHERE name = ?'),
     upsertHopper: db.prepare(
       `INSERT INTO hoppers (name, coin_value, level, updated_at) VALUES (?, ?, ?, ?)
@@ -889,7 +1075,15 @@ function prepareStatements(db: Database) {
     cancel: db.prepare(
       `UPDATE transactions SET status = 'cancelled', end_reason = ?, updated_at = ? WHERE id = ?`,
     ),
-    insertEvent: db.prepare('INSERT INTO events (txn_id, type, data, at) VALUES (?, ?, ?, ?)'),
+    nextSeq: db.prepare(
+      `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
+                  COALESCE((SELECT MAX(seq) FROM events), 0)) + 1 AS seq`,
+    ),
+    insertEvent: db.prepare(
+      'INSERT INTO events (seq, txn_id, type, data, at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    chainHead: db.prepare('SELECT hash FROM chain_head WHERE id = 1'),
+    moveHead: db.prepare('UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1'),
     events: db.prepare('SELECT * FROM events WHERE txn_id = ? ORDER BY seq'),
     lastNoteOf: db.prepare(
       `SELECT * FROM events WHERE txn_id = ? AND type IN ('note.escrowed', 'note.stacked', 'note.returned')
@@ -902,6 +1096,7 @@ function prepareStatements(db: Database) {
     openTxns: db.prepare(`SELECT * FROM transactions WHERE status = 'open' ORDER BY created_at, rowid`),
     listTxns: db.prepare('SELECT * FROM transactions ORDER BY created_at DESC, rowid DESC LIMIT ?'),
     cashbox: db.prepare('SELECT currency, value, count FROM cashbox ORDER BY currency, value'),
+    cashboxEmpty: db.prepare('DELETE FROM cashbox'),
     cashboxTotal: db.prepare('SELECT COALESCE(SUM(value * count), 0) AS total FROM cashbox'),
     insertOutbox: db.prepare(
       'INSERT INTO outbox (message_id, txn_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -967,6 +1162,29 @@ function cleanCash(kind: 'note' | 'coin', item: Note | Coin): Note & Coin {
     throw new Error(`journal: ${kind} code must be an integer, got ${String(item.code)}`);
   }
   return { value: item.value, currency: item.currency, code: item.code };
+}
+
+/** Notes counted by an operator: whole values above 0, whole counts of 0 or more. */
+function cleanCounts(counted: Record<number, number>): Record<number, number> {
+  if (counted === null || typeof counted !== 'object' || Array.isArray(counted)) {
+    throw new Error('journal: counted notes must be an object of note value (fen) to count');
+  }
+  const clean: Record<number, number> = {};
+  for (const [key, n] of Object.entries(counted)) {
+    const value = Number(key);
+    if (!/^[1-9]\d*$/.test(key) || !Number.isSafeInteger(value)) {
+      throw new Error(`journal: counted note value ${JSON.stringify(key)} must be a whole number of fen above 0`);
+    }
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+      throw new Error(`journal: counted notes of ${value} must be a whole number >= 0, got ${String(n)}`);
+    }
+    if (n > 0) clean[value] = n;
+  }
+  return clean;
+}
+
+function totalOf(counts: Record<number, number>): number {
+  return Object.entries(counts).reduce((sum, [value, n]) => sum + Number(value) * n, 0);
 }
 
 function toJson(data: unknown, what: string): string {

@@ -1,3 +1,6 @@
+import { sealHistory } from './chain.js';
+import type { Database } from './db.js';
+
 /**
  * Schema migrations. Each one runs inside its own SQLite transaction together with the bump of
  * `PRAGMA user_version`, so a crash mid-migration leaves the previous version intact.
@@ -6,7 +9,18 @@
 export interface Migration {
   version: number;
   sql: string;
+  /** Work SQL alone cannot do (it needs the journal key), run after `sql` in the same transaction. */
+  after?: (db: Database, ctx: MigrationContext) => void;
 }
+
+export interface MigrationContext {
+  /** The journal key; needed only to seal events written before the hash chain existed. */
+  key?: Buffer;
+}
+
+const APPEND_ONLY_UPDATE = `
+  CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE is not allowed'); END;`;
 
 // A money column must hold an integer >= 0; REAL or TEXT would let fractions of a fen in.
 const money = (col: string) => `CHECK (typeof(${col}) = 'integer' AND ${col} >= 0)`;
@@ -124,6 +138,33 @@ export const migrations: readonly Migration[] = [
         CHECK (claim_code IS NULL OR (typeof(claim_code) = 'text' AND length(claim_code) > 0));
       CREATE UNIQUE INDEX transactions_claim_code ON transactions (claim_code) WHERE claim_code IS NOT NULL;
     `,
+  },
+  {
+    version: 3,
+    sql: `
+      -- The hash chain (see chain.ts): each event's hash covers the previous event's hash, which
+      -- is also kept so that a broken link shows where the event was first written.
+      ALTER TABLE events ADD COLUMN prev_hash TEXT CHECK (prev_hash IS NULL OR length(prev_hash) = 64);
+      ALTER TABLE events ADD COLUMN hash TEXT CHECK (hash IS NULL OR length(hash) = 64);
+
+      -- The last event the journal chained. New events chain to it rather than to whatever row is
+      -- last, so a row slipped in around the journal stays outside the chain, and a row removed
+      -- from the end leaves the head pointing past the last row.
+      CREATE TABLE chain_head (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        seq  INTEGER NOT NULL CHECK (typeof(seq) = 'integer' AND seq >= 0),
+        hash TEXT NOT NULL CHECK (length(hash) = 64)
+      );
+
+      -- Sealing the older events writes their hashes once; the guard comes back right after.
+      DROP TRIGGER events_no_update;
+    `,
+    after: (db, ctx) => {
+      sealHistory(db, ctx.key);
+      db.exec(`${APPEND_ONLY_UPDATE}
+        CREATE TRIGGER events_chained BEFORE INSERT ON events WHEN NEW.hash IS NULL OR NEW.prev_hash IS NULL
+          BEGIN SELECT RAISE(ABORT, 'events must carry their chain hash'); END;`);
+    },
   },
 ];
 

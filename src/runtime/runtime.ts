@@ -33,8 +33,8 @@ import { capabilities, COIN_ACCEPTOR, HOPPER_PREFIX, PRINTER, terminalMachine, t
 import type { Config } from '../config/schema.js';
 import { serveControl } from '../control/server.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
-import { Journal } from '../journal/index.js';
-import { driverLog, type Logger } from '../log.js';
+import { Journal, loadOrCreateKey } from '../journal/index.js';
+import { driverLog, type Logger, type LogRing } from '../log.js';
 import { recoverOpenTransactions } from '../recovery/recover.js';
 import { BusinessClient, Forwarder, UplinkError } from '../uplink/index.js';
 import { probeLink } from './link-probe.js';
@@ -56,10 +56,15 @@ export interface RuntimeDeps {
   validator?: BillValidator;
   /** Fault-injection seam for the crash tests: see Journal's crashAfter. */
   crashAfter?: string;
+  /** Recent log lines, for the console's `log` command. */
+  logRing?: LogRing;
 }
 
 /** How long settling waits for a note in escrow to end up stacked or returned. */
 const NOTE_RESOLVE_MS = 5000;
+
+/** How long a stop lets a settlement, payout or receipt under way finish (within TimeoutStopSec=90). */
+const STOP_EFFECTS_MS = 60_000;
 
 /**
  * Wires the pieces together: devices → hooks → journal → machines, and the uplink. All money
@@ -93,10 +98,13 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
-    deps: RuntimeDeps = {},
+    private readonly deps: RuntimeDeps = {},
   ) {
     super();
-    this.journal = Journal.open(config.journal.path, deps.crashAfter ? { crashAfter: deps.crashAfter } : {});
+    this.journal = Journal.open(config.journal.path, {
+      key: loadOrCreateKey(config.journal.keyFile),
+      ...(deps.crashAfter ? { crashAfter: deps.crashAfter } : {}),
+    });
     this.validator =
       deps.validator ??
       createBillValidator(config.validator.model, {
@@ -179,13 +187,66 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
     this.notifier.startWatchdog(() => !this.stopped);
   }
 
+  /**
+   * A graceful stop (SIGTERM from systemd) with a customer possibly mid-payment. No new money is
+   * taken; a note already sent to the stacker is waited for so it is credited now rather than at
+   * the next start; settling, a payout or a receipt already under way is let finish. Whatever is
+   * still open after that is parked: the journal holds it and recovery closes it at the next
+   * start. Every wait is bounded (systemd's TimeoutStopSec is the backstop), and a kill at any
+   * point is no worse than the crashes recovery is built for.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.probeTimer);
     this.notifier.stop();
+    const a = this.active;
+    if (a) {
+      this.log.info({ txn: a.id }, 'stopping with a transaction running: no more cash is taken');
+      await this.validator.disable().catch((e: Error) => this.log.error({ err: e.message }, 'could not disable the validator'));
+      await this.coinAcceptor?.disable().catch((e: Error) => this.log.error({ err: e.message }, 'could not disable the coin acceptor'));
+      if (this.journal.pendingEscrow(a.id)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            this.off('note-resolved', onResolved);
+            resolve();
+          };
+          const onResolved = (txnId: string) => {
+            if (txnId === a.id && !this.journal.pendingEscrow(a.id)) done();
+          };
+          const timer = setTimeout(done, NOTE_RESOLVE_MS);
+          this.on('note-resolved', onResolved);
+        });
+      }
+      // Where the customer still had a say (number, look-up, review, cash) the transaction is
+      // parked; once its effects have started (settling, change, receipt) they run to the end.
+      const waiting = ['number', 'lookup', 'lookupFailed', 'review', 'cash'] as const;
+      const busy = (snap: ReturnType<typeof a.actor.getSnapshot>) => snap.status === 'active' && !waiting.some((w) => snap.matches(w));
+      if (busy(a.actor.getSnapshot())) {
+        this.log.info({ txn: a.id }, 'stopping: letting the running settlement, payout or receipt finish');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            sub.unsubscribe();
+            resolve();
+          }, STOP_EFFECTS_MS);
+          const sub = a.actor.subscribe((snap) => {
+            if (busy(snap)) return;
+            clearTimeout(timer);
+            sub.unsubscribe();
+            resolve();
+          });
+        });
+      }
+      const txn = this.journal.transaction(a.id);
+      if (txn?.status === 'open') this.log.warn({ txn: a.id, cashIn: txn.cashIn }, 'transaction parked: recovery closes it at the next start');
+    }
     this.active?.actor.stop();
     this.terminal.stop();
+    // Inhibited once more after the machine has stopped: an enable it sent earlier (e.g. after the
+    // last credit) may still have been queued behind the first disable.
+    await this.validator.disable().catch((e: Error) => this.log.error({ err: e.message }, 'could not disable the validator'));
+    await this.coinAcceptor?.disable().catch((e: Error) => this.log.error({ err: e.message }, 'could not disable the coin acceptor'));
     await this.forwarder.stop();
     for (const [, d] of this.devices()) await d.close();
     await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()));
@@ -602,6 +663,33 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
 
   // ------------------------------------------------------------------ control
 
+  /** A device test while the service runs; it never takes or pays money. */
+  private async deviceTest(name: string): Promise<ControlResponse> {
+    if (this.active) return { ok: false, error: 'a transaction is running: test the devices when the kiosk is idle' };
+    const device = this.devices().find(([n]) => n === name)?.[1];
+    if (!device) return { ok: false, error: `no device '${name}' (fitted: ${this.devices().map(([n]) => n).join(', ')})` };
+    const result: Record<string, unknown> = { device: name, identity: device.identity(), status: device.status() };
+    if (device.kind === 'coin-hopper') {
+      result.flags = await device.selfTest();
+      result.counters = await device.readStatus();
+    } else if (device.kind === 'printer') {
+      await device.print({
+        lines: [
+          { text: '测试页 TEST PAGE', align: 'center', emphasis: true, large: true },
+          { text: `${this.config.terminalId} ${new Date().toISOString()}`, align: 'center' },
+        ],
+        qr: this.config.terminalId,
+      });
+      result.printed = true;
+    } else if (device.kind === 'bill-validator') {
+      await device.enable([]);
+      await device.disable();
+      result.statusCycle = 'enable/disable answered';
+    }
+    this.journal.append(null, 'device.test', { device: name, ok: true });
+    return { ok: true, ...result };
+  }
+
   status(): Record<string, unknown> {
     const t = this.terminal.getSnapshot();
     const a = this.active;
@@ -616,7 +704,7 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
     };
   }
 
-  private handle(req: ControlRequest): ControlResponse {
+  private async handle(req: ControlRequest): Promise<ControlResponse> {
     switch (req.cmd) {
       case 'status':
         return { ok: true, ...this.status() };
@@ -657,6 +745,42 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
         this.journal.setHopperLevel(req.name, hopper.coinValue, req.level, 'control');
         return { ok: true };
       }
+      case 'hopper-refill': {
+        if (!this.hoppers.has(req.name)) return { ok: false, error: `no hopper named '${req.name}'` };
+        return { ok: true, level: this.journal.hopperRefilled(req.name, req.add, req.by) };
+      }
+      case 'cash-collection': {
+        const counted = Object.fromEntries(Object.entries(req.counted).map(([v, n]) => [Number(v), n]));
+        const result = this.journal.cashCollected(req.by, counted);
+        if (!result.ok) this.log.error({ ...result, by: req.by }, 'cash collection: the counted notes differ from the journal');
+        else this.log.info({ by: req.by }, 'cash collection: counts agree with the journal');
+        return { ok: true, agrees: result.ok, expected: result.expected, counted: result.counted, difference: result.difference };
+      }
+      case 'reprint': {
+        const id = req.id ?? this.journal.receiptsToReprint()[0];
+        if (!id) return { ok: false, error: 'the reprint queue is empty' };
+        await this.receipts.print(id, { reprint: true });
+        return { ok: true, id };
+      }
+      case 'reprint-queue':
+        return { ok: true, queue: this.journal.receiptsToReprint() };
+      case 'out-of-service':
+        this.journal.append(null, 'operator.out-of-service', { by: req.by, reason: req.reason });
+        this.terminal.send({ type: 'OUT_OF_SERVICE', by: req.by, reason: req.reason });
+        return { ok: true, note: this.active ? 'the running transaction finishes first; no new one starts' : 'out of service' };
+      case 'in-service':
+        this.journal.append(null, 'operator.in-service', { by: req.by });
+        this.terminal.send({ type: 'IN_SERVICE', by: req.by });
+        return { ok: true };
+      case 'device-test':
+        return this.deviceTest(req.device);
+      case 'config':
+        return { ok: true, config: maskedConfig(this.config) };
+      case 'log-tail':
+        return { ok: true, lines: this.deps.logRing?.tail(req.lines ?? 50) ?? [] };
+      case 'audit':
+        this.journal.append(null, 'console.audit', { who: req.who, action: req.action, ok: req.ok });
+        return { ok: true };
     }
   }
 }
@@ -678,4 +802,15 @@ function claimCode(): string {
   let code = '';
   for (const b of bytes) code += alphabet[b % alphabet.length];
   return `${code.slice(0, 4)}-${code.slice(4)}`;
+}
+
+/** The configuration as the console shows it: no PIN hashes, no passwords in URLs. */
+function maskedConfig(config: Config): unknown {
+  const url = new URL(config.server.baseUrl);
+  if (url.password) url.password = '***';
+  return {
+    ...config,
+    server: { ...config.server, baseUrl: url.toString() },
+    console: { ...config.console, engineers: config.console.engineers.map((e) => ({ name: e.name, pin: '***' })) },
+  };
 }

@@ -6,9 +6,12 @@ import { FakeLine, frame, type Answer } from './fake-line.js';
 function setUp(opts: CctalkBusOptions = {}, echo = false) {
   const [host, device] = memoryPair('cctalk');
   void device.open();
-  const bus = new CctalkBus(host, { replyTimeoutMs: 200, busyRetryDelayMs: 5, ...opts });
+  // Long enough that a loaded machine does not cause retries the test does not expect; the
+  // requests meant to time out pass their own short time-out.
+  const bus = new CctalkBus(host, { replyTimeoutMs: 1000, busyRetryDelayMs: 5, ...opts });
+  const short = { timeoutMs: 150 };
   const line = new FakeLine(device, { echo });
-  return { bus, line, host, device };
+  return { bus, line, host, device, short };
 }
 
 /** Answers from a list, one per request; the last one repeats. */
@@ -57,34 +60,48 @@ t.test('echo on: a garbled echo is still dropped', async (t) => {
 });
 
 t.test('retries on time-out, then gives up', async (t) => {
-  const { bus, line } = setUp({ retries: 3 });
+  const { bus, line, short } = setUp({ retries: 3 });
   line.handlers.set(2, script('silent', 'silent', [9]));
-  t.same([...(await bus.request(2, 229))], [9], 'third try answered');
+  t.same([...(await bus.request(2, 229, undefined, short))], [9], 'third try answered');
   t.equal(line.count(2, 229), 3);
 
   line.handlers.set(2, () => 'silent');
-  const err = await failure(bus.request(2, 254));
+  const err = await failure(bus.request(2, 254, undefined, short));
   t.equal(err.reason, 'no-reply');
   t.match(err.message, /no reply to header 254 to address 2/);
   t.equal(line.count(2, 254), 4, 'first try plus three retries');
   await bus.close();
 });
 
+t.test('a late answer to the first try does not pass for the next reply', async (t) => {
+  const { bus, line } = setUp({ replyTimeoutMs: 200 });
+  // The first 245 is answered after the time-out, its re-send at once; 242 takes a while.
+  const delays = [300, 10, 150];
+  line.handlers.set(2, (header) => {
+    line.replyDelayMs = delays.shift() ?? 0;
+    return [header];
+  });
+  t.same([...(await bus.request(2, 245))], [245]);
+  t.same([...(await bus.request(2, 242))], [242], 'the late answer to the first 245 was dropped');
+  t.equal(line.count(2, 245), 2);
+  await bus.close();
+});
+
 t.test('retries on a bad checksum', async (t) => {
-  const { bus, line } = setUp();
+  const { bus, line, short } = setUp();
   const garbled = frame(1, 2, 0, [5]);
   garbled[garbled.length - 1]! ^= 0x01;
   line.handlers.set(2, script({ raw: garbled }, [5]));
-  t.same([...(await bus.request(2, 242))], [5]);
+  t.same([...(await bus.request(2, 242, undefined, short))], [5]);
   t.equal(line.count(2, 242), 2);
   t.equal(bus.stats.badChecksum, 1);
 
   line.handlers.set(3, () => ({ raw: garbled }));
-  const err = await failure(bus.request(3, 242));
+  const err = await failure(bus.request(3, 242, undefined, short));
   t.equal(err.reason, 'garbled', 'nothing but bad frames came back');
   t.equal(line.count(3, 242), 4);
   line.handlers.set(3, () => ({ raw: Buffer.concat([frame(1, 3, 0, [1, 2]).subarray(0, 5), Buffer.of(0)]) }));
-  const bad = await failure(bus.request(3, 242, undefined, { timeoutMs: 100 }));
+  const bad = await failure(bus.request(3, 242, undefined, short));
   t.equal(bad.reason, 'garbled', 'a truncated frame is garbled too');
   await bus.close();
 });
@@ -103,9 +120,9 @@ t.test('retries on NAK and BUSY; the last answer is the error', async (t) => {
 });
 
 t.test('retry: false sends once, whatever happens', async (t) => {
-  const { bus, line } = setUp();
+  const { bus, line, short } = setUp();
   line.handlers.set(3, () => 'silent');
-  const lost = await failure(bus.request(3, 167, Buffer.of(1, 2, 3, 4), { retry: false }));
+  const lost = await failure(bus.request(3, 167, Buffer.of(1, 2, 3, 4), { retry: false, ...short }));
   t.equal(lost.reason, 'no-reply');
   t.equal(line.count(3, 167), 1);
 
@@ -117,7 +134,7 @@ t.test('retry: false sends once, whatever happens', async (t) => {
   const garbled = frame(1, 3, 0, [8]);
   garbled[4] = 9;
   line.handlers.set(3, () => ({ raw: garbled }));
-  const bad = await failure(bus.request(3, 167, Buffer.of(1, 2, 3, 4), { retry: false }));
+  const bad = await failure(bus.request(3, 167, Buffer.of(1, 2, 3, 4), { retry: false, ...short }));
   t.equal(bad.reason, 'garbled');
   t.equal(line.count(3, 167), 3);
   await bus.close();
@@ -149,9 +166,9 @@ t.test('two addresses on one bus: one request at a time, each answered in order'
 });
 
 t.test('a reply from another address or of the wrong length is not the reply', async (t) => {
-  const { bus, line } = setUp();
+  const { bus, line, short } = setUp();
   line.handlers.set(3, script({ raw: Buffer.concat([frame(1, 4, 0, [1, 2, 3, 4]), frame(1, 3, 0, [8])]) }, [1, 2, 3, 4]));
-  t.same([...(await bus.request(3, 166, undefined, { replyLength: 4 }))], [1, 2, 3, 4]);
+  t.same([...(await bus.request(3, 166, undefined, { replyLength: 4, ...short }))], [1, 2, 3, 4]);
   t.equal(line.count(3, 166), 2, 'the stray frames were ignored and the request retried');
   await bus.close();
 });

@@ -57,10 +57,16 @@ const COINS = [
   { channel: 9, value: 100 },
 ];
 
+/** Every driver a test made is closed at the end, even when the test failed half-way. */
+const opened: { close(): Promise<void> }[] = [];
+t.teardown(async () => {
+  for (const d of opened) await d.close();
+});
+
 function setUp(opts: { coins?: typeof COINS | undefined; counter?: number } = {}) {
   const [host, device] = memoryPair('cctalk');
   void device.open();
-  const bus = new CctalkBus(host, { replyTimeoutMs: 100, retries: 1, busyRetryDelayMs: 5 });
+  const bus = new CctalkBus(host, { replyTimeoutMs: 500, retries: 1, busyRetryDelayMs: 5 });
   const line = new FakeLine(device, { echo: true });
   const fake = new FakeAcceptor();
   fake.counter = opts.counter ?? 0;
@@ -79,6 +85,7 @@ function setUp(opts: { coins?: typeof COINS | undefined; counter?: number } = {}
   acceptor.on('coin', (c) => coins.push(c));
   acceptor.on('events-lost', (e) => lost.push(e.count));
   acceptor.on('status', (s) => statuses.push(s));
+  opened.push(acceptor);
   return { acceptor, fake, line, coins, lost, statuses, logs };
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Coin, Note } from '../../drivers/types.js';
 import { Journal } from '../../src/journal/index.js';
+import { testKey } from './keys.js';
 
 const yuan100: Note = { value: 10000, currency: 'CNY', code: 0x67 };
 const yuan50: Note = { value: 5000, currency: 'CNY', code: 0x66 };
@@ -16,7 +17,7 @@ function clock(): () => Date {
 }
 
 function openJournal(t: Test): Journal {
-  const j = Journal.open(join(t.testdir(), 'journal.db'), { now: clock() });
+  const j = Journal.open(join(t.testdir(), 'journal.db'), { key: testKey, now: clock() });
   t.teardown(() => j.close());
   return j;
 }
@@ -389,7 +390,7 @@ t.test('verify finds tampering with coins, change and hoppers', async (t) => {
   );
   tamper(
     `UPDATE hoppers SET level = 10`,
-    [/hopper "hopper-100": level 10 != last set level minus coins paid 8/],
+    [/hopper "hopper-100": level 10 != last set level plus refills minus coins paid 8/],
     `UPDATE hoppers SET level = 8`,
   );
   tamper(

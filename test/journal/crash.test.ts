@@ -4,6 +4,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Journal } from '../../src/journal/index.js';
+import { testKey } from './keys.js';
 
 // The child runs the compiled journal (npm test compiles into dist/ first), so it is the same
 // code as in production, without a TypeScript loader in the way.
@@ -15,7 +16,7 @@ function runChild(dir: string, file: string, crashAfter: string, body: string) {
   writeFileSync(
     script,
     `import { Journal } from ${JSON.stringify(compiled.href)};
-const j = Journal.open(${JSON.stringify(file)}, { crashAfter: ${JSON.stringify(crashAfter)} });
+const j = Journal.open(${JSON.stringify(file)}, { key: Buffer.from(${JSON.stringify(testKey.toString("hex"))}, "hex"), crashAfter: ${JSON.stringify(crashAfter)} });
 const note = (value, code) => ({ value, currency: 'CNY', code });
 const coin = (value, code) => ({ value, currency: 'CNY', code });
 ${body}
@@ -44,7 +45,7 @@ j.settle('crash-1', { endReason: 'paid' });`,
   t.equal(child.signal, 'SIGKILL', child.stderr);
   t.notMatch(child.stdout, /survived/);
 
-  const j = Journal.open(file);
+  const j = Journal.open(file, { key: testKey });
   t.teardown(() => j.close());
   t.match(j.transaction('crash-1'), { status: 'open', cashIn: 10000, credited: 10000 });
   t.same(j.openTransactions().map((r) => r.id), ['crash-1']);
@@ -74,7 +75,7 @@ j.noteStacked('crash-2', note(10000, 0x67));`,
   );
   t.equal(child.signal, 'SIGKILL', child.stderr);
 
-  const j = Journal.open(file);
+  const j = Journal.open(file, { key: testKey });
   t.teardown(() => j.close());
   t.match(j.transaction('crash-2'), { status: 'open', cashIn: 7000 });
   t.equal(j.cashboxTotal(), 7000);
@@ -95,7 +96,7 @@ j.close();`,
   );
   t.equal(child.status, 0, child.stderr);
   t.match(child.stdout, /survived/);
-  const j = Journal.open(file);
+  const j = Journal.open(file, { key: testKey });
   t.teardown(() => j.close());
   t.match(j.transaction('calm'), { status: 'completed', credited: 2000 });
 });
@@ -120,7 +121,7 @@ j.payoutDone(seq, { paid: 3, unpaid: 0, via: 'await-payout' });`,
   t.equal(child.signal, 'SIGKILL', child.stderr);
   t.notMatch(child.stdout, /survived/);
 
-  const j = Journal.open(file);
+  const j = Journal.open(file, { key: testKey });
   t.teardown(() => j.close());
   t.match(j.transaction('crash-p'), {
     status: 'completed',

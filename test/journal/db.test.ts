@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Journal, latestVersion, migrate, migrations, openDatabase } from '../../src/journal/index.js';
+import { testKey } from './keys.js';
 
 function errorOf(fn: () => unknown): string {
   try {
@@ -93,7 +94,7 @@ t.test('money columns refuse floats and negatives at the SQL level', async (t) =
   t.throws(() => insert.run('unbalanced', 500, 400), /CHECK constraint failed/);
 });
 
-t.test('a version-1 file is brought to version 2 with its data kept', async (t) => {
+t.test('a version-1 file is brought up to date with its data kept and sealed', async (t) => {
   const file = join(t.testdir(), 'v1.db');
   const old = new BetterSqlite3(file);
   old.pragma('journal_mode = WAL');
@@ -119,11 +120,11 @@ t.test('a version-1 file is brought to version 2 with its data kept', async (t) 
   old.prepare(`INSERT INTO cashbox (currency, value, count) VALUES ('CNY', 5000, 2)`).run();
   old.close();
 
-  const j = Journal.open(file);
+  const j = Journal.open(file, { key: testKey });
   t.teardown(() => j.close());
   const db = new BetterSqlite3(file, { readonly: true });
   t.teardown(() => db.close());
-  t.equal(db.pragma('user_version', { simple: true }), 2);
+  t.equal(db.pragma('user_version', { simple: true }), latestVersion);
   t.match(j.transaction('old-1'), { status: 'completed', cashIn: 5000, credited: 5000, claimCode: null });
   t.same(j.cashbox(), [{ currency: 'CNY', value: 5000, count: 2 }]);
   t.same(j.coinbox(), []);

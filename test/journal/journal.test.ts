@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Note } from '../../drivers/types.js';
 import { Journal, openDatabase } from '../../src/journal/index.js';
+import { testKey } from './keys.js';
 
 const yuan100: Note = { value: 10000, currency: 'CNY', code: 0x67 };
 const yuan50: Note = { value: 5000, currency: 'CNY', code: 0x66 };
@@ -15,7 +16,7 @@ function clock(): () => Date {
 }
 
 function openJournal(t: Test, name = 'journal.db'): Journal {
-  const j = Journal.open(join(t.testdir(), name), { now: clock() });
+  const j = Journal.open(join(t.testdir(), name), { key: testKey, now: clock() });
   t.teardown(() => j.close());
   return j;
 }
@@ -309,7 +310,7 @@ t.test('verify finds tampering with the money records', async (t) => {
   const db = new BetterSqlite3(j.path);
   t.teardown(() => db.close());
   db.prepare(`UPDATE cashbox SET count = count + 1 WHERE value = 2000`).run();
-  t.match(j.verify(), [/cash box CNY 2000: counter 2 != stacked notes 1/]);
+  t.match(j.verify(), [/cash box CNY 2000: counter 2 != notes stacked since the last collection 1/]);
   db.prepare(`UPDATE cashbox SET count = 1 WHERE value = 2000`).run();
 
   db.prepare(`UPDATE transactions SET cash_in = 12000, credited = 12000 WHERE id = 'v-1'`).run();
@@ -338,11 +339,11 @@ t.test('listTransactions is newest first; openTransactions lists only open ones'
 t.test('records survive close and reopen', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'j.db');
-  const a = Journal.open(file);
+  const a = Journal.open(file, { key: testKey });
   a.startTransaction('r-1', 'pay');
   a.noteStacked('r-1', yuan50);
   a.close();
-  const b = Journal.open(file);
+  const b = Journal.open(file, { key: testKey });
   t.teardown(() => b.close());
   t.equal(b.path, file);
   t.match(b.transaction('r-1'), { status: 'open', cashIn: 5000 });
@@ -350,6 +351,6 @@ t.test('records survive close and reopen', async (t) => {
 });
 
 t.test('a malformed crashAfter is refused at open', async (t) => {
-  t.throws(() => Journal.open(join(t.testdir(), 'x.db'), { crashAfter: 'note.stacked#0' }), /crashAfter/);
-  t.throws(() => Journal.open(join(t.testdir(), 'y.db'), { crashAfter: '' }), /crashAfter/);
+  t.throws(() => Journal.open(join(t.testdir(), 'x.db'), { key: testKey, crashAfter: 'note.stacked#0' }), /crashAfter/);
+  t.throws(() => Journal.open(join(t.testdir(), 'y.db'), { key: testKey, crashAfter: '' }), /crashAfter/);
 });

@@ -1,17 +1,10 @@
-import { createInterface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
 import { SerialTransport } from '../../../drivers/transport/serial.js';
+import { noArgument, runCommandConsole, type Command, type ConsoleOptions } from '../command-console.js';
 import { EscposEmulator } from './emulator.js';
 
-export interface EscposDeviceOptions {
-  /** Serial device path: one end of a socat pty pair or a USB-serial adapter. */
-  port: string;
+export interface EscposDeviceOptions extends ConsoleOptions {
   /** Where receipt-<n>.txt files are written. */
   outDir: string;
-  /** Operator commands, one per line. */
-  input: Readable;
-  /** One line per event and per answer to the operator. */
-  output: Writable;
   /** Normal-font characters per line; 48 (80 mm paper) unless told. */
   columns?: number;
 }
@@ -35,20 +28,15 @@ const HELP = [
   '  help                    this text',
 ];
 
-const ACTIONS: ReadonlyMap<string, (emulator: EscposEmulator) => string[] | void> = new Map<
-  string,
-  (emulator: EscposEmulator) => string[] | void
->([
-  ['paper-near-end', (e) => e.paperNearEnd()],
-  ['paper-out', (e) => e.paperOutNow()],
-  ['cover-open', (e) => e.openCover()],
-  ['cutter-error', (e) => e.jamCutter()],
-  ['head-hot', (e) => e.overheat()],
-  ['clear', (e) => e.clear()],
-  ['silent', (e) => e.silent()],
-  ['power-cycle', (e) => e.powerCycle()],
-  ['status', (e) => [e.describe()]],
-  ['help', () => HELP],
+const COMMANDS: ReadonlyMap<string, Command<EscposEmulator>> = new Map<string, Command<EscposEmulator>>([
+  ['paper-near-end', noArgument((e) => e.paperNearEnd())],
+  ['paper-out', noArgument((e) => e.paperOutNow())],
+  ['cover-open', noArgument((e) => e.openCover())],
+  ['cutter-error', noArgument((e) => e.jamCutter())],
+  ['head-hot', noArgument((e) => e.overheat())],
+  ['clear', noArgument((e) => e.clear())],
+  ['silent', noArgument((e) => e.silent())],
+  ['power-cycle', noArgument((e) => e.powerCycle())],
 ]);
 
 /**
@@ -57,42 +45,17 @@ const ACTIONS: ReadonlyMap<string, (emulator: EscposEmulator) => string[] | void
  */
 export async function runEscposDevice(options: EscposDeviceOptions): Promise<EscposDevice> {
   const { port, outDir, input, output } = options;
-  const say = (line: string): void => {
-    output.write(`${line}\n`);
-  };
   const transport = new SerialTransport({ path: port, baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 });
   const emulator = new EscposEmulator({ transport, outDir, ...(options.columns ? { columns: options.columns } : {}) });
-  emulator.on('report', say);
-  await emulator.start();
-  say(`ESC/POS printer emulator on ${port} (9600 8N1), receipts in ${outDir}; type help for commands`);
-
-  const lines = createInterface({ input, crlfDelay: Infinity, terminal: false });
-  lines.on('line', (raw) => {
-    const words = raw.trim().split(/\s+/).filter((w) => w.length > 0);
-    if (words.length === 0) return;
-    const name = words[0]!;
-    const action = ACTIONS.get(name.toLowerCase());
-    if (!action) {
-      say(`error: unknown command "${name}" (type help)`);
-      return;
-    }
-    if (words.length > 1) {
-      say(`error: ${name}: takes no argument`);
-      return;
-    }
-    for (const line of action(emulator) ?? []) say(line);
+  const { stop } = await runCommandConsole({
+    input,
+    output,
+    line: emulator,
+    reporters: [emulator],
+    banner: `ESC/POS printer emulator on ${port} (9600 8N1), receipts in ${outDir}; type help for commands`,
+    target: emulator,
+    commands: COMMANDS,
+    help: HELP,
   });
-
-  let stopped: Promise<void> | undefined;
-  return {
-    emulator,
-    stop(): Promise<void> {
-      stopped ??= (async () => {
-        lines.close();
-        await emulator.stop();
-        emulator.off('report', say);
-      })();
-      return stopped;
-    },
-  };
+  return { emulator, stop };
 }

@@ -1,15 +1,8 @@
-import { createInterface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
 import { SerialTransport } from '../../../drivers/transport/serial.js';
+import { noArgument, runCommandConsole, type Command, type ConsoleOptions } from '../command-console.js';
 import { Id003Emulator, type Id003Timing } from './emulator.js';
 
-export interface Id003DeviceOptions {
-  /** Serial device path: one end of a socat pty pair or a USB-serial adapter. */
-  port: string;
-  /** Operator commands, one per line. */
-  input: Readable;
-  /** One line per event and per answer to the operator. */
-  output: Writable;
+export interface Id003DeviceOptions extends ConsoleOptions {
   timing?: Partial<Id003Timing>;
 }
 
@@ -30,16 +23,7 @@ const HELP = [
   '  help                    this text',
 ];
 
-type Action = (emulator: Id003Emulator, arg: string | undefined) => string[] | void;
-
-function noArgument(run: (emulator: Id003Emulator) => string[] | void): Action {
-  return (emulator, arg) => {
-    if (arg !== undefined) throw new Error('takes no argument');
-    return run(emulator);
-  };
-}
-
-const ACTIONS: ReadonlyMap<string, Action> = new Map<string, Action>([
+const COMMANDS: ReadonlyMap<string, Command<Id003Emulator>> = new Map<string, Command<Id003Emulator>>([
   [
     'insert',
     (emulator, arg) => {
@@ -66,8 +50,6 @@ const ACTIONS: ReadonlyMap<string, Action> = new Map<string, Action>([
   ['power-cycle-with-bill', noArgument((e) => e.powerCycleWithBill())],
   ['silent', noArgument((e) => e.silent())],
   ['garbage', noArgument((e) => e.garbage())],
-  ['status', noArgument((e) => [e.describe()])],
-  ['help', noArgument(() => HELP)],
 ]);
 
 /**
@@ -76,42 +58,16 @@ const ACTIONS: ReadonlyMap<string, Action> = new Map<string, Action>([
  */
 export async function runId003Device(options: Id003DeviceOptions): Promise<Id003Device> {
   const { port, input, output } = options;
-  const say = (line: string): void => {
-    output.write(`${line}\n`);
-  };
   const transport = new SerialTransport({ path: port, baudRate: 9600, dataBits: 8, parity: 'even', stopBits: 1 });
   const emulator = new Id003Emulator({ transport, timing: options.timing });
-  emulator.on('report', say);
-  await emulator.start();
-  say(`ID-003 emulator on ${port} (9600 8E1); type help for commands`);
-
-  const lines = createInterface({ input, crlfDelay: Infinity, terminal: false });
-  lines.on('line', (raw) => {
-    const words = raw.trim().split(/\s+/).filter((w) => w.length > 0);
-    if (words.length === 0) return;
-    const [name, arg, extra] = words as [string, string | undefined, string | undefined];
-    const action = ACTIONS.get(name.toLowerCase());
-    if (!action) {
-      say(`error: unknown command "${name}" (type help)`);
-      return;
-    }
-    try {
-      if (extra !== undefined) throw new Error('too many arguments');
-      for (const line of action(emulator, arg) ?? []) say(line);
-    } catch (err) {
-      say(`error: ${name}: ${(err as Error).message}`);
-    }
+  return runCommandConsole({
+    input,
+    output,
+    line: emulator,
+    reporters: [emulator],
+    banner: `ID-003 emulator on ${port} (9600 8E1); type help for commands`,
+    target: emulator,
+    commands: COMMANDS,
+    help: HELP,
   });
-
-  let stopped: Promise<void> | undefined;
-  return {
-    stop(): Promise<void> {
-      stopped ??= (async () => {
-        lines.close();
-        await emulator.stop();
-        emulator.off('report', say);
-      })();
-      return stopped;
-    },
-  };
 }

@@ -1,0 +1,220 @@
+/**
+ * `kiosk diag`: checks every device of a configuration in turn, or one device named on the command
+ * line, and reports. The devices are opened here, so the kiosk service must not be running.
+ */
+import { hostname } from 'node:os';
+import type { Writable } from 'node:stream';
+import { Category } from '../../drivers/cctalk/index.js';
+import { createBillValidator, createCoinAcceptor, createHopper, createPrinter } from '../../drivers/registry.js';
+import type { DeviceKind } from '../../drivers/types.js';
+import type { Config } from '../config/schema.js';
+import {
+  checkBillValidator,
+  checkCoinAcceptor,
+  checkHopper,
+  checkPrinter,
+  money,
+  type CheckOptions,
+  type DeviceReport,
+} from './checks.js';
+import type { DiagKind } from './kinds.js';
+import { PlainProgress, TtyProgress, formatReport, type Progress } from './render.js';
+
+export interface DiagOptions {
+  config?: Config;
+  /** With `kind`: check this one device instead of the configured ones. */
+  port?: string;
+  kind?: DiagKind;
+  /** ccTalk address for `kind` cctalk-coin or cctalk-hopper; the driver's default without it. */
+  address?: number;
+  json: boolean;
+  /** Pay one real coin from each hopper. */
+  payout: boolean;
+  /** Print a test page. */
+  print: boolean;
+  out: Writable;
+  isTTY: boolean;
+  /** Per device. Default 15 s. */
+  timeoutMs?: number;
+}
+
+/** One device to check: created only when its turn comes. */
+interface Planned {
+  name: string;
+  kind: DeviceKind;
+  port: string;
+  /** Model and port, for the progress line. */
+  what: string;
+  check(opts: CheckOptions): Promise<DeviceReport>;
+}
+
+/**
+ * Drivers of these models refuse to open unless the device reports this ccTalk equipment category
+ * (header 245), so once open the category is a fact, not an assumption.
+ */
+const VERIFIED_CATEGORY: Partial<Record<DeviceKind, Record<string, string>>> = {
+  'coin-acceptor': { cctalk: Category.coinAcceptor },
+  'coin-hopper': { cctalk: Category.payout },
+};
+
+/** Runs the checks and writes the report to `out`. Resolves true when every check passed. */
+export async function runDiag(opts: DiagOptions): Promise<boolean> {
+  const plan = opts.port !== undefined || opts.kind !== undefined ? [single(opts)] : configured(opts.config);
+  const progress: Progress | undefined = opts.json ? undefined : opts.isTTY ? new TtyProgress(opts.out) : new PlainProgress(opts.out);
+  const terminalId = opts.config?.terminalId ?? hostname();
+
+  const reports: DeviceReport[] = [];
+  for (const device of plan) {
+    progress?.start(device.name, device.what);
+    let report: DeviceReport;
+    try {
+      report = await device.check({
+        name: device.name,
+        port: device.port,
+        payout: opts.payout,
+        print: opts.print,
+        terminalId,
+        ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+        ...(progress ? { onStep: (p) => progress.step(p) } : {}),
+      });
+    } catch (err) {
+      report = notChecked(device, err as Error);
+    }
+    progress?.done(report);
+    reports.push(report);
+  }
+
+  const ok = reports.every((r) => r.ok);
+  if (opts.json) opts.out.write(JSON.stringify({ devices: reports, ok }, null, 2) + '\n');
+  else opts.out.write(formatReport(reports));
+  return ok;
+}
+
+function configured(config: Config | undefined): Planned[] {
+  if (!config) throw new Error('kiosk diag needs a configuration, or --port and --kind for a single device');
+  const plan: Planned[] = [];
+  const v = config.validator;
+  plan.push({
+    name: 'validator',
+    kind: 'bill-validator',
+    port: v.port,
+    what: `${v.model} on ${v.port}`,
+    check: (o) => checkBillValidator(createBillValidator(v.model, { port: v.port, pollIntervalMs: v.pollIntervalMs }), o),
+  });
+  const c = config.coinAcceptor;
+  if (c) {
+    plan.push({
+      name: 'coin',
+      kind: 'coin-acceptor',
+      port: c.port,
+      what: `${c.model} @${c.address} on ${c.port}`,
+      check: (o) => checkCoinAcceptor(createCoinAcceptor(c.model, { port: c.port, address: c.address }), withCategory(o, 'coin-acceptor', c.model)),
+    });
+  }
+  for (const h of config.hoppers) {
+    plan.push({
+      name: h.name,
+      kind: 'coin-hopper',
+      port: h.port,
+      what: `${h.model} @${h.address} on ${h.port}, coins of ${money(h.coinValue)}`,
+      check: (o) =>
+        checkHopper(
+          createHopper(h.model, { port: h.port, address: h.address, coinValue: h.coinValue, name: h.name, securityMode: h.securityMode }),
+          withCategory(o, 'coin-hopper', h.model),
+        ),
+    });
+  }
+  const p = config.printer;
+  if (p) {
+    const where = p.transport === 'usb' ? usbName(p.vendorId, p.productId) : p.port!;
+    plan.push({
+      name: 'printer',
+      kind: 'printer',
+      port: where,
+      what: `${p.model} (${p.transport}) on ${where}`,
+      check: (o) =>
+        checkPrinter(
+          createPrinter(p.model, {
+            transport: p.transport,
+            baudRate: p.baudRate,
+            width: p.width,
+            ...(p.port !== undefined ? { port: p.port } : {}),
+            ...(p.vendorId !== undefined ? { vendorId: p.vendorId } : {}),
+            ...(p.productId !== undefined ? { productId: p.productId } : {}),
+          }),
+          o,
+        ),
+    });
+  }
+  return plan;
+}
+
+function single(opts: DiagOptions): Planned {
+  const { port, kind, address } = opts;
+  if (port === undefined || kind === undefined) throw new Error('--port and --kind go together');
+  const at = address !== undefined ? { address } : {};
+  const where = address !== undefined ? ` @${address}` : '';
+  switch (kind) {
+    case 'id003':
+      return {
+        name: 'validator',
+        kind: 'bill-validator',
+        port,
+        what: `id003 on ${port}`,
+        check: (o) => checkBillValidator(createBillValidator('id003', { port }), o),
+      };
+    case 'cctalk-coin':
+      return {
+        name: 'coin',
+        kind: 'coin-acceptor',
+        port,
+        what: `cctalk${where} on ${port}`,
+        check: (o) => checkCoinAcceptor(createCoinAcceptor('cctalk', { port, ...at }), withCategory(o, 'coin-acceptor', 'cctalk')),
+      };
+    case 'cctalk-hopper':
+      return {
+        name: 'hopper',
+        kind: 'coin-hopper',
+        port,
+        what: `cctalk${where} on ${port}`,
+        // The coin value only matters for planning change, which a diagnostic does not do.
+        check: (o) => checkHopper(createHopper('cctalk', { port, ...at, coinValue: 1, name: 'hopper' }), withCategory(o, 'coin-hopper', 'cctalk')),
+      };
+    case 'escpos': {
+      const transport = port.startsWith('/dev/usb/lp') ? 'lp' : 'serial';
+      return {
+        name: 'printer',
+        kind: 'printer',
+        port,
+        what: `escpos (${transport}) on ${port}`,
+        check: (o) => checkPrinter(createPrinter('escpos', { transport, port }), o),
+      };
+    }
+  }
+}
+
+function withCategory(o: CheckOptions, kind: DeviceKind, model: string): CheckOptions {
+  const category = VERIFIED_CATEGORY[kind]?.[model];
+  return category ? { ...o, category } : o;
+}
+
+function usbName(vendorId: number | undefined, productId: number | undefined): string {
+  if (vendorId === undefined) return 'usb (first printer found)';
+  const hex = (n: number) => n.toString(16).padStart(4, '0');
+  return `usb ${hex(vendorId)}:${productId !== undefined ? hex(productId) : '*'}`;
+}
+
+/** The driver could not even be created (unknown model, incomplete settings). */
+function notChecked(device: Planned, err: Error): DeviceReport {
+  return {
+    name: device.name,
+    kind: device.kind,
+    port: device.port,
+    identity: { kind: device.kind, model: 'unknown' },
+    status: { health: 'offline', code: 'not-checked', detail: err.message },
+    facts: {},
+    steps: [{ name: 'open', outcome: 'failed', detail: `cannot check: ${err.message}`, ms: 0 }],
+    ok: false,
+    ms: 0,
+  };
+}

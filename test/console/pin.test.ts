@@ -1,0 +1,60 @@
+import t from 'tap';
+import { hashPin, isValidPin, verifyPin } from '../../src/console/pin.js';
+
+// Computed once with Python's hashlib.scrypt (an implementation independent of node:crypto).
+const SALT = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
+const VECTOR = 'scrypt$16384$8$1$AAECAwQFBgcICQoLDA0ODw==$U+WfH59WwjF9mfeh52/R1DZ3zLGcLBJeBU+agSgeCuw=';
+
+t.test('a known vector with a fixed salt', async (t) => {
+  t.equal(hashPin('123456', SALT), VECTOR);
+  t.ok(verifyPin('123456', VECTOR));
+  t.notOk(verifyPin('123457', VECTOR));
+});
+
+t.test('round trip with a random salt', async (t) => {
+  const a = hashPin('2468');
+  const b = hashPin('2468');
+  t.match(a, /^scrypt\$16384\$8\$1\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/);
+  t.not(a, b, 'a fresh salt each time');
+  t.ok(verifyPin('2468', a));
+  t.ok(verifyPin('2468', b));
+  t.notOk(verifyPin('2469', a), 'wrong PIN');
+  t.notOk(verifyPin('', a), 'empty PIN');
+  t.notOk(verifyPin('24680', a), 'longer PIN');
+});
+
+t.test('PINs are 4 to 12 digits', async (t) => {
+  for (const ok of ['0000', '123456789012']) t.ok(isValidPin(ok), ok);
+  for (const bad of ['', '123', '1234567890123', '12a4', ' 1234', '1234\n', '١٢٣٤']) {
+    t.notOk(isValidPin(bad), JSON.stringify(bad));
+    t.throws(() => hashPin(bad), /4 to 12 digits/);
+  }
+});
+
+t.test('malformed hashes are false, never an exception', async (t) => {
+  const [, n, r, p, salt, key] = VECTOR.split('$');
+  const bad = [
+    '',
+    'scrypt$',
+    'plain-1234',
+    VECTOR.replace('scrypt', 'bcrypt'),
+    VECTOR + '$extra',
+    `scrypt$${n}$${r}$${p}$${salt}`,
+    `scrypt$16383$${r}$${p}$${salt}$${key}`, // N not a power of two
+    `scrypt$1073741824$${r}$${p}$${salt}$${key}`, // N far too large
+    `scrypt$${n}$0$${p}$${salt}$${key}`,
+    `scrypt$${n}$${r}$999$${salt}$${key}`,
+    `scrypt$${n}$-8$${p}$${salt}$${key}`,
+    `scrypt$${n}$8.5$${p}$${salt}$${key}`,
+    `scrypt$${n}$${r}$${p}$not*base64$${key}`,
+    `scrypt$${n}$${r}$${p}$${salt}$`,
+    `scrypt$${n}$${r}$${p}$AAEC$${key}`, // salt too short
+    `scrypt$${n}$${r}$${p}$${salt}$AAECAwQF`, // key too short
+    `scrypt$${n}$${r}$${p}$${salt}$${key!.slice(0, -4)}AAA=`, // the key's last bytes changed
+  ];
+  for (const h of bad) {
+    t.doesNotThrow(() => verifyPin('123456', h));
+    t.equal(verifyPin('123456', h), false, h);
+  }
+  t.equal(verifyPin('123456', undefined as unknown as string), false, 'not a string');
+});

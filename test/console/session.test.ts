@@ -1,0 +1,489 @@
+import t from 'tap';
+import type { ControlRequest, ControlResponse } from '../../src/control/protocol.js';
+import { hashPin } from '../../src/console/pin.js';
+import { ConsoleSession } from '../../src/console/session.js';
+
+const ALICE_PIN = '2468';
+const BOB_PIN = '13579';
+const SALT = Buffer.alloc(16, 7);
+const engineers = [
+  { name: 'alice', pin: hashPin(ALICE_PIN, SALT) },
+  { name: 'bob', pin: hashPin(BOB_PIN, SALT) },
+];
+
+const TXN_A = '019a0000-aaaa-7000-8000-000000000001';
+const TXN_B = '019a0000-bbbb-7000-8000-000000000002';
+const NOW = Date.parse('2026-03-01T10:00:00.000Z');
+
+type Audit = { who: string; action: string; ok: boolean };
+
+/** The kiosk service as the console sees it: canned answers shaped like the runtime's. */
+class FakeService {
+  readonly requests: ControlRequest[] = [];
+  down = false;
+  collectionDiffers = false;
+
+  get audits(): Audit[] {
+    return this.requests.filter((r): r is Extract<ControlRequest, { cmd: 'audit' }> => r.cmd === 'audit').map(({ who, action, ok }) => ({ who, action, ok }));
+  }
+
+  answer = async (req: ControlRequest): Promise<ControlResponse> => {
+    this.requests.push(req);
+    if (this.down) throw new Error('cannot reach the kiosk at /run/kiosk/kiosk.sock: connect ENOENT');
+    switch (req.cmd) {
+      case 'status':
+        return {
+          ok: true,
+          terminal: { state: 'inService', reason: null, cash: true, online: true, services: ['pay', 'topup', 'lookup'], coins: true, change: true, receipt: false },
+          validator: { health: 'ok', code: 'idle', detail: 'idling', accepting: false },
+          transaction: null,
+          lastTransaction: null,
+          outbox: { pending: 2, oldestPendingAt: '2026-03-01T09:55:30.000Z', acked: 17 },
+          cashbox: [
+            { currency: 'CNY', value: 5000, count: 3 },
+            { currency: 'CNY', value: 10000, count: 1 },
+          ],
+          coinbox: [{ currency: 'CNY', value: 100, count: 7 }],
+        };
+      case 'hoppers':
+        return {
+          ok: true,
+          hoppers: [
+            { name: 'h100', coinValue: 100, level: 180, status: { health: 'ok', code: 'ok', detail: 'ready' } },
+            { name: 'h50', coinValue: 50, level: 0, status: { health: 'degraded', code: 'empty', detail: 'hopper empty' } },
+          ],
+        };
+      case 'transactions':
+        return {
+          ok: true,
+          transactions: [TXN_B, TXN_A].slice(0, req.limit ?? 20).map((id, i) => ({
+            id,
+            service: 'pay',
+            phone: '13800138000',
+            amountDue: 12350,
+            status: 'completed',
+            endReason: 'paid',
+            cashIn: 15000,
+            credited: 12350,
+            changePaid: 2600 - i * 100,
+            changeOwed: 50 + i * 100,
+            claimCode: 'ABCD-EFGH',
+            createdAt: '2026-03-01T09:00:00.000Z',
+            updatedAt: '2026-03-01T09:01:00.000Z',
+          })),
+        };
+      case 'transaction':
+        if (req.id !== TXN_A) return { ok: false, error: `no transaction ${req.id}` };
+        return {
+          ok: true,
+          transaction: {
+            id: TXN_A,
+            service: 'pay',
+            phone: '13800138000',
+            amountDue: 5000,
+            status: 'completed',
+            endReason: 'paid',
+            cashIn: 5000,
+            credited: 5000,
+            changePaid: 0,
+            changeOwed: 0,
+            claimCode: null,
+            createdAt: '2026-03-01T09:00:00.000Z',
+            updatedAt: '2026-03-01T09:01:00.000Z',
+          },
+          events: [
+            { seq: 41, txnId: TXN_A, type: 'note.escrowed', data: { note: { value: 5000 } }, at: '2026-03-01T09:00:30.000Z' },
+            { seq: 42, txnId: TXN_A, type: 'note.stacked', data: { note: { value: 5000 } }, at: '2026-03-01T09:00:31.000Z' },
+          ],
+        };
+      case 'verify':
+        return { ok: true, problems: [] };
+      case 'forward-now':
+        return { ok: true };
+      case 'hopper-refill':
+        if (req.name !== 'h100') return { ok: false, error: `no hopper named '${req.name}'` };
+        return { ok: true, level: 180 + req.add };
+      case 'cash-collection': {
+        const expected = { '5000': 3, '10000': 1 };
+        const difference = Object.fromEntries(
+          ['100', '500', '1000', '2000', '5000', '10000'].map((v) => [v, (req.counted[v] ?? 0) - ((expected as Record<string, number>)[v] ?? 0)]),
+        );
+        const ok = Object.values(difference).every((d) => d === 0);
+        // The runtime spreads the journal's result over ok:true, so a difference arrives as ok:false.
+        return { ok, expected, counted: req.counted, difference } as unknown as ControlResponse;
+      }
+      case 'reprint':
+        return { ok: true, id: req.id ?? TXN_B };
+      case 'reprint-queue':
+        return { ok: true, queue: [TXN_B] };
+      case 'out-of-service':
+        return { ok: true, note: 'out of service' };
+      case 'in-service':
+        return { ok: true };
+      case 'device-test':
+        if (req.device !== 'hopper:h100') return { ok: false, error: `no device '${req.device}' (fitted: validator, hopper:h100)` };
+        return { ok: true, device: req.device, identity: { kind: 'coin-hopper', model: 'cctalk' }, status: { health: 'ok', code: 'ok', detail: 'ready' } };
+      case 'config':
+        return { ok: true, config: { terminalId: 'SIM-0001', server: { baseUrl: 'http://***@host/' }, console: { engineers: [{ name: 'alice', pin: '***' }] } } };
+      case 'log-tail':
+        return {
+          ok: true,
+          lines: [
+            { level: 30, time: Date.parse('2026-03-01T09:59:00.000Z'), pid: 1, hostname: 'k', msg: 'terminal in service', state: 'inService' },
+            'not json at all',
+          ].slice(0, req.lines ?? 50),
+        };
+      case 'audit':
+        return { ok: true };
+      default:
+        return { ok: false, error: `unexpected ${req.cmd}` };
+    }
+  };
+}
+
+function rig(opts: { maxFailures?: number; lockoutMs?: number; idleMs?: number } = {}) {
+  const service = new FakeService();
+  let now = NOW;
+  const out: string[] = [];
+  const prompts: { text: string; masked: boolean }[] = [];
+  let exits = 0;
+  const session = new ConsoleSession({
+    settings: { engineers, maxFailures: opts.maxFailures ?? 3, lockoutMs: opts.lockoutMs ?? 300_000, idleMs: opts.idleMs ?? 600_000 },
+    request: service.answer,
+    output: { line: (l) => out.push(l), prompt: (text, masked) => prompts.push({ text, masked }) },
+    terminalId: 'SIM-0001',
+    now: () => now,
+    onExit: () => exits++,
+  });
+  session.start();
+  /** Types a line and returns what the console printed for it. */
+  const type = async (line: string): Promise<string[]> => {
+    const from = out.length;
+    await session.handleLine(line);
+    return out.slice(from);
+  };
+  const login = async (name = 'alice', pin = ALICE_PIN) => {
+    await type(name);
+    return type(pin);
+  };
+  return {
+    service,
+    session,
+    out,
+    prompts,
+    type,
+    login,
+    exits: () => exits,
+    lastPrompt: () => prompts.at(-1),
+    advance: (ms: number) => (now += ms),
+  };
+}
+
+t.test('login: name, masked PIN, welcome; audited', async (t) => {
+  const r = rig();
+  t.same(r.lastPrompt(), { text: 'SIM-0001 login: ', masked: false });
+  t.same(await r.type('alice'), []);
+  t.same(r.lastPrompt(), { text: 'PIN: ', masked: true }, 'the PIN is asked masked');
+  const said = await r.type(ALICE_PIN);
+  t.match(said.join('\n'), /welcome, alice/);
+  t.equal(r.session.user, 'alice');
+  t.same(r.lastPrompt(), { text: 'alice@SIM-0001> ', masked: false });
+  t.same(r.service.audits, [{ who: 'alice', action: 'login', ok: true }]);
+  t.notOk(JSON.stringify(r.service.requests).includes(ALICE_PIN), 'the PIN never leaves the console');
+});
+
+t.test('wrong PIN and unknown name are refused the same way; audited with who "-"', async (t) => {
+  const r = rig();
+  t.same(await r.login('alice', '0000'), ['login incorrect']);
+  t.same(await r.login('mallory', '2468'), ['login incorrect'], 'an unknown name still asks for a PIN');
+  t.equal(r.session.user, null);
+  t.same(r.lastPrompt(), { text: 'SIM-0001 login: ', masked: false });
+  t.same(r.service.audits, [
+    { who: '-', action: 'login refused: wrong PIN (name "alice")', ok: false },
+    { who: '-', action: 'login refused: unknown name (name "mallory")', ok: false },
+  ]);
+  t.same(await r.type('status'), [], 'a command at the login prompt is only a name');
+  t.same(r.lastPrompt(), { text: 'PIN: ', masked: true });
+});
+
+t.test('locked for lockoutMs after maxFailures in a row, then open again', async (t) => {
+  const r = rig({ maxFailures: 3, lockoutMs: 300_000 });
+  await r.login('alice', '1111');
+  await r.login('alice', '2222');
+  const third = await r.login('bob', '3333');
+  t.same(third, ['login incorrect', 'too many failed logins: console locked for 5 min 0 s']);
+  t.same(r.service.audits.at(-1), { who: '-', action: 'console locked for 5 min 0 s after 3 failed logins', ok: false });
+
+  r.advance(60_000);
+  t.same(await r.type('alice'), ['console locked after 3 failed logins: try again in 4 min 0 s']);
+  t.same(r.lastPrompt(), { text: 'SIM-0001 login: ', masked: false }, 'no PIN is even asked while locked');
+  t.same(r.service.audits.at(-1), { who: '-', action: 'login refused: console locked (name "alice")', ok: false });
+
+  r.advance(239_000);
+  t.match((await r.type('alice'))[0], /try again in 1 s/, 'still locked one second before the end');
+
+  r.advance(1_000);
+  t.match((await r.login('alice', ALICE_PIN)).join('\n'), /welcome, alice/, 'open again after lockoutMs');
+  await r.type('logout');
+  await r.login('alice', '1111');
+  await r.login('alice', '1111');
+  t.match((await r.login('alice', ALICE_PIN)).join('\n'), /welcome/, 'a success resets the count: two failures do not lock');
+});
+
+t.test('a success between failures resets the count', async (t) => {
+  const r = rig({ maxFailures: 2 });
+  await r.login('alice', '1111');
+  await r.login('alice', ALICE_PIN);
+  await r.type('logout');
+  t.same(await r.login('alice', '1111'), ['login incorrect'], 'one failure after a success: not locked');
+});
+
+t.test('idle logout after idleMs; keystrokes count as activity', async (t) => {
+  const r = rig({ idleMs: 300_000 });
+  await r.login();
+  r.advance(299_000);
+  await r.session.checkIdle();
+  t.equal(r.session.user, 'alice', 'not yet');
+  r.session.touch();
+  r.advance(299_000);
+  await r.session.checkIdle();
+  t.equal(r.session.user, 'alice', 'a keystroke restarted the idle time');
+  r.advance(1_000);
+  const from = r.out.length;
+  await r.session.checkIdle();
+  t.equal(r.session.user, null);
+  t.match(r.out.slice(from).join('\n'), /logged out after 5 min 0 s without input/);
+  t.same(r.service.audits.at(-1), { who: 'alice', action: 'idle logout', ok: true });
+  t.same(r.lastPrompt(), { text: 'SIM-0001 login: ', masked: false });
+  t.same(await r.type('status'), [], 'the next line is a login name again');
+
+  const p = rig({ idleMs: 300_000 });
+  await p.type('alice');
+  p.advance(300_000);
+  await p.session.checkIdle();
+  t.same(p.lastPrompt(), { text: 'SIM-0001 login: ', masked: false }, 'a half-done login goes back to the name');
+});
+
+t.test('help lists every command, one line each', async (t) => {
+  const r = rig();
+  await r.login();
+  const lines = await r.type('help');
+  for (const c of ['status', 'counters', 'transactions [n]', 'transaction <id>', 'journal verify', 'outbox', 'forward', 'collect', 'refill <hopper> <coins>', 'reprint [txn]', 'reprint-queue', 'out-of-service <reason...>', 'in-service', 'test <device>', 'config', 'log [n]', 'logout', 'exit']) {
+    t.equal(lines.filter((l) => l.startsWith(`  ${c} `)).length, 1, c);
+  }
+  t.same(r.service.audits.at(-1), { who: 'alice', action: 'help', ok: true });
+});
+
+t.test('status, counters, outbox', async (t) => {
+  const r = rig();
+  await r.login();
+  const status = (await r.type('status')).join('\n');
+  t.match(status, /^terminal: in service$/m);
+  t.match(status, /^services: pay, topup, lookup$/m);
+  t.match(status, /^link to the central server: up$/m);
+  t.match(status, /receipts: no/);
+  t.match(status, /^validator\s+ok\s+idle\s+idling$/m);
+  t.match(status, /^hopper:h50\s+degraded\s+empty\s+hopper empty$/m);
+  t.match(status, /^outbox: 2 pending, oldest 2026-03-01 09:55:30 \(4 min 30 s ago\); 17 acknowledged$/m);
+  t.match(status, /^transaction running: none$/m);
+
+  const counters = await r.type('counters');
+  t.same(counters, [
+    'cash box (notes):',
+    '  value     count  amount',
+    '  --------  -----  ------',
+    '  50 yuan       3  150.00',
+    '  100 yuan      1  100.00',
+    '  total         4  250.00',
+    'coin box:',
+    '  value   count  amount',
+    '  ------  -----  ------',
+    '  1 yuan      7    7.00',
+    '  total       7    7.00',
+    'hoppers (estimated levels):',
+    '  hopper  coin    level  amount  health',
+    '  ------  ------  -----  ------  --------',
+    '  h100    1 yuan    180  180.00  ok',
+    '  h50     5 jiao      0    0.00  degraded',
+  ]);
+  t.same(await r.type('outbox'), ['outbox: 2 pending, oldest 2026-03-01 09:55:30 (4 min 30 s ago); 17 acknowledged']);
+  t.same(r.service.audits.slice(-3).map((a) => [a.action, a.ok]), [
+    ['status', true],
+    ['counters', true],
+    ['outbox', true],
+  ]);
+});
+
+t.test('transactions, transaction by id prefix, journal verify, forward', async (t) => {
+  const r = rig();
+  await r.login();
+  const list = await r.type('transactions 2');
+  t.equal(list.length, 4, 'header, rule, two rows');
+  t.match(list[0], /^time \(UTC\)\s+id\s+service\s+status\s+due\s+cash in\s+credited\s+change\s+owed$/);
+  t.match(list[2], new RegExp(`^2026-03-01 09:00:00  ${TXN_B}  pay\\s+completed\\s+123.50\\s+150.00\\s+123.50\\s+26.00\\s+0.50$`));
+  t.same(r.service.requests.find((q) => q.cmd === 'transactions'), { cmd: 'transactions', limit: 2 });
+
+  const one = (await r.type('transaction 019a0000-aaaa')).join('\n');
+  t.match(one, `transaction ${TXN_A}`);
+  t.match(one, /due 50.00, cash in 50.00, credited 50.00/);
+  t.match(one, /journal events \(2\):/);
+  t.match(one, /41\s+2026-03-01 09:00:30\s+note.escrowed\s+\{"note":\{"value":5000\}\}/);
+  t.same(await r.type('transaction 019a0000'), ["error: '019a0000' matches 2 transactions: type more of the id"]);
+  t.same(await r.type('transaction ffff'), ["error: no transaction starts with 'ffff'"]);
+  t.same(await r.type('transaction'), ['error: usage: transaction <id>']);
+  t.same(r.service.audits.slice(-3).map((a) => a.ok), [false, false, false]);
+
+  t.same(await r.type('journal verify'), ['journal verified: no problems found']);
+  t.same(await r.type('journal'), ['error: usage: journal verify']);
+  const fwd = await r.type('forward');
+  t.equal(fwd[0], 'forwarding the outbox now');
+  t.ok(r.service.requests.some((q) => q.cmd === 'forward-now'));
+  t.same(await r.type('transactions 0'), ["error: n must be a whole number from 1 to 500, not '0'"]);
+  t.same(await r.type('transactions many'), ["error: n must be a whole number from 1 to 500, not 'many'"]);
+});
+
+t.test('refill, reprint, reprint-queue, out-of-service, in-service, test, config, log', async (t) => {
+  const r = rig();
+  await r.login();
+  t.same(await r.type('refill h100 50'), ['h100: 50 coins added, level now 230']);
+  t.same(r.service.requests.find((q) => q.cmd === 'hopper-refill'), { cmd: 'hopper-refill', name: 'h100', add: 50, by: 'alice' });
+  t.same(await r.type('refill h999 5'), ["error: no hopper named 'h999'"]);
+  t.same(await r.type('refill h100 -5'), ["error: coins must be a whole number from 1 to 100000, not '-5'"]);
+  t.same(await r.type('refill h100'), ['error: usage: refill <hopper> <coins>']);
+  t.same(r.service.audits.slice(-4).map((a) => [a.action, a.ok]), [
+    ['refill h100 50', true],
+    ['refill h999 5', false],
+    ['refill h100 -5', false],
+    ['refill h100', false],
+  ]);
+
+  t.same(await r.type('reprint'), [`receipt of ${TXN_B} printed again`]);
+  t.same(await r.type(`reprint ${TXN_A}`), [`receipt of ${TXN_A} printed again`]);
+  t.same(await r.type('reprint-queue'), ['1 receipt(s) waiting, oldest first:', `  ${TXN_B}`]);
+
+  t.same(await r.type('out-of-service'), ['error: usage: out-of-service <reason...> (say why, for the journal)']);
+  t.same(await r.type('out-of-service   validator   jammed'), ['out of service', 'terminal: in service']);
+  t.same(r.service.requests.find((q) => q.cmd === 'out-of-service'), { cmd: 'out-of-service', by: 'alice', reason: 'validator jammed' });
+  t.same(await r.type('in-service'), ['terminal: in service']);
+  t.same(r.service.requests.find((q) => q.cmd === 'in-service'), { cmd: 'in-service', by: 'alice' });
+
+  const test = await r.type('test h100');
+  t.equal(test[0], 'testing hopper:h100...');
+  t.ok(test.includes('  identity.kind = coin-hopper'));
+  t.equal(test.at(-1), 'hopper:h100: test passed');
+  t.same((await r.type('test printer')).slice(1), ["error: no device 'printer' (fitted: validator, hopper:h100)"]);
+
+  const config = await r.type('config');
+  t.ok(config.includes('terminalId = SIM-0001'));
+  t.ok(config.includes('console.engineers[0].pin = ***'));
+
+  const log = await r.type('log 5');
+  t.same(log, ['2026-03-01 09:59:00 INFO  terminal in service {"state":"inService"}', 'not json at all']);
+  t.same(r.service.requests.find((q) => q.cmd === 'log-tail'), { cmd: 'log-tail', lines: 5 });
+  t.same(await r.type('log 5000'), ["error: n must be a whole number from 1 to 1000, not '5000'"]);
+});
+
+t.test('cash collection: counts asked in turn, totals, confirm, the comparison', async (t) => {
+  const r = rig();
+  await r.login();
+  t.match((await r.type('collect'))[0], /cash collection/);
+  t.same(r.lastPrompt(), { text: 'notes of 1 yuan: ', masked: false });
+  for (const [n, next] of [
+    ['0', 'notes of 5 yuan: '],
+    ['0', 'notes of 10 yuan: '],
+    ['0', 'notes of 20 yuan: '],
+    ['0', 'notes of 50 yuan: '],
+  ] as const) {
+    await r.type(n);
+    t.equal(r.lastPrompt()?.text, next);
+  }
+  t.same(await r.type('three'), ['error: type the number of 50 yuan notes, 0 if none']);
+  t.equal(r.lastPrompt()?.text, 'notes of 50 yuan: ', 'asked again');
+  await r.type('3');
+  const totals = await r.type('1');
+  t.same(totals.slice(-3), ['50 yuan       3  150.00', '100 yuan      1  100.00', 'total         4  250.00']);
+  t.equal(r.lastPrompt()?.text, 'confirm this collection? (y/n) ');
+  t.notOk(r.service.requests.some((q) => q.cmd === 'cash-collection'), 'nothing sent before the confirmation');
+  t.same(await r.type('maybe'), ["error: answer 'y' to send the counts or 'n' to cancel"]);
+  const result = await r.type('y');
+  t.same(r.service.requests.find((q) => q.cmd === 'cash-collection'), {
+    cmd: 'cash-collection',
+    by: 'alice',
+    counted: { '100': 0, '500': 0, '1000': 0, '2000': 0, '5000': 3, '10000': 1 },
+  });
+  t.equal(result[0], 'the service says: the counted notes agree with the journal');
+  t.ok(result.includes('  total: journal 250.00, counted 250.00, difference 0.00 yuan'));
+  t.same(r.service.audits.at(-1), { who: 'alice', action: 'collect 1:0 5:0 10:0 20:0 50:3 100:1 (agrees)', ok: true });
+  t.equal(r.lastPrompt()?.text, 'alice@SIM-0001> ');
+
+  await r.type('collect');
+  for (const n of ['0', '0', '0', '0', '2']) await r.type(n);
+  await r.type('1');
+  const diff = await r.type('yes');
+  t.equal(diff[0], 'the service says: DIFFERENCE between the counted notes and the journal');
+  t.ok(diff.some((l) => /^\s+50 yuan\s+3\s+2\s+-1$/.test(l)), 'the 50 yuan row shows one note missing');
+  t.ok(diff.includes('  total: journal 250.00, counted 200.00, difference -50.00 yuan'));
+  t.same(r.service.audits.at(-1), { who: 'alice', action: 'collect 1:0 5:0 10:0 20:0 50:2 100:1 (difference)', ok: false });
+
+  await r.type('collect');
+  await r.type('4');
+  await r.session.interrupt();
+  t.equal(r.out.at(-1), 'cash collection cancelled: nothing was recorded');
+  t.equal(r.lastPrompt()?.text, 'alice@SIM-0001> ');
+  await r.type('collect');
+  for (const n of ['0', '0', '0', '0', '0', '0']) await r.type(n);
+  await r.type('n');
+  t.equal(r.out.at(-1), 'cash collection cancelled: nothing was recorded');
+  t.equal(r.service.requests.filter((q) => q.cmd === 'cash-collection').length, 2, 'the cancelled ones sent nothing');
+});
+
+t.test('unknown commands, service down, logout and exit', async (t) => {
+  const r = rig();
+  await r.login();
+  t.same(await r.type('frobnicate now'), ["error: unknown command 'frobnicate' (type help)"]);
+  t.same(r.service.audits.at(-1), { who: 'alice', action: 'frobnicate now', ok: false });
+  t.same(await r.type('status extra'), ['error: usage: status']);
+
+  r.service.down = true;
+  t.same(await r.type('status'), ['service not reachable: cannot reach the kiosk at /run/kiosk/kiosk.sock: connect ENOENT']);
+  t.same(await r.type('counters'), ['service not reachable: cannot reach the kiosk at /run/kiosk/kiosk.sock: connect ENOENT']);
+  t.equal(r.lastPrompt()?.text, 'alice@SIM-0001> ', 'the console stays up');
+  await r.type('collect');
+  for (const n of ['0', '0', '0', '0', '1', '0']) await r.type(n);
+  const notSent = await r.type('y');
+  t.same(notSent, [
+    'service not reachable: cannot reach the kiosk at /run/kiosk/kiosk.sock: connect ENOENT',
+    'the collection was NOT recorded: run collect again once the service answers',
+  ]);
+  r.service.down = false;
+
+  t.same(await r.type('logout'), ['logged out']);
+  t.equal(r.session.user, null);
+  t.same(r.service.audits.at(-1), { who: 'alice', action: 'logout', ok: true });
+  await r.login('bob', BOB_PIN);
+  t.same(await r.type('exit'), ['logged out']);
+  t.equal(r.exits(), 1);
+  t.same(r.service.audits.at(-1), { who: 'bob', action: 'exit', ok: true });
+});
+
+t.test('lines are handled one after the other even when the service is slow', async (t) => {
+  const r = rig();
+  await r.login();
+  const slow = r.service.answer;
+  r.service.answer = async (req) => {
+    await new Promise((res) => setTimeout(res, req.cmd === 'status' ? 30 : 0));
+    return slow(req);
+  };
+  const session = new ConsoleSession({
+    settings: { engineers, maxFailures: 3, lockoutMs: 1000, idleMs: 1000 },
+    request: (req) => r.service.answer(req),
+    output: { line: (l) => r.out.push(l), prompt: () => undefined },
+  });
+  await session.handleLine('alice');
+  await session.handleLine(ALICE_PIN);
+  const from = r.out.length;
+  await Promise.all([session.handleLine('outbox'), session.handleLine('journal verify')]);
+  const said = r.out.slice(from);
+  t.match(said[0], /^outbox:/);
+  t.equal(said[1], 'journal verified: no problems found');
+});
