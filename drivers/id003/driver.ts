@@ -434,11 +434,11 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
   }
 
   private async applyDesired(): Promise<void> {
-    const { accepting, values } = this.desired;
-    const wanted = new Set(values ?? this.notes.map((n) => n.value));
+    const wanted = new Set(this.desired.values ?? this.notes.map((n) => n.value));
     const disabled = this.records.filter((r) => r.currency === undefined || !wanted.has(r.value)).map((r) => r.code);
     await this.transact(Cmd.setDenominations, denominationMask(disabled), 'echo');
-    await this.transact(Cmd.setInhibit, Buffer.of(accepting ? 0 : 1), 'echo');
+    // Read after the await: a disable() that arrived meanwhile must not be undone by this enable.
+    await this.transact(Cmd.setInhibit, Buffer.of(this.desired.accepting ? 0 : 1), 'echo');
   }
 
   // ---------------------------------------------------------------------------- statuses

@@ -97,7 +97,9 @@ async function status(ctx: CommandContext, args: string[]): Promise<boolean> {
   const reason = typeof term.reason === 'string' && term.reason !== '' ? ` - ${term.reason}` : '';
   ctx.print(`terminal: ${terminalLabel(str(term.state, 'unknown'))}${reason}`);
   const services = list(term.services).map(String);
-  ctx.print(`services: ${services.length > 0 ? services.join(', ') : 'none'}`);
+  const offered = services.length > 0 ? services.join(', ') : 'none';
+  // Out of service, the capabilities say what the devices would allow, not what is offered.
+  ctx.print(str(term.state).startsWith('outOfService') ? `services: none offered (the devices allow: ${offered})` : `services: ${offered}`);
   ctx.print(`link to the central server: ${term.online === true ? 'up' : 'down'}`);
   ctx.print(`cash: ${yesNo(term.cash)}  coins: ${yesNo(term.coins)}  change: ${yesNo(term.change)}  receipts: ${yesNo(term.receipt)}`);
   const rows: string[][] = [];

@@ -495,6 +495,7 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
   // ------------------------------------------------------------------ transactions
 
   private startTransaction(service: Service): string {
+    if (this.stopped) throw new Error('the kiosk is stopping');
     if (this.active) throw new Error(`a transaction is already running (${this.active.id})`);
     const snap = this.terminal.getSnapshot();
     const caps = capabilities(snap.context);

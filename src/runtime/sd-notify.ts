@@ -35,7 +35,8 @@ export class SystemdNotifier {
 
   stop(): void {
     clearInterval(this.timer);
-    this.send(['--stopping']);
+    // systemd-notify 252 (Debian 12) has no --stopping option; the variable works everywhere.
+    this.send(['STOPPING=1']);
   }
 
   private send(args: string[]): void {

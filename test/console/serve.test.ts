@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -24,7 +25,13 @@ function ptyPair(a: string, b: string): ChildProcess {
 }
 
 t.test('serveConsole: serial line, service gone and back, cable pulled and re-plugged', async (t) => {
-  const dir = t.testdir();
+  // A short folder: a unix socket path must stay under 108 bytes.
+  const dir = mkdtempSync(join(tmpdir(), 'kiosk-console-'));
+  // Undone last-first: the console, then the service, then the folder.
+  const cleanups: (() => unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
+  t.teardown(async () => {
+    for (const undo of cleanups.reverse()) await undo();
+  });
   const socket = join(dir, 'kiosk.sock');
   const requests: ControlRequest[] = [];
   const handler = (req: ControlRequest) => {
@@ -33,7 +40,7 @@ t.test('serveConsole: serial line, service gone and back, cable pulled and re-pl
     return { ok: true as const };
   };
   let control: Server | undefined = await serveControl(socket, handler);
-  t.teardown(() => control?.close());
+  cleanups.push(() => control?.close());
 
   const config = parseConfig(
     {
@@ -48,12 +55,10 @@ t.test('serveConsole: serial line, service gone and back, cable pulled and re-pl
   const consoleEnd = join(dir, 'console');
   const laptopEnd = join(dir, 'laptop');
   let socat = ptyPair(consoleEnd, laptopEnd);
-  t.teardown(() => {
-    socat.kill();
-  });
+  cleanups.push(() => socat.kill());
   await until(() => existsSync(consoleEnd) && existsSync(laptopEnd), 'the socat links');
   const served = await serveConsole({ config, port: consoleEnd, socket, reopenDelayMs: 100, requestTimeoutMs: 2000 });
-  t.teardown(() => served.stop());
+  cleanups.push(() => served.stop());
 
   let screen = '';
   const openLaptop = async () => {
@@ -63,7 +68,7 @@ t.test('serveConsole: serial line, service gone and back, cable pulled and re-pl
     return laptop;
   };
   let laptop = await openLaptop();
-  t.teardown(() => laptop.close());
+  cleanups.push(() => laptop.close());
   const type = async (text: string, expect: RegExp) => {
     const mark = screen.length;
     await laptop.write(Buffer.from(text + '\r'));

@@ -21,7 +21,7 @@ type Audit = { who: string; action: string; ok: boolean };
 class FakeService {
   readonly requests: ControlRequest[] = [];
   down = false;
-  collectionDiffers = false;
+  outOfService = false;
 
   get audits(): Audit[] {
     return this.requests.filter((r): r is Extract<ControlRequest, { cmd: 'audit' }> => r.cmd === 'audit').map(({ who, action, ok }) => ({ who, action, ok }));
@@ -34,7 +34,7 @@ class FakeService {
       case 'status':
         return {
           ok: true,
-          terminal: { state: 'inService', reason: null, cash: true, online: true, services: ['pay', 'topup', 'lookup'], coins: true, change: true, receipt: false },
+          terminal: { state: this.outOfService ? 'outOfService.operator' : 'inService', reason: null, cash: true, online: true, services: ['pay', 'topup', 'lookup'], coins: true, change: true, receipt: false },
           validator: { health: 'ok', code: 'idle', detail: 'idling', accepting: false },
           transaction: null,
           lastTransaction: null,
@@ -117,8 +117,10 @@ class FakeService {
       case 'reprint-queue':
         return { ok: true, queue: [TXN_B] };
       case 'out-of-service':
+        this.outOfService = true;
         return { ok: true, note: 'out of service' };
       case 'in-service':
+        this.outOfService = false;
         return { ok: true };
       case 'device-test':
         if (req.device !== 'hopper:h100') return { ok: false, error: `no device '${req.device}' (fitted: validator, hopper:h100)` };
@@ -362,7 +364,9 @@ t.test('refill, reprint, reprint-queue, out-of-service, in-service, test, config
   t.same(await r.type('reprint-queue'), ['1 receipt(s) waiting, oldest first:', `  ${TXN_B}`]);
 
   t.same(await r.type('out-of-service'), ['error: usage: out-of-service <reason...> (say why, for the journal)']);
-  t.same(await r.type('out-of-service   validator   jammed'), ['out of service', 'terminal: in service']);
+  t.same(await r.type('out-of-service   validator   jammed'), ['out of service', 'terminal: out of service (taken out by an engineer)']);
+  const st = await r.type('status');
+  t.equal(st[1], 'services: none offered (the devices allow: pay, topup, lookup)');
   t.same(r.service.requests.find((q) => q.cmd === 'out-of-service'), { cmd: 'out-of-service', by: 'alice', reason: 'validator jammed' });
   t.same(await r.type('in-service'), ['terminal: in service']);
   t.same(r.service.requests.find((q) => q.cmd === 'in-service'), { cmd: 'in-service', by: 'alice' });

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import { SimStack, type StackOptions } from '../../hw-sim/stack.js';
-import { Journal } from '../../src/journal/index.js';
+import { Journal, readKey } from '../../src/journal/index.js';
 
 // `systemctl stop kiosk` sends SIGTERM to the runtime (dist/, built by `npm test`'s pretest) with a
 // customer in the middle of paying. Whatever it was doing, no money may be lost: what went into the
@@ -37,7 +37,7 @@ function readJournal(path: string) {
 }
 
 function verify(path: string): string[] {
-  const journal = Journal.open(path);
+  const journal = Journal.open(path, { key: readKey(join(dirname(path), 'journal.key')) });
   try {
     return journal.verify();
   } finally {
