@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ConfigInput } from '../src/config/schema.js';
 import { controlOnce } from '../src/control/client.js';
+import { hashPin } from '../src/console/pin.js';
 import type { ControlRequest, ControlResponse } from '../src/control/protocol.js';
 import { startHost } from './host/server.js';
 import { runId003Device } from './devices/id003/console.js';
@@ -192,6 +193,8 @@ export class SimStack {
       server: { baseUrl: this.host.url, timeoutMs: 2000, probeIntervalMs: 1000, ...extra.server },
       forwarder: { batchSize: 20, idleMs: 500, backoffInitialMs: 200, backoffMaxMs: 2000, ...extra.forwarder },
       control: { socket: this.socketPath },
+      // A demonstration engineer for `kiosk console` against the simulated kiosk: PIN 1234.
+      console: { engineers: [{ name: 'engineer', pin: hashPin('1234') }], ...extra.console },
     };
     if (this.slots.has('coin')) config.coinAcceptor = { model: 'cctalk', port: this.hostPort('coin'), address: 2 };
     if (this.slots.has('h100')) {

@@ -51,6 +51,36 @@ program
     await runtime.start();
   });
 
+const consoleCmd = program
+  .command('console')
+  .description("the engineers' console on a serial line (115200 8N1), or on this terminal without --port")
+  .option('--port <path>', 'serial device, e.g. /dev/ttyS0')
+  .option('-c, --config <file>', 'configuration file (JSON)', process.env.KIOSK_CONFIG ?? '/etc/kiosk/config.json')
+  .option('--socket <path>', 'control socket of the running kiosk (default: from the configuration)')
+  .action(async (opts: { port?: string; config: string; socket?: string }) => {
+    const config = loadConfigOrExit(opts.config);
+    const { serveConsole } = await import('./console/serve.js');
+    const served = await serveConsole({
+      config,
+      socket: opts.socket ?? config.control.socket,
+      ...(opts.port ? { port: opts.port } : {}),
+    });
+    stopOnSignal(() => served.stop());
+    await served.ended;
+    await served.stop();
+    process.exit(0);
+  });
+consoleCmd
+  .command('hash-pin')
+  .description('read a PIN twice without echo and print its scrypt hash for console.engineers[].pin')
+  .action(async () => {
+    const { hashPinCommand } = await import('./console/serve.js');
+    await hashPinCommand().catch((e: Error) => {
+      console.error(`kiosk console hash-pin: ${e.message}`);
+      process.exit(2);
+    });
+  });
+
 const journalCmd = program.command('journal').description('the money journal');
 journalCmd
   .command('verify')

@@ -14,7 +14,13 @@ export class ControlClient {
       while ((nl = this.buffered.indexOf('\n')) >= 0) {
         const line = this.buffered.slice(0, nl);
         this.buffered = this.buffered.slice(nl + 1);
-        this.waiting.shift()?.resolve(JSON.parse(line) as ControlResponse);
+        let answer: ControlResponse;
+        try {
+          answer = JSON.parse(line) as ControlResponse;
+        } catch {
+          answer = { ok: false, error: 'the service answered something that is not JSON' };
+        }
+        this.waiting.shift()?.resolve(answer);
       }
     });
     const fail = (e: Error) => {

@@ -696,12 +696,18 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
     const a = this.active;
     const snap = a?.actor.getSnapshot();
     return {
-      terminal: { state: stateName(t.value), reason: t.context.reason ?? null, ...capabilities(t.context) },
+      terminal: {
+        state: stateName(t.value),
+        reason: t.context.operatorOut ? `${t.context.operatorOut.reason} (by ${t.context.operatorOut.by})` : (t.context.reason ?? null),
+        ...capabilities(t.context),
+      },
+      devices: Object.fromEntries(this.devices().map(([name, d]) => [name, d.status()])),
       validator: { ...this.validator.status(), accepting: this.accepting },
       transaction: a && snap ? { ...snap.context, state: stateName(snap.value) } : null,
       lastTransaction: this.lastTxnId ? this.journal.transaction(this.lastTxnId) : null,
       outbox: this.journal.outboxStats(),
       cashbox: this.journal.cashbox(),
+      coinbox: this.journal.coinbox(),
     };
   }
 
