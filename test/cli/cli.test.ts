@@ -10,10 +10,12 @@ const kiosk = (...args: string[]) => spawnSync(process.execPath, [cli, ...args],
 t.test('kiosk --help lists the subcommands', async (t) => {
   const r = kiosk('--help');
   t.equal(r.status, 0);
-  for (const sub of ['start', 'run', 'config', 'host', 'sim', 'ctl']) t.match(r.stdout, new RegExp(`\\n  ${sub}\\b`));
+  for (const sub of ['start', 'run', 'console', 'journal', 'config', 'host', 'sim', 'ctl', 'diag']) t.match(r.stdout, new RegExp(`\\n  ${sub}\\b`));
   const sim = kiosk('sim', '--help');
   t.match(sim.stdout, /device/);
   t.match(sim.stdout, /run \[options\] <files\.\.\.>/);
+  const devices = kiosk('sim', 'device', '--help');
+  for (const d of ['id003', 'cctalk-coin', 'cctalk-hopper', 'escpos']) t.match(devices.stdout, new RegExp(`\\n  ${d}\\b`));
 });
 
 t.test('a malformed configuration names the key, exits non-zero and opens no device', async (t) => {
