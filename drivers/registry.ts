@@ -1,5 +1,4 @@
-import type { BillValidator, CoinAcceptor, CoinHopper, Printer } from './types.js';
-import type { DriverLog } from '../src/log.js';
+import type { BillValidator, CoinAcceptor, CoinHopper, DriverLog, Printer } from './types.js';
 import { createId003 } from './id003/index.js';
 import { createCctalkCoinAcceptor, createCctalkHopper } from './cctalk/index.js';
 import { createEscposPrinter } from './escpos/index.js';

@@ -13,6 +13,9 @@
  */
 import type { EventEmitter } from 'node:events';
 
+/** How a driver logs: a plain callback, so drivers do not depend on the service's logging library. */
+export type DriverLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
+
 export type DeviceKind = 'bill-validator' | 'coin-acceptor' | 'coin-hopper' | 'card-reader' | 'printer';
 
 /** ok: usable. degraded: usable with limits. fault: present but unusable. offline: not answering. */

@@ -28,7 +28,10 @@ export async function runEmbedded(dir: string): Promise<void> {
       const time = typeof e.time === 'string' ? e.time.slice(11, 19) : '';
       console.log(`${time} ${LEVELS[Number(e.level)] ?? '     '} kiosk      ${String(e.msg)}${detail(e)}`);
     },
-    onDeviceLine: (device, line) => console.log(`         [${device}] ${line}`),
+    // The printer answers a status poll every few seconds; those lines would bury everything else.
+    onDeviceLine: (device, line) => {
+      if (!line.startsWith('status request')) console.log(`         [${device}] ${line}`);
+    },
   });
   console.log(`kiosk embedded default: files in ${stack.dir}`);
   await stack.start();

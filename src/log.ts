@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
+import type { DriverLog } from '../drivers/types.js';
 
 export type { Logger };
 
@@ -40,8 +41,7 @@ export function createLogger(level: string, ring?: LogRing, name = 'kiosk'): Log
   return pino(options, pino.multistream([{ stream: process.stdout, level: lvl }, { stream: ring, level: lvl }]));
 }
 
-/** The small callback shape the drivers take, so drivers do not depend on the logging library. */
-export type DriverLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
+export type { DriverLog };
 
 export function driverLog(logger: Logger): DriverLog {
   return (level, msg, fields) => logger[level](fields ?? {}, msg);

@@ -3,7 +3,7 @@
  * device's answers drive the note through escrow → stack/return → vend valid → ACK, and the hooks
  * decide and record the money before the device is told to go on.
  */
-import { EventEmitter } from 'node:events';
+import { PolledDevice } from '../lifecycle.js';
 import type { Transport } from '../transport/types.js';
 import type {
   BillAtPowerUp,
@@ -154,35 +154,26 @@ function hex(n: number): string {
   return `0x${n.toString(16).toUpperCase().padStart(2, '0')}`;
 }
 
-export class Id003Validator extends EventEmitter<BillValidatorEvents> implements BillValidator {
+export class Id003Validator extends PolledDevice<BillValidatorEvents> implements BillValidator {
   readonly kind = 'bill-validator' as const;
   readonly capabilities: BillValidatorCapabilities = { hold: true };
 
   private readonly transport: Transport;
   private readonly pollIntervalMs: number;
   private readonly replyTimeoutMs: number;
-  private readonly backoff: { initialMs: number; maxMs: number };
-  private readonly log: Id003Log;
   private readonly splitter = new FrameSplitter();
 
   private hooks: BillValidatorHooks | undefined;
-  private current: DeviceStatus = { health: 'offline', code: 'closed', detail: 'not opened' };
   private version: string | undefined;
   private records: CurrencyRecord[] = [];
   private notes: Note[] = [];
 
-  private closed = true;
-  private loop: Promise<void> | undefined;
-  private opening: { resolve(): void; reject(err: Error): void } | undefined;
-  /** The start-up sequence has completed and nothing has failed since. */
-  private ready = false;
   /** The caller's enable/inhibit state must be sent again (after a fault cleared). */
   private reapply = false;
   private desired: { accepting: boolean; values: number[] | undefined } = { accepting: false, values: undefined };
 
   private queue: Promise<unknown> = Promise.resolve();
   private waiter: Waiter | undefined;
-  private wake: (() => void) | undefined;
   private noiseReported: SplitterStats = { droppedBytes: 0, badCrc: 0, badLength: 0 };
   private noiseReportedAt = Number.NEGATIVE_INFINITY;
 
@@ -191,12 +182,17 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
   private returningNote: Note | null = null;
 
   constructor(opts: Id003Options) {
-    super();
+    super({
+      label: 'id003',
+      link: opts.transport,
+      reconnect: opts.reconnect,
+      log: opts.log,
+      unavailableMessage: 'id003: device unavailable, retrying',
+      recoveredMessage: () => 'id003: device healthy again',
+    });
     this.transport = opts.transport;
     this.pollIntervalMs = opts.pollIntervalMs ?? 150;
     this.replyTimeoutMs = opts.replyTimeoutMs ?? 300;
-    this.backoff = opts.reconnect ?? { initialMs: 500, maxMs: 10_000 };
-    this.log = opts.log ?? (() => {});
     this.transport.on('data', (chunk) => this.onData(chunk));
     this.transport.on('close', () => {
       if (this.closed) return;
@@ -212,10 +208,6 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
     this.hooks = hooks;
   }
 
-  status(): DeviceStatus {
-    return this.current;
-  }
-
   identity(): DeviceIdentity {
     return { kind: 'bill-validator', model: 'JCM ID-003', ...(this.version ? { version: this.version } : {}) };
   }
@@ -224,33 +216,15 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
     return this.notes;
   }
 
-  open(): Promise<void> {
+  override open(): Promise<void> {
     if (!this.hooks) return Promise.reject(new Error('id003: setHooks() must be called before open()'));
-    if (this.loop) return this.ready ? Promise.resolve() : this.waitForOpen();
-    this.closed = false;
-    const opened = this.waitForOpen();
-    this.loop = this.run();
-    return opened;
+    return super.open();
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.ready = false;
-    this.wake?.();
+  override close(): Promise<void> {
+    // A command on the line would otherwise hold up the close until its reply time-out.
     this.waiter?.done('closed');
-    this.settleOpen(new Error('id003: closed before the device was ready'));
-    try {
-      await this.loop;
-    } catch {
-      // run() handles its own errors; nothing useful to add on the way out
-    }
-    this.loop = undefined;
-    try {
-      await this.transport.close();
-    } catch (err) {
-      this.log('warn', 'id003: closing the transport failed', { error: (err as Error).message });
-    }
-    this.setHealth({ health: 'offline', code: 'closed', detail: 'closed by the host' });
+    return super.close();
   }
 
   async enable(values: readonly number[]): Promise<void> {
@@ -275,69 +249,38 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
 
   // ---------------------------------------------------------------------------- life cycle
 
-  private waitForOpen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const previous = this.opening;
-      this.opening = {
-        resolve: () => {
-          previous?.resolve();
-          resolve();
-        },
-        reject: (err) => {
-          previous?.reject(err);
-          reject(err);
-        },
-      };
-    });
+  protected async step(): Promise<void> {
+    if (!this.transport.isOpen) {
+      this.splitter.reset();
+      await this.transport.open();
+    }
+    if (!this.ready && !(await this.start())) return;
+    await this.pollOnce();
+    await this.sleep(this.pollIntervalMs);
   }
 
-  private settleOpen(err?: Error): void {
-    const opening = this.opening;
-    this.opening = undefined;
-    if (!opening) return;
-    if (err) opening.reject(err);
-    else opening.resolve();
+  protected async failed(err: unknown): Promise<void> {
+    const message = (err as Error).message;
+    if (err instanceof NoAnswerError && err.linkBroken) {
+      await this.transport.close().catch(() => undefined);
+    }
+    if (err instanceof NoAnswerError || !this.transport.isOpen) {
+      this.setStatus({ health: 'offline', code: 'no-answer', detail: message });
+    } else {
+      this.setStatus({ health: 'fault', code: 'start-up-failed', detail: message });
+    }
   }
 
-  private async run(): Promise<void> {
-    let delay = this.backoff.initialMs;
-    while (!this.closed) {
-      try {
-        if (!this.transport.isOpen) {
-          this.splitter.reset();
-          await this.transport.open();
-        }
-        if (!this.ready) {
-          await this.startUp();
-          if (this.closed) break;
-          this.ready = true;
-          delay = this.backoff.initialMs;
-          this.settleOpen();
-        }
-        await this.pollOnce();
-        await this.sleep(this.pollIntervalMs);
-      } catch (err) {
-        if (this.closed) break;
-        this.ready = false;
-        const message = (err as Error).message;
-        if (err instanceof NoAnswerError && err.linkBroken) {
-          await this.transport.close().catch(() => undefined);
-        }
-        if (err instanceof NoAnswerError || !this.transport.isOpen) {
-          this.setHealth({ health: 'offline', code: 'no-answer', detail: message });
-        } else {
-          this.setHealth({ health: 'fault', code: 'start-up-failed', detail: message });
-        }
-        this.settleOpen(new Error(`id003 on ${this.transport.description}: ${message}`));
-        this.log('warn', 'id003: device unavailable, retrying', { error: message, retryInMs: delay });
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, this.backoff.maxMs);
-      }
+  protected async release(): Promise<void> {
+    try {
+      await this.transport.close();
+    } catch (err) {
+      this.log('warn', 'id003: closing the transport failed', { error: (err as Error).message });
     }
   }
 
   /** Brings the device from whatever state it is in to reset, configured and inhibited. */
-  private async startUp(): Promise<void> {
+  protected async startUp(): Promise<void> {
     this.log('info', 'id003: start-up sequence', { port: this.transport.description });
     const first = await this.requestStatus();
     try {
@@ -447,7 +390,7 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
     const previous = this.lastKind;
     this.lastKind = s.kind;
     const health = healthOf(s);
-    if (health) this.setHealth(health);
+    if (health) this.setStatus(health);
 
     if (previous === 'returning' && s.kind !== 'returning') {
       const note = this.returningNote;
@@ -592,27 +535,12 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
     this.send(Cmd.ack).catch((err: Error) => this.log('warn', 'id003: ACK not sent', { error: err.message }));
   }
 
-  private setHealth(next: DeviceStatus): void {
-    const prev = this.current;
-    if (prev.health === next.health && prev.code === next.code && prev.detail === next.detail) return;
-    this.current = next;
-    if (next.health === 'fault') this.log('error', 'id003: fault', { code: next.code, detail: next.detail });
-    else if (prev.health === 'fault' || prev.health === 'offline') {
-      this.log('info', 'id003: device healthy again', { was: prev.code, now: next.code });
-    }
-    if (prev.health === 'fault' && next.health !== 'fault' && next.health !== 'offline' && this.ready) {
+  protected override setStatus(next: DeviceStatus): void {
+    // Settings the device refused during the fault are sent again now that it takes them.
+    if (this.current.health === 'fault' && next.health !== 'fault' && next.health !== 'offline' && this.ready) {
       this.reapply = true;
     }
-    this.tell(() => this.emit('status', next));
-  }
-
-  /** A throwing listener must not stop the poll loop. */
-  private tell(emit: () => void): void {
-    try {
-      emit();
-    } catch (err) {
-      this.log('error', 'id003: event listener threw', { error: String(err) });
-    }
+    super.setStatus(next);
   }
 
   // ---------------------------------------------------------------------------- line
@@ -727,20 +655,5 @@ export class Id003Validator extends EventEmitter<BillValidatorEvents> implements
       case 'currency':
         return reply.kind === 'currency';
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
   }
 }
