@@ -4,8 +4,7 @@
  * Also the health status and its event, which the loop and the protocol both change.
  */
 import { EventEmitter } from 'node:events';
-import type { DriverLog } from '../src/log.js';
-import type { DeviceEvents, DeviceStatus, Health } from './types.js';
+import type { DeviceEvents, DeviceStatus, DriverLog, Health } from './types.js';
 
 export interface Backoff {
   initialMs: number;
