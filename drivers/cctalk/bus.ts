@@ -5,7 +5,7 @@
  */
 import { SerialTransport } from '../transport/serial.js';
 import type { Transport } from '../transport/types.js';
-import type { DriverLog } from '../../src/log.js';
+import type { DriverLog } from '../types.js';
 import { FrameSplitter, encodeFrame, type ChecksumMode, type Frame, type SplitterStats } from './codec.js';
 import { Address, Header } from './headers.js';
 

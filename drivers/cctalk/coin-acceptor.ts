@@ -4,8 +4,7 @@
  * The acceptor decides on its own whether a coin is genuine; the driver only says which coin
  * channels may be accepted and whether accepting is on at all (master inhibit).
  */
-import type { DriverLog } from '../../src/log.js';
-import type { Coin, CoinAcceptor, CoinAcceptorEvents, DeviceIdentity, DeviceStatus } from '../types.js';
+import type { Coin, CoinAcceptor, CoinAcceptorEvents, DeviceIdentity, DeviceStatus, DriverLog } from '../types.js';
 import type { CctalkBus } from './bus.js';
 import { CctalkDevice, ascii, type Backoff } from './device.js';
 import { Address, Category, Header, coinErrorText, seriousCoinError } from './headers.js';

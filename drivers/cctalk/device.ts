@@ -2,9 +2,8 @@
  * What the ccTalk coin acceptor and hopper drivers share: their life cycle on a shared bus, how a
  * failure sets their health, and the few requests every ccTalk device answers the same way.
  */
-import type { DriverLog } from '../../src/log.js';
 import { PolledDevice, type Backoff } from '../lifecycle.js';
-import type { DeviceEvents } from '../types.js';
+import type { DeviceEvents, DriverLog } from '../types.js';
 import { CctalkBusError, type CctalkBus, type RequestOptions } from './bus.js';
 import { Header } from './headers.js';
 

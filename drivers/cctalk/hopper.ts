@@ -3,8 +3,7 @@
  * (header 166) is what keeps change from being paid twice: a dispense (167) is sent once, and
  * when its answer is lost the driver reads the counter instead of sending it again.
  */
-import type { DriverLog } from '../../src/log.js';
-import type { CoinHopper, DeviceEvents, DeviceIdentity, DeviceStatus, HopperStatus } from '../types.js';
+import type { CoinHopper, DeviceEvents, DeviceIdentity, DeviceStatus, DriverLog, HopperStatus } from '../types.js';
 import { CctalkBusError, type CctalkBus } from './bus.js';
 import { CctalkDevice, WrongDeviceError, type Backoff } from './device.js';
 import { Address, Category, HOPPER_ENABLE_CODE, Header, hopperTestFlags, type HopperFlag } from './headers.js';

@@ -1,5 +1,4 @@
-import type { DriverLog } from '../../src/log.js';
-import type { CoinAcceptor, CoinHopper } from '../types.js';
+import type { CoinAcceptor, CoinHopper, DriverLog } from '../types.js';
 import { getSharedBus } from './bus.js';
 import { CctalkCoinAcceptor, type CoinChannel } from './coin-acceptor.js';
 import { CctalkHopper, type HopperSecurityMode } from './hopper.js';

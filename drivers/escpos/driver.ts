@@ -5,9 +5,8 @@
  * seconds while idle so the terminal stops offering receipts before a customer pays.
  */
 import { EventEmitter } from 'node:events';
-import type { DriverLog } from '../../src/log.js';
 import type { Transport } from '../transport/types.js';
-import { PrinterError, type DeviceEvents, type DeviceIdentity, type DeviceStatus, type Printer, type Receipt } from '../types.js';
+import { PrinterError, type DeviceEvents, type DeviceIdentity, type DeviceStatus, type DriverLog, type Printer, type Receipt } from '../types.js';
 import { encodeReceipt, type PaperWidth } from './encoder.js';
 import { STATUS_KINDS, blockingCode, decodeStatus, isStatusByte, statusRequest, summarize } from './status.js';
 

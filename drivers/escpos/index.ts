@@ -1,6 +1,5 @@
-import type { DriverLog } from '../../src/log.js';
 import type { Transport } from '../transport/types.js';
-import type { Printer } from '../types.js';
+import type { DriverLog, Printer } from '../types.js';
 import { EscposPrinter } from './driver.js';
 import type { PaperWidth } from './encoder.js';
 import { LpTransport, UsbPrinterTransport, serialPrinterTransport } from './transports.js';
