@@ -52,8 +52,6 @@ interface ActiveTxn {
 }
 
 export interface RuntimeDeps {
-  /** A validator to use instead of the configured one (tests). */
-  validator?: BillValidator;
   /** Fault-injection seam for the crash tests: see Journal's crashAfter. */
   crashAfter?: string;
   /** Recent log lines, for the console's `log` command. */
@@ -105,13 +103,11 @@ export class Runtime extends EventEmitter<{ 'note-resolved': [string] }> {
       key: loadOrCreateKey(config.journal.keyFile),
       ...(deps.crashAfter ? { crashAfter: deps.crashAfter } : {}),
     });
-    this.validator =
-      deps.validator ??
-      createBillValidator(config.validator.model, {
-        port: config.validator.port,
-        pollIntervalMs: config.validator.pollIntervalMs,
-        log: driverLog(log.child({ device: 'validator' })),
-      });
+    this.validator = createBillValidator(config.validator.model, {
+      port: config.validator.port,
+      pollIntervalMs: config.validator.pollIntervalMs,
+      log: driverLog(log.child({ device: 'validator' })),
+    });
     const c = config;
     if (c.coinAcceptor) {
       this.coinAcceptor = createCoinAcceptor(c.coinAcceptor.model, {
