@@ -1,0 +1,181 @@
+import type { Actor } from 'xstate';
+import type { TransactionEvent } from '../../states/transaction.js';
+import { capabilities, type TerminalService, type terminalMachine } from '../../states/terminal.js';
+import type { Config } from '../config/schema.js';
+import type { ControlRequest, ControlResponse } from '../control/protocol.js';
+import type { Journal } from '../journal/index.js';
+import type { Logger, LogRing } from '../log.js';
+import { fittedDevices, type Devices } from './devices.js';
+import type { ActiveTxn } from './notes.js';
+import type { ReceiptService } from './receipts.js';
+import { stateName } from './state-name.js';
+
+/** What the runtime's transaction lifecycle offers the control requests. */
+export interface TransactionDesk {
+  active(): ActiveTxn | null;
+  lastId(): string | null;
+  /** The validator has been told to accept notes for the running transaction. */
+  accepting(): boolean;
+  start(service: TerminalService): string;
+  customer(event: TransactionEvent): ControlResponse;
+}
+
+export interface ControlDeps {
+  config: Config;
+  journal: Journal;
+  devices: Devices;
+  receipts: ReceiptService;
+  terminal: Actor<typeof terminalMachine>;
+  transactions: TransactionDesk;
+  forwardNow: () => void;
+  log: Logger;
+  logRing: LogRing | undefined;
+}
+
+/** Answers the local control protocol (launcher, scenario runner, engineers' console). */
+export class ControlHandler {
+  constructor(private readonly d: ControlDeps) {}
+
+  status(): Record<string, unknown> {
+    const { journal, devices, terminal, transactions } = this.d;
+    const t = terminal.getSnapshot();
+    const a = transactions.active();
+    const snap = a?.actor.getSnapshot();
+    const last = transactions.lastId();
+    return {
+      terminal: {
+        state: stateName(t.value),
+        reason: t.context.operatorOut ? `${t.context.operatorOut.reason} (by ${t.context.operatorOut.by})` : (t.context.reason ?? null),
+        ...capabilities(t.context),
+      },
+      devices: Object.fromEntries(fittedDevices(devices).map(([name, d]) => [name, d.status()])),
+      validator: { ...devices.validator.status(), accepting: transactions.accepting() },
+      transaction: a && snap ? { ...snap.context, state: stateName(snap.value) } : null,
+      lastTransaction: last ? journal.transaction(last) : null,
+      outbox: journal.outboxStats(),
+      cashbox: journal.cashbox(),
+      coinbox: journal.coinbox(),
+    };
+  }
+
+  async handle(req: ControlRequest): Promise<ControlResponse> {
+    const { journal, terminal, transactions, log } = this.d;
+    const hoppers = this.d.devices.hoppers;
+    switch (req.cmd) {
+      case 'status':
+        return { ok: true, ...this.status() };
+      case 'start':
+        return { ok: true, id: transactions.start(req.service) };
+      case 'number':
+        return transactions.customer({ type: 'NUMBER', phone: req.phone });
+      case 'confirm':
+        return transactions.customer({ type: 'CONFIRM' });
+      case 'done':
+        return transactions.customer({ type: 'DONE' });
+      case 'topup-offline':
+        return transactions.customer({ type: 'TOPUP_OFFLINE' });
+      case 'cancel':
+        return transactions.customer({ type: 'CANCEL' });
+      case 'transactions':
+        return { ok: true, transactions: journal.listTransactions({ limit: req.limit ?? 20 }) };
+      case 'transaction': {
+        const txn = journal.transaction(req.id);
+        if (!txn) return { ok: false, error: `no transaction ${req.id}` };
+        return { ok: true, transaction: txn, events: journal.events(req.id) };
+      }
+      case 'verify': {
+        const problems = journal.verify();
+        return { ok: true, problems };
+      }
+      case 'forward-now':
+        this.d.forwardNow();
+        return { ok: true };
+      case 'hoppers':
+        return {
+          ok: true,
+          hoppers: journal.hopperLevels().map((h) => ({ ...h, status: hoppers.get(h.name)?.status() ?? null })),
+        };
+      case 'hopper-level': {
+        const hopper = hoppers.get(req.name);
+        if (!hopper) return { ok: false, error: `no hopper named '${req.name}' (configured: ${[...hoppers.keys()].join(', ') || 'none'})` };
+        journal.setHopperLevel(req.name, hopper.coinValue, req.level, 'control');
+        return { ok: true };
+      }
+      case 'hopper-refill': {
+        if (!hoppers.has(req.name)) return { ok: false, error: `no hopper named '${req.name}'` };
+        return { ok: true, level: journal.hopperRefilled(req.name, req.add, req.by) };
+      }
+      case 'cash-collection': {
+        const counted = Object.fromEntries(Object.entries(req.counted).map(([v, n]) => [Number(v), n]));
+        const result = journal.cashCollected(req.by, counted);
+        if (!result.ok) log.error({ ...result, by: req.by }, 'cash collection: the counted notes differ from the journal');
+        else log.info({ by: req.by }, 'cash collection: counts agree with the journal');
+        return { ok: true, agrees: result.ok, expected: result.expected, counted: result.counted, difference: result.difference };
+      }
+      case 'reprint': {
+        const id = req.id ?? journal.receiptsToReprint()[0];
+        if (!id) return { ok: false, error: 'the reprint queue is empty' };
+        await this.d.receipts.print(id, { reprint: true });
+        return { ok: true, id };
+      }
+      case 'reprint-queue':
+        return { ok: true, queue: journal.receiptsToReprint() };
+      case 'out-of-service':
+        journal.append(null, 'operator.out-of-service', { by: req.by, reason: req.reason });
+        terminal.send({ type: 'OUT_OF_SERVICE', by: req.by, reason: req.reason });
+        return { ok: true, note: transactions.active() ? 'the running transaction finishes first; no new one starts' : 'out of service' };
+      case 'in-service':
+        journal.append(null, 'operator.in-service', { by: req.by });
+        terminal.send({ type: 'IN_SERVICE', by: req.by });
+        return { ok: true };
+      case 'device-test':
+        return this.deviceTest(req.device);
+      case 'config':
+        return { ok: true, config: maskedConfig(this.d.config) };
+      case 'log-tail':
+        return { ok: true, lines: this.d.logRing?.tail(req.lines ?? 50) ?? [] };
+      case 'audit':
+        journal.append(null, 'console.audit', { who: req.who, action: req.action, ok: req.ok });
+        return { ok: true };
+    }
+  }
+
+  /** A device test while the service runs; it never takes or pays money. */
+  private async deviceTest(name: string): Promise<ControlResponse> {
+    if (this.d.transactions.active()) return { ok: false, error: 'a transaction is running: test the devices when the kiosk is idle' };
+    const fitted = fittedDevices(this.d.devices);
+    const device = fitted.find(([n]) => n === name)?.[1];
+    if (!device) return { ok: false, error: `no device '${name}' (fitted: ${fitted.map(([n]) => n).join(', ')})` };
+    const result: Record<string, unknown> = { device: name, identity: device.identity(), status: device.status() };
+    if (device.kind === 'coin-hopper') {
+      result.flags = await device.selfTest();
+      result.counters = await device.readStatus();
+    } else if (device.kind === 'printer') {
+      await device.print({
+        lines: [
+          { text: '测试页 TEST PAGE', align: 'center', emphasis: true, large: true },
+          { text: `${this.d.config.terminalId} ${new Date().toISOString()}`, align: 'center' },
+        ],
+        qr: this.d.config.terminalId,
+      });
+      result.printed = true;
+    } else if (device.kind === 'bill-validator') {
+      await device.enable([]);
+      await device.disable();
+      result.statusCycle = 'enable/disable answered';
+    }
+    this.d.journal.append(null, 'device.test', { device: name, ok: true });
+    return { ok: true, ...result };
+  }
+}
+
+/** The configuration as the console shows it: no PIN hashes, no passwords in URLs. */
+function maskedConfig(config: Config): unknown {
+  const url = new URL(config.server.baseUrl);
+  if (url.password) url.password = '***';
+  return {
+    ...config,
+    server: { ...config.server, baseUrl: url.toString() },
+    console: { ...config.console, engineers: config.console.engineers.map((e) => ({ name: e.name, pin: '***' })) },
+  };
+}

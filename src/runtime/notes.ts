@@ -1,0 +1,131 @@
+import { EventEmitter } from 'node:events';
+import type { Actor } from 'xstate';
+import type { EscrowDecision, Note } from '../../drivers/types.js';
+import { escrowDecision, isAcceptingCash, type transactionMachine } from '../../states/transaction.js';
+import type { Config } from '../config/schema.js';
+import type { Journal } from '../journal/index.js';
+import type { Logger } from '../log.js';
+
+/** The transaction the kiosk is running now. */
+export interface ActiveTxn {
+  id: string;
+  actor: Actor<typeof transactionMachine>;
+  /** The customer asked to cancel while a note was in escrow: act once the note is resolved. */
+  cancelWhenResolved: boolean;
+}
+
+/** How long settling waits for a note in escrow to end up stacked or returned. */
+const NOTE_RESOLVE_MS = 5000;
+
+/**
+ * The banknote flow, journal first: the validator's escrow and VEND VALID hooks, and waiting for a
+ * note in escrow to be resolved. Emits 'note-resolved' with the transaction id whenever a note
+ * journalled in escrow ends up stacked or returned.
+ */
+export class NoteFlow extends EventEmitter<{ 'note-resolved': [string] }> {
+  constructor(
+    private readonly journal: Journal,
+    private readonly limits: Config['limits'],
+    /** The running transaction, if any. */
+    private readonly active: () => ActiveTxn | null,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  onEscrow(note: Note): EscrowDecision {
+    const a = this.active();
+    const snap = a?.actor.getSnapshot();
+    if (!a || !snap || !isAcceptingCash(snap) || a.cancelWhenResolved) {
+      this.returnStrayNote(note);
+      return 'return';
+    }
+    const decision = escrowDecision(snap.context, note.value, this.limits, true);
+    this.journal.noteEscrowed(a.id, note);
+    if (decision === 'return') {
+      this.journal.noteReturned(a.id, note, 'over-limit');
+      this.emit('note-resolved', a.id);
+    }
+    a.actor.send({ type: 'ACTIVITY' });
+    this.log.info({ txn: a.id, value: note.value, decision }, `escrow decision: ${decision}`);
+    return decision;
+  }
+
+  /** A note arrived when no transaction takes cash (e.g. held in escrow across a restart). */
+  private returnStrayNote(note: Note): void {
+    for (const txn of this.journal.openTransactions()) {
+      const pending = this.journal.pendingEscrow(txn.id);
+      if (pending && pending.value === note.value) {
+        this.journal.noteReturned(txn.id, pending, 'no transaction taking cash');
+        this.emit('note-resolved', txn.id);
+        return;
+      }
+    }
+    this.journal.append(null, 'note.stray-returned', { value: note.value, currency: note.currency, why: 'no transaction taking cash' });
+  }
+
+  onCredited(note: Note | null): void {
+    const a = this.active();
+    if (note && a) {
+      const pending = this.journal.pendingEscrow(a.id);
+      if (pending) {
+        this.creditNote(a.id, pending, 'vend-valid');
+        return;
+      }
+    }
+    // The driver did not see this note's escrow (host restart), or we have no record of it: the
+    // journal decides. A VEND VALID repeats until acknowledged, so after a restart it is either
+    // the note we journalled in escrow (not yet credited) or the one we credited before the crash
+    // whose ACK was lost.
+    const last = this.journal.lastNoteEvent();
+    const open = last ? this.journal.transaction(last.txnId)?.status === 'open' : false;
+    if (last?.type === 'note.escrowed' && open) {
+      this.creditNote(last.txnId, last.note, 'vend-valid-after-restart');
+      return;
+    }
+    if (last?.type === 'note.stacked') {
+      this.journal.append(last.txnId, 'note.ack-resent', { value: last.note.value });
+      this.log.warn({ txn: last.txnId }, 'VEND VALID repeated for a note already credited: acknowledging only');
+      return;
+    }
+    this.journal.append(null, 'alarm.unattributed-note', { value: note?.value ?? null });
+    this.log.error({ value: note?.value ?? null }, 'a note was stacked that no transaction expected; recorded for the cash count');
+  }
+
+  private creditNote(txnId: string, note: Note, via: string): void {
+    this.journal.noteStacked(txnId, note, via);
+    this.log.info({ txn: txnId, value: note.value, via }, 'note stacked and credited');
+    const a = this.active();
+    if (a && a.id === txnId) {
+      a.actor.send({ type: 'NOTE_CREDITED', value: note.value });
+    }
+    this.emit('note-resolved', txnId);
+  }
+
+  /** Waits (bounded) until no note of the transaction is in escrow any more. */
+  async settled(id: string): Promise<void> {
+    if (!this.journal.pendingEscrow(id)) return;
+    await new Promise<void>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.off('note-resolved', onResolved);
+        resolve();
+      };
+      const onResolved = (txnId: string) => {
+        if (txnId === id && !this.journal.pendingEscrow(id)) finish();
+      };
+      const timer = setTimeout(finish, NOTE_RESOLVE_MS);
+      this.on('note-resolved', onResolved);
+    });
+  }
+
+  /** Like settled(), and a note still in escrow afterwards is journalled for the cash count. */
+  async resolved(id: string): Promise<void> {
+    await this.settled(id);
+    const still = this.journal.pendingEscrow(id);
+    if (still) {
+      this.journal.append(id, 'note.unresolved', { value: still.value, why: 'the validator did not stack or return it' });
+      this.log.error({ txn: id, value: still.value }, 'a note in escrow was neither stacked nor returned; recorded for the cash count');
+    }
+  }
+}
