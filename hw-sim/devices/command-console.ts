@@ -21,6 +21,14 @@ export function noArgument<T>(run: (target: T) => readonly string[] | void): Com
   };
 }
 
+/** A command taking one whole number, e.g. `refill 100`. */
+export function wholeNumber<T>(usage: string, run: (target: T, n: number) => void): Command<T> {
+  return (target, arg) => {
+    if (arg === undefined || !/^\d+$/.test(arg)) throw new Error(`needs a whole number, e.g. ${usage}`);
+    run(target, Number(arg));
+  };
+}
+
 export interface Reporter {
   on(event: 'report', listener: (line: string) => void): unknown;
   off(event: 'report', listener: (line: string) => void): unknown;

@@ -1,5 +1,5 @@
 import { SerialTransport } from '../../../drivers/transport/serial.js';
-import { noArgument, runCommandConsole, type Command, type ConsoleOptions, type Reporter } from '../command-console.js';
+import { noArgument, runCommandConsole, wholeNumber, type Command, type ConsoleOptions, type Reporter } from '../command-console.js';
 import { CctalkBus, type BusDevice } from './bus.js';
 import { CoinAcceptorEmulator } from './coin-acceptor.js';
 import { HopperEmulator, type HopperSecurity } from './hopper.js';
@@ -27,12 +27,6 @@ export interface CctalkDevice<E> {
 
 type ConsoleDevice = BusDevice & Reporter & { describe(): string };
 
-function count<E>(usage: string, run: (emulator: E, n: number) => void): Command<E> {
-  return (emulator, arg) => {
-    if (arg === undefined || !/^\d+$/.test(arg)) throw new Error(`needs a whole number, e.g. ${usage}`);
-    run(emulator, Number(arg));
-  };
-}
 
 const COIN_HELP = [
   'commands (one per line):',
@@ -47,8 +41,8 @@ const COIN_HELP = [
 ];
 
 const COIN_COMMANDS: ReadonlyMap<string, Command<CoinAcceptorEmulator>> = new Map<string, Command<CoinAcceptorEmulator>>([
-  ['insert', count('insert 100', (e, fen) => e.insert(fen))],
-  ['flood', count('flood 8', (e, n) => e.flood(n))],
+  ['insert', wholeNumber('insert 100', (e, fen) => e.insert(fen))],
+  ['flood', wholeNumber('flood 8', (e, n) => e.flood(n))],
   ['jam', noArgument((e) => e.jam())],
   ['silent', noArgument((e) => e.silent())],
   ['clear', noArgument((e) => e.clear())],
@@ -69,7 +63,7 @@ const HOPPER_HELP = [
 
 const HOPPER_COMMANDS: ReadonlyMap<string, Command<HopperEmulator>> = new Map<string, Command<HopperEmulator>>([
   ['empty', noArgument((e) => e.empty())],
-  ['refill', count('refill 100', (e, n) => e.refill(n))],
+  ['refill', wholeNumber('refill 100', (e, n) => e.refill(n))],
   ['jam', noArgument((e) => e.jam())],
   ['silent', noArgument((e) => e.silent())],
   ['clear', noArgument((e) => e.clear())],

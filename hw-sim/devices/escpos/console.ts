@@ -1,5 +1,5 @@
 import { SerialTransport } from '../../../drivers/transport/serial.js';
-import { noArgument, runCommandConsole, type Command, type ConsoleOptions } from '../command-console.js';
+import { noArgument, runCommandConsole, wholeNumber, type Command, type ConsoleOptions } from '../command-console.js';
 import { EscposEmulator } from './emulator.js';
 
 export interface EscposDeviceOptions extends ConsoleOptions {
@@ -18,6 +18,7 @@ const HELP = [
   'commands (one per line):',
   '  paper-near-end          the roll runs low (DLE EOT 4 → 0x1E)',
   '  paper-out               the roll is empty: printing stops, jobs are lost',
+  '  paper-out-after <lines> the roll runs out after that many more printed lines (mid-receipt)',
   '  cover-open              the cover is open: printing stops, jobs are lost',
   '  cutter-error            the auto-cutter jams (recoverable by DLE ENQ 1/2)',
   '  head-hot                the head overheats (auto-recoverable error)',
@@ -31,6 +32,7 @@ const HELP = [
 const COMMANDS: ReadonlyMap<string, Command<EscposEmulator>> = new Map<string, Command<EscposEmulator>>([
   ['paper-near-end', noArgument((e) => e.paperNearEnd())],
   ['paper-out', noArgument((e) => e.paperOutNow())],
+  ['paper-out-after', wholeNumber('paper-out-after 5', (e, n) => e.paperOutAfter(n))],
   ['cover-open', noArgument((e) => e.openCover())],
   ['cutter-error', noArgument((e) => e.jamCutter())],
   ['head-hot', noArgument((e) => e.overheat())],

@@ -80,6 +80,8 @@ export class EscposEmulator extends EventEmitter<EscposEmulatorEvents> {
   private job = newJob();
   private nextNumber = 1;
   private printedCount = 0;
+  /** Lines of paper left on a roll that was told to run out (paper-out-after); undefined: plenty. */
+  private paperLeft: number | undefined;
   private lostCount = 0;
   private nearEnd = false;
   private paperOut = false;
@@ -191,6 +193,12 @@ export class EscposEmulator extends EventEmitter<EscposEmulatorEvents> {
     this.report('paper near end (DLE EOT 4 reports 0x0C)');
   }
 
+  /** The roll runs out after `lines` more printed lines: the way paper really ends, mid-receipt. */
+  paperOutAfter(lines: number): void {
+    this.paperLeft = lines;
+    this.report(`paper runs out after ${lines} more line(s)`);
+  }
+
   paperOutNow(): void {
     this.paperOut = true;
     this.report('paper out: printing stops, print data is lost until clear');
@@ -217,6 +225,7 @@ export class EscposEmulator extends EventEmitter<EscposEmulatorEvents> {
   clear(): void {
     this.nearEnd = false;
     this.paperOut = false;
+    this.paperLeft = undefined;
     this.coverOpen = false;
     this.cutterError = false;
     this.headHot = false;
@@ -273,7 +282,20 @@ export class EscposEmulator extends EventEmitter<EscposEmulatorEvents> {
     if (offline) this.job.reason ??= this.offlineReason();
     // While offline, modes still change and lines still form, but what they print is lost.
     const cut = this.layout.apply(event);
-    (offline ? this.job.lost : this.job.printed).push(...this.layout.takeLines());
+    const lines = this.layout.takeLines();
+    if (offline) {
+      this.job.lost.push(...lines);
+    } else if (this.paperLeft !== undefined && lines.length >= this.paperLeft) {
+      const fits = this.paperLeft;
+      this.job.printed.push(...lines.slice(0, fits));
+      this.paperLeft = undefined;
+      this.paperOutNow();
+      this.job.reason ??= this.offlineReason();
+      this.job.lost.push(...lines.slice(fits));
+    } else {
+      if (this.paperLeft !== undefined) this.paperLeft -= lines.length;
+      this.job.printed.push(...lines);
+    }
     if (cut) this.endJob();
   }
 
