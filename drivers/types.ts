@@ -148,6 +148,11 @@ export interface HopperStatus {
   unpaid: number;
 }
 
+/** The hopper event counter after `event`: 255 wraps to 1, because 0 means "just powered up". */
+export function nextHopperEvent(event: number): number {
+  return event >= 255 ? 1 : event + 1;
+}
+
 export interface CoinHopper extends Device {
   readonly kind: 'coin-hopper';
   /** The value of one coin of this hopper, in minor units (from configuration). */

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, loadConfigFile } from './config/load.js';
+import { loadConfigOrExit } from './config/load.js';
 import { controlOnce } from './control/client.js';
 import type { ControlRequest } from './control/protocol.js';
+import { requestFromWords } from './control/words.js';
 import { createLogger, LogRing } from './log.js';
 import { registerDiagCommand } from './diag/command.js';
 
@@ -206,7 +207,12 @@ program
   .argument('[arg]')
   .option('--socket <path>', 'control socket', defaultSocket())
   .action(async (command: string, arg: string | undefined, opts: { socket: string }) => {
-    const req = ctlRequest(command, arg);
+    let req: ControlRequest;
+    try {
+      req = requestFromWords(command, arg);
+    } catch (e) {
+      fail((e as Error).message);
+    }
     const res = await controlOnce(opts.socket, req).catch((e: Error) => {
       console.error(e.message);
       process.exit(1);
@@ -214,33 +220,6 @@ program
     console.log(JSON.stringify(res, null, 2));
     process.exit(res.ok ? 0 : 1);
   });
-
-function ctlRequest(command: string, arg: string | undefined): ControlRequest {
-  switch (command) {
-    case 'start':
-      if (arg !== 'pay' && arg !== 'topup' && arg !== 'lookup') fail('start needs a service: pay, topup or lookup');
-      return { cmd: 'start', service: arg };
-    case 'number':
-      if (!arg) fail('number needs the phone number');
-      return { cmd: 'number', phone: arg };
-    case 'transaction':
-      if (!arg) fail('transaction needs an id');
-      return { cmd: 'transaction', id: arg };
-    case 'transactions':
-      return arg ? { cmd: 'transactions', limit: Number(arg) } : { cmd: 'transactions' };
-    case 'status':
-    case 'confirm':
-    case 'done':
-    case 'topup-offline':
-    case 'cancel':
-    case 'verify':
-    case 'forward-now':
-    case 'hoppers':
-      return { cmd: command };
-    default:
-      fail(`unknown command '${command}'`);
-  }
-}
 
 function fail(message: string): never {
   console.error(`kiosk ctl: ${message}`);
@@ -268,18 +247,6 @@ function parseWhole(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a whole number 0-65535');
   return n;
-}
-
-function loadConfigOrExit(path: string) {
-  try {
-    return loadConfigFile(path);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      process.exit(2);
-    }
-    throw e;
-  }
 }
 
 registerDiagCommand(program);

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { SimStack } from '../hw-sim/stack.js';
 import type { ControlRequest } from './control/protocol.js';
+import { requestFromWords } from './control/words.js';
 
 const HELP = `
 Act as the customer, the device or the network by typing a line:
@@ -94,28 +95,11 @@ async function handleLine(stack: SimStack, line: string): Promise<boolean> {
   return false;
 }
 
+/** The launcher's short words for the customer, on top of the control vocabulary. */
 function customerRequest(word: string, arg: string | undefined): ControlRequest {
-  switch (word) {
-    case 'pay':
-    case 'topup':
-    case 'lookup':
-      return { cmd: 'start', service: word };
-    case 'number':
-      if (!arg) throw new Error('number needs the phone number');
-      return { cmd: 'number', phone: arg };
-    case 'offline':
-      return { cmd: 'topup-offline' };
-    case 'confirm':
-    case 'done':
-    case 'cancel':
-    case 'status':
-    case 'verify':
-      return { cmd: word };
-    case 'transactions':
-      return { cmd: 'transactions', limit: 10 };
-    default:
-      throw new Error(`unknown command '${word}' (type help)`);
-  }
+  if (word === 'pay' || word === 'topup' || word === 'lookup') return requestFromWords('start', word);
+  if (word === 'offline') return requestFromWords('topup-offline', undefined);
+  return requestFromWords(word, word === 'transactions' ? (arg ?? '10') : arg);
 }
 
 function detail(e: Record<string, unknown>): string {

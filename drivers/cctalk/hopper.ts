@@ -3,7 +3,7 @@
  * (header 166) is what keeps change from being paid twice: a dispense (167) is sent once, and
  * when its answer is lost the driver reads the counter instead of sending it again.
  */
-import type { CoinHopper, DeviceEvents, DeviceIdentity, DeviceStatus, DriverLog, HopperStatus } from '../types.js';
+import { nextHopperEvent, type CoinHopper, type DeviceEvents, type DeviceIdentity, type DeviceStatus, type DriverLog, type HopperStatus } from '../types.js';
 import { CctalkBusError, type CctalkBus } from './bus.js';
 import { CctalkDevice, WrongDeviceError, type Backoff } from './device.js';
 import { Address, Category, HOPPER_ENABLE_CODE, Header, hopperTestFlags, type HopperFlag } from './headers.js';
@@ -58,9 +58,7 @@ const REMEMBERED_DISPENSES = 8;
 const HOPPER_FAULT_PRIORITY: readonly NonNullable<HopperFlag['code']>[] = ['hopper-jam', 'hopper-empty', 'hopper-sensor', 'hopper-memory'];
 
 /** The counter value after `event` once one more dispense is accepted: 255 wraps to 1. */
-export function nextEvent(event: number): number {
-  return event >= COUNTER_WRAP ? 1 : event + 1;
-}
+export { nextHopperEvent as nextEvent };
 
 export function parseHopperStatus(data: Uint8Array): HopperStatus {
   return { event: data[0]!, remaining: data[1]!, paid: data[2]!, unpaid: data[3]! };
@@ -154,7 +152,7 @@ export class CctalkHopper extends CctalkDevice<DeviceEvents> implements CoinHopp
         replyLength: 1,
       });
       const event = reply[0]!;
-      if (event !== nextEvent(before.event)) {
+      if (event !== nextHopperEvent(before.event)) {
         this.log('warn', `${this.label}: dispense accepted with an unexpected event counter`, { before: before.event, event });
       }
       this.remember(event, count);
@@ -298,7 +296,7 @@ export class CctalkHopper extends CctalkDevice<DeviceEvents> implements CoinHopp
       );
     }
     const fields = { count, before: before.event, after: after.event, reply: why };
-    if (after.event === nextEvent(before.event)) {
+    if (after.event === nextHopperEvent(before.event)) {
       this.log('warn', `${this.label}: dispense reply lost, but the event counter shows it was accepted`, fields);
       this.remember(after.event, count);
       return { event: after.event };

@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Journal, readKey } from '../../src/journal/index.js';
 import type { ControlRequest } from '../../src/control/protocol.js';
+import { requestFromWords } from '../../src/control/words.js';
 import { SimStack } from '../stack.js';
 import { scenarioSchema, type Scenario, type Step } from './scenario.js';
 
@@ -112,20 +113,7 @@ async function runStep(stack: SimStack, step: Step): Promise<void> {
 
 function customerRequest(line: string): ControlRequest {
   const [word = '', arg] = line.trim().split(/\s+/, 2);
-  switch (word) {
-    case 'start':
-      if (arg !== 'pay' && arg !== 'topup' && arg !== 'lookup') throw new Error(`bad service in '${line}'`);
-      return { cmd: 'start', service: arg };
-    case 'number':
-      return { cmd: 'number', phone: arg ?? '' };
-    case 'confirm':
-    case 'done':
-    case 'cancel':
-    case 'topup-offline':
-      return { cmd: word };
-    default:
-      throw new Error(`unknown customer action '${line}'`);
-  }
+  return requestFromWords(word, arg);
 }
 
 type Wait = Extract<Step, { wait: unknown }>['wait'];

@@ -52,4 +52,17 @@ export function loadConfigFile(path: string): Config {
   return parseConfig(json, path, dirname(resolve(path)));
 }
 
+/** For commands: a bad configuration is reported on stderr and the process exits 2, before anything else. */
+export function loadConfigOrExit(path: string): Config {
+  try {
+    return loadConfigFile(path);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
 export type { Config, ConfigInput };

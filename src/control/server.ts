@@ -49,7 +49,8 @@ function serveConnection(socket: Socket, handle: ControlHandler): void {
   });
 }
 
-async function answerLine(line: string, handle: ControlHandler): Promise<ControlResponse> {
+/** One request line checked against the protocol; never throws. */
+export function parseRequestLine(line: string): { ok: true; req: ControlRequest } | { ok: false; error: string } {
   let json: unknown;
   try {
     json = JSON.parse(line);
@@ -60,8 +61,14 @@ async function answerLine(line: string, handle: ControlHandler): Promise<Control
   if (!parsed.success) {
     return { ok: false, error: `bad request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'cmd'}: ${i.message}`).join('; ')}` };
   }
+  return { ok: true, req: parsed.data };
+}
+
+async function answerLine(line: string, handle: ControlHandler): Promise<ControlResponse> {
+  const parsed = parseRequestLine(line);
+  if (!parsed.ok) return parsed;
   try {
-    return await handle(parsed.data);
+    return await handle(parsed.req);
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   }

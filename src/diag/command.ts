@@ -1,6 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, loadConfigFile } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { loadConfigOrExit } from '../config/load.js';
 // run.js (and with it every driver) is loaded only when the command runs, not for `kiosk --help`.
 import { DIAG_KINDS, type DiagKind } from './kinds.js';
 
@@ -33,7 +32,7 @@ export function registerDiagCommand(program: Command): void {
         usage('--address is for --kind cctalk-coin or cctalk-hopper');
       }
       const configPath = flags.config ?? (single ? undefined : (process.env.KIOSK_CONFIG ?? '/etc/kiosk/config.json'));
-      const config = configPath !== undefined ? loadConfig(configPath) : undefined;
+      const config = configPath !== undefined ? loadConfigOrExit(configPath) : undefined;
       const { runDiag } = await import('./run.js');
       const ok = await runDiag({
         ...(config ? { config } : {}),
@@ -48,18 +47,6 @@ export function registerDiagCommand(program: Command): void {
       });
       process.exit(ok ? 0 : 1);
     });
-}
-
-function loadConfig(path: string): Config {
-  try {
-    return loadConfigFile(path);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      process.exit(2);
-    }
-    throw e;
-  }
 }
 
 function usage(message: string): never {

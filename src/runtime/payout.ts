@@ -1,12 +1,8 @@
-import type { CoinHopper, HopperStatus } from '../../drivers/types.js';
+import { nextHopperEvent, type CoinHopper, type HopperStatus } from '../../drivers/types.js';
 import { dispenseCommands, makeChange, type HopperSupply } from '../../states/change.js';
 import type { Journal, PayoutRow } from '../journal/index.js';
 import type { Logger } from '../log.js';
 
-/** The hopper event counter after `before`: 255 wraps to 1, because 0 means "just powered up". */
-export function nextEvent(before: number): number {
-  return before >= 255 ? 1 : before + 1;
-}
 
 /**
  * Pays change from the hoppers, journal first: every dispense is journalled as intended (with the
@@ -158,7 +154,7 @@ export type PayoutDecision =
  * (and `eventSeen`, the counter the dispense answered with, when it did).
  */
 export function decidePayout(st: HopperStatus, eventBefore: number, count: number, eventSeen: number | null): PayoutDecision {
-  const ours = eventSeen ?? nextEvent(eventBefore);
+  const ours = eventSeen ?? nextHopperEvent(eventBefore);
   if (st.event === ours) {
     if (st.remaining > 0) return { wait: ours, paid: 0, unpaid: 0, via: 'hopper counters' };
     return { wait: null, paid: Math.min(st.paid, count), unpaid: Math.min(st.unpaid, count - Math.min(st.paid, count)), via: 'hopper counters' };

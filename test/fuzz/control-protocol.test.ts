@@ -3,21 +3,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
 import { controlRequest } from '../../src/control/protocol.js';
+import { parseRequestLine } from '../../src/control/server.js';
 import { check } from './fuzz.js';
 
-/** What the server does with one request line (src/control/server.ts answerLine, before the handler). */
+/** What the server does with one request line before the handler (src/control/server.ts). */
 function answer(line: string): { ok: true; cmd: string } | { ok: false; error: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch {
-    return { ok: false, error: 'request is not JSON' };
-  }
-  const parsed = controlRequest.safeParse(json);
-  if (!parsed.success) {
-    return { ok: false, error: `bad request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'cmd'}: ${i.message}`).join('; ')}` };
-  }
-  return { ok: true, cmd: parsed.data.cmd };
+  const r = parseRequestLine(line);
+  return r.ok ? { ok: true, cmd: r.req.cmd } : r;
 }
 
 const CMDS = [

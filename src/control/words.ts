@@ -1,0 +1,33 @@
+import type { ControlRequest } from './protocol.js';
+
+/**
+ * A control request from words as a person types them (`start pay`, `number 13800138000`,
+ * `transactions 10`). One vocabulary for `kiosk ctl`, the embedded launcher and the scenarios.
+ * Throws an Error that says what is wrong.
+ */
+export function requestFromWords(command: string, arg: string | undefined): ControlRequest {
+  switch (command) {
+    case 'start':
+      if (arg !== 'pay' && arg !== 'topup' && arg !== 'lookup') throw new Error('start needs a service: pay, topup or lookup');
+      return { cmd: 'start', service: arg };
+    case 'number':
+      if (!arg) throw new Error('number needs the phone number');
+      return { cmd: 'number', phone: arg };
+    case 'transaction':
+      if (!arg) throw new Error('transaction needs an id');
+      return { cmd: 'transaction', id: arg };
+    case 'transactions':
+      return arg ? { cmd: 'transactions', limit: Number(arg) } : { cmd: 'transactions' };
+    case 'status':
+    case 'confirm':
+    case 'done':
+    case 'topup-offline':
+    case 'cancel':
+    case 'verify':
+    case 'forward-now':
+    case 'hoppers':
+      return { cmd: command };
+    default:
+      throw new Error(`unknown command '${command}'`);
+  }
+}
