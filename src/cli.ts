@@ -129,6 +129,21 @@ program
     process.once('SIGINT', stop);
   });
 
+const pki = program.command('pki').description('certificates for the links to the central side');
+pki
+  .command('init')
+  .description('create a development CA, a server certificate and this kiosk\'s client certificate')
+  .option('--dir <dir>', 'where to write them', 'var/pki')
+  .option('--terminal-id <id>', 'common name of the kiosk certificate', 'KIOSK-0001')
+  .option('--host <name...>', 'names and addresses the server certificate covers', ['localhost', '127.0.0.1'])
+  .option('--force', 'replace certificates that already exist')
+  .action(async (opts: { dir: string; terminalId: string; host: string[]; force?: boolean }) => {
+    const { createDevPki } = await import('./pki/dev-pki.js');
+    const { files, created } = await createDevPki(opts.dir, { terminalId: opts.terminalId, serverHosts: opts.host, force: opts.force === true });
+    console.log(created ? `development certificates written to ${opts.dir}:` : `certificates already in ${opts.dir} (use --force to replace):`);
+    for (const [what, path] of Object.entries(files)) console.log(`  ${what.padEnd(10)} ${path}`);
+  });
+
 const sim = program.command('sim').description('simulators and scripted scenarios');
 const simDevice = sim.command('device').description('run a wire-level device emulator on a serial port');
 simDevice

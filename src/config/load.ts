@@ -32,6 +32,11 @@ export function parseConfig(input: unknown, source: string, baseDir: string): Co
       keyFile: abs(c.journal.keyFile ?? join(dataDir, 'journal.key')),
     },
     control: { socket: abs(c.control.socket ?? join(dataDir, 'kiosk.sock')) },
+    tls: {
+      ca: abs(c.tls.ca ?? join(dataDir, 'pki', 'ca.crt')),
+      cert: abs(c.tls.cert ?? join(dataDir, 'pki', 'kiosk.crt')),
+      key: abs(c.tls.key ?? join(dataDir, 'pki', 'kiosk.key')),
+    },
   };
 }
 

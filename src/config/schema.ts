@@ -112,6 +112,19 @@ export const configSchema = z
       })
       .strict()
       .default({ operator: '示例电信 自助缴费' }),
+    /**
+     * Mutual TLS for both links to the central side. `cert`/`key` are this kiosk's certificate and
+     * key; `ca` is the only authority trusted for the servers' certificates (pinned). Defaults:
+     * the files `kiosk pki init` writes in <dataDir>/pki.
+     */
+    tls: z
+      .object({
+        ca: z.string().min(1).optional(),
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     server: z
       .object({
         baseUrl: z.url(),
@@ -160,4 +173,8 @@ export type ConfigInput = z.input<typeof configSchema>;
 type Parsed = z.output<typeof configSchema>;
 
 /** The configuration with every path resolved. */
-export type Config = Parsed & { journal: { path: string; keyFile: string }; control: { socket: string } };
+export type Config = Parsed & {
+  journal: { path: string; keyFile: string };
+  control: { socket: string };
+  tls: { ca: string; cert: string; key: string };
+};
