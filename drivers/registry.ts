@@ -1,11 +1,19 @@
-import type { BillValidator, CoinAcceptor, CoinHopper, DriverLog, Printer } from './types.js';
+import type { BillValidator, CardReader, CoinAcceptor, CoinHopper, DriverLog, PaymentTerminal, Printer } from './types.js';
 import { createId003 } from './id003/index.js';
+import { createCcnet } from './ccnet/index.js';
+import { createEssp } from './essp/index.js';
 import { createCctalkCoinAcceptor, createCctalkHopper } from './cctalk/index.js';
 import { createEscposPrinter } from './escpos/index.js';
+import { createHidKeyboardReader, createHidVendorReader, type HidCardOptions } from './hid-card/index.js';
+import { createZvtTerminal, type ZvtTerminalOptions } from './zvt/index.js';
 
 export interface BillValidatorOptions {
   port: string;
   pollIntervalMs?: number;
+  /** Bus address, for protocols that have one (eSSP). */
+  address?: number;
+  /** eSSP: the fixed half of the encryption key, 16 hex digits. */
+  fixedKey?: string;
   log?: DriverLog;
 }
 
@@ -38,6 +46,8 @@ export interface PrinterOptions {
 // `printer.model`). A new model is a folder under drivers/ and one line in the table of its class.
 export const billValidatorModels: Record<string, (o: BillValidatorOptions) => BillValidator> = {
   id003: createId003,
+  ccnet: createCcnet,
+  essp: createEssp,
 };
 export const coinAcceptorModels: Record<string, (o: CoinAcceptorOptions) => CoinAcceptor> = {
   cctalk: createCctalkCoinAcceptor,
@@ -47,6 +57,13 @@ export const hopperModels: Record<string, (o: HopperOptions) => CoinHopper> = {
 };
 export const printerModels: Record<string, (o: PrinterOptions) => Printer> = {
   escpos: createEscposPrinter,
+};
+export const cardReaderModels: Record<string, (o: HidCardOptions) => CardReader> = {
+  'hid-keyboard': createHidKeyboardReader,
+  'hid-vendor': createHidVendorReader,
+};
+export const paymentTerminalModels: Record<string, (o: ZvtTerminalOptions) => PaymentTerminal> = {
+  zvt: createZvtTerminal,
 };
 
 function pick<F>(table: Record<string, F>, model: string, what: string): F {
@@ -69,4 +86,12 @@ export function createHopper(model: string, opts: HopperOptions): CoinHopper {
 
 export function createPrinter(model: string, opts: PrinterOptions): Printer {
   return pick(printerModels, model, 'printer')(opts);
+}
+
+export function createCardReader(model: string, opts: HidCardOptions): CardReader {
+  return pick(cardReaderModels, model, 'card reader')(opts);
+}
+
+export function createPaymentTerminal(model: string, opts: ZvtTerminalOptions): PaymentTerminal {
+  return pick(paymentTerminalModels, model, 'payment terminal')(opts);
 }

@@ -16,7 +16,7 @@ import type { EventEmitter } from 'node:events';
 /** How a driver logs: a plain callback, so drivers do not depend on the service's logging library. */
 export type DriverLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
 
-export type DeviceKind = 'bill-validator' | 'coin-acceptor' | 'coin-hopper' | 'card-reader' | 'printer';
+export type DeviceKind = 'bill-validator' | 'coin-acceptor' | 'coin-hopper' | 'card-reader' | 'payment-terminal' | 'printer';
 
 /** ok: usable. degraded: usable with limits. fault: present but unusable. offline: not answering. */
 export type Health = 'ok' | 'degraded' | 'fault' | 'offline';
@@ -175,23 +175,183 @@ export interface CoinHopper extends Device {
   selfTest(): Promise<string[]>;
 }
 
+// ---------------------------------------------------------------- card reader (magnetic stripe)
+
+/** What the rest of the kiosk may know of a card: never the full number, never track data. */
 export interface MaskedCard {
   /** First 6 and last 4 digits at most, the rest masked. */
   maskedPan: string;
+  /** YYMM as on the stripe. */
   expiry: string;
-  /** Keyed hash for matching the same card; never reversible. */
+  /** Keyed hash for matching the same card (HMAC-SHA256 with a key derived from the terminal secret); never reversible. */
   panHash: string;
+  /** The tracks the card data was taken from (the others were absent or unreadable). */
+  tracks: readonly (1 | 2)[];
+}
+
+/** The sensitive part of one read, as views on buffers that wipe() zero-fills. */
+export interface SensitiveCardData {
+  /** ASCII digits. */
+  readonly pan: Buffer;
+  /** ASCII YYMM. */
+  readonly expiry: Buffer;
+  /** Track 1 and track 2 as read, sentinels included, LRC excluded; absent when unreadable. */
+  readonly track1: Buffer | undefined;
+  readonly track2: Buffer | undefined;
+}
+
+/**
+ * The only holder of card data in the kiosk. It is handed to the call that sends it to the business
+ * system over TLS and wiped right after; it prints, logs and serialises as a redacted placeholder.
+ * Strings made from the buffers cannot be wiped: make them only inside `consume`, for the request body.
+ */
+export interface SensitiveCard {
+  readonly wiped: boolean;
+  /** Runs `use` with the data, then wipes it whether `use` succeeded or not. Throws when already wiped. */
+  consume<T>(use: (data: SensitiveCardData) => Promise<T> | T): Promise<T>;
+  /** Zero-fills every buffer. Idempotent. */
+  wipe(): void;
+}
+
+/** One good read: the masked card for the flow and the journal, the sensitive part for one uplink call. */
+export interface CardRead {
+  card: MaskedCard;
+  sensitive: SensitiveCard;
+}
+
+/** Why a swipe gave no card. The reader never says more than this and a short detail without card data. */
+export type BadReadReason =
+  | 'empty'
+  | 'no-start-sentinel'
+  | 'no-end-sentinel'
+  | 'too-short'
+  | 'too-long'
+  | 'bad-lrc'
+  | 'bad-character'
+  | 'bad-format'
+  | 'bad-pan'
+  | 'tracks-disagree'
+  | 'device-error';
+
+export interface CardReaderCapabilities {
+  /** The device reports a card entering and leaving (insert readers); swipe readers do not. */
+  presence: boolean;
 }
 
 export type CardReaderEvents = DeviceEvents & {
-  read: [MaskedCard];
-  'bad-read': [{ reason: string }];
+  /** A good read while enabled. The listener owns `sensitive` and must consume() or wipe() it. */
+  read: [CardRead];
+  /** A swipe that gave no card, e.g. 'too-short' for a swipe too fast. */
+  'bad-read': [{ reason: BadReadReason; detail: string }];
+  /** Only when capabilities.presence. */
+  inserted: [];
+  removed: [];
 };
 
 export interface CardReader extends Device<CardReaderEvents> {
   readonly kind: 'card-reader';
+  readonly capabilities: CardReaderCapabilities;
+  /** Reads are reported only while enabled; a swipe while disabled is dropped and its data zeroed. */
   enable(): Promise<void>;
   disable(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- payment terminal (EMV/PIN, e.g. ZVT)
+
+/**
+ * approved: the terminal reported success and completed the command.
+ * declined: certain that no money was taken (refused, declined, aborted, or never sent).
+ * unknown: anything else (time-out, link lost, approval without completion): the caller reverses.
+ */
+export type AuthorisationOutcome = 'approved' | 'declined' | 'unknown';
+
+/** A receipt the terminal asked the kiosk to print. */
+export interface TerminalReceipt {
+  type: 'merchant' | 'customer' | 'administration' | 'unspecified';
+  lines: string[];
+}
+
+/** What the terminal reported about a payment it booked (status information with result 00). */
+export interface ApprovalRecord {
+  /** The caller's reference given to authorise(); the terminal does not carry it. */
+  ref: string;
+  /** Minor units, as the terminal reported it. */
+  amount: number;
+  /** The handle for reverse(). */
+  receiptNo: number;
+  trace?: number;
+  terminalId?: string;
+  /** The card scheme as the terminal names it, e.g. 'VISA'. Never the card number. */
+  cardName?: string;
+}
+
+export interface AuthorisationResult {
+  outcome: AuthorisationOutcome;
+  /** Machine-readable cause, e.g. 'approved', 'declined', 'aborted', 'refused', 'not-ready', 'timeout', 'no-completion', 'link-lost'. */
+  code: string;
+  /** One line for a log or the screen, without card data. */
+  detail: string;
+  /** The terminal's result code (0 = success) when it sent one. */
+  resultCode?: number;
+  /** Present once the terminal reported a booking, also when the outcome is unknown. */
+  approval?: ApprovalRecord;
+  receipts: TerminalReceipt[];
+}
+
+export interface ReversalResult {
+  /** reversed includes "already reversed"; refused means the terminal said it cannot. */
+  outcome: 'reversed' | 'refused' | 'unknown';
+  code: string;
+  detail: string;
+  resultCode?: number;
+  receipts: TerminalReceipt[];
+}
+
+export interface EndOfDayResult {
+  outcome: 'done' | 'refused' | 'unknown';
+  code: string;
+  detail: string;
+  resultCode?: number;
+  /** Total booked since the last end of day, minor units, when the terminal reports it. */
+  total?: number;
+  receipts: TerminalReceipt[];
+}
+
+export interface AuthoriseOptions {
+  /**
+   * Called when the terminal reports the booking, before the driver acknowledges that report to the
+   * terminal. Resolve once the approval (with its receipt number) is durable; a rejection makes the
+   * outcome 'unknown'.
+   */
+  approved?(record: ApprovalRecord): Promise<void> | void;
+}
+
+/** Intermediate status for the customer screen ("insert card", "enter PIN", "please wait"). */
+export interface TerminalProgress {
+  stage: 'insert-card' | 'pin' | 'waiting-host' | 'remove-card' | 'please-wait' | 'declined' | 'other';
+  /** The terminal's own status code. */
+  code: number;
+  text: string;
+}
+
+export type PaymentTerminalEvents = DeviceEvents & {
+  progress: [TerminalProgress];
+};
+
+/**
+ * A certified payment terminal driven over an ECR protocol. The kiosk never sees card data on this
+ * path. One command runs at a time; a second call waits for the first. None of the methods reject
+ * on a device or link fault: the fault is in the result's outcome and code.
+ */
+export interface PaymentTerminal extends Device<PaymentTerminalEvents> {
+  readonly kind: 'payment-terminal';
+  /** Pays `amount` minor units; `ref` is the caller's transaction reference (logged, echoed in the approval). */
+  authorise(amount: number, ref: string, options?: AuthoriseOptions): Promise<AuthorisationResult>;
+  /** Reverses a booking by the receipt number the terminal gave it. */
+  reverse(receiptNo: number): Promise<ReversalResult>;
+  endOfDay(): Promise<EndOfDayResult>;
+  /** Asks the terminal to abort the running authorisation (customer cancel); resolves once asked. */
+  abort(): Promise<void>;
 }
 
 export interface ReceiptLine {
@@ -228,4 +388,4 @@ export interface Printer extends Device {
   print(receipt: Receipt): Promise<void>;
 }
 
-export type AnyDevice = BillValidator | CoinAcceptor | CoinHopper | CardReader | Printer;
+export type AnyDevice = BillValidator | CoinAcceptor | CoinHopper | CardReader | PaymentTerminal | Printer;

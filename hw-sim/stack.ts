@@ -8,8 +8,10 @@ import type { ConfigInput } from '../src/config/schema.js';
 import { controlOnce } from '../src/control/client.js';
 import { hashPin } from '../src/console/pin.js';
 import type { ControlRequest, ControlResponse } from '../src/control/protocol.js';
-import { startHost } from './host/server.js';
-import { runId003Device } from './devices/id003/console.js';
+import { startHost, type HostOptions } from './host/server.js';
+import { devHostTls, readHostTls } from './host/dev-tls.js';
+import { createDevPki, type DevPkiFiles } from '../src/pki/dev-pki.js';
+import { runId003Device, type Id003DeviceOptions } from './devices/id003/console.js';
 import { runCctalkCoinDevice, runCctalkHopperDevice } from './devices/cctalk/console.js';
 import { runEscposDevice } from './devices/escpos/console.js';
 
@@ -40,12 +42,14 @@ export interface Fitted {
 export interface StackOptions {
   /** Folder for the ptys, the databases, the config and the control socket. */
   dir: string;
-  /** Loopback port for the reference server; 0 picks a free one. */
+  /** Loopback port for the reference server's business link (TLS); 0 picks a free one. */
   hostPort?: number;
   /** Merged over the generated runtime configuration. */
   config?: Partial<ConfigInput>;
   accounts?: { phone: string; amountDue: number; holder?: string }[];
   emulatorTiming?: { acceptingMs?: number; stackingMs?: number; stackedMs?: number; returningMs?: number };
+  /** The validator emulator's line pacing and frame timings, for the benchmarks. */
+  validatorLine?: Pick<Id003DeviceOptions, 'pacing' | 'onFrame'>;
   fitted?: Fitted;
   /** Each JSON log line of the runtime process, parsed. */
   onRuntimeLog?: (entry: Record<string, unknown>) => void;
@@ -78,6 +82,9 @@ export class SimStack {
   readonly dir: string;
   readonly configPath: string;
   readonly socketPath: string;
+  /** The development PKI (CA, server and kiosk certificates) both ends of the links use. */
+  readonly pkiDir: string;
+  pki!: DevPkiFiles;
   host!: Host;
   private readonly slots = new Map<string, Slot>();
   /** Coins each hopper emulator reported dropping, counted from its own output lines. */
@@ -91,8 +98,9 @@ export class SimStack {
     this.dir = resolve(opts.dir);
     this.configPath = join(this.dir, 'config.json');
     this.socketPath = join(this.dir, 'kiosk.sock');
+    this.pkiDir = join(this.dir, 'pki');
     const timing = opts.emulatorTiming;
-    this.addSlot('validator', (port, input, output) => runId003Device({ port, input, output, ...(timing ? { timing } : {}) }));
+    this.addSlot('validator', (port, input, output) => runId003Device({ port, input, output, ...(timing ? { timing } : {}), ...opts.validatorLine }));
     const fitted = opts.fitted ?? {};
     if (fitted.coins) this.addSlot('coin', (port, input, output) => runCctalkCoinDevice({ port, input, output, address: 2 }));
     if (fitted.hoppers) {
@@ -132,12 +140,39 @@ export class SimStack {
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     for (const slot of this.slots.values()) await this.plug(slot);
-    this.host = await startHost({
-      port: this.opts.hostPort ?? 0,
+    this.pki = (await devHostTls(this.pkiDir, this.opts.config?.terminalId ?? 'SIM-0001')).files;
+    this.host = await startHost(this.hostOptions(this.opts.hostPort ?? 0, 0));
+    this.writeConfig();
+  }
+
+  private hostOptions(port: number, adminPort: number, managementPort = 0): HostOptions {
+    const tls = readHostTls({ ca: this.pki.ca, cert: this.pki.serverCert, key: this.pki.serverKey });
+    return {
+      port,
+      adminPort,
+      tls,
+      management: { port: managementPort, tls },
       dbPath: join(this.dir, 'host.db'),
       ...(this.opts.accounts ? { accounts: this.opts.accounts } : {}),
-    });
-    this.writeConfig();
+    };
+  }
+
+  /** Stops the reference server and starts it again on the same ports and database. */
+  async restartHost(): Promise<void> {
+    const { port, adminPort } = this.host;
+    const managementPort = this.host.management?.port;
+    await this.host.close();
+    this.host = await startHost(this.hostOptions(port, adminPort, managementPort));
+  }
+
+  /**
+   * 'wrong': the server presents a certificate from a CA the kiosk does not trust (an impostor, or
+   * a certificate change the kiosk was not told about); 'right': its own again.
+   */
+  async serverCertificate(which: 'wrong' | 'right'): Promise<void> {
+    const files = which === 'right' ? this.pki : (await createDevPki(join(this.dir, 'pki-other'), { terminalId: 'OTHER' })).files;
+    const { cert, key } = readHostTls({ ca: files.ca, cert: files.serverCert, key: files.serverKey });
+    this.host.setServerCertificate({ cert, key });
   }
 
   private async plug(slot: Slot): Promise<void> {
@@ -190,7 +225,9 @@ export class SimStack {
       dataDir: this.dir,
       ...extra,
       validator: { model: 'id003', port: this.hostPort('validator'), ...extra.validator },
-      server: { baseUrl: this.host.url, timeoutMs: 2000, probeIntervalMs: 1000, ...extra.server },
+      server: { host: '127.0.0.1', port: this.host.port, serverName: 'localhost', timeoutMs: 2000, probeIntervalMs: 1000, ...extra.server },
+      tls: { ca: this.pki.ca, cert: this.pki.clientCert, key: this.pki.clientKey, ...extra.tls },
+      management: { host: '127.0.0.1', serverName: 'localhost', port: this.host.management!.port, heartbeatMs: 1000, countersMs: 10_000, timeoutMs: 2000, ...extra.management },
       forwarder: { batchSize: 20, idleMs: 500, backoffInitialMs: 200, backoffMaxMs: 2000, ...extra.forwarder },
       control: { socket: this.socketPath },
       // A demonstration engineer for `kiosk console` against the simulated kiosk: PIN 1234.
@@ -257,6 +294,11 @@ export class SimStack {
 
   get runtimeRunning(): boolean {
     return this.runtime !== undefined;
+  }
+
+  /** The runtime process's id while it runs (the soak and the benchmarks read its /proc entry). */
+  get runtimePid(): number | undefined {
+    return this.runtime?.pid;
   }
 
   /** Resolves when the runtime logs an entry that matches. */
@@ -327,7 +369,7 @@ export class SimStack {
 }
 
 /** A linked pty pair made by socat; resolves once both links exist. */
-async function startPtyPair(a: string, b: string): Promise<ChildProcess> {
+export async function startPtyPair(a: string, b: string): Promise<ChildProcess> {
   const links = [a, b];
   const socat = spawn('socat', links.map((l) => `pty,raw,echo=0,link=${l}`), { stdio: 'ignore' });
   const failed = new Promise<never>((_, reject) => {

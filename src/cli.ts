@@ -36,7 +36,16 @@ program
     const log = createLogger(config.log.level, ring);
     const { Runtime } = await import('./runtime/runtime.js');
     const crashAfter = process.env.KIOSK_CRASH_AFTER;
-    const runtime = new Runtime(config, log, { logRing: ring, ...(crashAfter ? { crashAfter } : {}) });
+    const { TlsSetupError } = await import('./uplink/tls.js');
+    let runtime: InstanceType<typeof Runtime>;
+    try {
+      runtime = new Runtime(config, log, { logRing: ring, configPath: opts.config, ...(crashAfter ? { crashAfter } : {}) });
+    } catch (e) {
+      // Like a bad configuration: restarting cannot help until someone provides the certificates.
+      if (!(e instanceof TlsSetupError)) throw e;
+      console.error(e.message);
+      process.exit(2);
+    }
     const shutdown = (signal: string) => {
       log.info({ signal }, 'stopping');
       runtime.stop().then(
@@ -107,26 +116,22 @@ configCmd
 
 program
   .command('host')
-  .description('run the reference central server (account look-up, payment posting)')
-  .option('--port <n>', 'TCP port on loopback', parseWhole, 8480)
-  .option('--listen <address>', 'address to listen on', '127.0.0.1')
+  .description('run the reference central server: the business link over mutual TLS, and a plain admin endpoint on loopback')
+  .option('--port <n>', 'TCP port of the business link', parseWhole, 8480)
+  .option('--admin-port <n>', 'admin HTTP port on 127.0.0.1 (/_records, /_mode, /_accounts)', parseWhole, 8481)
+  .option('--listen <address>', 'address the business link listens on', '127.0.0.1')
   .option('--db <file>', 'its own SQLite file', 'var/host/host.db')
-  .option('--mode <mode>', 'ok | slow | down | garbage', 'ok')
+  .option('--mode <mode>', 'ok | slow | down | garbage | error | drop-after-store | double-ack', 'ok')
   .option('--delay <ms>', 'delay for --mode slow', parseWhole, 3000)
-  .action(async (opts: { port: number; listen: string; db: string; mode: string; delay: number }) => {
-    const { startHost } = await import('../hw-sim/host/server.js');
-    const modes = ['ok', 'slow', 'down', 'garbage'] as const;
-    const mode = modes.find((m) => m === opts.mode);
-    if (!mode) {
-      console.error(`kiosk host: --mode must be one of ${modes.join(', ')}`);
-      process.exit(2);
-    }
-    const host = await startHost({ port: opts.port, host: opts.listen, dbPath: opts.db });
-    host.setMode(mode, opts.delay);
-    console.log(`reference server listening on ${host.url} (mode ${mode}, records in ${opts.db})`);
-    const stop = () => void host.close().then(() => process.exit(0));
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+  .option('--pki <dir>', 'development PKI to use, created when missing (as `kiosk pki init` makes it)', 'var/pki')
+  .option('--ca <file>', 'CA that signs kiosk certificates (with --cert and --key instead of --pki)')
+  .option('--cert <file>', "the server's certificate")
+  .option('--key <file>', "the server's private key")
+  .option('--print', 'print what the database holds (payments, reversals, anomalies, accounts) as JSON and exit')
+  .action(async (opts: import('../hw-sim/host/command.js').HostCommandOptions) => {
+    const { hostCommand } = await import('../hw-sim/host/command.js');
+    const code = await hostCommand(opts);
+    if (code !== undefined) process.exit(code);
   });
 
 const pki = program.command('pki').description('certificates for the links to the central side');
@@ -153,6 +158,26 @@ simDevice
   .action(async (opts: { port: string }) => {
     const { runId003Device } = await import('../hw-sim/devices/id003/console.js');
     const device = await runId003Device({ port: opts.port, input: process.stdin, output: process.stdout });
+    stopOnSignal(() => device.stop());
+  });
+
+simDevice
+  .command('essp')
+  .description('ITL eSSP bill validator emulator (NV200, CNY, encryption required, 9600 8N2); commands on standard input, one per line (help lists them)')
+  .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
+  .action(async (opts: { port: string }) => {
+    const { runEsspDevice } = await import('../hw-sim/devices/essp/console.js');
+    const device = await runEsspDevice({ port: opts.port, input: process.stdin, output: process.stdout });
+    stopOnSignal(() => device.stop());
+  });
+
+simDevice
+  .command('ccnet')
+  .description('CashCode CCNET bill validator emulator (9600 8N1); commands on standard input, one per line (help lists them)')
+  .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
+  .action(async (opts: { port: string }) => {
+    const { runCcnetDevice } = await import('../hw-sim/devices/ccnet/console.js');
+    const device = await runCcnetDevice({ port: opts.port, input: process.stdin, output: process.stdout });
     stopOnSignal(() => device.stop());
   });
 
@@ -203,6 +228,38 @@ simDevice
     stopOnSignal(() => device.stop());
   });
 
+simDevice
+  .command('zvt')
+  .description('ZVT payment terminal emulator on TCP or a serial port; commands on standard input choose the next outcome')
+  .option('--tcp <port>', 'listen on this TCP port (ZVT terminals use 20007)', parseWhole)
+  .option('--host <address>', 'address to listen on', '127.0.0.1')
+  .option('--port <path>', 'serial device instead: one end of a socat pty pair or a USB-serial adapter')
+  .option('--password <digits>', 'the terminal password (6 digits)', '000000')
+  .action(async (opts: { tcp?: number; host: string; port?: string; password: string }) => {
+    if ((opts.tcp === undefined) === (opts.port === undefined)) throw new Error('sim device zvt: give either --tcp PORT or --port PATH');
+    const { runZvtDevice } = await import('../hw-sim/devices/zvt/console.js');
+    const device = await runZvtDevice({
+      ...(opts.tcp !== undefined ? { tcp: opts.tcp, host: opts.host } : { port: opts.port! }),
+      password: opts.password,
+      input: process.stdin,
+      output: process.stdout,
+    });
+    stopOnSignal(() => device.stop());
+  });
+
+simDevice
+  .command('hid-card')
+  .description('magnetic stripe reader emulator: HID reports on a unix socket (the kiosk reads it as card reader device socket:PATH)')
+  .requiredOption('--socket <path>', 'unix socket to serve the reports on')
+  .option('--kind <kind>', 'keyboard (boot-keyboard reports) or vendor (MagTek-style 337-byte reports)', 'keyboard')
+  .option('--lrc', 'append the LRC after each track, as some readers do')
+  .action(async (opts: { socket: string; kind: string; lrc?: boolean }) => {
+    if (opts.kind !== 'keyboard' && opts.kind !== 'vendor') throw new Error('sim device hid-card: --kind is keyboard or vendor');
+    const { runHidCardDevice } = await import('../hw-sim/devices/hid-card/console.js');
+    const device = await runHidCardDevice({ socket: opts.socket, kind: opts.kind, lrc: opts.lrc === true, input: process.stdin, output: process.stdout });
+    stopOnSignal(() => device.stop());
+  });
+
 sim
   .command('run')
   .description('run scripted scenarios against the real runtime, emulators on ptys and the reference server')
@@ -213,6 +270,18 @@ sim
     const { runScenarioFiles } = await import('../hw-sim/runner/run.js');
     const ok = await runScenarioFiles(files, { json: opts.json ?? false, keep: opts.keep ?? false });
     process.exit(ok ? 0 : 1);
+  });
+
+sim
+  .command('soak')
+  .description('cash payments back to back through the emulators and the real runtime: RSS, open fds, journal size; fails on growth or money not accounted for')
+  .option('--transactions <n>', 'how many payments', '10000')
+  .option('--printer', 'fit the receipt printer too (each receipt adds 1.5 s)')
+  .option('--keep', 'keep the run folder (journal, receipts, last log lines)')
+  .option('--json', 'print the report as one JSON object')
+  .action(async (opts: { transactions: string; printer?: boolean; keep?: boolean; json?: boolean }) => {
+    const { soakCommand } = await import('../hw-sim/soak/command.js');
+    process.exit(await soakCommand(opts));
   });
 
 program

@@ -1,5 +1,7 @@
 import { createInterface } from 'node:readline';
+import { HOST_MODES } from '../hw-sim/host/server.js';
 import { SimStack } from '../hw-sim/stack.js';
+import { startPanel } from './panel/server.js';
 import type { ControlRequest } from './control/protocol.js';
 import { requestFromWords } from './control/words.js';
 
@@ -13,7 +15,7 @@ Act as the customer, the device or the network by typing a line:
   coins     coin insert <fen>                   a coin: 100 (1 yuan), 50 (5 jiao), 10 (1 jiao)
   hoppers   h100 <cmd> | h50 <cmd>              empty, jam, refill <n>, clear, power-cycle, status
   printer   printer <cmd>                       paper-near-end, paper-out, cover-open, clear, status
-  server    server ok | server down | server slow | server garbage
+  server    server ok | down | slow | garbage | error | drop-after-store | double-ack
   other     status | transactions | verify | help | quit
 `;
 
@@ -25,6 +27,7 @@ export async function runEmbedded(dir: string): Promise<void> {
     dir,
     hostPort: 0,
     fitted: { coins: true, hoppers: true, printer: true },
+    config: { api: { port: 0 } },
     onRuntimeLog: (e) => {
       const time = typeof e.time === 'string' ? e.time.slice(11, 19) : '';
       console.log(`${time} ${LEVELS[Number(e.level)] ?? '     '} kiosk      ${String(e.msg)}${detail(e)}`);
@@ -36,20 +39,50 @@ export async function runEmbedded(dir: string): Promise<void> {
   });
   console.log(`kiosk embedded default: files in ${stack.dir}`);
   await stack.start();
-  console.log(`reference server on ${stack.host.url}; devices: ${stack.deviceNames.join(', ')}; receipts in ${stack.receiptsDir}`);
+  console.log(`reference server: business link (mutual TLS, certificates in ${stack.pkiDir}) on port ${stack.host.port}, admin on ${stack.host.url}; devices: ${stack.deviceNames.join(', ')}; receipts in ${stack.receiptsDir}`);
+  let closePanel = async () => {};
   const stop = async () => {
+    await closePanel();
     await stack.stop();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+  let screenUrl = '';
+  const screenUp = stack.waitForLog((e) => {
+    if (e.msg !== 'screen listening') return false;
+    screenUrl = String(e.url);
+    return true;
+  }, 30_000);
   await stack.startRuntime();
+  await screenUp;
+  const panel = await startPanel({
+    port: 0,
+    info: { screenUrl, devices: stack.deviceNames, notes: [100, 500, 1000, 2000, 5000, 10000], coins: [10, 50, 100] },
+    line: async (line) => {
+      const output: string[] = [];
+      console.log(`[panel] ${line}`);
+      try {
+        await handleLine(stack, line, (text) => {
+          output.push(text);
+          console.log(text);
+        });
+        return { ok: true, output };
+      } catch (e) {
+        output.push(`error: ${(e as Error).message}`);
+        return { ok: false, output };
+      }
+    },
+  });
+  closePanel = panel.close;
   console.log(HELP);
+  console.log(`customer screen:  ${screenUrl}`);
+  console.log(`simulator panel:  ${panel.url}   (the screen, with buttons for notes, coins, faults and the server)\n`);
 
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'kiosk> ' });
   rl.prompt();
   rl.on('line', (line) => {
-    void handleLine(stack, line.trim())
+    void handleLine(stack, line.trim(), (text) => console.log(text))
       .then((quit) => {
         if (quit) void stop();
         else rl.prompt();
@@ -63,12 +96,13 @@ export async function runEmbedded(dir: string): Promise<void> {
 
 const DEVICE_WORDS = new Set(['insert', 'jam', 'stacker-full', 'stacker-open', 'clear', 'power-cycle', 'power-cycle-with-bill', 'silent', 'garbage', 'failure', 'cheated', 'pause']);
 
-async function handleLine(stack: SimStack, line: string): Promise<boolean> {
+/** One line typed at the prompt or by the panel; true when it asks to quit. */
+async function handleLine(stack: SimStack, line: string, print: (text: string) => void): Promise<boolean> {
   if (line === '') return false;
   const [word = '', arg] = line.split(/\s+/, 2);
   if (word === 'quit' || word === 'exit') return true;
   if (word === 'help') {
-    console.log(HELP);
+    print(HELP);
     return false;
   }
   if (DEVICE_WORDS.has(word)) {
@@ -81,17 +115,16 @@ async function handleLine(stack: SimStack, line: string): Promise<boolean> {
     return false;
   }
   if (word === 'server') {
-    const modes = ['ok', 'down', 'slow', 'garbage'] as const;
-    const mode = modes.find((m) => m === arg);
-    if (!mode) throw new Error(`server needs one of ${modes.join(', ')}`);
+    const mode = HOST_MODES.find((m) => m === arg);
+    if (!mode) throw new Error(`server needs one of ${HOST_MODES.join(', ')}`);
     stack.host.setMode(mode, 8000);
-    console.log(`reference server is now ${mode}`);
+    print(`reference server is now ${mode}`);
     return false;
   }
   const req = customerRequest(word, arg);
   const res = await stack.control(req);
-  if (!res.ok) console.log(`refused: ${res.error}`);
-  else if (word === 'status' || word === 'transactions' || word === 'verify') console.log(JSON.stringify(res, null, 2));
+  if (!res.ok) print(`refused: ${res.error}`);
+  else if (word === 'status' || word === 'transactions' || word === 'verify') print(JSON.stringify(res, null, 2));
   return false;
 }
 

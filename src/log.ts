@@ -37,8 +37,9 @@ export class LogRing extends Writable {
 export function createLogger(level: string, ring?: LogRing, name = 'kiosk'): Logger {
   const options = { name, level, base: { name }, timestamp: pino.stdTimeFunctions.isoTime };
   if (!ring) return pino(options);
-  const lvl = level as pino.Level;
-  return pino(options, pino.multistream([{ stream: process.stdout, level: lvl }, { stream: ring, level: lvl }]));
+  // The logger's own level filters; the streams take everything, so a level lowered at run time
+  // (a configuration reload) reaches both.
+  return pino(options, pino.multistream([{ stream: process.stdout, level: 'trace' }, { stream: ring, level: 'trace' }]));
 }
 
 export type { DriverLog };

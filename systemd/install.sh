@@ -4,6 +4,8 @@
 #
 #   sudo bash systemd/install.sh                  install, enable and start kiosk.service
 #   sudo bash systemd/install.sh --console ttyS0  also enable the engineers' console on /dev/ttyS0
+#   sudo bash systemd/install.sh --screen         also show the customer's screen full screen on the
+#                                                 board's display (Chromium in cage on tty1)
 #   bash systemd/install.sh --dry-run             print every step, change nothing (no root needed)
 #
 # Running it again is safe: files already in place are left alone, an existing
@@ -12,11 +14,12 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 dry=0
 console_port=''
+screen=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) dry=1 ;;
@@ -25,6 +28,7 @@ while [ $# -gt 0 ]; do
       console_port=$2
       shift
       ;;
+    --screen) screen=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -82,6 +86,11 @@ node_major=$("$node_bin" -p 'process.versions.node.split(".")[0]')
 [ -f "$src/dist/src/cli.js" ] || fail "$src/dist is missing: run 'npm ci && npm run build && npm prune --omit=dev' first"
 [ -d "$src/node_modules/better-sqlite3" ] || fail "$src/node_modules is missing: run 'npm ci' first"
 command -v systemd-notify >/dev/null || fail "systemd-notify is missing: install the Debian package systemd"
+if [ "$screen" -eq 1 ]; then
+  for tool in cage chromium; do
+    command -v "$tool" >/dev/null || fail "$tool is missing for --screen: apt-get install cage chromium fonts-wqy-zenhei"
+  done
+fi
 echo "    node $("$node_bin" -v) at $node_bin, application in $src"
 
 step "the kiosk user, in dialout (serial ports), plugdev and lp (printers)"
@@ -137,7 +146,7 @@ step "systemd units in $unit_dir"
 unit_changed=0
 rendered=$(mktemp -d)
 trap 'rm -rf "$rendered"' EXIT
-for unit in kiosk.service kiosk-console@.service; do
+for unit in kiosk.service kiosk-console@.service kiosk-screen.service; do
   # The units name /usr/bin/node; a Node.js 20 installed elsewhere (e.g. /usr/local/bin) is used instead.
   sed "s|/usr/bin/node |$node_bin |" "$src/systemd/$unit" >"$rendered/$unit"
   if put "$rendered/$unit" "$unit_dir/$unit" 0644; then unit_changed=1; fi
@@ -160,7 +169,7 @@ if [ -f "$config" ]; then
   check_file=$config
 else
   run install -m 0640 -o root -g kiosk "$src/systemd/config.example.json" "$config"
-  echo "    wrote $config from the example: set server.baseUrl and check the /dev/kiosk/* devices"
+  echo "    wrote $config from the example: set server.host, server.port and the tls files, and check the /dev/kiosk/* devices"
   check_file=$config
   [ "$dry" -eq 1 ] && check_file=$src/systemd/config.example.json
 fi
@@ -189,6 +198,25 @@ if [ "$dry" -eq 0 ] && systemctl is-active --quiet kiosk.service; then
   fi
 else
   run systemctl start kiosk.service
+fi
+
+if [ "$screen" -eq 1 ]; then
+  step "the customer's screen: user kiosk-screen, kiosk-screen.service on tty1"
+  for group in video render input; do
+    getent group "$group" >/dev/null || run groupadd --system "$group"
+  done
+  if id kiosk-screen >/dev/null 2>&1; then
+    echo "    user kiosk-screen exists"
+  else
+    run useradd --system --user-group --groups video,render,input --home-dir /var/lib/kiosk-screen --no-create-home --shell /usr/sbin/nologin kiosk-screen
+  fi
+  grep -q '"api"' "$check_file" 2>/dev/null || echo "    warning: $config has no \"api\" section, so no page is served: add \"api\": { \"port\": 8400 }"
+  run systemctl enable kiosk-screen.service
+  if [ "$dry" -eq 0 ] && [ "$unit_changed" -eq 1 ]; then
+    run systemctl restart kiosk-screen.service
+  else
+    run systemctl start kiosk-screen.service
+  fi
 fi
 
 if [ -n "$console_port" ]; then

@@ -1,20 +1,28 @@
 /**
- * Reference central server: the business side the kiosk talks to, over HTTP/1.1 + JSON, plus
- * control endpoints that tests and scenarios use to seed accounts, read what arrived and inject
- * faults. Business routes honour the fault mode; control routes never do.
+ * Reference central server: the business side the kiosk talks to (the envelope link over mutual
+ * TLS, business-link.ts), plus a plain-HTTP admin endpoint on loopback that tests, scenarios and
+ * technicians use to seed accounts, read what arrived and inject faults. It is not a kiosk link:
+ * the fault mode never applies to it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { HostStore, type AccountSeed } from './store.js';
+import { HOST_MODES, startBusinessLink, type HostMode, type HostTls, type RunningBusinessLink } from './business-link.js';
+import { HostStore, type AccountSeed, type HostRecords } from './store.js';
+import { startManagementServer, type ManagementServerOptions, type RunningManagement } from './management.js';
 
-export type HostMode = 'ok' | 'slow' | 'down' | 'garbage';
+export { HOST_MODES, type HostMode, type HostTls } from './business-link.js';
 
 export interface HostOptions {
-  /** 0 picks a free port. */
+  /** The business link's TLS port; 0 picks a free one. */
   port: number;
+  /** Address the business link listens on (default 127.0.0.1). */
   host?: string;
+  /** The admin HTTP port, always on 127.0.0.1; default 0 (a free one). */
+  adminPort?: number;
+  /** The business link's certificate and key, and the CA that signs kiosk certificates. */
+  tls: HostTls;
   dbPath: string;
   /** Created or updated on every start. */
   accounts?: AccountSeed[];
@@ -22,11 +30,20 @@ export interface HostOptions {
   /** How long 'slow' holds each business answer. */
   delayMs?: number;
   log?: Pick<Logger, 'info' | 'warn'>;
+  /** The management side (mutual TLS on its own port); absent: not served. */
+  management?: Omit<ManagementServerOptions, 'dbPath' | 'log'>;
 }
 
 export interface RunningHost {
+  /** The admin HTTP endpoint, e.g. http://127.0.0.1:8481 (GET /_records, POST /_mode, /_accounts). */
   url: string;
+  adminPort: number;
+  /** The business link's TLS port. */
   port: number;
+  /** Presents another server certificate on the business link (the wrong-certificate scenarios). */
+  setServerCertificate(c: { cert: string | Buffer; key: string | Buffer }): void;
+  records(): HostRecords;
+  management: RunningManagement | undefined;
   close(): Promise<void>;
   setMode(mode: HostMode, delayMs?: number): void;
 }
@@ -42,23 +59,11 @@ const MAX_BODY_BYTES = 16 * 1024;
 
 const phone = z.string().regex(/^1\d{10}$/, 'phone must be 11 digits starting with 1');
 const fen = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const id = z.string().min(1).max(128);
-
-const paymentBody = z.object({
-  messageId: id,
-  txnId: id,
-  service: z.enum(['pay', 'topup']),
-  phone,
-  amount: fen.positive(),
-  currency: z.literal('CNY'),
-  cashIn: fen,
-  settledAt: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'settledAt must be a date-time'),
-});
 
 const accountBody = z.object({ phone, amountDue: fen, holder: z.string().min(1).max(100).optional() });
 
 const modeBody = z.object({
-  mode: z.enum(['ok', 'slow', 'down', 'garbage']),
+  mode: z.enum(HOST_MODES),
   delayMs: z.number().int().nonnegative().max(600_000).optional(),
 });
 
@@ -112,63 +117,9 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
 
   let mode: HostMode = opts.mode ?? 'ok';
   let delayMs = opts.delayMs ?? DEFAULT_SLOW_MS;
-  const heldAnswers = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
   const log = opts.log;
-
-  /** Sends a business answer the way the current mode dictates. */
-  function answer(res: ServerResponse, status: number, body: unknown): void {
-    if (mode !== 'slow') {
-      sendJson(res, status, body);
-      return;
-    }
-    const timer = setTimeout(() => {
-      heldAnswers.delete(timer);
-      if (!res.destroyed) sendJson(res, status, body);
-    }, delayMs);
-    heldAnswers.add(timer);
-  }
-
-  async function business(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    // 'down' and 'garbage' stand for a dead link or a broken proxy: the request never reaches billing.
-    if (mode === 'down') {
-      req.socket.destroy();
-      return;
-    }
-    if (mode === 'garbage') {
-      if (req.method === 'GET') sendJson(res, 200, { result: 'OK', data: [1, 2, 3] });
-      else {
-        res.writeHead(200, { 'content-type': 'text/html' });
-        res.end('<html><body>502 Bad Gateway</body></html>');
-      }
-      return;
-    }
-    const account = /^\/v1\/accounts\/([^/]+)$/.exec(path);
-    if (account && req.method === 'GET') {
-      let p: string;
-      try {
-        p = decodeURIComponent(account[1]!);
-      } catch {
-        throw new HttpError(400, 'invalid-phone', 'phone is not valid URL encoding');
-      }
-      if (!phone.safeParse(p).success) throw new HttpError(400, 'invalid-phone', 'phone must be 11 digits starting with 1');
-      const acc = store.account(p);
-      if (!acc) return answer(res, 404, { error: 'unknown-account' });
-      return answer(res, 200, { phone: acc.phone, amountDue: acc.amountDue, ...(acc.holder ? { holder: acc.holder } : {}) });
-    }
-    if (path === '/v1/payments' && req.method === 'POST') {
-      const p = await readJson(req, paymentBody);
-      const outcome = store.recordPayment(p);
-      if (outcome.status === 'conflict') {
-        log?.warn({ txnId: p.txnId, detail: outcome.detail }, 'conflicting duplicate payment');
-        return answer(res, 409, { error: 'conflict', txnId: p.txnId, serverRef: outcome.serverRef, detail: outcome.detail });
-      }
-      log?.info({ txnId: p.txnId, status: outcome.status, serverRef: outcome.serverRef }, 'payment');
-      return answer(res, 200, { status: outcome.status, txnId: p.txnId, serverRef: outcome.serverRef });
-    }
-    if (account || path === '/v1/payments') throw new HttpError(405, 'method-not-allowed', `${req.method} is not allowed on ${path}`);
-    throw new HttpError(404, 'not-found', `no route ${req.method} ${path}`);
-  }
+  let link: RunningBusinessLink | undefined;
 
   async function control(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const route = `${req.method} ${path}`;
@@ -180,19 +131,20 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
       setMode(m.mode, m.delayMs);
       return sendJson(res, 200, { mode, delayMs });
     }
+    if (management && (await management.admin(req, res, path))) return;
     throw new HttpError(404, 'not-found', `no route ${route}`);
   }
 
   function setMode(m: HostMode, ms?: number): void {
     mode = m;
     if (ms !== undefined) delayMs = ms;
+    if (mode === 'down') link?.dropConnections();
     log?.info({ mode, delayMs }, 'host mode');
   }
 
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://host').pathname;
-    const handler = path.startsWith('/v1/') ? business : control;
-    handler(req, res, path).catch((err: unknown) => {
+    control(req, res, path).catch((err: unknown) => {
       if (res.headersSent || res.destroyed) return;
       if (err instanceof HttpError) {
         sendJson(res, err.status, { error: err.code, message: err.message });
@@ -213,7 +165,7 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(opts.port, opts.host ?? '127.0.0.1', () => {
+      server.listen(opts.adminPort ?? 0, '127.0.0.1', () => {
         server.off('error', reject);
         resolve();
       });
@@ -222,23 +174,45 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
     store.close();
     throw err;
   }
+  let management: RunningManagement | undefined;
+  try {
+    link = await startBusinessLink({
+      port: opts.port,
+      host: opts.host ?? '127.0.0.1',
+      tls: opts.tls,
+      store,
+      mode: () => ({ mode, delayMs }),
+      ...(log ? { log } : {}),
+    });
+    management = opts.management && (await startManagementServer({ ...opts.management, dbPath: opts.dbPath, ...(log ? { log } : {}) }));
+  } catch (err) {
+    await link?.close();
+    await new Promise((resolve) => server.close(resolve));
+    store.close();
+    throw err;
+  }
+  const business = link;
   const addr = server.address() as AddressInfo;
   const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${hostPart}:${addr.port}`;
-  log?.info({ url, dbPath: opts.dbPath }, 'host listening');
+  log?.info({ url, port: business.port, dbPath: opts.dbPath }, 'host listening');
 
   let closing: Promise<void> | undefined;
   return {
     url,
-    port: addr.port,
+    adminPort: addr.port,
+    port: business.port,
     setMode,
+    setServerCertificate: (c) => business.setServerCertificate(c),
+    records: () => store.records(),
+    management,
     close() {
       closing ??= new Promise<void>((resolve) => {
-        for (const t of heldAnswers) clearTimeout(t);
-        heldAnswers.clear();
+        const managementClosed = management?.close();
+        const businessClosed = business.close();
         server.close(() => {
           store.close();
-          resolve();
+          void Promise.all([managementClosed, businessClosed]).then(() => resolve());
         });
         for (const s of sockets) s.destroy();
       });

@@ -1,7 +1,8 @@
 /**
  * The reference host's own database. It stands in for the operator's billing system, so it keeps
- * only what the kiosk can observe: accounts, accepted payments (one row per transaction id) and
- * anomalies worth showing to a test or an operator.
+ * only what the kiosk can observe: accounts, accepted payments (one row per transaction id and
+ * per message id), reversals (one per message id) and anomalies worth showing to a test or an
+ * operator.
  */
 import Database from 'better-sqlite3';
 
@@ -36,6 +37,25 @@ export interface PaymentRecord extends IncomingPayment {
   receivedAt: string;
   /** How many resends of this transaction were answered 'duplicate'. */
   duplicates: number;
+  /** The kiosk that sent it: its certificate's common name. */
+  terminalId: string | null;
+}
+
+export interface IncomingReversal {
+  messageId: string;
+  txnId: string;
+  reverses: string;
+  amount: number;
+  currency: string;
+  reason: string;
+  createdAt: string;
+}
+
+export interface ReversalRecord extends IncomingReversal {
+  serverRef: string;
+  receivedAt: string;
+  duplicates: number;
+  terminalId: string | null;
 }
 
 export interface AnomalyRecord {
@@ -46,13 +66,21 @@ export interface AnomalyRecord {
   at: string;
 }
 
+export interface HostRecords {
+  payments: PaymentRecord[];
+  reversals: ReversalRecord[];
+  anomalies: AnomalyRecord[];
+  accounts: AccountRecord[];
+}
+
 export type PaymentOutcome =
   | { status: 'accepted' | 'duplicate'; serverRef: string }
   | { status: 'conflict'; serverRef: string; detail: string };
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
-const SCHEMA = `
+/** Version 1, as the HTTP host created it; version 2 adds what the business link brought. */
+const SCHEMA_V1 = `
 CREATE TABLE accounts (
   phone TEXT PRIMARY KEY,
   holder TEXT,
@@ -82,6 +110,25 @@ CREATE TABLE anomalies (
 );
 `;
 
+const SCHEMA_V2 = `
+ALTER TABLE payments ADD COLUMN terminal_id TEXT;
+CREATE UNIQUE INDEX payments_message ON payments (message_id);
+CREATE TABLE reversals (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  message_id TEXT UNIQUE NOT NULL,
+  txn_id TEXT NOT NULL,
+  reverses TEXT NOT NULL,
+  amount INTEGER NOT NULL CHECK (amount > 0),
+  currency TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  terminal_id TEXT,
+  server_ref TEXT NOT NULL UNIQUE,
+  received_at TEXT NOT NULL,
+  duplicates INTEGER NOT NULL DEFAULT 0
+);
+`;
+
 interface PaymentRow {
   txn_id: string;
   message_id: string;
@@ -91,6 +138,21 @@ interface PaymentRow {
   currency: string;
   cash_in: number;
   settled_at: string;
+  server_ref: string;
+  received_at: string;
+  duplicates: number;
+  terminal_id: string | null;
+}
+
+interface ReversalRow {
+  message_id: string;
+  txn_id: string;
+  reverses: string;
+  amount: number;
+  currency: string;
+  reason: string;
+  created_at: string;
+  terminal_id: string | null;
   server_ref: string;
   received_at: string;
   duplicates: number;
@@ -116,6 +178,23 @@ function toPayment(r: PaymentRow): PaymentRecord {
     serverRef: r.server_ref,
     receivedAt: r.received_at,
     duplicates: r.duplicates,
+    terminalId: r.terminal_id,
+  };
+}
+
+function toReversal(r: ReversalRow): ReversalRecord {
+  return {
+    messageId: r.message_id,
+    txnId: r.txn_id,
+    reverses: r.reverses,
+    amount: r.amount,
+    currency: r.currency,
+    reason: r.reason,
+    createdAt: r.created_at,
+    serverRef: r.server_ref,
+    receivedAt: r.received_at,
+    duplicates: r.duplicates,
+    terminalId: r.terminal_id,
   };
 }
 
@@ -127,6 +206,7 @@ export class HostStore {
   readonly db: Database.Database;
   /** True when this open created the schema, i.e. the file held no host database before. */
   readonly created: boolean;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(readonly path: string, private readonly now: () => Date = () => new Date()) {
     this.db = new Database(path);
@@ -139,12 +219,13 @@ export class HostStore {
         throw new Error(`host db ${path} has schema version ${version}, newer than ${SCHEMA_VERSION}`);
       }
       this.created = version === 0;
-      if (this.created) {
+      const steps = [SCHEMA_V1, SCHEMA_V2].slice(version);
+      steps.forEach((sql, i) =>
         this.db.transaction(() => {
-          this.db.exec(SCHEMA);
-          this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-        })();
-      }
+          this.db.exec(sql);
+          this.db.pragma(`user_version = ${version + i + 1}`);
+        })(),
+      );
     } catch (err) {
       this.db.close();
       throw err;
@@ -155,8 +236,18 @@ export class HostStore {
     if (this.db.open) this.db.close();
   }
 
+  /** Each statement is compiled once: a delivered batch runs several per message. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
+
   account(phone: string): AccountRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM accounts WHERE phone = ?').get(phone) as AccountRow | undefined;
+    const row = this.sql('SELECT * FROM accounts WHERE phone = ?').get(phone) as AccountRow | undefined;
     return row && toAccount(row);
   }
 
@@ -173,21 +264,28 @@ export class HostStore {
     return this.account(a.phone)!;
   }
 
+  /** Runs `fn` in one SQLite transaction: a whole delivered batch is one disk sync. */
+  batch<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
   /**
-   * Applies a payment once per transaction id. A resend with the same content is a duplicate and
-   * changes nothing but its counter; a resend with different content is a conflict and an anomaly.
+   * Applies a payment once per transaction id and per message id. A resend with the same content
+   * is a duplicate and changes nothing but its counter; a resend with different content is a
+   * conflict and an anomaly.
    */
-  recordPayment(p: IncomingPayment): PaymentOutcome {
+  recordPayment(p: IncomingPayment, terminalId: string | null = null): PaymentOutcome {
     assertFen(p.amount, 'amount');
     return this.db.transaction((): PaymentOutcome => {
       const at = this.now().toISOString();
-      const known = this.db.prepare('SELECT * FROM payments WHERE txn_id = ?').get(p.txnId) as PaymentRow | undefined;
+      const known = (this.sql('SELECT * FROM payments WHERE txn_id = ?').get(p.txnId) ??
+        this.sql('SELECT * FROM payments WHERE message_id = ?').get(p.messageId)) as PaymentRow | undefined;
       if (known) {
-        const differences = (['amount', 'phone', 'service', 'currency'] as const).filter(
+        const differences = (['txnId', 'amount', 'phone', 'service', 'currency'] as const).filter(
           (k) => toPayment(known)[k] !== p[k],
         );
         if (differences.length === 0) {
-          this.db.prepare('UPDATE payments SET duplicates = duplicates + 1 WHERE txn_id = ?').run(p.txnId);
+          this.sql('UPDATE payments SET duplicates = duplicates + 1 WHERE txn_id = ?').run(known.txn_id);
           return { status: 'duplicate', serverRef: known.server_ref };
         }
         const detail = differences
@@ -196,32 +294,64 @@ export class HostStore {
         this.addAnomaly('conflicting-duplicate', p.txnId, detail, at);
         return { status: 'conflict', serverRef: known.server_ref, detail };
       }
-      const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM payments').get() as { n: number }).n;
+      const seq = (this.sql('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM payments').get() as { n: number }).n;
       const serverRef = `P${String(seq).padStart(6, '0')}`;
       this.db
         .prepare(
           `INSERT INTO payments (seq, txn_id, message_id, phone, service, amount, currency, cash_in,
-             settled_at, server_ref, received_at)
+             settled_at, server_ref, received_at, terminal_id)
            VALUES (@seq, @txnId, @messageId, @phone, @service, @amount, @currency, @cashIn,
-             @settledAt, @serverRef, @at)`,
+             @settledAt, @serverRef, @at, @terminalId)`,
         )
-        .run({ ...p, seq, serverRef, at });
+        .run({ ...p, seq, serverRef, at, terminalId });
       this.applyToAccount(p);
       return { status: 'accepted', serverRef };
     })();
   }
 
-  addAnomaly(kind: string, txnId: string | null, detail: string, at = this.now().toISOString()): void {
-    this.db.prepare('INSERT INTO anomalies (kind, txn_id, detail, at) VALUES (?, ?, ?, ?)').run(kind, txnId, detail, at);
+  /**
+   * Records a reversal once per message id. The reference host only keeps it (and notes whether it
+   * knows what is reversed): undoing an authorisation is the card issuer's business.
+   */
+  recordReversal(r: IncomingReversal, terminalId: string | null = null): PaymentOutcome {
+    assertFen(r.amount, 'amount');
+    return this.db.transaction((): PaymentOutcome => {
+      const at = this.now().toISOString();
+      const known = this.sql('SELECT * FROM reversals WHERE message_id = ?').get(r.messageId) as ReversalRow | undefined;
+      if (known) {
+        const differences = (['txnId', 'reverses', 'amount'] as const).filter((k) => toReversal(known)[k] !== r[k]);
+        if (differences.length > 0) {
+          const detail = differences.map((k) => `${k}: recorded ${String(toReversal(known)[k])}, resent ${String(r[k])}`).join('; ');
+          this.addAnomaly('conflicting-duplicate', r.txnId, detail, at);
+          return { status: 'conflict', serverRef: known.server_ref, detail };
+        }
+        this.sql('UPDATE reversals SET duplicates = duplicates + 1 WHERE message_id = ?').run(r.messageId);
+        return { status: 'duplicate', serverRef: known.server_ref };
+      }
+      const n = (this.sql('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM reversals').get() as { n: number }).n;
+      const serverRef = `R${String(n).padStart(6, '0')}`;
+      this.db
+        .prepare(
+          `INSERT INTO reversals (message_id, txn_id, reverses, amount, currency, reason, created_at, terminal_id, server_ref, received_at)
+           VALUES (@messageId, @txnId, @reverses, @amount, @currency, @reason, @createdAt, @terminalId, @serverRef, @at)`,
+        )
+        .run({ ...r, terminalId, serverRef, at });
+      return { status: 'accepted', serverRef };
+    })();
   }
 
-  records(): { payments: PaymentRecord[]; anomalies: AnomalyRecord[]; accounts: AccountRecord[] } {
-    const payments = (this.db.prepare('SELECT * FROM payments ORDER BY seq').all() as PaymentRow[]).map(toPayment);
+  addAnomaly(kind: string, txnId: string | null, detail: string, at = this.now().toISOString()): void {
+    this.sql('INSERT INTO anomalies (kind, txn_id, detail, at) VALUES (?, ?, ?, ?)').run(kind, txnId, detail, at);
+  }
+
+  records(): HostRecords {
+    const payments = (this.sql('SELECT * FROM payments ORDER BY seq').all() as PaymentRow[]).map(toPayment);
+    const reversals = (this.sql('SELECT * FROM reversals ORDER BY seq').all() as ReversalRow[]).map(toReversal);
     const anomalies = this.db
       .prepare('SELECT id, kind, txn_id AS txnId, detail, at FROM anomalies ORDER BY id')
       .all() as AnomalyRecord[];
-    const accounts = (this.db.prepare('SELECT * FROM accounts ORDER BY phone').all() as AccountRow[]).map(toAccount);
-    return { payments, anomalies, accounts };
+    const accounts = (this.sql('SELECT * FROM accounts ORDER BY phone').all() as AccountRow[]).map(toAccount);
+    return { payments, reversals, anomalies, accounts };
   }
 
   private applyToAccount(p: IncomingPayment): void {

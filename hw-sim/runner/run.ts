@@ -7,6 +7,7 @@ import type { ControlRequest } from '../../src/control/protocol.js';
 import { requestFromWords } from '../../src/control/words.js';
 import { SimStack } from '../stack.js';
 import { scenarioSchema, type Scenario, type Step } from './scenario.js';
+import { journalOrderProblems, managementProblems, queueRemoteCommand, waitForManagement } from './management.js';
 
 export interface ScenarioResult {
   name: string;
@@ -68,7 +69,7 @@ async function runScenario(s: Scenario, folder: string, logLines: string[]): Pro
     await stack.startRuntime(s.crashAfter ? { KIOSK_CRASH_AFTER: s.crashAfter } : {});
     for (const [i, step] of s.steps.entries()) {
       try {
-        await runStep(stack, step);
+        await runStep(stack, step, logLines);
       } catch (e) {
         return [`step ${i + 1} ${JSON.stringify(step)}: ${(e as Error).message}`];
       }
@@ -80,7 +81,12 @@ async function runScenario(s: Scenario, folder: string, logLines: string[]): Pro
       await stack.killRuntime('SIGTERM');
     }
     const records = (await (await fetch(`${stack.host.url}/_records`)).json()) as { payments: Record<string, unknown>[] };
+    // Read before check() opens the journal for writing.
+    const undelivered = pendingOutbox(join(folder, 'journal.db'));
     const failures = check(s, join(folder, 'journal.db'), records.payments, terminal, stack.receiptsDir);
+    if (s.expect.management) failures.push(...managementProblems(s.expect.management, stack.host.management?.records()));
+    if (s.expect.journalOrder) failures.push(...journalOrderProblems(join(folder, 'journal.db'), s.expect.journalOrder));
+    if (s.expect.delivered) failures.push(...deliveryProblems(join(folder, 'journal.db'), records.payments, undelivered));
     for (const [hopper, want] of Object.entries(s.expect.hopperPaid ?? {})) {
       const got = stack.coinsPaid.get(hopper) ?? 0;
       if (got !== want) failures.push(`hopper ${hopper} dropped ${got} coin(s), expected ${want}`);
@@ -91,14 +97,31 @@ async function runScenario(s: Scenario, folder: string, logLines: string[]): Pro
   }
 }
 
-async function runStep(stack: SimStack, step: Step): Promise<void> {
-  if ('customer' in step) {
+async function runStep(stack: SimStack, step: Step, logLines: readonly string[]): Promise<void> {
+  if ('repeat' in step) {
+    for (let round = 1; round <= step.repeat; round++) {
+      for (const [i, inner] of step.steps.entries()) {
+        try {
+          await runStep(stack, inner, logLines);
+        } catch (e) {
+          throw new Error(`round ${round}, step ${i + 1} ${JSON.stringify(inner)}: ${(e as Error).message}`);
+        }
+      }
+    }
+  } else if ('customer' in step) {
     const res = await stack.control(customerRequest(step.customer));
     if (!res.ok) throw new Error(`the kiosk refused: ${res.error}`);
   } else if ('device' in step) {
     stack.deviceCommand(step.device, step.to);
   } else if ('server' in step) {
-    stack.host.setMode(step.server, step.delayMs);
+    if (step.server === 'restart') await stack.restartHost();
+    else if (step.server === 'wrong-certificate') await stack.serverCertificate('wrong');
+    else if (step.server === 'right-certificate') await stack.serverCertificate('right');
+    else stack.host.setMode(step.server, step.delayMs);
+  } else if ('management' in step) {
+    queueRemoteCommand(stack, step);
+  } else if ('managementServer' in step) {
+    stack.host.management?.setMode(step.managementServer, step.delayMs);
   } else if ('unplug' in step) {
     await stack.unplug(step.unplug);
   } else if ('replug' in step) {
@@ -107,7 +130,7 @@ async function runStep(stack: SimStack, step: Step): Promise<void> {
     if (step.runtime === 'start') await stack.startRuntime(step.crashAfter ? { KIOSK_CRASH_AFTER: step.crashAfter } : {});
     else await stack.killRuntime(step.runtime === 'kill' ? 'SIGKILL' : 'SIGTERM');
   } else {
-    await runWait(stack, step.wait);
+    await runWait(stack, step.wait, logLines);
   }
 }
 
@@ -118,7 +141,7 @@ function customerRequest(line: string): ControlRequest {
 
 type Wait = Extract<Step, { wait: unknown }>['wait'];
 
-async function runWait(stack: SimStack, w: Wait): Promise<void> {
+async function runWait(stack: SimStack, w: Wait, logLines: readonly string[]): Promise<void> {
   if (w.ms) {
     await sleep(w.ms);
     return;
@@ -132,11 +155,19 @@ async function runWait(stack: SimStack, w: Wait): Promise<void> {
     await stack.waitForDeviceLine(w.from ?? 'validator', (line) => line.includes(text), w.timeoutMs);
     return;
   }
+  if (w.seen) {
+    const text = w.seen;
+    // Both synchronous: no log line can arrive between the look back and the wait.
+    const logged = logLines.some((l) => l.startsWith('{') && String((JSON.parse(l) as { msg?: unknown }).msg).includes(text));
+    if (!logged) await stack.waitForLog((e) => String(e.msg).includes(text), w.timeoutMs);
+    return;
+  }
   if (w.log) {
     const text = w.log;
     await stack.waitForLog((e) => String(e.msg).includes(text), w.timeoutMs);
     return;
   }
+  if (await waitForManagement(stack, w)) return;
   const deadline = Date.now() + w.timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -249,6 +280,9 @@ function check(
   }
   if (s.expect.server) {
     const want = s.expect.server.payments;
+    const resent = payments.reduce((n, p) => n + Number(p.duplicates ?? 0), 0);
+    const atLeast = s.expect.server.duplicatesAtLeast;
+    if (atLeast !== undefined && resent < atLeast) failures.push(`the server answered ${resent} resend(s) 'duplicate', expected at least ${atLeast}`);
     if (payments.length !== want.length) failures.push(`the server holds ${payments.length} payment(s), expected ${want.length}`);
     want.forEach((w, i) => {
       const got = payments[i];
@@ -264,6 +298,42 @@ function check(
   }
   if (s.expect.terminal && terminal?.split('.')[0] !== s.expect.terminal) failures.push(`terminal is ${terminal ?? 'not running'}, expected ${s.expect.terminal}`);
   return failures;
+}
+
+function pendingOutbox(journalPath: string): number {
+  const db = new Database(journalPath, { readonly: true });
+  try {
+    return (db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE acked_at IS NULL').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Each settled payment of the journal at the server exactly once, with its amount, and nothing else. */
+function deliveryProblems(journalPath: string, payments: Record<string, unknown>[], undelivered: number): string[] {
+  const problems: string[] = [];
+  if (undelivered > 0) problems.push(`${undelivered} message(s) still in the outbox`);
+  const db = new Database(journalPath, { readonly: true });
+  let settled: { id: string; credited: number }[];
+  let journalOrder: string[];
+  try {
+    settled = db.prepare(`SELECT id, credited FROM transactions WHERE status = 'completed' AND credited > 0 ORDER BY created_at, rowid`).all() as { id: string; credited: number }[];
+    journalOrder = (db.prepare(`SELECT txn_id FROM outbox WHERE kind = 'payment' ORDER BY seq`).all() as { txn_id: string }[]).map((r) => r.txn_id);
+  } finally {
+    db.close();
+  }
+  const serverOrder = payments.map((p) => String(p.txnId)).filter((id) => journalOrder.includes(id));
+  if (serverOrder.join() !== journalOrder.join()) problems.push('the server received the payments in another order than the journal settled them');
+  const held = new Map<string, Record<string, unknown>[]>();
+  for (const p of payments) held.set(String(p.txnId), [...(held.get(String(p.txnId)) ?? []), p]);
+  for (const t of settled) {
+    const rows = held.get(t.id) ?? [];
+    if (rows.length !== 1) problems.push(`transaction ${t.id}: the server holds ${rows.length} payment(s) for it, expected exactly 1`);
+    else if (rows[0]!.amount !== t.credited) problems.push(`transaction ${t.id}: the server holds ${String(rows[0]!.amount)}, the journal credited ${t.credited}`);
+    held.delete(t.id);
+  }
+  for (const txnId of held.keys()) problems.push(`the server holds a payment for ${txnId}, which the journal did not settle`);
+  return problems;
 }
 
 function readReceipts(dir: string): string {

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { HOST_MODES } from '../host/business-link.js';
+import { MANAGEMENT_MODES } from '../host/management.js';
 
 const wait = z
   .object({
@@ -12,26 +14,44 @@ const wait = z
     idle: z.literal(true).optional(),
     /** Every outbox message has been acknowledged by the server. */
     outboxEmpty: z.literal(true).optional(),
-    /** A runtime log line whose message contains this text. */
+    /** A runtime log line whose message contains this text, logged from now on. */
     log: z.string().optional(),
+    /** A runtime log line whose message contains this text, logged at any time since the runtime first started. */
+    seen: z.string().optional(),
     /** A line a device's emulator reports that contains this text (e.g. 'idling'). */
     device: z.string().optional(),
     /** Which device `device` waits on (default the validator). */
     from: z.string().optional(),
     /** The runtime process has exited by itself (e.g. killed by its crash seam). */
     exit: z.literal(true).optional(),
+    /** The management server holds a raised alarm of this kind. */
+    alarm: z.string().optional(),
+    /** The management server holds the clearing of an alarm of this kind. */
+    alarmCleared: z.string().optional(),
+    /** The management server holds the acknowledgement of a remote command of this type. */
+    acked: z.string().optional(),
     /** A plain pause. */
     ms: z.number().int().positive().optional(),
     timeoutMs: z.number().int().positive().default(15_000),
   })
   .strict();
 
-export const stepSchema = z.union([
+/**
+ * The reference server: a fault mode (see hw-sim/host/business-link.ts), 'restart' (stopped and
+ * started again on the same ports and database), or the certificate it presents.
+ */
+const serverStep = z.enum([...HOST_MODES, 'restart', 'wrong-certificate', 'right-certificate']);
+
+const singleStep = z.union([
   z.object({ customer: z.string().min(1) }).strict(),
   /** A line typed to a device emulator's standard input (default the validator). */
   z.object({ device: z.string().min(1), to: z.string().optional() }).strict(),
-  z.object({ server: z.enum(['ok', 'slow', 'down', 'garbage']), delayMs: z.number().int().positive().optional() }).strict(),
+  z.object({ server: serverStep, delayMs: z.number().int().positive().optional() }).strict(),
   z.object({ wait }).strict(),
+  /** A remote command queued on the management server for this terminal, e.g. { "management": "out-of-service" }. */
+  z.object({ management: z.string().min(1), args: z.record(z.string(), z.unknown()).optional(), by: z.string().min(1).optional() }).strict(),
+  /** The management server's fault mode (see hw-sim/host/management.ts). */
+  z.object({ managementServer: z.enum(MANAGEMENT_MODES), delayMs: z.number().int().positive().optional() }).strict(),
   /** Pull a device's cable (emulator stopped, pty gone), or plug a freshly powered one back. */
   z.object({ unplug: z.string().min(1) }).strict(),
   z.object({ replug: z.string().min(1) }).strict(),
@@ -42,6 +62,12 @@ export const stepSchema = z.union([
       crashAfter: z.string().optional(),
     })
     .strict(),
+]);
+
+export const stepSchema = z.union([
+  singleStep,
+  /** The same steps `repeat` times over, e.g. dozens of payments. */
+  z.object({ repeat: z.number().int().min(1).max(1000), steps: z.array(singleStep).min(1) }).strict(),
 ]);
 
 const txnExpect = z
@@ -91,6 +117,8 @@ export const scenarioSchema = z
         server: z
           .object({
             payments: z.array(z.object({ phone: z.string().optional(), amount: z.number().int().optional(), service: z.string().optional() }).strict()),
+            /** At least this many resends were answered 'duplicate' (the de-duplication was exercised). */
+            duplicatesAtLeast: z.number().int().positive().optional(),
           })
           .strict()
           .optional(),
@@ -103,6 +131,36 @@ export const scenarioSchema = z
         hopperPaid: z.record(z.string(), z.number().int()).optional(),
         /** Journal event types (any transaction, or none) that must appear somewhere. */
         journalEvents: z.array(z.string()).optional(),
+        /** Journal event types that must appear in this order across the whole journal (others may be between). */
+        journalOrder: z.array(z.string()).optional(),
+        /** What the management server holds at the end. */
+        management: z
+          .object({
+            /** Alarm messages received, each `count` times (default once: no duplicate records). */
+            alarms: z
+              .array(
+                z
+                  .object({
+                    kind: z.string(),
+                    source: z.string().optional(),
+                    action: z.enum(['raise', 'clear']).default('raise'),
+                    count: z.number().int().nonnegative().default(1),
+                  })
+                  .strict(),
+              )
+              .optional(),
+            /** Remote commands acknowledged, with their outcome and (part of) their result. */
+            commands: z
+              .array(z.object({ type: z.string(), ok: z.boolean().default(true), result: z.record(z.string(), z.unknown()).optional() }).strict())
+              .optional(),
+          })
+          .strict()
+          .optional(),
+        /**
+         * Store and forward is done: the outbox is empty, and the server holds each settled payment
+         * of the journal exactly once, with the credited amount, and nothing else.
+         */
+        delivered: z.literal(true).optional(),
       })
       .strict(),
   })

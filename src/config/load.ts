@@ -27,6 +27,7 @@ export function parseConfig(input: unknown, source: string, baseDir: string): Co
   return {
     ...c,
     dataDir,
+    server: { ...c.server, serverName: c.server.serverName ?? c.server.host },
     journal: {
       path: abs(c.journal.path ?? join(dataDir, 'journal.db')),
       keyFile: abs(c.journal.keyFile ?? join(dataDir, 'journal.key')),

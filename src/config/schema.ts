@@ -54,6 +54,10 @@ export const configSchema = z
         pollIntervalMs: z.number().int().min(50).max(1000).default(150),
         /** How long boot waits for the validator before going on without it. */
         bootWaitMs: ms.default(10_000),
+        /** eSSP: the validator's SSP address (0 unless it was changed). */
+        address: z.number().int().min(0).max(0x7d).optional(),
+        /** eSSP: the fixed half of the encryption key, 16 hex digits (ITL ships 0123456701234567). */
+        fixedKey: z.string().regex(/^[0-9a-fA-F]{16}$/, 'must be 16 hex digits').optional(),
       })
       .strict(),
     /** A ccTalk coin acceptor; absent when none is fitted (notes only). */
@@ -125,11 +129,18 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** The business server: one long-lived mutual-TLS connection (see docs/business-link.md). */
     server: z
       .object({
-        baseUrl: z.url(),
+        host: z.string().min(1),
+        port: z.number().int().min(1).max(65535),
+        /** The name the server's certificate must carry; default: host. */
+        serverName: z.string().min(1).optional(),
+        /** The protocol spoken on the link (src/uplink/adapters.ts). */
+        adapter: z.enum(['envelope']).default('envelope'),
+        /** Per request, and for connecting. */
         timeoutMs: ms.default(5000),
-        /** How often the link to the server is probed when nothing else is being sent. */
+        /** A link quiet for this long is probed with an echo. */
         probeIntervalMs: ms.default(5000),
       })
       .strict(),
@@ -139,9 +150,40 @@ export const configSchema = z
         idleMs: ms.default(1000),
         backoffInitialMs: ms.default(1000),
         backoffMaxMs: ms.default(60_000),
+        /** Alarm when the oldest unsent message is older than this. */
+        alarmBacklogAgeMs: ms.default(3_600_000),
+        /** Alarm when the journal's file system has less free space than this. */
+        alarmDiskFreeBytes: z.number().int().nonnegative().default(200 * 1024 * 1024),
+        /** How often those two are looked at. */
+        monitorIntervalMs: ms.default(30_000),
       })
       .strict()
-      .default({ batchSize: 20, idleMs: 1000, backoffInitialMs: 1000, backoffMaxMs: 60_000 }),
+      .default({
+        batchSize: 20,
+        idleMs: 1000,
+        backoffInitialMs: 1000,
+        backoffMaxMs: 60_000,
+        alarmBacklogAgeMs: 3_600_000,
+        alarmDiskFreeBytes: 200 * 1024 * 1024,
+        monitorIntervalMs: 30_000,
+      }),
+    /**
+     * The management link (heartbeats, counters, alarms, remote commands), mutual TLS with the
+     * `tls` files. Absent: no management link; alarms are still journalled.
+     */
+    management: z
+      .object({
+        /** Default: the business server's host. */
+        host: z.string().min(1).optional(),
+        port: z.number().int().min(1).max(65535),
+        /** The name the server's certificate must carry; default: host. */
+        serverName: z.string().min(1).optional(),
+        heartbeatMs: ms.default(30_000),
+        countersMs: ms.default(300_000),
+        timeoutMs: ms.default(10_000),
+      })
+      .strict()
+      .optional(),
     limits: z
       .object({
         maxNote: fen('limits.maxNote').default(10_000),
@@ -162,6 +204,11 @@ export const configSchema = z
       .object({ socket: z.string().min(1).optional() })
       .strict()
       .default({}),
+    /** The customer's screen and its local API on 127.0.0.1; absent: no screen is served. */
+    api: z
+      .object({ port: z.number().int().min(0).max(65535).default(8400) })
+      .strict()
+      .optional(),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
       .strict()
@@ -175,6 +222,7 @@ type Parsed = z.output<typeof configSchema>;
 /** The configuration with every path resolved. */
 export type Config = Parsed & {
   journal: { path: string; keyFile: string };
+  server: { serverName: string };
   control: { socket: string };
   tls: { ca: string; cert: string; key: string };
 };

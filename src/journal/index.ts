@@ -15,6 +15,7 @@ export {
   type PaymentMessage,
   type PayoutRow,
   type PayoutStatus,
+  type ReversalMessage,
   type SendResult,
   type Service,
   type TxnRow,

@@ -100,6 +100,18 @@ export interface PaymentMessage {
   settledAt: string;
 }
 
+/** The outbox payload that undoes an earlier online request (Journal.queueReversal). */
+export interface ReversalMessage {
+  messageId: string;
+  txnId: string;
+  /** The message id of the request being undone. */
+  reverses: string;
+  amount: number;
+  currency: 'CNY';
+  reason: string;
+  createdAt: string;
+}
+
 export interface JournalOptions {
   /** The terminal secret keying the hash chain (32 bytes, from loadOrCreateKey). */
   key: Buffer;
@@ -136,6 +148,7 @@ const RESERVED_TYPES = new Set<string>([
   'hopper.level',
   'hopper.refill',
   'cashbox.collected',
+  'txn.reversal',
 ]);
 const RESERVED_PREFIXES = ['payout.', 'receipt.'] as const;
 /** A hopper takes at most this many coins in one dispense command (one ccTalk data byte). */
@@ -333,18 +346,22 @@ export class Journal {
 
   /** Any other fact worth keeping: alarms, device status, recovery decisions, operator actions. */
   append(txnId: string | null, type: string, data: Record<string, unknown> = {}): JournalEvent {
-    requireText('event type', type);
-    if (RESERVED_TYPES.has(type) || RESERVED_PREFIXES.some((p) => type.startsWith(p))) {
-      throw new Error(`journal: event type "${type}" is written only by its own Journal method, not by append()`);
-    }
-    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-      throw new Error(`journal: event data for "${type}" must be a plain object`);
-    }
-    const json = toJson(data, `event "${type}"`);
+    const clean = appendable(type, data);
     return this.write(() => {
       if (txnId !== null) this.mustGet(txnId);
-      return this.insertEvent(txnId, type, JSON.parse(json) as Record<string, unknown>, this.stamp());
+      return this.insertEvent(txnId, type, clean, this.stamp());
     });
+  }
+
+  /**
+   * For the modules that keep their own tables in the journal's database (the management link's
+   * alarms and remote commands): `fn` runs in one SQLite transaction, and the events it appends
+   * join the hash chain in that transaction, so a row and the event that journals it commit
+   * together or not at all. The money tables are not theirs: those change only through the
+   * methods above.
+   */
+  withTables<T>(fn: (db: Database, append: (type: string, data: Record<string, unknown>) => JournalEvent) => T): T {
+    return this.write(() => fn(this.db, (type, data) => this.insertEvent(null, type, appendable(type, data), this.stamp())));
   }
 
   /**
@@ -715,18 +732,63 @@ export class Journal {
     return { pending: r.pending, oldestPendingAt: r.oldest, acked: r.acked };
   }
 
+  /** When the oldest unacknowledged message was written; one index look-up, however long the backlog. */
+  outboxOldestPendingAt(): string | null {
+    const r = this.sql.outboxHead.get() as { created_at: string } | undefined;
+    return r?.created_at ?? null;
+  }
+
   /**
    * Records one delivery attempt. The server may acknowledge twice or a message we no longer
    * hold (re-sending is always safe); such an ack changes nothing.
    */
   markSent(messageId: string, result: SendResult): void {
-    if (!result.ok) requireText('error', result.error);
+    this.markSentAll([{ messageId, result }]);
+  }
+
+  /** markSent for a whole batch in one commit, so a drain costs one disk sync per batch. */
+  markSentAll(deliveries: readonly { messageId: string; result: SendResult }[]): void {
+    for (const d of deliveries) if (!d.result.ok) requireText('error', d.result.error);
     this.write(() => {
-      const r = this.sql.outboxByMessage.get(messageId) as { acked_at: string | null } | undefined;
-      if (!r || r.acked_at !== null) return;
       const at = this.stamp();
-      if (result.ok) this.sql.markAcked.run(at, at, result.serverRef ?? null, messageId);
-      else this.sql.markFailed.run(at, result.error, messageId);
+      for (const { messageId, result } of deliveries) {
+        const r = this.sql.outboxByMessage.get(messageId) as { acked_at: string | null } | undefined;
+        if (!r || r.acked_at !== null) continue;
+        if (result.ok) this.sql.markAcked.run(at, at, result.serverRef ?? null, messageId);
+        else this.sql.markFailed.run(at, result.error, messageId);
+      }
+    });
+  }
+
+  /**
+   * Queues the undoing of an earlier online request of this transaction (e.g. a card authorisation
+   * whose answer never came): the event and the outbox message commit together, and the forwarder
+   * sends it like a payment until the server acknowledges it. Asking again for the same request
+   * returns the reversal already queued. Call it inside the write that journals the fact which
+   * makes the reversal necessary, so that neither can exist without the other.
+   */
+  queueReversal(txnId: string, r: { reverses: string; amount: number; reason: string }): ReversalMessage {
+    requireText('reverses', r.reverses);
+    requirePositive('amount', r.amount);
+    requireText('reason', r.reason);
+    return this.write(() => {
+      this.mustGet(txnId);
+      const messageId = `${txnId}:reversal:${r.reverses}`;
+      const known = this.sql.outboxMessage.get(messageId) as { payload: string } | undefined;
+      if (known) return JSON.parse(known.payload) as ReversalMessage;
+      const at = this.stamp();
+      const message: ReversalMessage = {
+        messageId,
+        txnId,
+        reverses: r.reverses,
+        amount: r.amount,
+        currency: PAYMENT_CURRENCY,
+        reason: r.reason,
+        createdAt: at,
+      };
+      this.insertEvent(txnId, 'txn.reversal', { messageId, reverses: r.reverses, amount: r.amount, reason: r.reason }, at);
+      this.sql.insertOutbox.run(messageId, txnId, 'reversal', JSON.stringify(message), at);
+      return message;
     });
   }
 
@@ -1109,6 +1171,8 @@ function prepareStatements(db: Database) {
          (SELECT COUNT(*) FROM outbox WHERE acked_at IS NOT NULL) AS acked`,
     ),
     outboxByMessage: db.prepare('SELECT acked_at FROM outbox WHERE message_id = ?'),
+    outboxMessage: db.prepare('SELECT payload FROM outbox WHERE message_id = ?'),
+    outboxHead: db.prepare('SELECT created_at FROM outbox WHERE acked_at IS NULL ORDER BY seq LIMIT 1'),
     markAcked: db.prepare(
       `UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, acked_at = ?, server_ref = ?
        WHERE message_id = ?`,
@@ -1117,6 +1181,18 @@ function prepareStatements(db: Database) {
       'UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE message_id = ?',
     ),
   };
+}
+
+/** What append() may write: a free event type and a plain object that survives JSON. */
+function appendable(type: string, data: Record<string, unknown>): Record<string, unknown> {
+  requireText('event type', type);
+  if (RESERVED_TYPES.has(type) || RESERVED_PREFIXES.some((p) => type.startsWith(p))) {
+    throw new Error(`journal: event type "${type}" is written only by its own Journal method, not by append()`);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new Error(`journal: event data for "${type}" must be a plain object`);
+  }
+  return JSON.parse(toJson(data, `event "${type}"`)) as Record<string, unknown>;
 }
 
 function parseCrashAfter(spec: string): CrashPoint {

@@ -166,6 +166,53 @@ export const migrations: readonly Migration[] = [
           BEGIN SELECT RAISE(ABORT, 'events must carry their chain hash'); END;`);
     },
   },
+  {
+    version: 5,
+    sql: `
+      -- The management link (src/management/). One row per alarm raised or cleared: it is the
+      -- message the management server receives and de-duplicates by id, kept undelivered across
+      -- restarts until the server has acknowledged it.
+      CREATE TABLE alarm_messages (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        id           TEXT UNIQUE NOT NULL,
+        action       TEXT NOT NULL CHECK (action IN ('raise', 'clear')),
+        kind         TEXT NOT NULL CHECK (length(kind) > 0),
+        source       TEXT NOT NULL CHECK (length(source) > 0),
+        severity     TEXT NOT NULL CHECK (severity IN ('warning', 'critical')),
+        detail       TEXT NOT NULL,
+        at           TEXT NOT NULL,
+        delivered_at TEXT
+      );
+      CREATE INDEX alarm_messages_undelivered ON alarm_messages (seq) WHERE delivered_at IS NULL;
+
+      -- The alarms active now, one per kind and source: raising it again only updates the detail.
+      CREATE TABLE alarms_active (
+        kind       TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        severity   TEXT NOT NULL CHECK (severity IN ('warning', 'critical')),
+        detail     TEXT NOT NULL,
+        raised_at  TEXT NOT NULL,
+        message_id TEXT NOT NULL REFERENCES alarm_messages (id),
+        PRIMARY KEY (kind, source)
+      );
+
+      -- Remote commands, one row per command id: a command the server sends again (because the
+      -- acknowledgement was lost) is acknowledged again from here, never run twice.
+      CREATE TABLE remote_commands (
+        id          TEXT PRIMARY KEY,
+        type        TEXT NOT NULL,
+        args        TEXT NOT NULL CHECK (json_valid(args)),
+        issued_by   TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        result      TEXT CHECK (result IS NULL OR json_valid(result)),
+        finished_at TEXT,
+        acked_at    TEXT,
+        CHECK ((status = 'running') = (finished_at IS NULL))
+      );
+      CREATE INDEX remote_commands_unacked ON remote_commands (received_at) WHERE acked_at IS NULL;
+    `,
+  },
 ];
 
 export const latestVersion = migrations.reduce((v, m) => Math.max(v, m.version), 0);

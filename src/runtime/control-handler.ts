@@ -169,13 +169,10 @@ export class ControlHandler {
   }
 }
 
-/** The configuration as the console shows it: no PIN hashes, no passwords in URLs. */
+/** The configuration as the console shows it: no PIN hashes. (TLS keys are files; only their paths are in it.) */
 function maskedConfig(config: Config): unknown {
-  const url = new URL(config.server.baseUrl);
-  if (url.password) url.password = '***';
   return {
     ...config,
-    server: { ...config.server, baseUrl: url.toString() },
     console: { ...config.console, engineers: config.console.engineers.map((e) => ({ name: e.name, pin: '***' })) },
   };
 }

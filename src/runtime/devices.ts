@@ -17,6 +17,8 @@ export function createDevices(config: Config, log: Logger): Devices {
   const validator = createBillValidator(config.validator.model, {
     port: config.validator.port,
     pollIntervalMs: config.validator.pollIntervalMs,
+    ...(config.validator.address !== undefined ? { address: config.validator.address } : {}),
+    ...(config.validator.fixedKey !== undefined ? { fixedKey: config.validator.fixedKey } : {}),
     log: driverLog(log.child({ device: 'validator' })),
   });
   const c = config.coinAcceptor;

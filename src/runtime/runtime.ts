@@ -22,11 +22,12 @@ import { serveControl } from '../control/server.js';
 import type { ControlResponse } from '../control/protocol.js';
 import { Journal, loadOrCreateKey } from '../journal/index.js';
 import type { Logger, LogRing } from '../log.js';
+import { AlarmBook, createManagementLink, deviceAlarms, journalChainAlarm, type ManagementLink } from '../management/index.js';
 import { recoverOpenTransactions } from '../recovery/recover.js';
-import { BusinessClient, Forwarder, UplinkError } from '../uplink/index.js';
-import { ControlHandler } from './control-handler.js';
+import { createBusinessAdapter, Forwarder, OutboxMonitor, watchServerCertificate, type BusinessAdapter } from '../uplink/index.js';
+import { startScreen, type Screen } from '../api/index.js';
+import { ControlHandler, type TransactionDesk } from './control-handler.js';
 import { createDevices, fittedDevices, openWithin, type Devices } from './devices.js';
-import { probeLink } from './link-probe.js';
 import { NoteFlow, type ActiveTxn } from './notes.js';
 import { SystemdNotifier } from './sd-notify.js';
 import { ChangePayer } from './payout.js';
@@ -40,6 +41,8 @@ export interface RuntimeDeps {
   crashAfter?: string;
   /** Recent log lines, for the console's `log` command. */
   logRing?: LogRing;
+  /** The configuration file, read again by the management link's reload-configuration command. */
+  configPath?: string;
 }
 
 /** How long a stop lets a settlement, payout or receipt under way finish (within TimeoutStopSec=90). */
@@ -52,20 +55,25 @@ const STOP_EFFECTS_MS = 60_000;
 export class Runtime {
   readonly journal: Journal;
   readonly devices: Devices;
+  /** Where every part reports conditions for the operator (journalled, then sent by the management link). */
+  readonly alarms: AlarmBook;
+  private management: ManagementLink | undefined;
   private readonly notes: NoteFlow;
   private readonly payer: ChangePayer;
   private readonly receipts: ReceiptService;
-  private readonly client: BusinessClient;
+  private readonly business: BusinessAdapter;
   private readonly forwarder: Forwarder;
+  private readonly outboxMonitor: OutboxMonitor;
   private readonly terminal: Actor<typeof terminalMachine>;
   private readonly control: ControlHandler;
+  private readonly desk: TransactionDesk;
+  private screen: Screen | undefined;
   private active: ActiveTxn | null = null;
   private lastTxnId: string | null = null;
   private powerUpBill: BillAtPowerUp = 'none';
   private deferredRecovery = false;
   private validatorReady = false;
   private server: Server | undefined;
-  private probeTimer: NodeJS.Timeout | undefined;
   private lastTerminalState = '';
   private stopped = false;
   private readonly notifier = new SystemdNotifier();
@@ -76,25 +84,35 @@ export class Runtime {
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
-    deps: RuntimeDeps = {},
+    private readonly deps: RuntimeDeps = {},
   ) {
     this.journal = Journal.open(config.journal.path, {
       key: loadOrCreateKey(config.journal.keyFile),
       ...(deps.crashAfter ? { crashAfter: deps.crashAfter } : {}),
     });
+    this.alarms = new AlarmBook(this.journal, log.child({ part: 'alarms' }));
     this.devices = createDevices(config, log);
     const { hoppers, printer } = this.devices;
     this.notes = new NoteFlow(this.journal, config.limits, () => this.active, log);
     this.payer = new ChangePayer(this.journal, hoppers, config.change.reserve, log.child({ part: 'change' }));
     this.receipts = new ReceiptService(this.journal, printer, { operator: config.receipt.operator, terminalId: config.terminalId, width: config.printer?.width ?? 42 }, log.child({ part: 'receipts' }));
-    this.client = new BusinessClient({ baseUrl: config.server.baseUrl, timeoutMs: config.server.timeoutMs });
+    this.business = createBusinessAdapter(config, log.child({ part: 'business-link' }));
     this.forwarder = new Forwarder({
       outbox: this.journal,
-      client: this.client,
+      adapter: this.business,
       batchSize: config.forwarder.batchSize,
       idleMs: config.forwarder.idleMs,
       backoff: { initialMs: config.forwarder.backoffInitialMs, maxMs: config.forwarder.backoffMaxMs },
       log: log.child({ part: 'forwarder' }),
+    });
+    this.outboxMonitor = new OutboxMonitor({
+      outbox: this.journal,
+      journalPath: config.journal.path,
+      alarms: this.alarms,
+      backlogAgeMs: config.forwarder.alarmBacklogAgeMs,
+      diskFreeBytes: config.forwarder.alarmDiskFreeBytes,
+      intervalMs: config.forwarder.monitorIntervalMs,
+      log: log.child({ part: 'outbox' }),
     });
     this.terminal = createActor(
       terminalMachine.provide({
@@ -104,19 +122,20 @@ export class Runtime {
         },
       }),
     );
+    this.desk = {
+      active: () => this.active,
+      lastId: () => this.lastTxnId,
+      accepting: () => this.accepting,
+      start: (service) => this.startTransaction(service),
+      customer: (event) => this.customer(event),
+    };
     this.control = new ControlHandler({
       config,
       journal: this.journal,
       devices: this.devices,
       receipts: this.receipts,
       terminal: this.terminal,
-      transactions: {
-        active: () => this.active,
-        lastId: () => this.lastTxnId,
-        accepting: () => this.accepting,
-        start: (service) => this.startTransaction(service),
-        customer: (event) => this.customer(event),
-      },
+      transactions: this.desk,
       forwardNow: () => this.forwarder.forwardNow(),
       log,
       logRing: deps.logRing,
@@ -126,12 +145,33 @@ export class Runtime {
   async start(): Promise<void> {
     this.wireValidator();
     this.wireOtherDevices();
-    this.forwarder.on('link', (l: { up: boolean; error?: string }) => this.linkChanged(l.up, l.error));
+    this.business.on('up', () => this.linkChanged(true));
+    this.business.on('down', (d) => this.linkChanged(false, `${d.reason}: ${d.detail}`));
+    watchServerCertificate(this.business, this.alarms);
+    this.business.start();
     this.terminal.subscribe((snap) => this.terminalChanged(stateName(snap.value), snap.context.reason ?? null));
     this.server = await serveControl(this.config.control.socket, (req) => this.control.handle(req));
+    if (this.config.api) {
+      const { config, terminal, desk: transactions, journal, log } = this;
+      // Without its screen the kiosk still forwards payments and answers the console.
+      this.screen = await startScreen(this.config.api.port, { config, terminal, transactions, journal, log }).catch((e: Error) => {
+        log.error({ err: e.message, port: this.config.api?.port }, 'screen not served');
+        return undefined;
+      });
+    }
+    journalChainAlarm(this.journal, this.alarms);
+    this.management = createManagementLink({
+      config: this.config,
+      configPath: this.deps.configPath,
+      journal: this.journal,
+      alarms: this.alarms,
+      terminal: { status: () => this.status(), control: (req) => this.control.handle(req) },
+      log: this.log,
+    });
     this.terminal.start();
     this.forwarder.start();
-    this.scheduleProbe(0);
+    this.management?.start();
+    this.outboxMonitor.start();
     this.notifier.startWatchdog(() => !this.stopped);
   }
 
@@ -150,7 +190,6 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.probeTimer);
     this.notifier.stop();
     const a = this.active;
     if (a) {
@@ -187,7 +226,11 @@ export class Runtime {
     await this.devices.validator.disable().catch((e: Error) => this.log.error({ err: e.message }, 'could not disable the validator'));
     await this.devices.coinAcceptor?.disable().catch((e: Error) => this.log.error({ err: e.message }, 'could not disable the coin acceptor'));
     await this.forwarder.stop();
+    await this.outboxMonitor.stop();
+    await this.business.stop();
+    await this.management?.stop();
     for (const [, d] of fittedDevices(this.devices)) await d.close();
+    await this.screen?.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.journal.close();
   }
@@ -242,6 +285,7 @@ export class Runtime {
     this.journal.append(null, 'device.status', { device: name, health: s.health, code: s.code, detail: s.detail });
     const level = s.health === 'ok' ? 'info' : s.health === 'degraded' ? 'warn' : 'error';
     this.log[level]({ device: name, health: s.health, code: s.code }, `${name} ${s.health}: ${s.detail}`);
+    deviceAlarms(this.alarms, name, s);
     this.terminal.send({ type: 'DEVICE', device: name, health: s.health });
   }
 
@@ -249,6 +293,7 @@ export class Runtime {
     this.journal.append(null, 'device.status', { device: 'validator', health: s.health, code: s.code, detail: s.detail });
     const level = s.health === 'ok' ? 'info' : s.health === 'degraded' ? 'warn' : 'error';
     this.log[level]({ device: 'validator', health: s.health, code: s.code }, `validator ${s.health}: ${s.detail}`);
+    deviceAlarms(this.alarms, 'validator', s);
     this.terminal.send({ type: 'DEVICE', device: 'validator', health: s.health });
     const a = this.active;
     if ((s.health === 'fault' || s.health === 'offline') && a && isAcceptingCash(a.actor.getSnapshot())) {
@@ -294,24 +339,30 @@ export class Runtime {
   }
 
   private async selfTest(): Promise<SelfTestResult> {
-    const link = await probeLink(this.config.server.baseUrl, this.config.server.timeoutMs);
-    return { devices: Object.fromEntries(fittedDevices(this.devices).map(([name, d]) => [name, d.status().health])), linkUp: link.up };
+    await this.firstLinkOutcome();
+    return { devices: Object.fromEntries(fittedDevices(this.devices).map(([name, d]) => [name, d.status().health])), linkUp: this.business.up };
+  }
+
+  /** Waits until the first connection to the business server came up or failed, within the time-out. */
+  private firstLinkOutcome(): Promise<void> {
+    if (this.business.up || this.business.down) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.business.off('up', done);
+        this.business.off('down', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.config.server.timeoutMs);
+      this.business.once('up', done);
+      this.business.once('down', done);
+    });
   }
 
   private linkChanged(up: boolean, error?: string): void {
     this.terminal.send({ type: 'LINK', up });
     if (up) this.log.info('link to the central server is up');
     else this.log.warn({ error }, 'link to the central server is down');
-  }
-
-  private scheduleProbe(delay: number): void {
-    if (this.stopped) return;
-    this.probeTimer = setTimeout(async () => {
-      const link = await probeLink(this.config.server.baseUrl, this.config.server.timeoutMs);
-      const was = this.terminal.getSnapshot().context.linkUp;
-      if (was !== link.up) this.linkChanged(link.up, link.error);
-      this.scheduleProbe(this.config.server.probeIntervalMs);
-    }, delay);
   }
 
   private terminalChanged(state: string, reason: string | null): void {
@@ -373,10 +424,12 @@ export class Runtime {
           this.log.info({ txn: id, state, amountDue: c.amountDue, credited: c.credited, error: c.error }, `transaction ${state}`);
         }
         if (s.status === 'done') this.transactionEnded(a);
+        this.screen?.changed();
       },
       error: (e) => {
         this.log.error({ txn: id, err: (e as Error).message }, 'transaction machine failed; recovery will close it');
         this.transactionEnded(a);
+        this.screen?.changed();
       },
     });
     actor.start();
@@ -389,11 +442,10 @@ export class Runtime {
       actors: {
         lookup: fromPromise<LookupResult, LookupInput>(async ({ input }) => {
           try {
-            const r = await this.client.lookup(input.phone);
+            const r = await this.business.lookup(input.phone);
             this.journal.recordLookup(id, { phone: input.phone, amountDue: r.amountDue, ...(r.holder ? { holder: r.holder } : {}) });
             return r.holder ? { amountDue: r.amountDue, holder: r.holder } : { amountDue: r.amountDue };
           } catch (e) {
-            if (e instanceof UplinkError && e.kind !== 'unknown-account') this.linkChanged(false, e.message);
             this.journal.append(id, 'txn.lookup-failed', { error: (e as Error).message });
             throw e;
           }
@@ -480,6 +532,12 @@ export class Runtime {
       if (phone) this.journal.recordLookup(a.id, { phone, amountDue: null, offline: true });
     }
     a.actor.send(event);
+    const after = a.actor.getSnapshot();
+    if (event.type === 'NUMBER' && after.context.offline && after.matches('cash') && after.context.phone) {
+      // An offline top-up goes straight from the number to the cash: no look-up journals the phone,
+      // and without it the payment could never be posted.
+      this.journal.recordLookup(a.id, { phone: after.context.phone, amountDue: null, offline: true });
+    }
     return { ok: true };
   }
 }

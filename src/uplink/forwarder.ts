@@ -1,12 +1,15 @@
 /**
- * Store-and-forward: drains the journal's outbox to the business server, oldest first, one
- * message at a time. The outbox is the only queue; the forwarder keeps no message of its own, so
- * a restart simply carries on with whatever is still unacknowledged.
+ * Store-and-forward: drains the journal's outbox to the business side, oldest first, in batches.
+ * The outbox is the only queue: the forwarder reads at most one batch at a time (memory stays flat
+ * however long the backlog) and keeps no message of its own, so a restart simply carries on with
+ * whatever is still unacknowledged. Each message is re-sent with the same id until acknowledged.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { paymentPayloadSchema, UplinkError, type BusinessClient } from './business-client.js';
+import type { BusinessAdapter, DeliveryAck, OutboxMessage } from './adapter.js';
+import { UplinkError } from './errors.js';
+import { isOutboxKind, OUTBOX_KINDS } from './messages.js';
 
 export interface OutboxEntry {
   messageId: string;
@@ -17,16 +20,23 @@ export interface OutboxEntry {
 
 export type SendResult = { ok: true; serverRef?: string } | { ok: false; error: string };
 
+export interface Delivery {
+  messageId: string;
+  result: SendResult;
+}
+
 /** The part of the journal the forwarder needs. */
 export interface OutboxPort {
   /** Unacknowledged messages, oldest first. */
   outboxPending(limit: number): OutboxEntry[];
-  markSent(messageId: string, r: SendResult): void;
+  /** Records one attempt per message (and the ack, if any), all in one commit. */
+  markSentAll(deliveries: readonly Delivery[]): void;
 }
 
 export interface ForwarderOptions {
   outbox: OutboxPort;
-  client: Pick<BusinessClient, 'postPayment'>;
+  adapter: Pick<BusinessAdapter, 'deliver' | 'on' | 'off'>;
+  /** Messages per envelope. */
   batchSize?: number;
   /** Pause between looks at an empty outbox. */
   idleMs?: number;
@@ -34,11 +44,6 @@ export interface ForwarderOptions {
   /** In [0, 1); replaceable so tests are deterministic. */
   random?: () => number;
   log?: Pick<Logger, 'info' | 'warn'>;
-}
-
-export interface LinkState {
-  up: boolean;
-  error?: string;
 }
 
 export interface SentInfo {
@@ -60,42 +65,42 @@ export interface BackoffInfo {
   /** Consecutive failed tries so far. */
   failures: number;
   delayMs: number;
+  error: string;
 }
 
 export type ForwarderEvents = {
-  link: [LinkState];
   sent: [SentInfo];
   poison: [PoisonInfo];
   backoff: [BackoffInfo];
+  /** An acknowledgement for a message not in the batch, or a second one for the same message. */
+  'ignored-ack': [DeliveryAck];
 };
 
 /** Refusals after which a message stops holding up the queue until the next run. */
 export const MAX_REJECTIONS = 5;
 
-type Outcome = 'sent' | 'retry' | 'skip';
-
 export class Forwarder extends EventEmitter<ForwarderEvents> {
   private readonly outbox: OutboxPort;
-  private readonly client: Pick<BusinessClient, 'postPayment'>;
+  private readonly adapter: ForwarderOptions['adapter'];
   private readonly batchSize: number;
   private readonly idleMs: number;
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly random: () => number;
   private readonly log: Pick<Logger, 'info' | 'warn'> | undefined;
+  private readonly onLinkUp = (): void => this.poke();
 
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private woken = false;
   private failures = 0;
-  private linkUp: boolean | undefined;
   private readonly rejections = new Map<string, number>();
   private readonly skipped = new Set<string>();
 
   constructor(opts: ForwarderOptions) {
     super();
     this.outbox = opts.outbox;
-    this.client = opts.client;
+    this.adapter = opts.adapter;
     this.batchSize = opts.batchSize ?? 20;
     this.idleMs = opts.idleMs ?? 1000;
     this.backoff = opts.backoff ?? { initialMs: 1000, maxMs: 60_000 };
@@ -104,20 +109,18 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${this.batchSize}`);
   }
 
-  /** Link state as last observed; undefined before the first answer or failure. */
-  get link(): boolean | undefined {
-    return this.linkUp;
-  }
-
   start(): void {
     if (this.running) return;
     this.running = true;
+    // A link that comes back ends the back-off at once: the backlog starts moving immediately.
+    this.adapter.on('up', this.onLinkUp);
     this.loop = this.run();
   }
 
-  /** Resolves once the loop has ended, after the message in flight (if any) got its answer. */
+  /** Resolves once the loop has ended, after the batch in flight (if any) got its answer. */
   async stop(): Promise<void> {
     this.running = false;
+    this.adapter.off('up', this.onLinkUp);
     this.poke();
     await this.loop;
     this.loop = undefined;
@@ -152,79 +155,113 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
         .slice(0, this.batchSize);
     } catch (err) {
       this.log?.warn({ err }, 'outbox read failed');
-      return this.nextBackoff();
+      return this.nextBackoff('outbox read failed');
     }
     if (batch.length === 0) return this.idleMs;
-    for (const entry of batch) {
-      if (!this.running) return 0;
-      const outcome = await this.forward(entry);
-      // Stopping at the first failure keeps the server seeing messages in journal order.
-      if (outcome === 'retry') return this.nextBackoff();
+    const sendable = this.setAsideUnsendable(batch);
+    if (sendable.length === 0) return 0;
+
+    let acks: DeliveryAck[];
+    try {
+      acks = await this.adapter.deliver(sendable);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      // Nothing reached the server when the link is down: that is not an attempt of the message.
+      if (!(err instanceof UplinkError && err.kind === 'unreachable')) {
+        this.record(sendable.map((m) => ({ messageId: m.messageId, result: { ok: false, error } })));
+      }
+      if (!(err instanceof UplinkError)) this.log?.warn({ err }, 'delivery failed unexpectedly');
+      else if (err.kind === 'outcome-unknown') this.log?.warn({ messages: sendable.length, error }, 'delivery outcome unknown: the batch will be sent again');
+      return this.nextBackoff(error);
     }
+    return this.settle(sendable, acks);
+  }
+
+  /** Messages nothing could make sendable are set aside at once instead of being sent. */
+  private setAsideUnsendable(batch: OutboxEntry[]): OutboxMessage[] {
+    const sendable: OutboxMessage[] = [];
+    const bad: { messageId: string; error: string }[] = [];
+    for (const e of batch) {
+      if (!isOutboxKind(e.kind)) {
+        bad.push({ messageId: e.messageId, error: `unsupported outbox kind '${e.kind}'` });
+        continue;
+      }
+      const parsed = OUTBOX_KINDS[e.kind].safeParse({ ...e.payload, messageId: e.messageId });
+      if (parsed.success) sendable.push({ messageId: e.messageId, kind: e.kind, payload: parsed.data });
+      else bad.push({ messageId: e.messageId, error: `invalid ${e.kind} payload: ${z.prettifyError(parsed.error)}` });
+    }
+    if (bad.length > 0) {
+      this.record(bad.map((b) => ({ messageId: b.messageId, result: { ok: false, error: b.error } })));
+      for (const b of bad) {
+        this.skipped.add(b.messageId);
+        this.emit('poison', { messageId: b.messageId, error: b.error, rejections: 0, skipped: true });
+        this.log?.warn(b, 'outbox message set aside');
+      }
+    }
+    return sendable;
+  }
+
+  /** Applies the server's acks to the batch: one commit, then the events. */
+  private settle(batch: OutboxMessage[], acks: DeliveryAck[]): number {
+    const inBatch = new Set(batch.map((m) => m.messageId));
+    const answered = new Map<string, DeliveryAck>();
+    for (const ack of acks) {
+      if (!inBatch.has(ack.messageId) || answered.has(ack.messageId)) {
+        this.emit('ignored-ack', ack);
+        continue;
+      }
+      answered.set(ack.messageId, ack);
+    }
+    const deliveries: Delivery[] = [];
+    const poison: PoisonInfo[] = [];
+    let retry = false;
+    for (const m of batch) {
+      const ack = answered.get(m.messageId);
+      if (!ack) {
+        retry = true;
+        deliveries.push({ messageId: m.messageId, result: { ok: false, error: 'the server answered without acknowledging it' } });
+      } else if (ack.status === 'refused') {
+        const rejections = (this.rejections.get(m.messageId) ?? 0) + 1;
+        this.rejections.set(m.messageId, rejections);
+        const skipped = rejections >= MAX_REJECTIONS;
+        if (skipped) this.skipped.add(m.messageId);
+        else retry = true;
+        deliveries.push({ messageId: m.messageId, result: { ok: false, error: `refused: ${ack.error}` } });
+        poison.push({ messageId: m.messageId, error: ack.error, rejections, skipped });
+      } else {
+        this.rejections.delete(m.messageId);
+        deliveries.push({ messageId: m.messageId, result: { ok: true, serverRef: ack.serverRef } });
+      }
+    }
+    this.record(deliveries);
+    for (const m of batch) {
+      const ack = answered.get(m.messageId);
+      if (ack && ack.status !== 'refused') this.emit('sent', { messageId: m.messageId, status: ack.status, serverRef: ack.serverRef });
+    }
+    for (const p of poison) {
+      this.emit('poison', p);
+      this.log?.warn(p, 'message refused by the server');
+    }
+    if (retry) return this.nextBackoff('not every message was acknowledged');
+    this.failures = 0;
     return 0;
   }
 
-  private async forward(entry: OutboxEntry): Promise<Outcome> {
-    const payload = entry.kind === 'payment' ? paymentPayloadSchema.safeParse({ ...entry.payload, messageId: entry.messageId }) : undefined;
-    if (!payload?.success) {
-      // Nothing the server could say would make this message sendable: set it aside at once.
-      const error = payload ? `invalid payment payload: ${z.prettifyError(payload.error)}` : `unsupported outbox kind '${entry.kind}'`;
-      this.record(entry.messageId, { ok: false, error });
-      this.skipped.add(entry.messageId);
-      this.emit('poison', { messageId: entry.messageId, error, rejections: 0, skipped: true });
-      this.log?.warn({ messageId: entry.messageId, error }, 'outbox message set aside');
-      return 'skip';
-    }
+  private record(deliveries: Delivery[]): void {
     try {
-      const ack = await this.client.postPayment(payload.data);
-      this.setLink(true);
-      this.failures = 0;
-      this.record(entry.messageId, { ok: true, serverRef: ack.serverRef });
-      this.rejections.delete(entry.messageId);
-      this.emit('sent', { messageId: entry.messageId, status: ack.status, serverRef: ack.serverRef });
-      return 'sent';
-    } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
-      this.record(entry.messageId, { ok: false, error });
-      if (err instanceof UplinkError && err.kind === 'rejected') {
-        // The server answered, so the link is fine; the message is what it refuses.
-        this.setLink(true);
-        const rejections = (this.rejections.get(entry.messageId) ?? 0) + 1;
-        this.rejections.set(entry.messageId, rejections);
-        const skipped = rejections >= MAX_REJECTIONS;
-        if (skipped) this.skipped.add(entry.messageId);
-        this.emit('poison', { messageId: entry.messageId, error, rejections, skipped });
-        this.log?.warn({ messageId: entry.messageId, error, rejections, skipped }, 'payment refused by server');
-        return skipped ? 'skip' : 'retry';
-      }
-      if (err instanceof UplinkError) this.setLink(false, error);
-      else this.log?.warn({ err, messageId: entry.messageId }, 'payment send failed unexpectedly');
-      return 'retry';
-    }
-  }
-
-  private record(messageId: string, r: SendResult): void {
-    try {
-      this.outbox.markSent(messageId, r);
+      this.outbox.markSentAll(deliveries);
     } catch (err) {
       // An ack that did not reach the journal only costs a resend, which the server answers 'duplicate'.
-      this.log?.warn({ err, messageId }, 'outbox markSent failed');
+      this.log?.warn({ err, messages: deliveries.length }, 'outbox markSentAll failed');
     }
-  }
-
-  private setLink(up: boolean, error?: string): void {
-    if (this.linkUp === up) return;
-    this.linkUp = up;
-    this.emit('link', up ? { up } : { up, error: error ?? 'unknown' });
-    this.log?.info({ up, error }, 'business link');
   }
 
   /** Exponential back-off with full jitter: uniform in [0, min(max, initial · 2^failures)). */
-  private nextBackoff(): number {
+  private nextBackoff(error: string): number {
     const ceiling = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(this.failures, 30));
     this.failures += 1;
     const delayMs = Math.floor(this.random() * ceiling);
-    this.emit('backoff', { failures: this.failures, delayMs });
+    this.emit('backoff', { failures: this.failures, delayMs, error });
     return delayMs;
   }
 

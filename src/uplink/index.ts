@@ -1,23 +1,20 @@
-export {
-  BusinessClient,
-  UplinkError,
-  paymentPayloadSchema,
-  type AccountInfo,
-  type BusinessClientOptions,
-  type PaymentAck,
-  type PaymentPayload,
-  type UplinkErrorKind,
-} from './business-client.js';
+export type { AccountInfo, AdapterEvents, BusinessAdapter, DeliveryAck, LinkDown, LinkUp, OutboxMessage } from './adapter.js';
+export { createBusinessAdapter } from './adapters.js';
+export { CERTIFICATE_ALARM, watchServerCertificate } from './certificate-alarm.js';
+export { UplinkError, type UplinkErrorKind } from './errors.js';
 export {
   Forwarder,
-  type BackoffInfo,
   MAX_REJECTIONS,
+  type BackoffInfo,
+  type Delivery,
   type ForwarderEvents,
   type ForwarderOptions,
-  type LinkState,
   type OutboxEntry,
   type OutboxPort,
   type PoisonInfo,
   type SendResult,
   type SentInfo,
 } from './forwarder.js';
+export { paymentPayloadSchema, reversalPayloadSchema, type PaymentPayload, type ReversalPayload } from './messages.js';
+export { BACKLOG_ALARM, DISK_ALARM, OutboxMonitor, type MonitorReading, type OutboxMonitorOptions } from './outbox-monitor.js';
+export { loadTlsMaterial, clientTlsOptions, TlsSetupError, type TlsFiles, type TlsMaterial } from './tls.js';

@@ -23,7 +23,7 @@ t.test('a malformed configuration names the key, exits non-zero and opens no dev
     'bad.json': JSON.stringify({
       dataDir: 'data',
       validator: { port: 'ttyFAKE', pollIntervalMs: 'fast' },
-      server: { baseUrl: 'http://127.0.0.1:1/' },
+      server: { host: '127.0.0.1', port: 1 },
     }),
   });
   const r = kiosk('run', '--config', join(dir, 'bad.json'));
@@ -34,7 +34,7 @@ t.test('a malformed configuration names the key, exits non-zero and opens no dev
 
 t.test('config check prints the configuration with defaults', async (t) => {
   const dir = t.testdir({
-    'ok.json': JSON.stringify({ validator: { port: '/dev/ttyUSB0' }, server: { baseUrl: 'http://127.0.0.1:8480/' } }),
+    'ok.json': JSON.stringify({ validator: { port: '/dev/ttyUSB0' }, server: { host: '127.0.0.1', port: 8480 } }),
   });
   const r = kiosk('config', 'check', join(dir, 'ok.json'));
   t.equal(r.status, 0);
@@ -49,4 +49,13 @@ t.test('ctl against a socket nobody serves says so', async (t) => {
   const bad = kiosk('ctl', 'start', 'fly');
   t.equal(bad.status, 2);
   t.match(bad.stderr, /pay, topup or lookup/);
+});
+
+t.test('kiosk run without its TLS certificates stops at once, names the file and how to make one', async (t) => {
+  const dir = t.testdir({
+    'k.json': JSON.stringify({ dataDir: 'data', validator: { port: 'ttyFAKE' }, server: { host: '127.0.0.1', port: 1 } }),
+  });
+  const r = kiosk('run', '--config', join(dir, 'k.json'));
+  t.equal(r.status, 2);
+  t.match(r.stderr, /tls\.ca: cannot read .*data\/pki\/ca\.crt.*kiosk pki init/);
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { ConfigError, loadConfigFile, parseConfig } from '../../src/config/load.js';
 
-const minimal = { validator: { port: '/dev/ttyUSB0' }, server: { baseUrl: 'http://127.0.0.1:8480/' } };
+const minimal = { validator: { port: '/dev/ttyUSB0' }, server: { host: '10.0.0.5', port: 8480 } };
 
 t.test('a minimal configuration gets every default, with paths resolved', async (t) => {
   const c = parseConfig(minimal, 'test', '/etc/kiosk');
@@ -13,12 +13,16 @@ t.test('a minimal configuration gets every default, with paths resolved', async 
   t.equal(c.journal.path, '/etc/kiosk/var/journal.db');
   t.equal(c.control.socket, '/etc/kiosk/var/kiosk.sock');
   t.same(c.limits, { maxNote: 10000, maxOverpay: 5000, maxTopup: 50000 });
+  t.same(c.server, { host: '10.0.0.5', port: 8480, serverName: '10.0.0.5', adapter: 'envelope', timeoutMs: 5000, probeIntervalMs: 5000 }, 'the certificate name defaults to the host');
+  t.same(c.tls, { ca: '/etc/kiosk/var/pki/ca.crt', cert: '/etc/kiosk/var/pki/kiosk.crt', key: '/etc/kiosk/var/pki/kiosk.key' });
+  t.match(c.forwarder, { batchSize: 20, alarmBacklogAgeMs: 3_600_000, alarmDiskFreeBytes: 200 * 1024 * 1024, monitorIntervalMs: 30_000 });
+  t.equal(parseConfig({ ...minimal, server: { ...minimal.server, serverName: 'billing.example' } }, 'test', '/').server.serverName, 'billing.example');
 });
 
 t.test('each bad key is named with its problem', async (t) => {
   const bad = {
     validator: { port: '/dev/ttyUSB0', pollIntervalMs: 5 },
-    server: { baseUrl: 'not a url' },
+    server: { host: '10.0.0.5', port: 70000, baseUrl: 'http://10.0.0.5/', adapter: 'http' },
     limits: { maxNote: 100.5 },
     colour: 'blue',
   };
@@ -27,7 +31,9 @@ t.test('each bad key is named with its problem', async (t) => {
   const text = err.message;
   t.match(text, /kiosk\.json/);
   t.match(text, /validator\.pollIntervalMs/);
-  t.match(text, /server\.baseUrl/);
+  t.match(text, /server\.port/);
+  t.match(text, /server\.adapter/);
+  t.match(text, /server: Unrecognized key: "baseUrl"/, 'the old plain-text setting is refused by name');
   t.match(text, /limits\.maxNote: limits\.maxNote must be a whole number of fen/);
   t.match(text, /colour/);
 });

@@ -46,7 +46,7 @@ t.test('serveConsole: serial line, service gone and back, cable pulled and re-pl
     {
       terminalId: 'T-7',
       validator: { port: '/dev/null' },
-      server: { baseUrl: 'http://127.0.0.1:1/' },
+      server: { host: '127.0.0.1', port: 1 },
       console: { engineers: [{ name: 'bob', pin: hashPin('9876') }] },
     },
     'test',

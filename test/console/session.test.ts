@@ -126,7 +126,7 @@ class FakeService {
         if (req.device !== 'hopper:h100') return { ok: false, error: `no device '${req.device}' (fitted: validator, hopper:h100)` };
         return { ok: true, device: req.device, identity: { kind: 'coin-hopper', model: 'cctalk' }, status: { health: 'ok', code: 'ok', detail: 'ready' } };
       case 'config':
-        return { ok: true, config: { terminalId: 'SIM-0001', server: { baseUrl: 'http://***@host/' }, console: { engineers: [{ name: 'alice', pin: '***' }] } } };
+        return { ok: true, config: { terminalId: 'SIM-0001', server: { host: 'billing.example', port: 8480 }, console: { engineers: [{ name: 'alice', pin: '***' }] } } };
       case 'log-tail':
         return {
           ok: true,

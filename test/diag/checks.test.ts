@@ -191,7 +191,7 @@ t.test('a device whose driver cannot be created is reported, and the others are 
       terminalId: 'T-1',
       validator: { port: '/nonexistent/ttyV' },
       hoppers: [{ name: 'h1', model: 'warp-drive', port: '/nonexistent/ttyH', coinValue: 100 }],
-      server: { baseUrl: 'http://127.0.0.1:1/' },
+      server: { host: '127.0.0.1', port: 1 },
     },
     'test',
     '/tmp',

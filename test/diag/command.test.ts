@@ -56,7 +56,7 @@ t.test('usage errors exit 2 before any device is opened', async (t) => {
   const address = await kiosk('--port', join(dir, 'tty'), '--kind', 'id003', '--address', '3');
   t.equal(address.code, 2);
   t.match(address.stderr, /--address is for --kind cctalk-coin or cctalk-hopper/);
-  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ validator: {}, server: { baseUrl: 'http://127.0.0.1:1/' } }));
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ validator: {}, server: { host: '127.0.0.1', port: 1 } }));
   const bad = await kiosk('--config', join(dir, 'bad.json'));
   t.equal(bad.code, 2);
   t.match(bad.stderr, /validator\.port/);

@@ -112,11 +112,14 @@ const validArb = fc.record(
     receipt: fc.record({ operator: fc.string({ minLength: 1, maxLength: 64 }) }, { requiredKeys: [] }),
     server: fc.record(
       {
-        baseUrl: fc.tuple(fc.constantFrom('http', 'https'), fc.stringMatching(/^[a-z][a-z0-9-]{0,20}(\.[a-z]{2,6})?$/), fc.integer({ min: 1, max: 65535 })).map(([s, h, p]) => `${s}://${h}:${p}/`),
+        host: fc.stringMatching(/^[a-z][a-z0-9-]{0,20}(\.[a-z]{2,6})?$/),
+        port: fc.integer({ min: 1, max: 65535 }),
+        serverName: fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/),
+        adapter: fc.constant('envelope'),
         timeoutMs: fc.integer({ min: 1, max: 1e6 }),
         probeIntervalMs: fc.integer({ min: 1, max: 1e6 }),
       },
-      { requiredKeys: ['baseUrl'] },
+      { requiredKeys: ['host', 'port'] },
     ),
     forwarder: fc.record({ batchSize: fc.integer({ min: 1, max: 1000 }), idleMs: fc.integer({ min: 1, max: 1e6 }) }, { requiredKeys: [] }),
     limits: fc.record({ maxNote: fc.nat(), maxOverpay: fc.nat(), maxTopup: fc.nat() }, { requiredKeys: [] }),
@@ -142,7 +145,9 @@ check(
     assert.equal(c.journal.keyFile, abs(json.journal?.keyFile ?? join(dataDir, 'journal.key')));
     assert.equal(c.control.socket, abs(json.control?.socket ?? join(dataDir, 'kiosk.sock')));
     assert.equal(c.validator.port, json.validator.port);
-    assert.equal(c.server.baseUrl, json.server.baseUrl);
+    assert.equal(c.server.host, json.server.host);
+    assert.equal(c.server.port, json.server.port);
+    assert.equal(c.server.serverName, json.server.serverName ?? json.server.host);
     assert.deepEqual(
       c.hoppers.map((h) => [h.name, h.coinValue]),
       (json.hoppers ?? []).map((h) => [h.name, h.coinValue]),

@@ -16,7 +16,7 @@ import {
 
 function configIn(dir: string): Config {
   return parseConfig(
-    { dataDir: dir, validator: { port: '/dev/null' }, server: { baseUrl: 'http://127.0.0.1:9' } },
+    { dataDir: dir, validator: { port: '/dev/null' }, server: { host: '127.0.0.1', port: 9 } },
     'test',
     dir,
   );

@@ -23,12 +23,12 @@ function directives(text: string): Map<string, string[]> {
 
 const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 
-t.test('systemd-analyze verify accepts both units', { skip: hasAnalyze ? false : 'systemd-analyze is not installed (Debian package systemd)' }, async (t) => {
+t.test('systemd-analyze verify accepts the units', { skip: hasAnalyze ? false : 'systemd-analyze is not installed (Debian package systemd)' }, async (t) => {
   // The template is checked through an instance, next to kiosk.service which it orders itself after.
   const tmp = mkdtempSync(join(tmpdir(), 'kiosk-units-'));
   t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
-  for (const name of ['kiosk.service', 'kiosk-console@.service']) copyFileSync(join(dir, name), join(tmp, name));
-  for (const unit of ['kiosk.service', 'kiosk-console@ttyS0.service']) {
+  for (const name of ['kiosk.service', 'kiosk-console@.service', 'kiosk-screen.service']) copyFileSync(join(dir, name), join(tmp, name));
+  for (const unit of ['kiosk.service', 'kiosk-console@ttyS0.service', 'kiosk-screen.service']) {
     const r = spawnSync('systemd-analyze', ['verify', '--man=no', join(tmp, unit)], { encoding: 'utf8' });
     // Complaints about units this machine does not have (no /dev/ttyS0 device unit here) are not
     // about our files; anything naming our files is.
@@ -90,6 +90,40 @@ t.test('kiosk-console@.service: the port is the instance, same user and hardenin
   t.notOk(d.has('RuntimeDirectory'), 'stopping the console must not remove /run/kiosk');
 });
 
+t.test('kiosk-screen.service: Chromium full screen on the page once the kiosk is ready, back when it dies', async (t) => {
+  const d = directives(read('kiosk-screen.service'));
+  const one = (k: string) => d.get(k)?.[0];
+  t.match(one('After'), /\bkiosk\.service\b/, 'after READY=1 of the notify service');
+  t.match(one('Wants'), /\bkiosk\.service\b/);
+  t.notOk(d.has('BindsTo'), 'a runtime restart does not take the screen down: the page reconnects');
+  t.equal(one('Restart'), 'always');
+  t.equal(one('StartLimitIntervalSec'), '0', 'never gives up');
+  t.equal(one('User'), 'kiosk-screen', 'not the user that owns the journal and the serial ports');
+  const exec = one('ExecStart') ?? '';
+  t.match(exec, /^\/usr\/bin\/cage .*-- \/usr\/bin\/chromium /);
+  t.match(exec, / --kiosk /);
+  t.match(exec, /\$\{KIOSK_SCREEN_URL\}$/);
+  t.match(one('ExecStartPre'), /wait-for-url\.mjs \$\{KIOSK_SCREEN_URL\}$/);
+  // The unit's page is the one the example configuration serves.
+  const example = JSON.parse(read('config.example.json')) as { api?: { port: number } };
+  t.same(d.get('Environment')?.filter((e) => e.startsWith('KIOSK_SCREEN_URL=')), [`KIOSK_SCREEN_URL=http://127.0.0.1:${example.api?.port}/`]);
+});
+
+t.test('wait-for-url.mjs waits for the page, and gives up on a bad argument', async (t) => {
+  const { createServer } = await import('node:http');
+  const server = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const { port } = server.address() as { port: number };
+  // Asynchronously: the server answers from this process's event loop.
+  const { execFile } = await import('node:child_process');
+  const code = await new Promise<number | null>((resolve) => {
+    execFile(process.execPath, [join(dir, 'wait-for-url.mjs'), `http://127.0.0.1:${port}/`], { timeout: 30_000 }, (err) => resolve(err ? (err.code as number) ?? 1 : 0));
+  });
+  t.equal(code, 0, 'answers at once');
+  t.equal(spawnSync(process.execPath, [join(dir, 'wait-for-url.mjs')], { encoding: 'utf8' }).status, 2, 'no URL');
+});
+
 t.test('udev rules: the three stable names, groups, modes and systemd tags', async (t) => {
   const rules = read('99-kiosk.rules')
     .split('\n')
@@ -128,7 +162,7 @@ t.test('the example configuration passes `kiosk config check` and names /dev/kio
 });
 
 t.test('install.sh --dry-run lists every step and changes nothing', async (t) => {
-  const r = spawnSync('bash', [join(dir, 'install.sh'), '--dry-run', '--console', 'ttyS0'], { encoding: 'utf8' });
+  const r = spawnSync('bash', [join(dir, 'install.sh'), '--dry-run', '--console', 'ttyS0', '--screen'], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
   const out = r.stdout;
   for (const want of [
@@ -137,6 +171,7 @@ t.test('install.sh --dry-run lists every step and changes nothing', async (t) =>
     /copy the application to \/opt\/kiosk/,
     /\/etc\/systemd\/system\/kiosk\.service/,
     /\/etc\/systemd\/system\/kiosk-console@\.service/,
+    /\/etc\/systemd\/system\/kiosk-screen\.service/,
     /\/etc\/udev\/rules\.d\/99-kiosk\.rules/,
     /udevadm control --reload/,
     /udevadm trigger/,
@@ -145,6 +180,8 @@ t.test('install.sh --dry-run lists every step and changes nothing', async (t) =>
     /systemctl enable kiosk\.service/,
     /systemctl (start|restart) kiosk\.service/,
     /systemctl enable kiosk-console@ttyS0\.service/,
+    /useradd .*--groups video,render,input .*kiosk-screen/,
+    /systemctl enable kiosk-screen\.service/,
     /dry run: nothing was changed/,
   ]) {
     t.match(out, want);

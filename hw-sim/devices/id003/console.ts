@@ -1,9 +1,13 @@
 import { SerialTransport } from '../../../drivers/transport/serial.js';
 import { noArgument, runCommandConsole, type Command, type ConsoleOptions } from '../command-console.js';
-import { Id003Emulator, type Id003Timing } from './emulator.js';
+import type { LinePacing } from '../line-pacing.js';
+import { Id003Emulator, type FrameTiming, type Id003Timing } from './emulator.js';
 
 export interface Id003DeviceOptions extends ConsoleOptions {
   timing?: Partial<Id003Timing>;
+  pacing?: LinePacing;
+  /** Told of each frame on the line with its time (the benchmarks measure the host with it). */
+  onFrame?: (timing: FrameTiming) => void;
 }
 
 export interface Id003Device {
@@ -59,7 +63,8 @@ const COMMANDS: ReadonlyMap<string, Command<Id003Emulator>> = new Map<string, Co
 export async function runId003Device(options: Id003DeviceOptions): Promise<Id003Device> {
   const { port, input, output } = options;
   const transport = new SerialTransport({ path: port, baudRate: 9600, dataBits: 8, parity: 'even', stopBits: 1 });
-  const emulator = new Id003Emulator({ transport, timing: options.timing });
+  const emulator = new Id003Emulator({ transport, timing: options.timing, pacing: options.pacing });
+  if (options.onFrame) emulator.on('frame', options.onFrame);
   return runCommandConsole({
     input,
     output,

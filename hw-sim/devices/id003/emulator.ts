@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Transport } from '../../../drivers/transport/types.js';
-import { CommandParser, SYNC, frame, type HostFrame } from './wire.js';
+import { PacedLine, type LinePacing } from '../line-pacing.js';
+import { CommandParser, MIN_FRAME, SYNC, frame, type HostFrame } from './wire.js';
 import { CNY_NOTES, currencyTable, maskBit, noteByValue, type NoteRecord } from './notes.js';
 
 /** How long the emulated mechanism spends in each transient state. */
@@ -21,14 +22,33 @@ export const DEFAULT_TIMING: Id003Timing = {
   initializeMs: 300,
 };
 
+/**
+ * When a frame was read from the line (rx) or went onto it (tx: its first bit, reckoned back from
+ * the hand-over of its last byte when paced), in performance.now() milliseconds.
+ */
+export interface FrameTiming {
+  direction: 'tx' | 'rx';
+  /** The command (rx) or status (tx) byte. */
+  cmd: number;
+  length: number;
+  at: number;
+}
+
 export interface Id003EmulatorOptions {
   transport: Transport;
   timing?: Partial<Id003Timing>;
+  /**
+   * Off by default: a pty carries a frame at once, so only benchmarks that compare the host's
+   * reaction with the wire time of the frames need the bytes paced.
+   */
+  pacing?: LinePacing;
 }
 
 export type Id003EmulatorEvents = {
   /** One human-readable line per thing the device does. */
   report: [string];
+  /** Each frame sent or received, with its time, for measuring the host's reaction. */
+  frame: [FrameTiming];
 };
 
 export const VERSION = 'ID003-SIM CNY V1.00';
@@ -157,6 +177,7 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
 
   private readonly transport: Transport;
   private readonly timing: Id003Timing;
+  private readonly paced: PacedLine | undefined;
   private parser = new CommandParser();
   private phase: Phase = 'power-up';
   private powerUpStatus: number = ST.powerUp;
@@ -181,6 +202,7 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
     super();
     this.transport = options.transport;
     this.timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.paced = options.pacing && new PacedLine((bytes) => this.transport.write(bytes), options.pacing);
   }
 
   async start(): Promise<void> {
@@ -358,21 +380,23 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
   // ------------------------------------------------------------------ the line
 
   private receive(chunk: Buffer): void {
+    const at = performance.now();
     clearTimeout(this.partialTimer);
-    this.answerAll(this.parser.push(chunk));
+    this.answerAll(this.parser.push(chunk), at);
     this.watchPartial();
   }
 
   private watchPartial(): void {
     if (!this.parser.pending) return;
     this.partialTimer = setTimeout(() => {
-      this.answerAll(this.parser.abandonPartial());
+      this.answerAll(this.parser.abandonPartial(), performance.now());
       this.watchPartial();
     }, PARTIAL_FRAME_GAP_MS);
   }
 
-  private answerAll(frames: HostFrame[]): void {
+  private answerAll(frames: HostFrame[], at: number): void {
     for (const f of frames) {
+      this.emit('frame', { direction: 'rx', cmd: f.cmd, length: f.data.length + MIN_FRAME, at });
       if (this.muted) continue;
       const reply = this.answer(f);
       if (!reply) continue;
@@ -394,8 +418,19 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
 
   private send(bytes: Uint8Array): void {
     this.writing = this.writing
-      .then(() => this.transport.write(bytes))
+      .then(() => (this.paced ? this.paced.send(bytes, (at) => this.emitSent(bytes, at)) : this.writeNow(bytes)))
       .catch((err: Error) => this.report(`write failed: ${err.message}`));
+  }
+
+  private writeNow(bytes: Uint8Array): Promise<void> {
+    this.emitSent(bytes, performance.now());
+    return this.transport.write(bytes);
+  }
+
+  private emitSent(bytes: Uint8Array, at: number): void {
+    // Injected noise is not a frame.
+    if (bytes[0] !== SYNC || bytes.length < MIN_FRAME) return;
+    this.emit('frame', { direction: 'tx', cmd: bytes[2]!, length: bytes.length, at });
   }
 
   private answer({ cmd, data }: HostFrame): Uint8Array | undefined {

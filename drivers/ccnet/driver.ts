@@ -1,0 +1,774 @@
+/**
+ * CashCode CCNET bill validator, host side. One command is on the line at a time. Every data reply
+ * of the validator is acknowledged with ACK, a reply with a bad CRC is answered with NAK, and a
+ * command the validator NAKs or leaves unanswered is sent again. The validator's states drive the
+ * note through escrow → stack/return → bill stacked, and the hooks decide and record the money
+ * before the validator is told to go on.
+ *
+ * Our reading of the protocol for the credit point: the validator reports BILL STACKED (0x81) on
+ * every POLL until the host acknowledges that reply, so the host may withhold the ACK until the
+ * credit is durable and keep polling meanwhile. The ACK is sent only after `credited` resolved; if
+ * it rejects, no ACK is sent and the hook is asked again at the next 0x81.
+ */
+import { PolledDevice, type Backoff } from '../lifecycle.js';
+import type { Transport } from '../transport/types.js';
+import type {
+  BillAtPowerUp,
+  BillValidator,
+  BillValidatorCapabilities,
+  BillValidatorEvents,
+  BillValidatorHooks,
+  DeviceIdentity,
+  DeviceStatus,
+  DriverLog,
+  EscrowDecision,
+  Note,
+} from '../types.js';
+import { ACK, BILL_TABLE_ENTRY, BILL_TYPES, Cmd, NAK, VALIDATOR_ADDRESS } from './constants.js';
+import {
+  FrameSplitter,
+  IDENTIFICATION_LENGTH,
+  decodeReply,
+  enableBillTypesData,
+  encodeCommand,
+  isPollState,
+  parseBillTable,
+  parseIdentification,
+  type BillTableEntry,
+  type Frame,
+  type Identification,
+  type PollState,
+  type Reply,
+  type SplitterStats,
+} from './codec.js';
+
+export interface CcnetOptions {
+  transport: Transport;
+  /** Pause between POLLs. Default 150 ms. */
+  pollIntervalMs?: number;
+  /** How long one command waits for its reply. Default 300 ms. */
+  replyTimeoutMs?: number;
+  /**
+   * While the escrow hook is pending, HOLD is sent this often so that the validator keeps the note
+   * (it gives a held note back by itself after its escrow time, about 10 s). Default 2000 ms.
+   */
+  holdIntervalMs?: number;
+  /** Back-off while the device is silent: starts at initialMs, doubles up to maxMs. */
+  reconnect?: Backoff;
+  log?: DriverLog;
+}
+
+/** Resends after the first try before the device counts as silent. */
+const RETRIES = 3;
+/** POLLs allowed after RESET for the device to reach UNIT DISABLED (or a fault). */
+const RESET_POLLS = 60;
+const NOISE_LOG_INTERVAL_MS = 5000;
+/**
+ * A frame with a bad CRC is NAKed only once the line has been quiet this long without a good reply:
+ * noise that merely looks like a frame comes just before the real reply, and a NAK then would make
+ * the validator send a second copy.
+ */
+const GARBLE_SETTLE_MS = 20;
+const ACK_FRAME = encodeCommand(ACK);
+const NAK_FRAME = encodeCommand(NAK);
+
+type Expect = 'state' | 'ack' | 'identification' | 'bill-table';
+type Answer = { frame: Frame; reply: Reply };
+type Outcome = Answer | 'timeout' | 'garbled' | 'nak' | 'closed';
+
+interface Waiter {
+  expect: Expect;
+  cmd: number;
+  settled: boolean;
+  /** Set by a frame with a bad CRC; runs out once the line is quiet, unless a good reply came meanwhile. */
+  garbled: NodeJS.Timeout | undefined;
+  done(outcome: Outcome): void;
+}
+
+/** The device did not answer (or the line is down): the driver goes offline and starts over. */
+class NoAnswerError extends Error {
+  /** Writing failed: the port is gone even if it still looks open, so it is closed and reopened. */
+  linkBroken = false;
+}
+/** The device answered ILLEGAL COMMAND. */
+class RefusedError extends Error {}
+
+/** One note from escrow to the cash box or back; it outlives a reconnect, not a power-up. */
+interface NoteCycle {
+  billType: number;
+  note: Note | null;
+  decision: 'asking' | EscrowDecision;
+  decisionSending: boolean;
+  decisionAcked: boolean;
+  credit: 'none' | 'asking' | 'done';
+  /** When the note was last known to be held: first seen in escrow, or the last HOLD sent. */
+  heldAt: number;
+  holdSending: boolean;
+  returnedSeen: boolean;
+}
+
+/** States in which a note is on its way and must be seen through before a RESET. */
+const NOTE_IN_MOTION = new Set<Reply['kind']>([
+  'accepting',
+  'escrow',
+  'holding',
+  'stacking',
+  'stacked',
+  'returning',
+  'returned',
+  'rejecting',
+  'busy',
+]);
+
+/** States after which the current note is finished with (or forgotten by a reset or power cut). */
+const NOTE_CYCLE_ENDS = new Set<Reply['kind']>([
+  'idling',
+  'disabled',
+  'accepting',
+  'initialize',
+  'rejecting',
+  'power-up',
+  'power-up-bill-in-validator',
+  'power-up-bill-in-stacker',
+]);
+
+const RESET_DONE = new Set<Reply['kind']>([
+  'disabled',
+  'idling',
+  'stacker-full',
+  'stacker-open',
+  'jam-acceptor',
+  'jam-stacker',
+  'cheated',
+  'failure',
+]);
+
+const POWER_UP: ReadonlyMap<Reply['kind'], BillAtPowerUp> = new Map([
+  ['power-up', 'none'],
+  ['power-up-bill-in-validator', 'acceptor'],
+  ['power-up-bill-in-stacker', 'stacker'],
+] as const);
+
+const READY: DeviceStatus = { health: 'ok', code: 'ok', detail: 'ready' };
+
+/** The same codes as the ID-003 driver where the meaning is the same. */
+function healthOf(s: PollState): DeviceStatus | undefined {
+  switch (s.kind) {
+    case 'stacker-full':
+      return { health: 'fault', code: 'stacker-full', detail: 'cash box full' };
+    case 'stacker-open':
+      return { health: 'fault', code: 'stacker-open', detail: 'cash box removed or out of position' };
+    case 'jam-acceptor':
+      return { health: 'fault', code: 'jam-acceptor', detail: 'note jammed in the validator' };
+    case 'jam-stacker':
+      return { health: 'fault', code: 'jam-stacker', detail: 'note jammed in the cash box' };
+    case 'failure':
+      return { health: 'fault', code: 'failure', detail: `${s.text} (0x${s.code.toString(16).toUpperCase()})` };
+    case 'cheated':
+      return { health: 'fault', code: 'cheated', detail: 'the device detected a cheat attempt' };
+    case 'pause':
+      return { health: 'degraded', code: 'pause', detail: 'paused: a second note was inserted' };
+    case 'busy':
+    case 'illegal-command':
+      return undefined;
+    default:
+      return READY;
+  }
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).toUpperCase().padStart(2, '0')}`;
+}
+
+/** A reply the host acknowledges: everything but the validator's own ACK and NAK. */
+function isDataReply(frame: Frame): boolean {
+  return !(frame.data.length === 1 && (frame.data[0] === ACK || frame.data[0] === NAK));
+}
+
+export class CcnetValidator extends PolledDevice<BillValidatorEvents> implements BillValidator {
+  readonly kind = 'bill-validator' as const;
+  readonly capabilities: BillValidatorCapabilities = { hold: true };
+
+  private readonly transport: Transport;
+  private readonly pollIntervalMs: number;
+  private readonly replyTimeoutMs: number;
+  private readonly holdIntervalMs: number;
+  private readonly splitter = new FrameSplitter();
+
+  private hooks: BillValidatorHooks | undefined;
+  private ident: Identification | undefined;
+  private notes: Note[] = [];
+
+  /** The caller's enable/inhibit state must be sent again (after a fault cleared). */
+  private reapply = false;
+  private desired: { accepting: boolean; values: number[] | undefined } = { accepting: false, values: undefined };
+
+  private queue: Promise<unknown> = Promise.resolve();
+  private waiter: Waiter | undefined;
+  /** The last reply, when its ACK was withheld (BILL STACKED with the credit pending). */
+  private unacked: Frame | undefined;
+  private noiseReported: SplitterStats = { droppedBytes: 0, badCrc: 0, badLength: 0 };
+  private noiseReportedAt = Number.NEGATIVE_INFINITY;
+
+  private lastKind: Reply['kind'] | undefined;
+  private cycle: NoteCycle | undefined;
+
+  constructor(opts: CcnetOptions) {
+    super({
+      label: 'ccnet',
+      link: opts.transport,
+      reconnect: opts.reconnect,
+      log: opts.log,
+      unavailableMessage: 'ccnet: device unavailable, retrying',
+      recoveredMessage: () => 'ccnet: device healthy again',
+    });
+    this.transport = opts.transport;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 150;
+    this.replyTimeoutMs = opts.replyTimeoutMs ?? 300;
+    this.holdIntervalMs = opts.holdIntervalMs ?? 2000;
+    this.transport.on('data', (chunk) => this.onData(chunk));
+    this.transport.on('close', () => {
+      if (this.closed) return;
+      this.log('warn', 'ccnet: serial link closed', { port: this.transport.description });
+      this.waiter?.done('closed');
+    });
+    this.transport.on('error', (err) => this.log('warn', 'ccnet: serial link error', { error: err.message }));
+  }
+
+  // ---------------------------------------------------------------------------- public API
+
+  setHooks(hooks: BillValidatorHooks): void {
+    this.hooks = hooks;
+  }
+
+  identity(): DeviceIdentity {
+    const ident = this.ident;
+    return {
+      kind: 'bill-validator',
+      model: 'CashCode CCNET',
+      ...(ident?.partNumber ? { version: ident.partNumber } : {}),
+      ...(ident?.serialNumber ? { serial: ident.serialNumber } : {}),
+    };
+  }
+
+  denominations(): readonly Note[] {
+    return this.notes;
+  }
+
+  override open(): Promise<void> {
+    if (!this.hooks) return Promise.reject(new Error('ccnet: setHooks() must be called before open()'));
+    return super.open();
+  }
+
+  override close(): Promise<void> {
+    // A command on the line would otherwise hold up the close until its reply time-out.
+    this.waiter?.done('closed');
+    return super.close();
+  }
+
+  async enable(values: readonly number[]): Promise<void> {
+    const known = new Set(this.notes.map((n) => n.value));
+    const unknown = values.filter((v) => !known.has(v));
+    if (unknown.length > 0 && this.notes.length > 0) {
+      this.log('warn', 'ccnet: enable() asked for values the device does not have', { values: unknown });
+    }
+    this.desired = { accepting: true, values: [...values] };
+    if (!this.ready) {
+      throw new Error('ccnet: validator not ready (offline or starting); the setting is kept and applied when it is');
+    }
+    await this.applyDesired();
+  }
+
+  async disable(): Promise<void> {
+    this.desired = { ...this.desired, accepting: false };
+    // Every start-up leaves the device with no bill type enabled, so a device that is not ready needs nothing more.
+    if (!this.ready) return;
+    await this.transact(Cmd.enableBillTypes, enableBillTypesData([], []), 'ack');
+  }
+
+  // ---------------------------------------------------------------------------- life cycle
+
+  protected async step(): Promise<void> {
+    if (!this.transport.isOpen) {
+      this.splitter.reset();
+      await this.transport.open();
+    }
+    if (!this.ready && !(await this.start())) return;
+    await this.pollOnce();
+    await this.sleep(this.pollIntervalMs);
+  }
+
+  protected async failed(err: unknown): Promise<void> {
+    const message = (err as Error).message;
+    if (err instanceof NoAnswerError && err.linkBroken) {
+      await this.transport.close().catch(() => undefined);
+    }
+    if (err instanceof NoAnswerError || !this.transport.isOpen) {
+      this.setStatus({ health: 'offline', code: 'no-answer', detail: message });
+    } else {
+      this.setStatus({ health: 'fault', code: 'start-up-failed', detail: message });
+    }
+  }
+
+  protected async release(): Promise<void> {
+    try {
+      await this.transport.close();
+    } catch (err) {
+      this.log('warn', 'ccnet: closing the transport failed', { error: (err as Error).message });
+    }
+  }
+
+  /**
+   * Brings the device from whatever state it is in to reset, configured and with no bill type
+   * enabled. The identification and bill table are read before the RESET, because a note left over
+   * from before (host restart, reconnect) is decided and credited first: a RESET now could lose
+   * track of it, and deciding needs the table.
+   */
+  protected async startUp(): Promise<void> {
+    this.log('info', 'ccnet: start-up sequence', { port: this.transport.description });
+    const first = await this.poll();
+    try {
+      const ident = await this.transact(Cmd.identification, undefined, 'identification');
+      this.ident = parseIdentification(ident.frame.data);
+    } catch (err) {
+      if (!(err instanceof RefusedError)) throw err;
+      this.log('warn', 'ccnet: device refuses the identification request');
+    }
+    const table = await this.transact(Cmd.getBillTable, undefined, 'bill-table');
+    this.loadBillTable(parseBillTable(table.frame.data));
+
+    let status = first;
+    this.handleState(status);
+    while (NOTE_IN_MOTION.has(status.kind)) {
+      await this.sleep(this.pollIntervalMs);
+      if (this.closed) return;
+      status = await this.poll();
+      this.handleState(status);
+    }
+
+    await this.transact(Cmd.reset, undefined, 'ack');
+    let polls = 0;
+    do {
+      if (++polls > RESET_POLLS) throw new Error('device did not initialise after RESET');
+      await this.sleep(this.pollIntervalMs);
+      if (this.closed) return;
+      status = await this.poll();
+      this.handleState(status);
+    } while (!RESET_DONE.has(status.kind));
+
+    this.reapply = false;
+    await this.configure(enableBillTypesData([], []));
+    if (this.desired.values !== undefined && !this.reapply) {
+      try {
+        await this.applyDesired();
+      } catch (err) {
+        if (!(err instanceof RefusedError)) throw err;
+        this.reapply = true;
+      }
+    }
+    this.log('info', 'ccnet: ready', {
+      part: this.ident?.partNumber,
+      serial: this.ident?.serialNumber,
+      notes: this.notes.map((n) => n.value),
+    });
+  }
+
+  /** A setting the device refuses now (e.g. while in a fault) is retried once it is healthy. */
+  private async configure(data: Buffer): Promise<void> {
+    try {
+      await this.transact(Cmd.enableBillTypes, data, 'ack');
+    } catch (err) {
+      if (!(err instanceof RefusedError)) throw err;
+      this.log('warn', 'ccnet: device refused a setting', { data: data.toString('hex') });
+      this.reapply = true;
+    }
+  }
+
+  private loadBillTable(entries: BillTableEntry[]): void {
+    const unusable = entries.filter((e) => e.currency === undefined || e.value === undefined);
+    if (unusable.length > 0) {
+      this.log('warn', 'ccnet: bill types with an unknown country or value will be returned', {
+        types: unusable.map((e) => `${e.billType}:${e.digits}e${e.exponent} ${e.country}`),
+      });
+    }
+    this.notes = entries
+      .filter((e): e is BillTableEntry & { currency: string; value: number } => e.currency !== undefined && e.value !== undefined)
+      .map((e) => ({ value: e.value, currency: e.currency, code: e.billType }))
+      .sort((a, b) => a.value - b.value);
+    if (this.notes.length === 0) this.log('error', 'ccnet: the device reports no usable bill types');
+  }
+
+  private async pollOnce(): Promise<void> {
+    const status = await this.poll();
+    this.handleState(status);
+    if (POWER_UP.has(status.kind)) {
+      // It lost power under us: redo the whole start-up, which resets it.
+      this.ready = false;
+      return;
+    }
+    if (this.reapply && this.current.health === 'ok') {
+      this.reapply = false;
+      try {
+        await this.applyDesired();
+      } catch (err) {
+        if (!(err instanceof RefusedError)) throw err;
+        this.log('warn', 'ccnet: device refused the enable settings; will retry');
+        this.reapply = true;
+      }
+    }
+  }
+
+  /** One command sets both the accepted bill types and, for the same types, escrow: the hooks decide every note. */
+  private async applyDesired(): Promise<void> {
+    const wanted = new Set(this.desired.values ?? this.notes.map((n) => n.value));
+    const types = this.desired.accepting ? this.notes.filter((n) => wanted.has(n.value)).map((n) => n.code) : [];
+    await this.transact(Cmd.enableBillTypes, enableBillTypesData(types, types), 'ack');
+  }
+
+  // ---------------------------------------------------------------------------- states
+
+  private handleState(s: PollState): void {
+    const previous = this.lastKind;
+    this.lastKind = s.kind;
+    const health = healthOf(s);
+    if (health) this.setStatus(health);
+    if (NOTE_CYCLE_ENDS.has(s.kind)) this.cycle = undefined;
+
+    switch (s.kind) {
+      case 'escrow':
+        this.onEscrow(s.billType);
+        break;
+      case 'holding':
+        this.onHolding();
+        break;
+      case 'stacked':
+        this.onStacked(s.billType);
+        break;
+      case 'returned':
+        this.onReturned();
+        break;
+      case 'rejecting':
+        if (previous !== 'rejecting') {
+          this.log('info', 'ccnet: note rejected by the device', { code: hex(s.code), reason: s.reason });
+          this.tell(() => this.emit('rejected', { reason: s.reason, code: s.code }));
+        }
+        break;
+      case 'illegal-command':
+        this.log('warn', 'ccnet: device reports an illegal command');
+        break;
+      default: {
+        const bill = POWER_UP.get(s.kind);
+        if (bill && previous !== s.kind) {
+          this.log('warn', 'ccnet: device powered up', { bill });
+          this.tell(() => this.emit('power-up', { bill }));
+        }
+      }
+    }
+  }
+
+  private newCycle(billType: number, note: Note | null, decision: NoteCycle['decision']): NoteCycle {
+    const cycle: NoteCycle = {
+      billType,
+      note,
+      decision,
+      decisionSending: false,
+      decisionAcked: false,
+      credit: 'none',
+      heldAt: Date.now(),
+      holdSending: false,
+      returnedSeen: false,
+    };
+    this.cycle = cycle;
+    return cycle;
+  }
+
+  private onEscrow(billType: number): void {
+    const same = this.cycle;
+    if (same && same.billType === billType && same.credit === 'none') {
+      this.onHolding();
+      return;
+    }
+    const note = this.notes.find((n) => n.code === billType) ?? null;
+    if (!note) {
+      this.log('warn', 'ccnet: bill type not in the bill table; returning the note', { billType });
+      this.sendDecision(this.newCycle(billType, null, 'return'));
+      return;
+    }
+    const cycle = this.newCycle(billType, note, 'asking');
+    this.log('info', 'ccnet: note in escrow', { value: note.value, currency: note.currency, billType });
+    const hooks = this.hooks!;
+    Promise.resolve()
+      .then(() => hooks.escrow(note))
+      .then(
+        (decision): EscrowDecision => (decision === 'stack' ? 'stack' : 'return'),
+        (err: unknown): EscrowDecision => {
+          this.log('warn', 'ccnet: escrow hook failed; returning the note', { error: String(err) });
+          return 'return';
+        },
+      )
+      .then((decision) => {
+        cycle.decision = decision;
+        if (this.cycle === cycle && !this.closed) this.sendDecision(cycle);
+      });
+  }
+
+  /** The note waits in escrow: keep it there while we decide, or (re)send what we decided. */
+  private onHolding(): void {
+    const cycle = this.cycle;
+    if (!cycle) {
+      // HOLDING names no bill type: a note held before this driver started can only be given back.
+      this.log('warn', 'ccnet: a note is held that this driver did not see in escrow; returning it');
+      this.sendDecision(this.newCycle(-1, null, 'return'));
+      return;
+    }
+    if (cycle.decision === 'asking') this.keepHolding(cycle);
+    else if (!cycle.decisionAcked) this.sendDecision(cycle);
+  }
+
+  private keepHolding(cycle: NoteCycle): void {
+    if (cycle.holdSending || Date.now() - cycle.heldAt < this.holdIntervalMs) return;
+    cycle.holdSending = true;
+    cycle.heldAt = Date.now();
+    this.transact(Cmd.hold, undefined, 'ack').then(
+      () => {
+        cycle.holdSending = false;
+      },
+      (err: Error) => {
+        cycle.holdSending = false;
+        this.log('warn', 'ccnet: HOLD not acknowledged', { error: err.message });
+      },
+    );
+  }
+
+  private sendDecision(cycle: NoteCycle): void {
+    if (cycle.decisionSending || cycle.decision === 'asking') return;
+    cycle.decisionSending = true;
+    const cmd = cycle.decision === 'stack' ? Cmd.stack : Cmd.return;
+    this.transact(cmd, undefined, 'ack').then(
+      () => {
+        cycle.decisionSending = false;
+        cycle.decisionAcked = true;
+      },
+      (err: Error) => {
+        cycle.decisionSending = false;
+        this.log('warn', 'ccnet: escrow command not acknowledged; will resend while in escrow', {
+          cmd: hex(cmd),
+          error: err.message,
+        });
+      },
+    );
+  }
+
+  private onStacked(billType: number): void {
+    let cycle = this.cycle;
+    if (cycle && cycle.billType !== billType) {
+      this.log('error', 'ccnet: stacked bill type differs from the one in escrow', { escrow: cycle.billType, stacked: billType });
+      cycle = undefined;
+    }
+    if (!cycle) {
+      // The escrow happened before this driver saw it (host restart): the journal knows the note.
+      cycle = this.newCycle(billType, null, 'stack');
+      cycle.decisionAcked = true;
+    }
+    // 'done': the exchange has acknowledged this repeat already (our earlier ACK was lost).
+    if (cycle.credit !== 'none') return;
+    cycle.credit = 'asking';
+    const current = cycle;
+    const hooks = this.hooks!;
+    Promise.resolve()
+      .then(() => hooks.credited(current.note))
+      .then(
+        () => {
+          current.credit = 'done';
+          this.log('info', 'ccnet: note credited', { note: current.note });
+          if (this.cycle === current && !this.closed) this.sendWithheldAck();
+        },
+        (err: unknown) => {
+          current.credit = 'none';
+          this.log('error', 'ccnet: credit hook failed; not acknowledging, will ask again', { error: String(err) });
+        },
+      );
+  }
+
+  private onReturned(): void {
+    const cycle = this.cycle ?? this.newCycle(-1, null, 'return');
+    if (cycle.returnedSeen) return;
+    cycle.returnedSeen = true;
+    this.log('info', 'ccnet: note handed back', { note: cycle.note });
+    this.tell(() => this.emit('returned', cycle.note));
+  }
+
+  /** Whether the ACK of this reply waits: BILL STACKED is acknowledged only once its credit is durable. */
+  private withholdAck(reply: Reply): boolean {
+    if (reply.kind !== 'stacked') return false;
+    const cycle = this.cycle;
+    return !(cycle && cycle.billType === reply.billType && cycle.credit === 'done');
+  }
+
+  private sendWithheldAck(): void {
+    const job = this.queue.then(async () => {
+      // A later POLL got (and acknowledged) its own reply meanwhile: nothing is waiting any more.
+      if (!this.unacked) return;
+      this.unacked = undefined;
+      if (this.closed || !this.transport.isOpen) throw new NoAnswerError('link is down');
+      await this.transport.write(ACK_FRAME);
+    });
+    this.queue = job.catch(() => undefined);
+    job.catch((err: Error) => this.log('warn', 'ccnet: ACK not sent', { error: err.message }));
+  }
+
+  protected override setStatus(next: DeviceStatus): void {
+    // Settings the device refused during the fault are sent again now that it takes them.
+    if (this.current.health === 'fault' && next.health !== 'fault' && next.health !== 'offline' && this.ready) {
+      this.reapply = true;
+    }
+    super.setStatus(next);
+  }
+
+  // ---------------------------------------------------------------------------- line
+
+  private async poll(): Promise<PollState> {
+    const { reply } = await this.transact(Cmd.poll, undefined, 'state');
+    return reply as PollState;
+  }
+
+  /** Queues a command behind the one on the line and resolves with its matching reply. */
+  private transact(cmd: number, data: Uint8Array | undefined, expect: Expect): Promise<Answer> {
+    const job = this.queue.then(() => this.exchange(cmd, Buffer.from(data ?? []), expect));
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  private async exchange(cmd: number, data: Buffer, expect: Expect): Promise<Answer> {
+    const command = encodeCommand(cmd, data);
+    let outgoing = command;
+    for (let attempt = 1; attempt <= RETRIES + 1; attempt++) {
+      if (this.closed) throw new NoAnswerError('driver closed');
+      if (!this.transport.isOpen) throw new NoAnswerError(`${this.transport.description} is not open`);
+      const outcome = new Promise<Outcome>((resolve) => {
+        const waiter: Waiter = {
+          expect,
+          cmd,
+          settled: false,
+          garbled: undefined,
+          done: (o) => {
+            if (waiter.settled) return;
+            waiter.settled = true;
+            clearTimeout(waiter.garbled);
+            resolve(o);
+          },
+        };
+        this.waiter = waiter;
+      });
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await this.transport.write(outgoing);
+        timer = setTimeout(() => this.waiter?.done('timeout'), this.replyTimeoutMs);
+        const result = await outcome;
+        if (typeof result === 'object') {
+          await this.acknowledge(result);
+          if (result.reply.kind === 'illegal-command' && expect !== 'state') {
+            throw new RefusedError(`device refused command ${hex(cmd)}`);
+          }
+          return result;
+        }
+        if (result === 'closed') throw new NoAnswerError('link closed');
+        const quiet = this.current.health === 'offline';
+        if (result === 'garbled') {
+          // The validator answers a NAK by sending the same reply again.
+          if (!quiet) this.log('warn', 'ccnet: reply with a bad CRC; NAK sent', { cmd: hex(cmd), attempt });
+          outgoing = NAK_FRAME;
+          continue;
+        }
+        if (result === 'nak') {
+          if (!quiet) this.log('warn', 'ccnet: device answered NAK; command sent again', { cmd: hex(cmd), attempt });
+        } else {
+          if (!quiet) this.log('warn', 'ccnet: reply time-out', { cmd: hex(cmd), attempt });
+          for (const stale of this.splitter.abandonPending()) this.onFrame(stale);
+        }
+        outgoing = command;
+      } catch (err) {
+        if (err instanceof NoAnswerError || err instanceof RefusedError) throw err;
+        const broken = new NoAnswerError(`write failed: ${(err as Error).message}`);
+        broken.linkBroken = true;
+        throw broken;
+      } finally {
+        clearTimeout(timer);
+        this.waiter = undefined;
+      }
+    }
+    throw new NoAnswerError(`no answer to command ${hex(cmd)} after ${RETRIES + 1} tries`);
+  }
+
+  /** Every data reply gets its ACK at once, before anything else goes on the line, unless it must wait. */
+  private async acknowledge({ frame, reply }: Answer): Promise<void> {
+    this.unacked = undefined;
+    if (!isDataReply(frame)) return;
+    if (this.withholdAck(reply)) {
+      this.unacked = frame;
+      return;
+    }
+    await this.transport.write(ACK_FRAME);
+  }
+
+  private onData(chunk: Buffer): void {
+    const badCrc = this.splitter.stats.badCrc;
+    for (const frame of this.splitter.push(chunk)) this.onFrame(frame);
+    const waiter = this.waiter;
+    if (waiter && !waiter.settled && (waiter.garbled || this.splitter.stats.badCrc !== badCrc)) {
+      clearTimeout(waiter.garbled);
+      waiter.garbled = setTimeout(() => {
+        // A SYNC inside the garbled bytes must not swallow the repeat the NAK asks for.
+        for (const stale of this.splitter.abandonPending()) this.onFrame(stale);
+        waiter.done('garbled');
+      }, Math.min(GARBLE_SETTLE_MS, this.replyTimeoutMs / 2));
+    }
+    this.reportNoise();
+  }
+
+  /** Line noise is logged at most every NOISE_LOG_INTERVAL_MS, with the counts since the last report. */
+  private reportNoise(): void {
+    const now = this.splitter.stats;
+    const last = this.noiseReported;
+    if (now.droppedBytes === last.droppedBytes) return;
+    if (Date.now() - this.noiseReportedAt < NOISE_LOG_INTERVAL_MS) return;
+    this.log('warn', 'ccnet: discarded bytes on the line', {
+      dropped: now.droppedBytes - last.droppedBytes,
+      badCrc: now.badCrc - last.badCrc,
+      badLength: now.badLength - last.badLength,
+      totalDropped: now.droppedBytes,
+    });
+    this.noiseReported = { ...now };
+    this.noiseReportedAt = Date.now();
+  }
+
+  private onFrame(frame: Frame): void {
+    if (frame.address !== VALIDATOR_ADDRESS) {
+      this.log('info', 'ccnet: frame for another address ignored', { frame: frame.bytes.toString('hex') });
+      return;
+    }
+    const reply = decodeReply(frame);
+    const waiter = this.waiter;
+    if (waiter && !waiter.settled) {
+      if (reply.kind === 'nak') return waiter.done('nak');
+      if (this.matches(waiter.expect, frame, reply)) return waiter.done({ frame, reply });
+    }
+    this.log('info', 'ccnet: unexpected frame ignored', {
+      frame: frame.bytes.toString('hex'),
+      waitingFor: waiter ? hex(waiter.cmd) : null,
+    });
+  }
+
+  private matches(expect: Expect, frame: Frame, reply: Reply): boolean {
+    switch (expect) {
+      case 'state':
+        return isPollState(reply);
+      case 'ack':
+        return reply.kind === 'ack' || reply.kind === 'illegal-command';
+      case 'identification':
+        return frame.data.length >= IDENTIFICATION_LENGTH || reply.kind === 'illegal-command';
+      case 'bill-table':
+        return frame.data.length >= BILL_TYPES * BILL_TABLE_ENTRY || reply.kind === 'illegal-command';
+    }
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * What the reference management server keeps, in its own tables beside the business ones (same
+ * SQLite file, own connection, names starting mgmt_): the last heartbeat of each terminal, every
+ * counters report, alarms de-duplicated by the kiosk's id, the command queue with its
+ * acknowledgements, and the journal extracts that were uploaded.
+ */
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS mgmt_heartbeats (
+  terminal_id TEXT PRIMARY KEY,
+  body        TEXT NOT NULL,
+  received_at TEXT NOT NULL,
+  count       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mgmt_counters (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  terminal_id TEXT NOT NULL,
+  body        TEXT NOT NULL,
+  received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mgmt_alarms (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  terminal_id TEXT NOT NULL,
+  id          TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  source      TEXT NOT NULL,
+  severity    TEXT NOT NULL,
+  detail      TEXT NOT NULL,
+  at          TEXT NOT NULL,
+  received_at TEXT NOT NULL,
+  duplicates  INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (terminal_id, id)
+);
+CREATE TABLE IF NOT EXISTS mgmt_commands (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  id          TEXT UNIQUE NOT NULL,
+  terminal_id TEXT NOT NULL,
+  type        TEXT NOT NULL,
+  args        TEXT NOT NULL,
+  issued_by   TEXT NOT NULL,
+  queued_at   TEXT NOT NULL,
+  sent        INTEGER NOT NULL DEFAULT 0,
+  acked_at    TEXT,
+  ok          INTEGER,
+  result      TEXT,
+  acks        INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS mgmt_extracts (
+  command_id  TEXT PRIMARY KEY,
+  terminal_id TEXT NOT NULL,
+  body        TEXT NOT NULL,
+  events      INTEGER NOT NULL,
+  received_at TEXT NOT NULL,
+  duplicates  INTEGER NOT NULL DEFAULT 0
+);
+`;
+
+export interface AlarmIn {
+  id: string;
+  action: 'raise' | 'clear';
+  kind: string;
+  source: string;
+  severity: string;
+  detail: string;
+  at: string;
+}
+
+export interface AlarmRecord extends AlarmIn {
+  terminalId: string;
+  receivedAt: string;
+  /** How many resends of this id were taken as duplicates. */
+  duplicates: number;
+}
+
+export interface CommandRecord {
+  id: string;
+  terminalId: string;
+  type: string;
+  args: Record<string, unknown>;
+  by: string;
+  queuedAt: string;
+  /** Heartbeat answers that carried it. */
+  sent: number;
+  ackedAt: string | null;
+  ok: boolean | null;
+  result: Record<string, unknown> | null;
+  /** Acknowledgements received; more than one means the kiosk repeated one. */
+  acks: number;
+}
+
+export interface ManagementRecords {
+  heartbeats: { terminalId: string; receivedAt: string; count: number; last: Record<string, unknown> }[];
+  counters: { terminalId: string; receivedAt: string; body: Record<string, unknown> }[];
+  alarms: AlarmRecord[];
+  commands: CommandRecord[];
+  extracts: { commandId: string; terminalId: string; events: number; receivedAt: string; duplicates: number; body: Record<string, unknown> }[];
+}
+
+type Row = Record<string, unknown>;
+
+export class ManagementStore {
+  private readonly db: Database.Database;
+
+  constructor(
+    path: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.db = new Database(path);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      // The business side writes the same file from its own connection.
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  heartbeat(terminalId: string, body: unknown): void {
+    this.db
+      .prepare(
+        `INSERT INTO mgmt_heartbeats (terminal_id, body, received_at, count) VALUES (?, ?, ?, 1)
+         ON CONFLICT (terminal_id) DO UPDATE SET body = excluded.body, received_at = excluded.received_at, count = count + 1`,
+      )
+      .run(terminalId, JSON.stringify(body), this.stamp());
+  }
+
+  counters(terminalId: string, body: unknown): void {
+    this.db.prepare('INSERT INTO mgmt_counters (terminal_id, body, received_at) VALUES (?, ?, ?)').run(terminalId, JSON.stringify(body), this.stamp());
+  }
+
+  /** Stores each alarm once per terminal and id; returns every id it now holds (new or seen before). */
+  alarms(terminalId: string, list: readonly AlarmIn[]): string[] {
+    return this.db.transaction(() => {
+      const at = this.stamp();
+      const insert = this.db.prepare(
+        `INSERT INTO mgmt_alarms (terminal_id, id, action, kind, source, severity, detail, at, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (terminal_id, id) DO UPDATE SET duplicates = duplicates + 1`,
+      );
+      for (const a of list) insert.run(terminalId, a.id, a.action, a.kind, a.source, a.severity, a.detail, a.at, at);
+      return list.map((a) => a.id);
+    })();
+  }
+
+  queueCommand(c: { terminalId: string; type: string; args?: Record<string, unknown>; by?: string }): CommandRecord {
+    const id = `cmd-${randomUUID()}`;
+    this.db
+      .prepare('INSERT INTO mgmt_commands (id, terminal_id, type, args, issued_by, queued_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(id, c.terminalId, c.type, JSON.stringify(c.args ?? {}), c.by ?? 'operator', this.stamp());
+    return this.command(id)!;
+  }
+
+  /** The commands this terminal has not acknowledged yet, oldest first; each call counts as one send. */
+  pendingCommands(terminalId: string): { id: string; type: string; args: Record<string, unknown>; by: string }[] {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare('SELECT * FROM mgmt_commands WHERE terminal_id = ? AND acked_at IS NULL ORDER BY seq').all(terminalId) as Row[];
+      const sent = this.db.prepare('UPDATE mgmt_commands SET sent = sent + 1 WHERE id = ?');
+      for (const r of rows) sent.run(r.id);
+      return rows.map((r) => ({ id: String(r.id), type: String(r.type), args: JSON.parse(String(r.args)) as Record<string, unknown>, by: String(r.issued_by) }));
+    })();
+  }
+
+  /**
+   * Records a command's acknowledgement. A repeated one only counts; one for a command this
+   * terminal was never given changes nothing.
+   */
+  acknowledge(terminalId: string, id: string, ack: { ok: boolean; result: unknown }): 'acked' | 'duplicate' | 'unknown' {
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT acked_at FROM mgmt_commands WHERE id = ? AND terminal_id = ?').get(id, terminalId) as { acked_at: string | null } | undefined;
+      if (!row) return 'unknown';
+      if (row.acked_at !== null) {
+        this.db.prepare('UPDATE mgmt_commands SET acks = acks + 1 WHERE id = ?').run(id);
+        return 'duplicate';
+      }
+      this.db
+        .prepare('UPDATE mgmt_commands SET acked_at = ?, ok = ?, result = ?, acks = 1 WHERE id = ?')
+        .run(this.stamp(), ack.ok ? 1 : 0, JSON.stringify(ack.result ?? {}), id);
+      return 'acked';
+    })();
+  }
+
+  /** One extract per command: a resend of the same upload is counted, not stored twice. */
+  extract(terminalId: string, commandId: string, body: { events: unknown[] }): void {
+    this.db
+      .prepare(
+        `INSERT INTO mgmt_extracts (command_id, terminal_id, body, events, received_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (command_id) DO UPDATE SET duplicates = duplicates + 1`,
+      )
+      .run(commandId, terminalId, JSON.stringify(body), body.events.length, this.stamp());
+  }
+
+  command(id: string): CommandRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM mgmt_commands WHERE id = ?').get(id) as Row | undefined;
+    return r && toCommand(r);
+  }
+
+  records(): ManagementRecords {
+    const all = (sql: string) => this.db.prepare(sql).all() as Row[];
+    return {
+      heartbeats: all('SELECT * FROM mgmt_heartbeats ORDER BY terminal_id').map((r) => ({
+        terminalId: String(r.terminal_id),
+        receivedAt: String(r.received_at),
+        count: Number(r.count),
+        last: JSON.parse(String(r.body)) as Record<string, unknown>,
+      })),
+      counters: all('SELECT * FROM mgmt_counters ORDER BY seq').map((r) => ({
+        terminalId: String(r.terminal_id),
+        receivedAt: String(r.received_at),
+        body: JSON.parse(String(r.body)) as Record<string, unknown>,
+      })),
+      alarms: all('SELECT * FROM mgmt_alarms ORDER BY seq').map((r) => ({
+        terminalId: String(r.terminal_id),
+        id: String(r.id),
+        action: r.action as AlarmIn['action'],
+        kind: String(r.kind),
+        source: String(r.source),
+        severity: String(r.severity),
+        detail: String(r.detail),
+        at: String(r.at),
+        receivedAt: String(r.received_at),
+        duplicates: Number(r.duplicates),
+      })),
+      commands: all('SELECT * FROM mgmt_commands ORDER BY seq').map(toCommand),
+      extracts: all('SELECT * FROM mgmt_extracts ORDER BY received_at, command_id').map((r) => ({
+        commandId: String(r.command_id),
+        terminalId: String(r.terminal_id),
+        events: Number(r.events),
+        receivedAt: String(r.received_at),
+        duplicates: Number(r.duplicates),
+        body: JSON.parse(String(r.body)) as Record<string, unknown>,
+      })),
+    };
+  }
+
+  private stamp(): string {
+    return this.now().toISOString();
+  }
+}
+
+function toCommand(r: Row): CommandRecord {
+  return {
+    id: String(r.id),
+    terminalId: String(r.terminal_id),
+    type: String(r.type),
+    args: JSON.parse(String(r.args)) as Record<string, unknown>,
+    by: String(r.issued_by),
+    queuedAt: String(r.queued_at),
+    sent: Number(r.sent),
+    ackedAt: r.acked_at === null ? null : String(r.acked_at),
+    ok: r.ok === null ? null : r.ok === 1,
+    result: r.result === null ? null : (JSON.parse(String(r.result)) as Record<string, unknown>),
+    acks: Number(r.acks),
+  };
+}

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import type { Journal } from '../journal/index.js';
+import type { Logger } from '../log.js';
+
+/** A command as the management server hands it out in its answer to a heartbeat. */
+export const remoteCommandSchema = z.object({
+  id: z.string().min(1).max(128),
+  type: z.string().min(1).max(64),
+  args: z.record(z.string(), z.unknown()).default({}),
+  /** Who queued it on the management side. */
+  by: z.string().min(1).max(128),
+});
+export type RemoteCommand = z.infer<typeof remoteCommandSchema>;
+
+/**
+ * Runs one command; a thrown CommandRefused (or any error) makes the result a failure. `stopping`
+ * is aborted when the kiosk stops: a command still waiting then is left to run again after the
+ * restart.
+ */
+export type CommandExecutor = (cmd: RemoteCommand, stopping: AbortSignal) => Promise<Record<string, unknown>>;
+
+/** The command was understood but is not carried out, for the reason given. */
+export class CommandRefused extends Error {
+  override readonly name = 'CommandRefused';
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface CommandAck {
+  id: string;
+  ok: boolean;
+  result: Record<string, unknown>;
+}
+
+interface CommandRow {
+  id: string;
+  status: 'running' | 'done' | 'failed';
+  result: string | null;
+  acked_at: string | null;
+}
+
+/**
+ * Runs each remote command once. Its id is recorded with the command before it runs, and its
+ * result after, each with a journal event (who, what, result), so a command the server sends
+ * again, because the acknowledgement was lost, is acknowledged again from the record instead of
+ * being run twice. A command still marked running at start-up was cut short by a restart: it is
+ * run again when the server sends it (every command here may safely be repeated).
+ */
+export class RemoteCommands {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly stopping = new AbortController();
+
+  constructor(
+    private readonly journal: Journal,
+    private readonly executors: Readonly<Record<string, CommandExecutor>>,
+    private readonly log: Logger,
+    /** A command finished: its acknowledgement can go out. */
+    private readonly onFinished: () => void,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** The commands in a heartbeat answer: new ones start, finished ones are acknowledged again. */
+  receive(commands: readonly RemoteCommand[]): void {
+    for (const c of commands) {
+      if (this.running.has(c.id)) continue;
+      const row = this.row(c.id);
+      if (row && row.status !== 'running') {
+        // The server asks again, so our acknowledgement never reached it.
+        if (row.acked_at !== null) this.journal.withTables((db) => db.prepare('UPDATE remote_commands SET acked_at = NULL WHERE id = ?').run(c.id));
+        this.onFinished();
+        continue;
+      }
+      const run = this.run(c, row !== undefined)
+        .catch((e: Error) => this.log.error({ command: c.id, err: e.message }, `remote command ${c.type} could not be recorded`))
+        .finally(() => this.running.delete(c.id));
+      this.running.set(c.id, run);
+    }
+  }
+
+  /** Finished commands whose acknowledgement the server has not taken yet. */
+  unacknowledged(): CommandAck[] {
+    const rows = this.journal.withTables(
+      (db) =>
+        db
+          .prepare(`SELECT id, status, result, acked_at FROM remote_commands WHERE acked_at IS NULL AND status <> 'running' ORDER BY received_at LIMIT 50`)
+          .all() as CommandRow[],
+    );
+    return rows.map((r) => ({ id: r.id, ok: r.status === 'done', result: JSON.parse(r.result ?? '{}') as Record<string, unknown> }));
+  }
+
+  acknowledged(id: string): void {
+    const at = this.now().toISOString();
+    this.journal.withTables((db) => db.prepare('UPDATE remote_commands SET acked_at = ? WHERE id = ? AND acked_at IS NULL').run(at, id));
+  }
+
+  /** Interrupts the commands still waiting and lets them end, for at most `ms`. */
+  async stop(ms: number): Promise<void> {
+    this.stopping.abort();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.running.values()]), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+  }
+
+  private row(id: string): CommandRow | undefined {
+    return this.journal.withTables((db) => db.prepare('SELECT id, status, result, acked_at FROM remote_commands WHERE id = ?').get(id) as CommandRow | undefined);
+  }
+
+  private async run(c: RemoteCommand, resumed: boolean): Promise<void> {
+    const at = this.now().toISOString();
+    this.journal.withTables((db, append) => {
+      if (!resumed) {
+        db.prepare(`INSERT INTO remote_commands (id, type, args, issued_by, received_at, status) VALUES (?, ?, ?, ?, ?, 'running')`).run(
+          c.id,
+          c.type,
+          JSON.stringify(c.args),
+          c.by,
+          at,
+        );
+      }
+      append('remote.command', { id: c.id, type: c.type, by: c.by, args: c.args, ...(resumed ? { resumed: true } : {}) });
+    });
+    this.log.info({ command: c.id, type: c.type, by: c.by, resumed }, `remote command ${c.type} from ${c.by}`);
+
+    let ok = false;
+    let result: Record<string, unknown>;
+    const executor = this.executors[c.type];
+    try {
+      if (!executor) throw new CommandRefused(`unknown command type '${c.type}' (known: ${Object.keys(this.executors).join(', ')})`);
+      result = await executor(c, this.stopping.signal);
+      ok = true;
+    } catch (e) {
+      result = { error: (e as Error).message, ...(e instanceof CommandRefused ? e.details : {}) };
+    }
+    if (this.stopping.signal.aborted) {
+      this.log.warn({ command: c.id, type: c.type }, `remote command ${c.type} interrupted by the stop; it runs again when the server resends it`);
+      return;
+    }
+    const finishedAt = this.now().toISOString();
+    this.journal.withTables((db, append) => {
+      db.prepare('UPDATE remote_commands SET status = ?, result = ?, finished_at = ? WHERE id = ?').run(ok ? 'done' : 'failed', JSON.stringify(result), finishedAt, c.id);
+      append('remote.command.done', { id: c.id, type: c.type, by: c.by, ok, result });
+    });
+    const line = `remote command ${c.type} ${ok ? 'done' : `refused: ${String(result.error)}`}`;
+    if (ok) this.log.info({ command: c.id, type: c.type }, line);
+    else this.log.warn({ command: c.id, type: c.type }, line);
+    this.onFinished();
+  }
+}

@@ -1,0 +1,53 @@
+import { h } from './dom.js';
+import { faceValue } from './format.js';
+
+interface PanelInfo {
+  screenUrl: string;
+  devices: string[];
+  notes: number[];
+  coins: number[];
+}
+
+type Button = { label: string; line: string; kind?: 'money' | 'fault' };
+
+const log = document.getElementById('log') as HTMLElement;
+
+async function type(line: string): Promise<void> {
+  log.textContent = `> ${line}`;
+  try {
+    const res = await fetch('/panel/line', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ line }) });
+    const body = (await res.json()) as { ok: boolean; output?: string[]; error?: string };
+    log.textContent = [`> ${line}`, ...(body.output ?? []), ...(body.error ? [`error: ${body.error}`] : [])].join('\n');
+  } catch (e) {
+    log.textContent = `> ${line}\nthe launcher does not answer (${String(e)})`;
+  }
+}
+
+function group(title: string, buttons: Button[]): HTMLElement {
+  return h(
+    'section',
+    {},
+    h('h2', {}, title),
+    h('div', { class: 'buttons' }, ...buttons.map((b) => h('button', { type: 'button', class: b.kind ?? '', 'data-line': b.line, click: () => void type(b.line) }, b.label))),
+  );
+}
+
+const faults = (device: string, words: string[]): Button[] => words.map((w) => ({ label: w, line: `${device} ${w}`, kind: w === 'clear' || w.startsWith('refill') ? undefined : 'fault' }));
+
+async function start(): Promise<void> {
+  const info = (await (await fetch('/panel/info')).json()) as PanelInfo;
+  (document.getElementById('screen') as HTMLIFrameElement).src = info.screenUrl;
+  const groups = document.getElementById('groups') as HTMLElement;
+  const has = (d: string) => info.devices.includes(d);
+  groups.append(
+    group('Banknotes 纸币', info.notes.map((n) => ({ label: faceValue(n), line: `insert ${n}`, kind: 'money' }))),
+    ...(has('coin') ? [group('Coins 硬币', info.coins.map((n) => ({ label: faceValue(n), line: `coin insert ${n}`, kind: 'money' })))] : []),
+    group('Bill validator 纸币器', ['jam', 'stacker-open', 'stacker-full', 'power-cycle', 'clear'].map((w) => ({ label: w, line: w, kind: w === 'clear' ? undefined : 'fault' }))),
+    ...info.devices.filter((d) => /^h\d+$/.test(d)).map((d) => group(`Hopper ${d} 找零器`, faults(d, ['empty', 'jam', 'refill 200', 'clear']))),
+    ...(has('printer') ? [group('Printer 打印机', faults('printer', ['paper-near-end', 'paper-out', 'cover-open', 'clear']))] : []),
+    group('Central server 服务器', ['ok', 'down', 'slow', 'garbage'].map((m) => ({ label: m, line: `server ${m}`, kind: m === 'ok' ? undefined : 'fault' }))),
+    h('section', {}, h('h2', {}, 'Card 银行卡'), h('div', { class: 'buttons' }, h('button', { type: 'button', disabled: true, title: 'arrives with the card reader' }, 'swipe test card'))),
+  );
+}
+
+void start();

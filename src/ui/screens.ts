@@ -1,0 +1,219 @@
+import { h } from './dom.js';
+import { faceValue, groupPhone, isMobileNumber, yuan } from './format.js';
+import type { Strings } from './strings.js';
+import type { Intent, Notice, ScreenView } from './view-model.js';
+
+export interface ScreenContext {
+  t: Strings;
+  send(intent: Intent): void;
+  /** The digits typed on the keypad: the screen's only state of its own, lost on reload. */
+  digits: string;
+  setDigits(digits: string): void;
+}
+
+const action = (name: string, label: string, onclick: () => void, cls = '', disabled = false) =>
+  h('button', { type: 'button', class: `btn ${cls}`.trim(), 'data-action': name, disabled, click: onclick }, label);
+
+/** The main area of the page for one view. */
+export function renderScreen(v: ScreenView, c: ScreenContext): HTMLElement {
+  switch (v.screen) {
+    case 'starting':
+      return message(c.t.starting, 'spinner');
+    case 'home':
+      return home(v, c);
+    case 'number':
+      return numberScreen(v, c);
+    case 'lookup':
+      return h('div', { class: 'stack' }, message(c.t.lookingUp, 'spinner'), action('cancel', c.t.cancel, () => c.send({ type: 'cancel' }), 'secondary'));
+    case 'lookupFailed':
+      return h(
+        'div',
+        { class: 'stack' },
+        h('p', { class: 'error big', 'data-error': v.error ?? '' }, v.error === 'unknown-account' ? c.t.unknownAccount : c.t.lookupFailed),
+        phoneLine(v, c),
+        action('cancel', c.t.back, () => c.send({ type: 'cancel' }), 'secondary'),
+      );
+    case 'review':
+      return review(v, c);
+    case 'cash':
+      return cash(v, c);
+    case 'finishing':
+      return finishing(v, c);
+    case 'result':
+      return result(v, c);
+    case 'outOfService':
+      return h(
+        'div',
+        { class: 'stack closed' },
+        h('h1', {}, c.t.outOfService),
+        h('p', { class: 'big', 'data-reason': v.reason ?? '' }, v.reason === 'no-link' ? c.t.reasonNoLink : v.reason === 'boot-failed' ? c.t.reasonBootFailed : c.t.reasonNoCash),
+      );
+    case 'maintenance':
+      return h('div', { class: 'stack closed' }, h('h1', {}, c.t.maintenance), h('p', { class: 'big' }, c.t.maintenanceHint));
+  }
+}
+
+function message(text: string, cls = ''): HTMLElement {
+  return h('div', { class: `message ${cls}`.trim() }, h('p', { class: 'big' }, text));
+}
+
+function notices(list: Notice[], t: Strings): HTMLElement | null {
+  if (list.length === 0) return null;
+  const text: Record<Notice, string> = {
+    'no-change': t.noticeNoChange,
+    'no-coins': t.noticeNoCoins,
+    'no-receipt': t.noticeNoReceipt,
+    offline: t.noticeOffline,
+  };
+  return h('ul', { class: 'notices' }, ...list.map((n) => h('li', { 'data-notice': n }, text[n])));
+}
+
+function home(v: ScreenView, c: ScreenContext): HTMLElement {
+  const { t } = c;
+  const methods = [v.offers.cash && t.methodCash, v.offers.coins && t.methodCoins].filter((m): m is string => typeof m === 'string');
+  return h(
+    'div',
+    { class: 'stack' },
+    h('h1', {}, t.welcome),
+    h(
+      'div',
+      { class: 'services' },
+      v.offers.pay && h('button', { type: 'button', class: 'service', 'data-action': 'start-pay', click: () => c.send({ type: 'start', service: 'pay' }) }, h('strong', {}, t.pay), h('span', {}, t.payHint)),
+      v.offers.topup && h('button', { type: 'button', class: 'service', 'data-action': 'start-topup', click: () => c.send({ type: 'start', service: 'topup' }) }, h('strong', {}, t.topup), h('span', {}, t.topupHint)),
+    ),
+    notices(v.notices, t),
+    h('p', { class: 'methods' }, `${t.methods}: `, methods.join(' · '), h('span', { class: 'off' }, ` · ${t.methodCard}`)),
+  );
+}
+
+function numberScreen(v: ScreenView, c: ScreenContext): HTMLElement {
+  const { t } = c;
+  const valid = isMobileNumber(c.digits);
+  const press = (key: string) => {
+    if (key === 'clear') c.setDigits('');
+    else if (key === 'back') c.setDigits(c.digits.slice(0, -1));
+    else if (c.digits.length < 11) c.setDigits(c.digits + key);
+  };
+  const keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'clear', '0', 'back'];
+  const label = (k: string) => (k === 'clear' ? t.clear : k === 'back' ? t.backspace : k);
+  const complete = c.digits.length === 11;
+  const hint = v.error === 'bad-number' && c.digits === '' ? t.badNumber : complete && !valid ? t.badFormat : t.numberHint;
+  return h(
+    'div',
+    { class: 'number-layout' },
+    h(
+      'div',
+      { class: 'stack' },
+      h('h1', {}, t.enterNumber),
+      h('output', { class: 'phone-entry', 'data-field': 'phone' }, groupPhone(c.digits) || '\u00a0'),
+      h('p', { class: hint === t.numberHint ? 'hint' : 'error', 'data-field': 'phone-hint' }, hint),
+      h(
+        'div',
+        { class: 'actions' },
+        action('cancel', t.cancel, () => c.send({ type: 'cancel' }), 'secondary'),
+        action('ok', t.ok, () => c.send({ type: 'number', phone: c.digits }), 'primary', !valid),
+      ),
+    ),
+    h('div', { class: 'keypad' }, ...keys.map((k) => h('button', { type: 'button', class: `key key-${k}`, 'data-key': k, click: () => press(k) }, label(k)))),
+  );
+}
+
+function phoneLine(v: ScreenView, c: ScreenContext): HTMLElement | null {
+  if (!v.phone) return null;
+  return h('p', { class: 'account' }, `${c.t.phone}: ${groupPhone(v.phone)}`, v.holder ? ` · ${c.t.accountOf}: ${v.holder}` : '');
+}
+
+function amountRow(name: string, label: string, fen: number, cls = ''): HTMLElement {
+  return h('div', { class: `amount ${cls}`.trim(), 'data-amount': name }, h('span', { class: 'label' }, label), h('span', { class: 'value' }, yuan(fen)));
+}
+
+function review(v: ScreenView, c: ScreenContext): HTMLElement {
+  const { t } = c;
+  const due = v.amounts?.due ?? null;
+  const nothingDue = v.service === 'pay' && due === 0;
+  return h(
+    'div',
+    { class: 'stack' },
+    phoneLine(v, c),
+    due !== null && h('div', { class: 'amounts' }, amountRow('due', t.due, due, 'main')),
+    nothingDue && h('p', { class: 'big', 'data-error': 'nothing-due' }, t.nothingDue),
+    notices(v.notices, t),
+    h(
+      'div',
+      { class: 'actions' },
+      action('cancel', nothingDue ? t.back : t.cancel, () => c.send({ type: 'cancel' }), 'secondary'),
+      !nothingDue && action('confirm', v.service === 'topup' ? t.confirmTopup : t.confirmPay, () => c.send({ type: 'confirm' }), 'primary'),
+    ),
+  );
+}
+
+function cash(v: ScreenView, c: ScreenContext): HTMLElement {
+  const { t } = c;
+  const a = v.amounts;
+  const inserted = a?.inserted ?? 0;
+  const notes = v.accepts?.notes ?? [];
+  const coins = v.accepts?.coins ?? [];
+  return h(
+    'div',
+    { class: 'stack' },
+    phoneLine(v, c),
+    h(
+      'div',
+      { class: 'amounts' },
+      a && a.due !== null && amountRow('due', t.due, a.due),
+      amountRow('inserted', t.inserted, inserted, 'live'),
+      a && a.remaining !== null && amountRow('remaining', t.remaining, a.remaining, 'main'),
+    ),
+    h('p', { class: 'big insert' }, notes.length + coins.length > 0 ? t.insert : t.noMoreCash),
+    notes.length > 0 && h('p', { class: 'accepts', 'data-accepts': 'notes' }, `${t.acceptsNotes}: `, ...notes.map((n) => h('span', { class: 'chip' }, faceValue(n)))),
+    coins.length > 0 && h('p', { class: 'accepts', 'data-accepts': 'coins' }, `${t.acceptsCoins}: `, ...coins.map((n) => h('span', { class: 'chip coin' }, faceValue(n)))),
+    notices(v.notices, t),
+    h(
+      'div',
+      { class: 'actions' },
+      action('cancel', inserted > 0 ? t.cancelWithMoney : t.cancelTxn, () => c.send({ type: 'cancel' }), 'secondary'),
+      v.service === 'topup' && action('done', t.finishTopup, () => c.send({ type: 'done' }), 'primary', inserted === 0),
+    ),
+  );
+}
+
+function finishing(v: ScreenView, c: ScreenContext): HTMLElement {
+  const { t } = c;
+  const a = v.amounts;
+  const text = { settling: t.settling, change: t.payingChange, printing: t.printing, cancelling: t.cancelling }[v.phase ?? 'settling'];
+  return h(
+    'div',
+    { class: 'stack' },
+    message(text, 'spinner'),
+    a && h('div', { class: 'amounts' }, amountRow('inserted', t.inserted, a.inserted), a.change > 0 && amountRow('change', t.changeLabel, a.change, 'main')),
+  );
+}
+
+function result(v: ScreenView, c: ScreenContext): HTMLElement {
+  const { t } = c;
+  const r = v.result;
+  const a = v.amounts;
+  if (!r || !a) return message(t.settling);
+  const titles = { paid: t.paid, 'topped-up': t.toppedUp, cancelled: t.cancelled, timeout: t.timedOut, fault: t.fault, pending: t.pending };
+  const receipt = { printed: t.receiptPrinted, failed: t.receiptFailed, none: t.receiptNone }[r.receipt];
+  const ok = r.outcome === 'paid' || r.outcome === 'topped-up';
+  return h(
+    'div',
+    { class: 'stack result' },
+    h('h1', { class: ok ? 'ok' : 'warn', 'data-outcome': r.outcome }, titles[r.outcome]),
+    r.partial && h('p', { class: 'big' }, t.partial),
+    phoneLine(v, c),
+    h(
+      'div',
+      { class: 'amounts summary' },
+      a.due !== null && amountRow('due', t.due, a.due),
+      amountRow('inserted', t.inserted, a.inserted),
+      amountRow('credited', t.credited, a.credited),
+      a.changePaid > 0 && amountRow('change-paid', t.changePaid, a.changePaid),
+      a.owed > 0 && amountRow('owed', t.changeOwed, a.owed, 'warn'),
+    ),
+    v.claimCode && h('div', { class: 'claim' }, h('span', { class: 'label' }, t.claimTitle), h('strong', { 'data-field': 'claim-code' }, v.claimCode), h('p', {}, t.claimHint)),
+    a.inserted > 0 && h('p', { class: 'receipt', 'data-receipt': r.receipt }, receipt),
+    h('div', { class: 'actions' }, action('done', t.done, () => c.send({ type: 'done' }), 'primary')),
+  );
+}

@@ -1,0 +1,109 @@
+/**
+ * The contract between the local API and the customer's screen. The server derives it from the
+ * runtime's machines and the journal; the screen only renders it and answers with intents. Types
+ * only, so both the server build and the browser build can import it. Amounts are fen.
+ */
+
+export type ScreenName =
+  | 'starting'
+  | 'home'
+  | 'number'
+  | 'lookup'
+  | 'lookupFailed'
+  | 'review'
+  | 'cash'
+  | 'finishing'
+  | 'result'
+  | 'outOfService'
+  | 'maintenance';
+
+export type Service = 'pay' | 'topup';
+
+/** Degraded conditions the customer is told about before paying. */
+export type Notice =
+  /** No hopper can pay change: an excess over the amount due is credited to the account. */
+  | 'no-change'
+  /** The coin acceptor is not usable: notes only. */
+  | 'no-coins'
+  /** The printer is not usable: no paper receipt. */
+  | 'no-receipt'
+  /** The central server is unreachable: only top-ups, forwarded later. */
+  | 'offline';
+
+/** Why the kiosk takes no customers. */
+export type OutReason = 'no-cash' | 'no-link' | 'boot-failed' | 'operator';
+
+/** What a finished transaction came to (the journal's record, not the screen's guess). */
+export type Outcome = 'paid' | 'topped-up' | 'cancelled' | 'timeout' | 'fault' | 'pending';
+
+export type FinishingPhase = 'settling' | 'change' | 'printing' | 'cancelling';
+
+export interface Offers {
+  pay: boolean;
+  topup: boolean;
+  cash: boolean;
+  coins: boolean;
+  change: boolean;
+  /** Card payments arrive with the card reader; never offered yet. */
+  card: boolean;
+  receipt: boolean;
+}
+
+export interface Amounts {
+  /** What the account owes; null for a top-up. */
+  due: number | null;
+  /** Notes and coins taken so far. */
+  inserted: number;
+  /** Still to pay before the amount due is reached; null for a top-up. */
+  remaining: number | null;
+  /** Change to be paid back in coins (fixed once the payment settles). */
+  change: number;
+  changePaid: number;
+  /** Change the hoppers could not pay: claimable with the claim code. */
+  owed: number;
+  /** What goes to the account (the excess too when no change can be paid). */
+  credited: number;
+}
+
+export interface ResultView {
+  outcome: Outcome;
+  /** Some money was taken although the transaction did not complete the payment. */
+  partial: boolean;
+  receipt: 'printed' | 'failed' | 'none';
+}
+
+export interface ScreenView {
+  screen: ScreenName;
+  /** The running (or just finished) transaction's id, so a screen can tell one customer from the next. */
+  txnId: string | null;
+  service: Service | null;
+  phone: string | null;
+  holder: string | null;
+  amounts: Amounts | null;
+  /** While taking cash: the note and coin values that would be taken now. */
+  accepts: { notes: number[]; coins: number[] } | null;
+  phase: FinishingPhase | null;
+  result: ResultView | null;
+  claimCode: string | null;
+  /** Why the last input was refused: 'bad-number', 'nothing-due', 'unknown-account', 'lookup-failed'. */
+  error: string | null;
+  offers: Offers;
+  notices: Notice[];
+  /** When the screen gives up waiting for the customer (epoch ms on the server's clock). */
+  deadline: { at: number; totalMs: number } | null;
+  reason: OutReason | null;
+}
+
+/** What travels to the screen: the view plus the server's clock, to count down without clock skew. */
+export interface ScreenMessage {
+  view: ScreenView;
+  serverTime: number;
+}
+
+export type Intent =
+  | { type: 'start'; service: Service }
+  | { type: 'number'; phone: string }
+  | { type: 'confirm' }
+  | { type: 'done' }
+  | { type: 'cancel' }
+  | { type: 'activity' };
