@@ -354,6 +354,8 @@ export interface PaymentTerminal extends Device<PaymentTerminalEvents> {
   abort(): Promise<void>;
 }
 
+// ---------------------------------------------------------------- printer
+
 export interface ReceiptLine {
   text: string;
   align?: 'left' | 'center' | 'right';

@@ -12,6 +12,8 @@ import { startHost, type HostOptions } from './host/server.js';
 import { devHostTls, readHostTls } from './host/dev-tls.js';
 import { createDevPki, type DevPkiFiles } from '../src/pki/dev-pki.js';
 import { runId003Device, type Id003DeviceOptions } from './devices/id003/console.js';
+import { runEsspDevice } from './devices/essp/console.js';
+import { runCcnetDevice } from './devices/ccnet/console.js';
 import { runCctalkCoinDevice, runCctalkHopperDevice } from './devices/cctalk/console.js';
 import { runEscposDevice } from './devices/escpos/console.js';
 
@@ -32,6 +34,10 @@ export function cliPath(): string {
   return path;
 }
 
+/** The bill validator protocols the simulator has emulators for. */
+export const VALIDATOR_MODELS = ['id003', 'essp', 'ccnet'] as const;
+export type ValidatorModel = (typeof VALIDATOR_MODELS)[number];
+
 /** The optional devices a simulated kiosk can be fitted with (the validator is always there). */
 export interface Fitted {
   coins?: boolean;
@@ -50,6 +56,8 @@ export interface StackOptions {
   emulatorTiming?: { acceptingMs?: number; stackingMs?: number; stackedMs?: number; returningMs?: number };
   /** The validator emulator's line pacing and frame timings, for the benchmarks. */
   validatorLine?: Pick<Id003DeviceOptions, 'pacing' | 'onFrame'>;
+  /** Which validator protocol the kiosk is fitted with: its emulator and the `validator.model` line. */
+  validatorModel?: ValidatorModel;
   fitted?: Fitted;
   /** Each JSON log line of the runtime process, parsed. */
   onRuntimeLog?: (entry: Record<string, unknown>) => void;
@@ -80,6 +88,7 @@ interface Slot {
  */
 export class SimStack {
   readonly dir: string;
+  readonly validatorModel: ValidatorModel;
   readonly configPath: string;
   readonly socketPath: string;
   /** The development PKI (CA, server and kiosk certificates) both ends of the links use. */
@@ -93,14 +102,27 @@ export class SimStack {
   private runtimeExit: Promise<number | null> | undefined;
   private logWaiters: { match: (e: Record<string, unknown>) => boolean; resolve: () => void }[] = [];
   private deviceWaiters: { device: string; match: (line: string) => boolean; resolve: () => void }[] = [];
+  /** What each device said since it was last typed to, plugged in, or matched by a wait. */
+  private readonly recentLines = new Map<string, string[]>();
 
   constructor(private readonly opts: StackOptions) {
+    this.validatorModel = opts.validatorModel ?? 'id003';
     this.dir = resolve(opts.dir);
     this.configPath = join(this.dir, 'config.json');
     this.socketPath = join(this.dir, 'kiosk.sock');
     this.pkiDir = join(this.dir, 'pki');
     const timing = opts.emulatorTiming;
-    this.addSlot('validator', (port, input, output) => runId003Device({ port, input, output, ...(timing ? { timing } : {}), ...opts.validatorLine }));
+    this.addSlot('validator', (port, input, output) => {
+      const common = { port, input, output, ...(timing ? { timing } : {}) };
+      switch (this.validatorModel) {
+        case 'essp':
+          return runEsspDevice(common);
+        case 'ccnet':
+          return runCcnetDevice(common);
+        default:
+          return runId003Device({ ...common, ...opts.validatorLine });
+      }
+    });
     const fitted = opts.fitted ?? {};
     if (fitted.coins) this.addSlot('coin', (port, input, output) => runCctalkCoinDevice({ port, input, output, address: 2 }));
     if (fitted.hoppers) {
@@ -181,12 +203,17 @@ export class SimStack {
     createInterface({ input: output }).on('line', (line) => {
       this.opts.onDeviceLine?.(slot.name, line);
       if (/^paid coin \d+\/\d+/.test(line)) this.coinsPaid.set(slot.name, (this.coinsPaid.get(slot.name) ?? 0) + 1);
+      const recent = this.recentLines.get(slot.name) ?? [];
+      recent.push(line);
+      this.recentLines.set(slot.name, recent.slice(-200));
       this.deviceWaiters = this.deviceWaiters.filter((w) => {
         if (w.device !== slot.name || !w.match(line)) return true;
+        this.recentLines.set(slot.name, []);
         w.resolve();
         return false;
       });
     });
+    this.recentLines.set(slot.name, []);
     slot.input = new PassThrough();
     const handle = await slot.run(this.devicePort(slot.name), slot.input, output);
     slot.stop = () => handle.stop();
@@ -224,7 +251,7 @@ export class SimStack {
       terminalId: 'SIM-0001',
       dataDir: this.dir,
       ...extra,
-      validator: { model: 'id003', port: this.hostPort('validator'), ...extra.validator },
+      validator: { model: this.validatorModel, port: this.hostPort('validator'), ...extra.validator },
       server: { host: '127.0.0.1', port: this.host.port, serverName: 'localhost', timeoutMs: 2000, probeIntervalMs: 1000, ...extra.server },
       tls: { ca: this.pki.ca, cert: this.pki.clientCert, key: this.pki.clientKey, ...extra.tls },
       management: { host: '127.0.0.1', serverName: 'localhost', port: this.host.management!.port, heartbeatMs: 1000, countersMs: 10_000, timeoutMs: 2000, ...extra.management },
@@ -315,9 +342,19 @@ export class SimStack {
     });
   }
 
-  /** Resolves when a device's emulator reports a line that matches. */
+  /**
+   * Resolves when a device's emulator reports a line that matches. Lines the device reported since
+   * it was last typed to, plugged in, or matched by a wait count too: emulators of different
+   * protocols say the same things in different orders relative to the runtime's own log lines.
+   */
   waitForDeviceLine(device: string, match: (line: string) => boolean, timeoutMs: number): Promise<void> {
     this.slot(device);
+    const recent = this.recentLines.get(device) ?? [];
+    const seen = recent.findIndex(match);
+    if (seen >= 0) {
+      this.recentLines.set(device, recent.slice(seen + 1));
+      return Promise.resolve();
+    }
     return new Promise((resolveWait, reject) => {
       const timer = setTimeout(() => reject(new Error(`no matching ${device} line within ${timeoutMs} ms`)), timeoutMs);
       this.deviceWaiters.push({
@@ -358,7 +395,9 @@ export class SimStack {
 
   /** One line to a device's emulator, as typed on its standard input. */
   deviceCommand(line: string, device = 'validator'): void {
-    this.slot(device).input.write(line + '\n');
+    const slot = this.slot(device);
+    this.recentLines.set(device, []);
+    slot.input.write(line + '\n');
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfigOrExit } from './config/load.js';
 import { controlOnce } from './control/client.js';
 import type { ControlRequest } from './control/protocol.js';
@@ -266,9 +266,10 @@ sim
   .argument('<files...>', 'scenario files (JSON)')
   .option('--json', 'print one result object per scenario, one per line')
   .option('--keep', 'keep each scenario folder (logs, journal) for inspection')
-  .action(async (files: string[], opts: { json?: boolean; keep?: boolean }) => {
+  .addOption(new Option('--validator <model>', 'the validator emulator the kiosk is fitted with').choices(['id003', 'essp', 'ccnet']).default('id003'))
+  .action(async (files: string[], opts: { json?: boolean; keep?: boolean; validator: 'id003' | 'essp' | 'ccnet' }) => {
     const { runScenarioFiles } = await import('../hw-sim/runner/run.js');
-    const ok = await runScenarioFiles(files, { json: opts.json ?? false, keep: opts.keep ?? false });
+    const ok = await runScenarioFiles(files, { json: opts.json ?? false, keep: opts.keep ?? false, validator: opts.validator });
     process.exit(ok ? 0 : 1);
   });
 

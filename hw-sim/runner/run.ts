@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { Journal, readKey } from '../../src/journal/index.js';
 import type { ControlRequest } from '../../src/control/protocol.js';
 import { requestFromWords } from '../../src/control/words.js';
-import { SimStack } from '../stack.js';
+import { SimStack, type ValidatorModel } from '../stack.js';
 import { scenarioSchema, type Scenario, type Step } from './scenario.js';
 import { journalOrderProblems, managementProblems, queueRemoteCommand, waitForManagement } from './management.js';
 
@@ -18,10 +18,10 @@ export interface ScenarioResult {
   folder?: string;
 }
 
-export async function runScenarioFiles(files: string[], opts: { json: boolean; keep: boolean }): Promise<boolean> {
+export async function runScenarioFiles(files: string[], opts: { json: boolean; keep: boolean; validator?: ValidatorModel }): Promise<boolean> {
   let allOk = true;
   for (const file of files) {
-    const result = await runScenarioFile(file, opts.keep);
+    const result = await runScenarioFile(file, opts.keep, opts.validator);
     allOk &&= result.ok;
     if (opts.json) {
       console.log(JSON.stringify(result));
@@ -34,7 +34,8 @@ export async function runScenarioFiles(files: string[], opts: { json: boolean; k
   return allOk;
 }
 
-export async function runScenarioFile(file: string, keep: boolean): Promise<ScenarioResult> {
+/** `validator` runs the scenario against that validator protocol's emulator instead of ID-003. */
+export async function runScenarioFile(file: string, keep: boolean, validator?: ValidatorModel): Promise<ScenarioResult> {
   const started = Date.now();
   let scenario: Scenario;
   try {
@@ -44,7 +45,7 @@ export async function runScenarioFile(file: string, keep: boolean): Promise<Scen
   }
   const folder = mkdtempSync(join(tmpdir(), 'kiosk-scenario-'));
   const logLines: string[] = [];
-  const failures = await runScenario(scenario, folder, logLines).catch((e: Error) => [`scenario aborted: ${e.message}`]);
+  const failures = await runScenario(scenario, folder, logLines, scenario.validator ?? validator).catch((e: Error) => [`scenario aborted: ${e.message}`]);
   writeFileSync(join(folder, 'runtime.log'), logLines.join('\n') + '\n');
   const ok = failures.length === 0;
   if (!keep && ok) rmSync(folder, { recursive: true, force: true });
@@ -53,9 +54,10 @@ export async function runScenarioFile(file: string, keep: boolean): Promise<Scen
   return result;
 }
 
-async function runScenario(s: Scenario, folder: string, logLines: string[]): Promise<string[]> {
+async function runScenario(s: Scenario, folder: string, logLines: string[], validator: ValidatorModel | undefined): Promise<string[]> {
   const stack = new SimStack({
     dir: folder,
+    ...(validator ? { validatorModel: validator } : {}),
     hostPort: 0,
     ...(s.accounts ? { accounts: s.accounts } : {}),
     ...(s.config ? { config: s.config } : {}),

@@ -105,6 +105,11 @@ export const scenarioSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * A scenario about one validator protocol (e.g. an eSSP key renegotiation) names it and runs
+     * only against that emulator; others run against whichever validator the runner is given.
+     */
+    validator: z.enum(['id003', 'essp', 'ccnet']).optional(),
     /** Optional devices fitted to this kiosk (the validator always is). */
     fit: z.object({ coins: z.boolean().optional(), hoppers: z.boolean().optional(), printer: z.boolean().optional() }).strict().optional(),
     /** Crash seam for the first start of the runtime. */

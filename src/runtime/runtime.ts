@@ -146,7 +146,10 @@ export class Runtime {
     this.wireValidator();
     this.wireOtherDevices();
     this.business.on('up', () => this.linkChanged(true));
-    this.business.on('down', (d) => this.linkChanged(false, `${d.reason}: ${d.detail}`));
+    // Closing the link is the last step of a stop, after the terminal machine has stopped.
+    this.business.on('down', (d) => {
+      if (!this.stopped) this.linkChanged(false, `${d.reason}: ${d.detail}`);
+    });
     watchServerCertificate(this.business, this.alarms);
     this.business.start();
     this.terminal.subscribe((snap) => this.terminalChanged(stateName(snap.value), snap.context.reason ?? null));
