@@ -15,7 +15,7 @@ t.test('kiosk --help lists the subcommands', async (t) => {
   t.match(sim.stdout, /device/);
   t.match(sim.stdout, /run \[options\] <files\.\.\.>/);
   const devices = kiosk('sim', 'device', '--help');
-  for (const d of ['id003', 'cctalk-coin', 'cctalk-hopper', 'escpos']) t.match(devices.stdout, new RegExp(`\\n  ${d}\\b`));
+  for (const d of ['id003', 'essp', 'ccnet', 'cctalk-coin', 'cctalk-hopper', 'escpos', 'zvt', 'hid-card']) t.match(devices.stdout, new RegExp(`\\n  ${d}\\b`));
 });
 
 t.test('a malformed configuration names the key, exits non-zero and opens no device', async (t) => {
