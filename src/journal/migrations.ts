@@ -167,7 +167,7 @@ export const migrations: readonly Migration[] = [
     },
   },
   {
-    version: 5,
+    version: 4,
     sql: `
       -- The management link (src/management/). One row per alarm raised or cleared: it is the
       -- message the management server receives and de-duplicates by id, kept undelivered across
