@@ -560,7 +560,7 @@ export class EsspEmulator extends EventEmitter<EsspEmulatorEvents> {
     } else {
       const events = this.queue;
       this.queue = [];
-      bytes = [...events.flatMap((e) => e.bytes), ...this.conditionEvents()];
+      bytes = [...events.flatMap((e) => e.bytes), ...this.movementEvent(events), ...this.conditionEvents()];
       for (const e of events) e.sent?.();
       if (withAck && events.some((e) => e.needsAck)) {
         this.unacked = { events, bytes };
@@ -617,6 +617,17 @@ export class EsspEmulator extends EventEmitter<EsspEmulatorEvents> {
 
   private channelEnabled(channel: number): boolean {
     return (this.inhibits & (1 << (channel - 1))) !== 0;
+  }
+
+  /**
+   * A note movement in progress (reading, stacking, rejecting) is in every poll reply while it
+   * lasts, as on the device, so a host that restarts in the middle of one still sees it.
+   */
+  private movementEvent(queued: readonly { bytes: number[] }[]): number[] {
+    const stage = this.note?.stage;
+    const event = stage === 'reading' ? [E.read, 0] : stage === 'stacking' ? [E.stacking] : stage === 'rejecting' ? [E.rejecting] : undefined;
+    if (!event || queued.some((e) => e.bytes[0] === event[0] && e.bytes[1] === event[1])) return [];
+    return event;
   }
 
   /** Events that describe a lasting condition; they are in every poll reply while it lasts. */

@@ -1,6 +1,7 @@
 /**
- * CRC-16/KERMIT as ID-003 uses it: the CCITT polynomial in reflected form (0x8408), initial value
- * 0, no final xor. It covers SYNC through the last data byte and travels low byte first.
+ * CRC-16/KERMIT: the CCITT polynomial in reflected form (0x8408), initial value 0, no final xor,
+ * sent low byte first. JCM ID-003 and CashCode CCNET both use it over SYNC through the last data
+ * byte, so their drivers share this one; each emulator keeps its own.
  */
 const TABLE = (() => {
   const table = new Uint16Array(256);
