@@ -343,14 +343,15 @@ export class SimStack {
   }
 
   /**
-   * Resolves when a device's emulator reports a line that matches. Lines the device reported since
-   * it was last typed to, plugged in, or matched by a wait count too: emulators of different
-   * protocols say the same things in different orders relative to the runtime's own log lines.
+   * Resolves when a device's emulator reports a line that matches. With `recent`, a line the device
+   * reported since it was last typed to, plugged in, or matched by such a wait counts too (the
+   * scenarios use it: emulators of different protocols say the same things in different orders
+   * relative to the runtime's own log lines).
    */
-  waitForDeviceLine(device: string, match: (line: string) => boolean, timeoutMs: number): Promise<void> {
+  waitForDeviceLine(device: string, match: (line: string) => boolean, timeoutMs: number, opts: { recent?: boolean } = {}): Promise<void> {
     this.slot(device);
     const recent = this.recentLines.get(device) ?? [];
-    const seen = recent.findIndex(match);
+    const seen = opts.recent ? recent.findIndex(match) : -1;
     if (seen >= 0) {
       this.recentLines.set(device, recent.slice(seen + 1));
       return Promise.resolve();

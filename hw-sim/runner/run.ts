@@ -154,7 +154,7 @@ async function runWait(stack: SimStack, w: Wait, logLines: readonly string[]): P
   }
   if (w.device) {
     const text = w.device;
-    await stack.waitForDeviceLine(w.from ?? 'validator', (line) => line.includes(text), w.timeoutMs);
+    await stack.waitForDeviceLine(w.from ?? 'validator', (line) => line.includes(text), w.timeoutMs, { recent: true });
     return;
   }
   if (w.seen) {
