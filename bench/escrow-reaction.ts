@@ -4,9 +4,9 @@ import type { FrameTiming } from '../hw-sim/devices/id003/emulator.js';
 import { byteMs, type LinePacing } from '../hw-sim/devices/line-pacing.js';
 import { Customer, startInService } from '../hw-sim/soak/customer.js';
 import { SimStack } from '../hw-sim/stack.js';
-import { figure, type BenchContext, type BenchResult, type Benchmark } from './lib/types.js';
 import { echoFloorMs } from './lib/echo-floor.js';
 import { quantile } from './lib/stats.js';
+import { figure, type BenchContext, type BenchResult, type Benchmark } from './lib/types.js';
 
 /** ID-003 runs at 9600 baud, 8 data bits, even parity, 1 stop bit: 11 bits a byte with the start bit. */
 const LINE: LinePacing = { baudRate: 9600, bitsPerByte: 11 };
