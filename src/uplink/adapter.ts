@@ -14,6 +14,7 @@
  *   Reversals are outbox messages of kind 'reversal' and travel the same way as payments.
  */
 import type { EventEmitter } from 'node:events';
+import type { CardRead } from '../../drivers/types.js';
 import type { OutboxKind } from './messages.js';
 import type { LinkDown, LinkUp } from './link/session.js';
 
@@ -36,6 +37,20 @@ export type DeliveryAck =
   | { messageId: string; status: 'accepted' | 'duplicate'; serverRef: string }
   | { messageId: string; status: 'refused'; error: string };
 
+/** One online card authorisation (card-reader path). `requestId` is what a reversal names in `reverses`. */
+export interface CardAuthorisationRequest {
+  /** Unique per attempt, journalled before sending; the server de-duplicates by it. */
+  requestId: string;
+  txnId: string;
+  phone: string;
+  /** In fen. */
+  amount: number;
+}
+
+export type CardAuthorisationAnswer =
+  | { outcome: 'approved'; authCode: string; serverRef: string }
+  | { outcome: 'declined'; reason: string };
+
 export type AdapterEvents = { up: [LinkUp]; down: [LinkDown] };
 
 export interface BusinessAdapter extends Pick<EventEmitter<AdapterEvents>, 'on' | 'off' | 'once'> {
@@ -48,4 +63,10 @@ export interface BusinessAdapter extends Pick<EventEmitter<AdapterEvents>, 'on' 
   waitUp(timeoutMs: number): Promise<boolean>;
   lookup(phone: string): Promise<AccountInfo>;
   deliver(batch: readonly OutboxMessage[]): Promise<DeliveryAck[]>;
+  /**
+   * Sends the card data (consumed from `read.sensitive`, which is wiped whatever happens) with the
+   * request over the TLS link. Fails with UplinkError: 'outcome-unknown' when the request may have
+   * reached the server (the caller must queue a reversal), 'unreachable' when nothing was sent.
+   */
+  authoriseCard(request: CardAuthorisationRequest, read: CardRead): Promise<CardAuthorisationAnswer>;
 }

@@ -1,7 +1,8 @@
 /** The business adapter over the envelope link: look-up and batched delivery as envelope services. */
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
-import type { AccountInfo, AdapterEvents, BusinessAdapter, DeliveryAck, OutboxMessage } from '../adapter.js';
+import type { AccountInfo, AdapterEvents, BusinessAdapter, CardAuthorisationAnswer, CardAuthorisationRequest, DeliveryAck, OutboxMessage } from '../adapter.js';
+import type { CardRead } from '../../../drivers/types.js';
 import { UplinkError } from '../errors.js';
 import { ErrorCode, Service } from './envelope.js';
 import { LinkSession, type Answer, type LinkDown, type SessionOptions } from './session.js';
@@ -71,6 +72,12 @@ export class EnvelopeAdapter extends EventEmitter<AdapterEvents> implements Busi
     // The server answered, but what it acknowledged cannot be told: as if no answer came.
     if (!parsed.success) throw new UplinkError('outcome-unknown', `unusable delivery answer: ${z.prettifyError(parsed.error)}`);
     return parsed.data.acks;
+  }
+
+  // PLACEHOLDER until the card-authorisation envelope service lands (helper card-link replaces it).
+  authoriseCard(_request: CardAuthorisationRequest, read: CardRead): Promise<CardAuthorisationAnswer> {
+    read.sensitive.wipe();
+    return Promise.reject(new UplinkError('unreachable', 'card authorisation is not available on this link'));
   }
 }
 
