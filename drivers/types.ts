@@ -119,10 +119,19 @@ export interface Coin {
 }
 
 export type CoinAcceptorEvents = DeviceEvents & {
-  /** A coin was accepted and routed to the cash box. Journal it in the listener. */
-  coin: [Coin];
+  /**
+   * A coin was accepted and routed to the cash box. Journal it in the listener, with `counter`:
+   * the device's event counter of this coin, which resumeFrom() takes after a restart.
+   */
+  coin: [Coin, { counter: number }];
   /** Events were lost between polls; counts cannot be trusted for the current transaction. */
   'events-lost': [{ count: number }];
+  /**
+   * Every device event up to this counter has been reported (after the coins of one read, a
+   * start-up or a reset). Events that are not coins move it too: journal it when it differs from
+   * the last coin's, so that resumeFrom() after a restart does not take them for lost ones.
+   */
+  counter: [{ counter: number }];
 };
 
 export interface CoinAcceptor extends Device<CoinAcceptorEvents> {
@@ -130,6 +139,18 @@ export interface CoinAcceptor extends Device<CoinAcceptorEvents> {
   coins(): readonly Coin[];
   enable(values: readonly number[]): Promise<void>;
   disable(): Promise<void>;
+  /**
+   * Before the first open: the event counter the host had journalled last. The device keeps
+   * accepting while the host is down, so the events after it still in the device's buffer are
+   * reported as coins at the open instead of being taken as the baseline.
+   */
+  resumeFrom(counter: number): void;
+  /**
+   * Reads the device's buffer now and reports what is in it before resolving. Called after
+   * disable(), when a transaction closes: a coin taken just before the inhibit belongs to it, and
+   * the next routine poll may come after it has closed.
+   */
+  drain(): Promise<void>;
 }
 
 /** The hopper's own record of its payouts (ccTalk header 166). */

@@ -16,6 +16,10 @@ import { runEsspDevice } from './devices/essp/console.js';
 import { runCcnetDevice } from './devices/ccnet/console.js';
 import { runCctalkCoinDevice, runCctalkHopperDevice } from './devices/cctalk/console.js';
 import { runEscposDevice } from './devices/escpos/console.js';
+import { runZvtDevice, type ZvtDevice } from './devices/zvt/console.js';
+import { runHidCardDevice, type HidCardDevice } from './devices/hid-card/console.js';
+import type { ZvtEmulator } from './devices/zvt/emulator.js';
+import type { HidCardEmulator } from './devices/hid-card/emulator.js';
 
 /** The repository root, found from this file whether it runs from source (tests) or from dist/. */
 export function repoRoot(): string {
@@ -43,6 +47,10 @@ export interface Fitted {
   coins?: boolean;
   hoppers?: boolean;
   printer?: boolean;
+  /** A ZVT payment terminal emulator on loopback TCP (device name 'zvt'). */
+  zvt?: boolean;
+  /** A magnetic-stripe reader emulator on a unix socket (device name 'card-reader'). */
+  cardReader?: 'keyboard' | 'vendor';
 }
 
 export interface StackOptions {
@@ -75,6 +83,8 @@ export const SIM_HOPPERS = [
 
 interface Slot {
   name: string;
+  /** false: the device is not on a serial line (TCP, unix socket), so no pty pair is made. */
+  pty?: false;
   socat: ChildProcess | undefined;
   input: PassThrough;
   stop: (() => Promise<void>) | undefined;
@@ -135,6 +145,51 @@ export class SimStack {
     if (fitted.printer) {
       this.addSlot('printer', (port, input, output) => runEscposDevice({ port, input, output, outDir: this.receiptsDir }));
     }
+    if (fitted.zvt) {
+      this.addSlot(
+        'zvt',
+        async (_port, input, output) => {
+          // The same TCP port after a replug, so the kiosk's configuration stays right.
+          const device = await runZvtDevice({ tcp: this.zvtPort ?? 0, input, output });
+          this.zvt = device;
+          this.zvtPort = device.tcpPort;
+          return device;
+        },
+        false,
+      );
+    }
+    const reader = fitted.cardReader;
+    if (reader) {
+      this.addSlot(
+        'card-reader',
+        async (_port, input, output) => {
+          const device = await runHidCardDevice({ socket: this.cardReaderSocket, kind: reader, input, output });
+          this.reader = device;
+          return device;
+        },
+        false,
+      );
+    }
+  }
+
+  private zvt: ZvtDevice | undefined;
+  private zvtPort: number | undefined;
+  private reader: HidCardDevice | undefined;
+
+  /** The payment terminal emulator (fitted.zvt): choose() the next outcome, describe() its bookings. */
+  get zvtEmulator(): ZvtEmulator {
+    if (!this.zvt) throw new Error('no ZVT terminal is fitted (or it is unplugged)');
+    return this.zvt.emulator;
+  }
+
+  /** The card reader emulator (fitted.cardReader): swipe() a test card, good or bad. */
+  get cardReaderEmulator(): HidCardEmulator {
+    if (!this.reader) throw new Error('no card reader is fitted (or it is unplugged)');
+    return this.reader.emulator;
+  }
+
+  get cardReaderSocket(): string {
+    return join(this.dir, 'card-reader.sock');
   }
 
   /** Where the simulated printer writes each receipt as a text file. */
@@ -155,8 +210,8 @@ export class SimStack {
     return join(this.dir, `${device}-device`);
   }
 
-  private addSlot(name: string, run: Slot['run']): void {
-    this.slots.set(name, { name, socat: undefined, input: new PassThrough(), stop: undefined, run });
+  private addSlot(name: string, run: Slot['run'], pty?: false): void {
+    this.slots.set(name, { name, socat: undefined, input: new PassThrough(), stop: undefined, run, ...(pty === false ? { pty } : {}) });
   }
 
   async start(): Promise<void> {
@@ -198,7 +253,7 @@ export class SimStack {
   }
 
   private async plug(slot: Slot): Promise<void> {
-    slot.socat = await startPtyPair(this.hostPort(slot.name), this.devicePort(slot.name));
+    if (slot.pty !== false) slot.socat = await startPtyPair(this.hostPort(slot.name), this.devicePort(slot.name));
     const output = new PassThrough();
     createInterface({ input: output }).on('line', (line) => {
       this.opts.onDeviceLine?.(slot.name, line);
@@ -265,6 +320,11 @@ export class SimStack {
       config.hoppers = SIM_HOPPERS.map((h) => ({ name: h.name, model: 'cctalk', port: this.hostPort(h.name), address: h.address, coinValue: h.coinValue }));
     }
     if (this.slots.has('printer')) config.printer = { model: 'escpos', transport: 'serial', port: this.hostPort('printer') };
+    if (this.zvtPort !== undefined) {
+      config.paymentTerminal = { model: 'zvt', transport: 'tcp', host: '127.0.0.1', tcpPort: this.zvtPort, reversalRetryMs: 1000, ...extra.paymentTerminal };
+    }
+    const reader = this.opts.fitted?.cardReader;
+    if (reader) config.cardReader = { model: reader === 'keyboard' ? 'hid-keyboard' : 'hid-vendor', device: `socket:${this.cardReaderSocket}` };
     writeFileSync(this.configPath, JSON.stringify(config, null, 2) + '\n');
   }
 
@@ -295,7 +355,10 @@ export class SimStack {
     createInterface({ input: child.stderr! }).on('line', onLine);
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`the runtime exited with code ${child.exitCode} while starting`);
+      // A process killed by a signal (its own crash seam) keeps exitCode null.
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the runtime exited (${child.signalCode ?? `code ${child.exitCode}`}) while starting`);
+      }
       try {
         await controlOnce(this.socketPath, { cmd: 'status' });
         await this.seedHopperLevels();

@@ -118,16 +118,17 @@ program
   .command('host')
   .description('run the reference central server: the business link over mutual TLS, and a plain admin endpoint on loopback')
   .option('--port <n>', 'TCP port of the business link', parseWhole, 8480)
-  .option('--admin-port <n>', 'admin HTTP port on 127.0.0.1 (/_records, /_mode, /_accounts)', parseWhole, 8481)
+  .option('--admin-port <n>', 'admin HTTP port on 127.0.0.1 (/_records, /_mode, /_card, /_accounts)', parseWhole, 8481)
   .option('--listen <address>', 'address the business link listens on', '127.0.0.1')
   .option('--db <file>', 'its own SQLite file', 'var/host/host.db')
   .option('--mode <mode>', 'ok | slow | down | garbage | error | drop-after-store | double-ack', 'ok')
   .option('--delay <ms>', 'delay for --mode slow', parseWhole, 3000)
+  .option('--card-mode <mode>', 'card authorisations: by-card (test card numbers decide) | approve | decline | timeout | drop-after-approve | bad-answer', 'by-card')
   .option('--pki <dir>', 'development PKI to use, created when missing (as `kiosk pki init` makes it)', 'var/pki')
   .option('--ca <file>', 'CA that signs kiosk certificates (with --cert and --key instead of --pki)')
   .option('--cert <file>', "the server's certificate")
   .option('--key <file>', "the server's private key")
-  .option('--print', 'print what the database holds (payments, reversals, anomalies, accounts) as JSON and exit')
+  .option('--print', 'print what the database holds (payments, reversals, anomalies, accounts, card authorisations and balance) as JSON and exit')
   .action(async (opts: import('../hw-sim/host/command.js').HostCommandOptions) => {
     const { hostCommand } = await import('../hw-sim/host/command.js');
     const code = await hostCommand(opts);
@@ -285,9 +286,34 @@ sim
     process.exit(await soakCommand(opts));
   });
 
+sim
+  .command('chaos')
+  .description('crash campaign: random cash sessions with faults, an outage and SIGKILLs of the runtime; checks every note, coin and payment afterwards')
+  .option('--runs <n>', 'how many runs (run i uses seed S+i)', '10')
+  .option('--seed <s>', 'seed of the first run', '1')
+  .option('--keep', 'keep every run folder (journal, plan, log); a failing run keeps its own anyway')
+  .option('--json', 'print the report as one JSON object')
+  .action(async (opts: { runs: string; seed: string; keep?: boolean; json?: boolean }) => {
+    const { chaosCommand } = await import('../hw-sim/chaos/command.js');
+    process.exit(await chaosCommand(opts));
+  });
+
+sim
+  .command('matrix')
+  .description('every emulator fault × every step of a payment, one fresh kiosk per cell: a table of outcomes; exits 1 if money goes unaccounted in any cell')
+  .option('--faults <ids>', 'comma-separated fault ids (default: all)')
+  .option('--steps <ids>', 'comma-separated step ids: idle,number,review,cash,escrow,partial,change,receipt (default: all)')
+  .option('--out <file>', 'write the markdown table there (e.g. docs/fault-matrix.md) instead of printing it')
+  .option('--json', 'print the report as one JSON object')
+  .option('--keep', "keep every cell's folder (journal, logs), not only the failing ones")
+  .action(async (opts: import('../hw-sim/matrix/command.js').MatrixOptions) => {
+    const { matrixCommand } = await import('../hw-sim/matrix/command.js');
+    process.exit(await matrixCommand(opts));
+  });
+
 program
   .command('ctl')
-  .description('send one request to a running kiosk (status, start <service>, number <phone>, confirm, done, topup-offline, cancel, transactions, transaction <id>, verify, forward-now, hoppers)')
+  .description('send one request to a running kiosk (status, start <service>, number <phone>, confirm, card, done, topup-offline, cancel, transactions, transaction <id>, verify, forward-now, hoppers)')
   .argument('<command>')
   .argument('[arg]')
   .option('--socket <path>', 'control socket', defaultSocket())

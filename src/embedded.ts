@@ -10,11 +10,14 @@ Act as the customer, the device or the network by typing a line:
   customer  pay | topup | lookup        start a transaction of that service
             number <phone>              enter the phone number (try 13800138000, owes 50.00)
             confirm | done | offline    go on / finish a top-up / top up offline after a failed look-up
+            card                        pay the amount due by card instead (at the review)
             cancel
   validator insert <fen> | jam | stacker-full | stacker-open | clear | power-cycle | power-cycle-with-bill
   coins     coin insert <fen>                   a coin: 100 (1 yuan), 50 (5 jiao), 10 (1 jiao)
   hoppers   h100 <cmd> | h50 <cmd>              empty, jam, refill <n>, clear, power-cycle, status
   printer   printer <cmd>                       paper-near-end, paper-out, cover-open, clear, status
+  card      card-reader swipe [card]            visa, unionpay, declined, insufficient-funds, auth-timeout, drop-after-approve;
+            card-reader <fault>                 garbage, missing-sentinel, bad-lrc, too-fast
   server    server ok | down | slow | garbage | error | drop-after-store | double-ack
   other     status | transactions | verify | help | quit
 `;
@@ -26,7 +29,7 @@ export async function runEmbedded(dir: string): Promise<void> {
   const stack = new SimStack({
     dir,
     hostPort: 0,
-    fitted: { coins: true, hoppers: true, printer: true },
+    fitted: { coins: true, hoppers: true, printer: true, cardReader: 'keyboard' },
     config: { api: { port: 0 } },
     onRuntimeLog: (e) => {
       const time = typeof e.time === 'string' ? e.time.slice(11, 19) : '';

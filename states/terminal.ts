@@ -17,6 +17,8 @@ export const VALIDATOR = 'validator';
 /** Device names of the optional devices; hoppers are named `hopper:<configured name>`. */
 export const COIN_ACCEPTOR = 'coin-acceptor';
 export const PRINTER = 'printer';
+export const CARD_READER = 'card-reader';
+export const PAYMENT_TERMINAL = 'payment-terminal';
 export const HOPPER_PREFIX = 'hopper:';
 
 const ALL_SERVICES: readonly TerminalService[] = ['pay', 'topup', 'lookup'];
@@ -51,6 +53,11 @@ export interface Capabilities {
   change: boolean;
   /** Receipts can be printed. */
   receipt: boolean;
+  /**
+   * How a card is taken now: the terminal when it is usable (it needs no link of ours), else the
+   * stripe reader when it is usable and the link is up (the server authorises); null: cash only.
+   */
+  card: 'reader' | 'terminal' | null;
 }
 
 export function capabilities(ctx: Pick<TerminalContext, 'devices' | 'linkUp'>): Capabilities {
@@ -71,6 +78,7 @@ export function capabilities(ctx: Pick<TerminalContext, 'devices' | 'linkUp'>): 
     coins: cash && usable(ctx.devices[COIN_ACCEPTOR]),
     change: hoppers.some(([, h]) => usable(h)),
     receipt: usable(ctx.devices[PRINTER]),
+    card: usable(ctx.devices[PAYMENT_TERMINAL]) ? 'terminal' : online && usable(ctx.devices[CARD_READER]) ? 'reader' : null,
   };
 }
 

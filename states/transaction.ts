@@ -24,7 +24,14 @@ export interface TransactionTimeouts {
   lookupMs: number;
   /** Customer inactivity while the validator is open. */
   cashMs: number;
+  /** Card payment: the customer presenting the card or finishing the PIN. Default: cashMs. */
+  cardMs?: number;
+  /** Card payment: the authorisation itself, once the card data or amount is sent. Default: lookupMs. */
+  cardAuthMs?: number;
 }
+
+/** How a card is taken: a stripe reader with online authorisation, or a payment terminal. */
+export type CardMethod = 'reader' | 'terminal';
 
 /** Face values (fen) the validator knows when the caller does not say: CNY 1, 5, 10, 20, 50, 100. */
 export const DEFAULT_DENOMINATIONS: readonly number[] = [100, 500, 1000, 2000, 5000, 10000];
@@ -47,6 +54,8 @@ export interface TransactionInput {
   change?: readonly HopperSupply[];
   /** A receipt printer is fitted and usable. */
   receipt?: boolean;
+  /** Card payment offered for this transaction, and how; null or absent: cash only. */
+  card?: CardMethod | null;
 }
 
 export type EndReason =
@@ -58,7 +67,9 @@ export type EndReason =
   | 'timeout'
   | 'timeout-partial'
   | 'device-fault'
-  | 'device-fault-partial';
+  | 'device-fault-partial'
+  /** The card authorisation's outcome is not known: reversed, never paid. */
+  | 'card-unknown';
 
 export interface TransactionContext {
   id: string;
@@ -85,7 +96,18 @@ export interface TransactionContext {
   changeOwed: number;
   receipt: boolean;
   receiptError: string | null;
+  card: CardMethod | null;
+  /** Paid by card (fen), set when the authorisation is approved. */
+  cardIn: number;
+  /** What the card screen shows: 'present-card', 'read-error', 'authorising', 'pin', 'please-wait', … */
+  cardStage: string | null;
+  /** The card as the customer may see it (first 6 / last 4 at most); never the full number. */
+  maskedPan: string | null;
+  /** Why the card flow is being stopped, once the customer cancelled or a time-out fired. */
+  cardStop: CardStop | null;
 }
+
+export type CardStop = 'customer' | 'timeout' | 'auth-timeout';
 
 export type TransactionEvent =
   | { type: 'NUMBER'; phone: string }
@@ -96,7 +118,30 @@ export type TransactionEvent =
   | { type: 'ACTIVITY' }
   | { type: 'NOTE_CREDITED'; value: number }
   | { type: 'COIN_CREDITED'; value: number }
-  | { type: 'CASH_UNAVAILABLE'; reason: string };
+  | { type: 'CASH_UNAVAILABLE'; reason: string }
+  /** The customer chose to pay the amount due by card (at the review, before any cash). */
+  | { type: 'CARD' }
+  | CardProgress
+  | CardResult;
+
+/** From the authoriseCard actor: what the customer should see now. */
+export interface CardProgress {
+  type: 'CARD_PROGRESS';
+  stage: string;
+  maskedPan?: string;
+  /** The card or amount has gone to the authoriser: from here the authorisation time-out runs. */
+  authorising?: boolean;
+}
+
+/**
+ * From the authoriseCard actor, once its outcome is journalled. 'declined' and 'unavailable': no
+ * money moved; 'cancelled': stopped before anything was sent; 'unknown': a reversal is queued.
+ */
+export interface CardResult {
+  type: 'CARD_RESULT';
+  outcome: 'approved' | 'declined' | 'unavailable' | 'cancelled' | 'unknown';
+  reason?: string;
+}
 
 export type TransactionStatus = 'completed' | 'cancelled' | 'settle-failed';
 
@@ -108,6 +153,8 @@ export interface TransactionOutput {
   credited: number;
   changePaid: number;
   changeOwed: number;
+  /** Paid by card, fen; present only when a card paid. */
+  cardIn?: number;
 }
 
 export interface LookupInput {
@@ -124,6 +171,22 @@ export interface AcceptCashInput {
   /** Coin values that may be taken now (coins cannot be handed back, so only these are enabled). */
   coins: number[];
 }
+export interface AuthoriseCardInput {
+  id: string;
+  method: CardMethod;
+  /** Exactly the amount due, fen. */
+  amount: number;
+}
+/**
+ * Sent to the running authoriseCard actor: stop if you can. Before anything was sent it answers
+ * 'cancelled'; a terminal is asked to abort and its answer decides; 'auth-timeout' on the reader
+ * path makes the outcome unknown (journalled and reversed) rather than waiting any longer.
+ */
+export interface StopCard {
+  type: 'STOP';
+  why: CardStop;
+}
+
 /** Sent to the running acceptCash actor after each credit: the sets it may take have changed. */
 export interface AcceptCashUpdate {
   type: 'ACCEPT';
@@ -230,6 +293,7 @@ function outcome(ctx: TransactionContext, status: TransactionStatus): Transactio
     credited: ctx.credited,
     changePaid: ctx.changePaid,
     changeOwed: ctx.changeOwed,
+    ...(ctx.cardIn > 0 ? { cardIn: ctx.cardIn } : {}),
   };
 }
 
@@ -255,6 +319,10 @@ export const transactionMachine = setup({
     }),
     settle: fromPromise<unknown, SettleInput>(notProvided('settle')),
     payChange: fromPromise<PayChangeOutput, PayChangeInput>(notProvided('payChange')),
+    // Without a real authoriser nothing can be sent, so nothing is charged.
+    authoriseCard: fromCallback<StopCard, AuthoriseCardInput>(({ sendBack }) => {
+      sendBack({ type: 'CARD_RESULT', outcome: 'unavailable', reason: 'authoriseCard actor not provided' });
+    }),
     printReceipt: fromPromise<unknown, { id: string }>(notProvided('printReceipt')),
     cancel: fromPromise<unknown, CloseInput>(notProvided('cancel')),
     finish: fromPromise<unknown, CloseInput>(notProvided('finish')),
@@ -263,6 +331,8 @@ export const transactionMachine = setup({
     inputTimeout: ({ context }) => context.timeouts.inputMs,
     lookupTimeout: ({ context }) => context.timeouts.lookupMs,
     cashTimeout: ({ context }) => context.timeouts.cashMs,
+    cardTimeout: ({ context }) => context.timeouts.cardMs ?? context.timeouts.cashMs,
+    cardAuthTimeout: ({ context }) => context.timeouts.cardAuthMs ?? context.timeouts.lookupMs,
   },
   guards: {
     validPhone: ({ event }) => event.type === 'NUMBER' && PHONE.test(event.phone),
@@ -271,6 +341,12 @@ export const transactionMachine = setup({
     canTakeMoney: ({ context }) => context.service !== 'lookup',
     nothingDue: ({ context }) => context.service === 'pay' && context.amountDue === 0,
     nothingCredited: ({ context }) => context.credited === 0,
+    cardOffered: ({ context }) =>
+      context.card !== null && context.service === 'pay' && context.amountDue !== null && context.amountDue > 0 && context.credited === 0,
+    cardApproved: ({ event }) => event.type === 'CARD_RESULT' && event.outcome === 'approved',
+    cardUnknown: ({ event }) => event.type === 'CARD_RESULT' && event.outcome === 'unknown',
+    cardStoppedBy: ({ context }, params: { why: CardStop }) => context.cardStop === params.why,
+    cardAuthorising: ({ event }) => event.type === 'CARD_PROGRESS' && event.authorising === true,
     toppedUpSomething: ({ context }) => context.service === 'topup' && context.credited > 0,
     completesPayment: ({ context, event }) =>
       (event.type === 'NOTE_CREDITED' || event.type === 'COIN_CREDITED') &&
@@ -297,6 +373,12 @@ export const transactionMachine = setup({
     creditExcessIfStuck: assign(({ context }) =>
       context.change !== null && acceptNow(context).length === 0 && coinsNow(context).length === 0 ? { change: null } : {},
     ),
+    cardProgress: assign(({ event }) =>
+      event.type === 'CARD_PROGRESS'
+        ? { cardStage: event.stage, ...(event.maskedPan !== undefined ? { maskedPan: event.maskedPan } : {}) }
+        : {},
+    ),
+    stopCard: sendTo('authoriseCard', ({ context }): StopCard => ({ type: 'STOP', why: context.cardStop ?? 'customer' })),
     updateAccepted: sendTo('acceptCash', ({ context }): AcceptCashUpdate => ({
       type: 'ACCEPT',
       accept: acceptNow(context),
@@ -327,6 +409,11 @@ export const transactionMachine = setup({
     changeOwed: 0,
     receipt: input.receipt ?? false,
     receiptError: null,
+    card: input.card ?? null,
+    cardIn: 0,
+    cardStage: null,
+    maskedPan: null,
+    cardStop: null,
   }),
   // A credit that lands after the machine stopped taking cash (the validator was already stacking
   // when the customer cancelled) is still the customer's money: keep it in the record so the
@@ -408,6 +495,11 @@ export const transactionMachine = setup({
           { guard: 'nothingDue', target: 'review', reenter: true, actions: assign({ error: 'nothing-due' }) },
           { target: 'cash', actions: assign({ error: null }) },
         ],
+        // Card pays exactly the amount due and only before any cash: the two are never mixed.
+        CARD: [
+          { guard: 'cardOffered', target: 'card', actions: assign({ error: null }) },
+          { target: 'review', reenter: true, actions: assign({ error: 'card-not-offered' }) },
+        ],
         DONE: { guard: 'isLookupOnly', target: 'finishing', actions: assign({ endReason: 'looked-up' }) },
         ACTIVITY: { target: 'review', reenter: true },
         CANCEL: [
@@ -467,6 +559,9 @@ export const transactionMachine = setup({
         },
       },
       on: {
+        // Refused explicitly: once cash may have been taken, a card would have to pay a part, and
+        // a card pays only the whole amount due.
+        CARD: { actions: assign({ error: 'card-not-after-cash' }) },
         DONE: { guard: 'toppedUpSomething', target: 'settling', actions: assign({ endReason: 'topped-up' }) },
         CANCEL: [
           { guard: 'nothingCredited', target: 'cancelling', actions: assign({ endReason: 'customer-cancel' }) },
@@ -481,6 +576,76 @@ export const transactionMachine = setup({
           {
             target: 'settling',
             actions: assign({ endReason: 'device-fault-partial', error: ({ event }) => event.reason }),
+          },
+        ],
+      },
+    },
+    // The actor journals every outcome (requested, approved, declined, unknown with its reversal)
+    // before it reports it, and disables the reader or aborts the terminal in its cleanup.
+    card: {
+      entry: assign({ cardStage: 'present-card', maskedPan: null, cardStop: null, error: null }),
+      exit: assign({ cardStage: null }),
+      invoke: {
+        id: 'authoriseCard',
+        src: 'authoriseCard',
+        input: ({ context }) => ({ id: context.id, method: context.card ?? 'reader', amount: context.amountDue ?? 0 }),
+      },
+      initial: 'customer',
+      states: {
+        // The customer presents the card, or answers the terminal (PIN); each step restarts the clock.
+        customer: {
+          after: {
+            cardTimeout: { target: 'stopping', actions: assign({ cardStop: 'timeout' }) },
+          },
+          on: {
+            CARD_PROGRESS: [
+              { guard: 'cardAuthorising', target: 'authorising', actions: 'cardProgress' },
+              { target: 'customer', reenter: true, actions: 'cardProgress' },
+            ],
+            CANCEL: { target: 'stopping', actions: assign({ cardStop: 'customer' }) },
+          },
+        },
+        // The card data or the amount is with the authoriser: only its answer or its time-out ends this.
+        authorising: {
+          after: {
+            cardAuthTimeout: { target: 'stopping', actions: assign({ cardStop: 'auth-timeout' }) },
+          },
+          on: {
+            CARD_PROGRESS: { actions: 'cardProgress' },
+            CANCEL: { actions: [assign({ cardStop: 'customer' }), 'stopCard'] },
+          },
+        },
+        // Asked the actor to stop; it still reports the outcome, which it journalled. A request
+        // already sent when the customer's time ran out still gets the authorisation time-out.
+        stopping: {
+          entry: 'stopCard',
+          after: {
+            cardAuthTimeout: { actions: sendTo('authoriseCard', (): StopCard => ({ type: 'STOP', why: 'auth-timeout' })) },
+          },
+          on: { CARD_PROGRESS: { actions: 'cardProgress' } },
+        },
+      },
+      on: {
+        CARD_RESULT: [
+          {
+            guard: 'cardApproved',
+            target: 'settling',
+            actions: assign({ cardIn: ({ context }) => context.amountDue ?? 0, endReason: 'paid' }),
+          },
+          { guard: 'cardUnknown', target: 'cancelling', actions: assign({ endReason: 'card-unknown', error: 'card-unknown' }) },
+          {
+            guard: { type: 'cardStoppedBy', params: { why: 'customer' } },
+            target: 'cancelling',
+            actions: assign({ endReason: 'customer-cancel' }),
+          },
+          { guard: { type: 'cardStoppedBy', params: { why: 'timeout' } }, target: 'cancelling', actions: assign({ endReason: 'timeout' }) },
+          // Declined or unavailable: nothing was taken; the customer may pay cash or cancel.
+          {
+            target: 'review',
+            actions: assign({
+              error: ({ event }) => (event.type === 'CARD_RESULT' && event.outcome === 'declined' ? 'card-declined' : 'card-unavailable'),
+              maskedPan: null,
+            }),
           },
         ],
       },

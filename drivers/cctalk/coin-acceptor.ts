@@ -50,6 +50,11 @@ export function counterDelta(from: number, to: number): number {
   return to + COUNTER_WRAP - from;
 }
 
+/** The counter `steps` events before `now` (now ≥ 1), skipping 0 as the device does. */
+export function counterBefore(now: number, steps: number): number {
+  return ((((now - 1 - steps) % COUNTER_WRAP) + COUNTER_WRAP) % COUNTER_WRAP) + 1;
+}
+
 /**
  * A coin id (header 184) such as "CN100A": two letters of country, three digits of value in minor
  * units, one letter of issue. Anything else (an empty channel, a token, a scaled value) is undefined.
@@ -76,6 +81,10 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
   private serial: number | undefined;
   /** The last event counter seen; undefined until the first open. */
   private counter: number | undefined;
+  /** The host's journalled counter, for the first open only. */
+  private resumeCounter: number | undefined;
+  /** Reads of the buffer, one at a time: two replies handled out of order would look like a wrap. */
+  private reads: Promise<unknown> = Promise.resolve();
   private desired: { accepting: boolean; values: readonly number[] } = { accepting: false, values: [] };
 
   constructor(opts: CctalkCoinAcceptorOptions) {
@@ -115,6 +124,22 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
     }
   }
 
+  resumeFrom(counter: number): void {
+    if (!Number.isInteger(counter) || counter < 0 || counter > COUNTER_WRAP) {
+      throw new Error(`${this.label}: an event counter is 0..255, got ${counter}`);
+    }
+    if (this.counter === undefined) this.resumeCounter = counter;
+  }
+
+  async drain(): Promise<void> {
+    if (!this.ready) return;
+    try {
+      await this.readEvents();
+    } catch (err) {
+      throw this.noteFailure(err);
+    }
+  }
+
   async disable(): Promise<void> {
     this.desired = { ...this.desired, accepting: false };
     // Every start-up leaves the device inhibited, so a device that is not ready needs nothing more.
@@ -137,6 +162,12 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
     await this.request(Header.modifyMasterInhibit, Buffer.of(0), { replyLength: 0 });
     if (this.coinList.length === 0) this.coinList = await this.readCoinIds();
     const credit = await this.readCredit();
+    if (this.counter === undefined && this.resumeCounter !== undefined) {
+      // The host went down with the device still accepting: what it took since is in its buffer.
+      this.counter = this.resumeCounter;
+      this.resumeCounter = undefined;
+      this.log('info', `${this.label}: resuming from the host's event counter`, { from: this.counter, device: credit[0] });
+    }
     if (this.counter === undefined) {
       this.counter = credit[0]!;
       this.log('info', `${this.label}: event counter baseline`, { counter: this.counter, buffer: credit.subarray(1).toString('hex') });
@@ -144,13 +175,21 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
       // Coins the device took while we could not hear it are still in its buffer.
       this.takeEvents(credit, true);
     }
+    const counter = this.counter;
+    this.tell(() => this.emit('counter', { counter }));
     if (this.desired.accepting) await this.applyDesired();
     this.setStatus(this.readyStatus());
     this.log('info', `${this.label}: ready`, { serial: this.serial, coins: this.coinList.map((c) => `${c.code}:${c.value}`) });
   }
 
   protected async tick(): Promise<void> {
-    this.takeEvents(await this.readCredit(), false);
+    await this.readEvents();
+  }
+
+  private readEvents(): Promise<void> {
+    const read = this.reads.then(async () => this.takeEvents(await this.readCredit(), false));
+    this.reads = read.catch(() => undefined);
+    return read;
   }
 
   private async readCredit(): Promise<Buffer> {
@@ -206,6 +245,7 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
       this.log('warn', `${this.label}: event counter back to 0: the device was reset or power-cycled`, { last });
       this.counter = 0;
       if (!opening) this.ready = false;
+      this.tell(() => this.emit('counter', { counter: 0 }));
       return;
     }
     const delta = counterDelta(last, now);
@@ -218,10 +258,11 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
       });
       this.tell(() => this.emit('events-lost', { count }));
     }
-    for (let i = Math.min(delta, RING_EVENTS) - 1; i >= 0; i--) this.takeEvent(credit[1 + 2 * i]!, credit[2 + 2 * i]!);
+    for (let i = Math.min(delta, RING_EVENTS) - 1; i >= 0; i--) this.takeEvent(credit[1 + 2 * i]!, credit[2 + 2 * i]!, counterBefore(now, i));
+    this.tell(() => this.emit('counter', { counter: now }));
   }
 
-  private takeEvent(a: number, b: number): void {
+  private takeEvent(a: number, b: number, counter: number): void {
     if (a > 0) {
       const coin = this.coinList.find((c) => c.code === a);
       if (!coin) {
@@ -231,7 +272,7 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
       }
       this.log('info', `${this.label}: coin accepted`, { value: coin.value, channel: a });
       if (this.current.health === 'degraded') this.setStatus(this.readyStatus());
-      this.tell(() => this.emit('coin', coin));
+      this.tell(() => this.emit('coin', coin, { counter }));
       return;
     }
     if (b === 0) return;

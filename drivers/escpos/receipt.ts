@@ -27,12 +27,24 @@ export interface ReceiptData {
   changeOwed: number;
   /** Code the customer shows to be paid the change owed. */
   claimCode?: string;
+  /** A card payment: the masked card number only, and what the authoriser gave. */
+  card?: ReceiptCard;
   /** Printed after a crash or power cut, from the journal. */
   recovered?: boolean;
   /** Printed again on the customer's request. */
   reprint?: boolean;
   /** Minutes east of UTC for the printed time; China Standard Time (+8 h, no DST) when absent. */
   utcOffsetMinutes?: number;
+}
+
+export interface ReceiptCard {
+  amount: number;
+  /** First 6 / last 4 digits at most (reader path); the terminal prints its own card lines. */
+  maskedPan?: string;
+  authCode?: string;
+  receiptNo?: number;
+  /** The payment terminal's own receipt lines. */
+  terminalLines?: string[];
 }
 
 export interface LayoutOptions {
@@ -120,8 +132,19 @@ export function buildReceipt(data: ReceiptData, opts: LayoutOptions = {}): Recei
   if (data.coins.length > 0) {
     lines.push({ text: '硬币 Coins:' }, ...summarizeCash(data.coins).map((text) => ({ text: `  ${text}` })));
   }
+  const card = data.card;
+  if (card) {
+    checkFen(card.amount, 'card.amount');
+    lines.push({ text: `银行卡 Card: ${formatFen(card.amount)}`, emphasis: true });
+    if (card.maskedPan) lines.push({ text: `  卡号 Card no: ${card.maskedPan}` });
+    if (card.authCode) lines.push({ text: `  授权码 Auth code: ${card.authCode}` });
+    if (card.receiptNo !== undefined) lines.push({ text: `  凭证号 Terminal receipt: ${card.receiptNo}` });
+    for (const text of card.terminalLines ?? []) lines.push({ text });
+  }
+  if (!card || data.notes.length + data.coins.length > 0) {
+    lines.push({ text: `投入合计 Cash in: ${formatFen(sum(data.notes) + sum(data.coins))}`, emphasis: true });
+  }
   lines.push(
-    { text: `投入合计 Cash in: ${formatFen(sum(data.notes) + sum(data.coins))}`, emphasis: true },
     rule,
     { text: '到账金额 Credited', emphasis: true },
     { text: formatFen(data.credited), align: 'center', large: true },

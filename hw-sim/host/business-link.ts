@@ -1,20 +1,23 @@
 /**
  * The reference host's end of the business link: mutual TLS (client certificates signed by the
- * CA are required; the terminal is the certificate's common name), envelopes, the look-up and
- * delivery services, and the fault modes the scenarios inject. It shares the envelope layout with
- * the kiosk (docs/business-link.md) but validates what it receives with its own schemas.
+ * CA are required; the terminal is the certificate's common name), envelopes, the look-up,
+ * delivery and card authorisation services, and the fault modes the scenarios inject. It shares
+ * the envelope layout with the kiosk (docs/business-link.md) but validates what it receives with
+ * its own schemas. Card requests hold card data: never logged, and only the masked number is kept.
  */
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { EnvelopeDecoder, EnvelopeError, encodeMessage, ErrorCode, Service, type EnvelopeMessage } from '../../src/uplink/link/envelope.js';
+import { cardRequestBody, decide, describeIssues, maskPan, type CardMode } from './card-authorisation.js';
 import type { HostStore, PaymentOutcome } from './store.js';
 
 /**
  * 'down' refuses connections (and drops the open ones); 'slow' answers business requests late;
  * 'error' answers them with a busy error; 'garbage' answers them with bytes that are no envelope;
- * 'drop-after-store' stores a delivery, then drops the connection instead of answering it;
+ * 'drop-after-store' stores a delivery (or approves a card), then drops the connection instead of
+ * answering it;
  * 'double-ack' answers every delivery twice, and acknowledges a message it never received.
  * The link's own hello and echo are answered in every mode but 'down'.
  */
@@ -35,6 +38,8 @@ export interface BusinessLinkOptions {
   tls: HostTls;
   store: HostStore;
   mode: () => { mode: HostMode; delayMs: number };
+  /** The card mode of a terminal (card-authorisation.ts). */
+  cardMode: (terminalId: string) => CardMode;
   log?: Pick<Logger, 'info' | 'warn'>;
 }
 
@@ -60,6 +65,16 @@ const paymentBody = z.object({
   amount: fen.positive(),
   currency: z.literal('CNY'),
   cashIn: fen,
+  cardIn: fen.optional(),
+  // Checked against the authorisations by the store: an unproven card part is an anomaly, not a refusal.
+  card: z
+    .object({
+      method: z.enum(['reader', 'terminal']),
+      requestId: id.optional(),
+      receiptNo: z.number().int().nonnegative().optional(),
+      maskedPan: z.string().max(19).optional(),
+    })
+    .optional(),
   settledAt: when,
 });
 const reversalBody = z.object({
@@ -125,7 +140,7 @@ export async function startBusinessLink(o: BusinessLinkOptions): Promise<Running
       return reply(ErrorCode.none, { terminalId, server: 'kiosk reference host' });
     }
     if (m.service === Service.echo) return reply(ErrorCode.none, m.body);
-    if (m.service !== Service.lookup && m.service !== Service.deliver) {
+    if (m.service !== Service.lookup && m.service !== Service.deliver && m.service !== Service.authoriseCard) {
       return reply(ErrorCode.unknownService, { error: 'unknown-service', detail: `no service ${m.service}` });
     }
     const { mode, delayMs } = o.mode();
@@ -134,6 +149,7 @@ export async function startBusinessLink(o: BusinessLinkOptions): Promise<Running
       return;
     }
     if (mode === 'error') return reply(ErrorCode.busy, { error: 'busy', detail: 'billing is not available' });
+    if (m.service === Service.authoriseCard) return authoriseCard(socket, terminalId, m.seq, reply, mode, delayMs, m.body);
     const [error, body] = m.service === Service.lookup ? lookup(m.body) : deliver(terminalId, m.body);
     if (mode === 'drop-after-store' && m.service === Service.deliver) {
       o.log?.info({ terminalId, seq: m.seq }, 'business link: stored, dropping the connection before answering');
@@ -156,6 +172,51 @@ export async function startBusinessLink(o: BusinessLinkOptions): Promise<Running
       return;
     }
     reply(error, body);
+  }
+
+  /** Decides, records, then answers as the card's behaviour and the host's mode say. */
+  function authoriseCard(
+    socket: TLSSocket,
+    terminalId: string,
+    seq: number,
+    reply: (error: number, body: unknown) => void,
+    mode: HostMode,
+    delayMs: number,
+    body: unknown,
+  ): void {
+    const q = cardRequestBody.safeParse(body);
+    if (!q.success) return reply(ErrorCode.badRequest, { error: 'invalid-body', detail: describeIssues(q.error) });
+    const { card, ...r } = q.data;
+    const decision = decide(o.cardMode(terminalId), card.pan);
+    const result = o.store.authoriseCard(
+      { ...r, maskedPan: maskPan(card.pan) },
+      decision.behaviour === 'decline' ? { outcome: 'declined', reason: decision.reason! } : { outcome: 'approved' },
+      decision.behaviour,
+      terminalId,
+    );
+    if (result.status === 'conflict') return reply(ErrorCode.refused, { error: 'conflict', detail: result.detail });
+    const answer = (): void => reply(ErrorCode.none, result.answer);
+    // A request id seen before is answered from the record: that is how a kiosk confirms an outcome it missed.
+    const behaviour = result.status === 'new' ? decision.behaviour : 'approve';
+    if (behaviour === 'timeout') {
+      o.log?.info({ terminalId, seq, requestId: r.requestId }, 'business link: card approved, never answered');
+      return;
+    }
+    if (behaviour === 'drop-after-approve' || mode === 'drop-after-store') {
+      o.log?.info({ terminalId, seq, requestId: r.requestId }, 'business link: card recorded, dropping the connection before answering');
+      socket.destroy();
+      return;
+    }
+    if (behaviour === 'bad-answer') return reply(ErrorCode.none, { requestId: r.requestId, outcome: 'maybe' });
+    if (mode === 'slow') {
+      const timer = setTimeout(() => {
+        held.delete(timer);
+        answer();
+      }, delayMs);
+      held.add(timer);
+      return;
+    }
+    answer();
   }
 
   function lookup(body: unknown): [number, unknown] {

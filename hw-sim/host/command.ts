@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { devHostTls, readHostTls } from './dev-tls.js';
-import { HOST_MODES, startHost, type HostMode, type HostTls } from './server.js';
+import { CARD_MODES, HOST_MODES, startHost, type CardMode, type HostMode, type HostTls } from './server.js';
 import { HostStore } from './store.js';
 
 export interface HostCommandOptions {
@@ -12,6 +12,7 @@ export interface HostCommandOptions {
   db: string;
   mode: string;
   delay: number;
+  cardMode?: string;
   pki: string;
   ca?: string;
   cert?: string;
@@ -35,6 +36,11 @@ export async function hostCommand(o: HostCommandOptions, out: (line: string) => 
     console.error(`kiosk host: --mode must be one of ${HOST_MODES.join(', ')}`);
     return 2;
   }
+  const cardMode = CARD_MODES.find((m): m is CardMode => m === (o.cardMode ?? 'by-card'));
+  if (!cardMode) {
+    console.error(`kiosk host: --card-mode must be one of ${CARD_MODES.join(', ')}`);
+    return 2;
+  }
   const given = [o.ca, o.cert, o.key].filter((f) => f !== undefined).length;
   if (given !== 0 && given !== 3) {
     console.error('kiosk host: give --ca, --cert and --key together, or none of them (a development PKI in --pki)');
@@ -49,8 +55,8 @@ export async function hostCommand(o: HostCommandOptions, out: (line: string) => 
     tls = dev.tls;
   }
   mkdirSync(dirname(o.db), { recursive: true });
-  const host = await startHost({ port: o.port, adminPort: o.adminPort, host: o.listen, tls, dbPath: o.db, mode, delayMs: o.delay });
-  out(`reference server: business link (mutual TLS) on ${o.listen}:${host.port}, admin on ${host.url} (mode ${mode}, records in ${o.db})`);
+  const host = await startHost({ port: o.port, adminPort: o.adminPort, host: o.listen, tls, dbPath: o.db, mode, delayMs: o.delay, cardMode });
+  out(`reference server: business link (mutual TLS) on ${o.listen}:${host.port}, admin on ${host.url} (mode ${mode}, card mode ${cardMode}, records in ${o.db})`);
   const stop = (): void => void host.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -9,10 +9,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { HOST_MODES, startBusinessLink, type HostMode, type HostTls, type RunningBusinessLink } from './business-link.js';
+import { CARD_MODES, type CardMode } from './card-authorisation.js';
 import { HostStore, type AccountSeed, type HostRecords } from './store.js';
 import { startManagementServer, type ManagementServerOptions, type RunningManagement } from './management.js';
 
 export { HOST_MODES, type HostMode, type HostTls } from './business-link.js';
+export { CARD_BEHAVIOURS, CARD_MODES, TEST_PANS, type CardMode } from './card-authorisation.js';
 
 export interface HostOptions {
   /** The business link's TLS port; 0 picks a free one. */
@@ -29,13 +31,15 @@ export interface HostOptions {
   mode?: HostMode;
   /** How long 'slow' holds each business answer. */
   delayMs?: number;
+  /** The card mode of every terminal without one of its own (default 'by-card'). */
+  cardMode?: CardMode;
   log?: Pick<Logger, 'info' | 'warn'>;
   /** The management side (mutual TLS on its own port); absent: not served. */
   management?: Omit<ManagementServerOptions, 'dbPath' | 'log'>;
 }
 
 export interface RunningHost {
-  /** The admin HTTP endpoint, e.g. http://127.0.0.1:8481 (GET /_records, POST /_mode, /_accounts). */
+  /** The admin HTTP endpoint, e.g. http://127.0.0.1:8481 (GET /_records, POST /_mode, /_card, /_accounts). */
   url: string;
   adminPort: number;
   /** The business link's TLS port. */
@@ -46,6 +50,8 @@ export interface RunningHost {
   management: RunningManagement | undefined;
   close(): Promise<void>;
   setMode(mode: HostMode, delayMs?: number): void;
+  /** The card mode of one terminal (by its certificate's common name), or of all without their own. */
+  setCardMode(mode: CardMode, terminalId?: string): void;
 }
 
 export const DEMO_ACCOUNTS: readonly AccountSeed[] = [
@@ -65,6 +71,12 @@ const accountBody = z.object({ phone, amountDue: fen, holder: z.string().min(1).
 const modeBody = z.object({
   mode: z.enum(HOST_MODES),
   delayMs: z.number().int().nonnegative().max(600_000).optional(),
+});
+
+/** Without terminalId: the default of every terminal; with it, that terminal's own (null clears it). */
+const cardBody = z.object({
+  mode: z.enum(CARD_MODES).nullable(),
+  terminalId: z.string().min(1).max(200).optional(),
 });
 
 class HttpError extends Error {
@@ -117,6 +129,8 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
 
   let mode: HostMode = opts.mode ?? 'ok';
   let delayMs = opts.delayMs ?? DEFAULT_SLOW_MS;
+  let cardDefault: CardMode = opts.cardMode ?? 'by-card';
+  const cardModes = new Map<string, CardMode>();
   const sockets = new Set<Socket>();
   const log = opts.log;
   let link: RunningBusinessLink | undefined;
@@ -124,6 +138,7 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
   async function control(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const route = `${req.method} ${path}`;
     if (route === 'GET /healthz') return sendJson(res, 200, { ok: true, mode });
+    if (route === 'GET /_card') return sendJson(res, 200, cardState());
     if (route === 'GET /_records') return sendJson(res, 200, store.records());
     if (route === 'POST /_accounts') return sendJson(res, 200, store.upsertAccount(await readJson(req, accountBody)));
     if (route === 'POST /_mode') {
@@ -131,8 +146,25 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
       setMode(m.mode, m.delayMs);
       return sendJson(res, 200, { mode, delayMs });
     }
+    if (route === 'POST /_card') {
+      const c = await readJson(req, cardBody);
+      if (c.mode === null && c.terminalId === undefined) throw new HttpError(400, 'invalid-body', 'only a terminal\'s own card mode can be cleared');
+      if (c.mode === null) cardModes.delete(c.terminalId!);
+      else setCardMode(c.mode, c.terminalId);
+      return sendJson(res, 200, cardState());
+    }
     if (management && (await management.admin(req, res, path))) return;
     throw new HttpError(404, 'not-found', `no route ${route}`);
+  }
+
+  function setCardMode(m: CardMode, terminalId?: string): void {
+    if (terminalId === undefined) cardDefault = m;
+    else cardModes.set(terminalId, m);
+    log?.info({ cardMode: m, terminalId }, 'host card mode');
+  }
+
+  function cardState(): { default: CardMode; terminals: Record<string, CardMode> } {
+    return { default: cardDefault, terminals: Object.fromEntries(cardModes) };
   }
 
   function setMode(m: HostMode, ms?: number): void {
@@ -182,6 +214,7 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
       tls: opts.tls,
       store,
       mode: () => ({ mode, delayMs }),
+      cardMode: (terminalId) => cardModes.get(terminalId) ?? cardDefault,
       ...(log ? { log } : {}),
     });
     management = opts.management && (await startManagementServer({ ...opts.management, dbPath: opts.dbPath, ...(log ? { log } : {}) }));
@@ -203,6 +236,7 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
     adminPort: addr.port,
     port: business.port,
     setMode,
+    setCardMode,
     setServerCertificate: (c) => business.setServerCertificate(c),
     records: () => store.records(),
     management,

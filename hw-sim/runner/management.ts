@@ -16,7 +16,7 @@ function server(stack: SimStack): RunningManagement {
 }
 
 /** The simulated kiosk's name, which is also its certificate's common name. */
-function terminalId(stack: SimStack): string {
+export function terminalId(stack: SimStack): string {
   return (JSON.parse(readFileSync(stack.configPath, 'utf8')) as { terminalId: string }).terminalId;
 }
 

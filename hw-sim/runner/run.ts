@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Journal, readKey } from '../../src/journal/index.js';
-import type { ControlRequest } from '../../src/control/protocol.js';
+import type { ControlRequest, ControlResponse } from '../../src/control/protocol.js';
 import { requestFromWords } from '../../src/control/words.js';
 import { SimStack, type ValidatorModel } from '../stack.js';
 import { scenarioSchema, type Scenario, type Step } from './scenario.js';
 import { journalOrderProblems, managementProblems, queueRemoteCommand, waitForManagement } from './management.js';
+import { cardProblems, setServerCardMode, waitForServerCards, type CardRecords } from './cards.js';
 
 export interface ScenarioResult {
   name: string;
@@ -82,13 +83,14 @@ async function runScenario(s: Scenario, folder: string, logLines: string[], vali
       if (st.ok) terminal = (st.terminal as { state: string }).state;
       await stack.killRuntime('SIGTERM');
     }
-    const records = (await (await fetch(`${stack.host.url}/_records`)).json()) as { payments: Record<string, unknown>[] };
+    const records = (await (await fetch(`${stack.host.url}/_records`)).json()) as { payments: Record<string, unknown>[] } & CardRecords;
     // Read before check() opens the journal for writing.
     const undelivered = pendingOutbox(join(folder, 'journal.db'));
     const failures = check(s, join(folder, 'journal.db'), records.payments, terminal, stack.receiptsDir);
     if (s.expect.management) failures.push(...managementProblems(s.expect.management, stack.host.management?.records()));
     if (s.expect.journalOrder) failures.push(...journalOrderProblems(join(folder, 'journal.db'), s.expect.journalOrder));
     if (s.expect.delivered) failures.push(...deliveryProblems(join(folder, 'journal.db'), records.payments, undelivered));
+    if (s.expect.server) failures.push(...cardProblems(s.expect.server, records));
     for (const [hopper, want] of Object.entries(s.expect.hopperPaid ?? {})) {
       const got = stack.coinsPaid.get(hopper) ?? 0;
       if (got !== want) failures.push(`hopper ${hopper} dropped ${got} coin(s), expected ${want}`);
@@ -112,7 +114,8 @@ async function runStep(stack: SimStack, step: Step, logLines: readonly string[])
     }
   } else if ('customer' in step) {
     const res = await stack.control(customerRequest(step.customer));
-    if (!res.ok) throw new Error(`the kiosk refused: ${res.error}`);
+    if (step.refused !== undefined) await expectRefusal(stack, res, step.refused);
+    else if (!res.ok) throw new Error(`the kiosk refused: ${res.error}`);
   } else if ('device' in step) {
     stack.deviceCommand(step.device, step.to);
   } else if ('server' in step) {
@@ -120,6 +123,8 @@ async function runStep(stack: SimStack, step: Step, logLines: readonly string[])
     else if (step.server === 'wrong-certificate') await stack.serverCertificate('wrong');
     else if (step.server === 'right-certificate') await stack.serverCertificate('right');
     else stack.host.setMode(step.server, step.delayMs);
+  } else if ('serverCard' in step) {
+    await setServerCardMode(stack, step.serverCard);
   } else if ('management' in step) {
     queueRemoteCommand(stack, step);
   } else if ('managementServer' in step) {
@@ -133,6 +138,19 @@ async function runStep(stack: SimStack, step: Step, logLines: readonly string[])
     else await stack.killRuntime(step.runtime === 'kill' ? 'SIGKILL' : 'SIGTERM');
   } else {
     await runWait(stack, step.wait, logLines);
+  }
+}
+
+/** The kiosk answered with an error, or the running transaction now shows `error` to the customer. */
+async function expectRefusal(stack: SimStack, res: ControlResponse, error: string): Promise<void> {
+  if (!res.ok) {
+    if (!String(res.error).includes(error)) throw new Error(`the kiosk refused with ${JSON.stringify(res.error)}, expected ${JSON.stringify(error)}`);
+    return;
+  }
+  const st = await stack.control({ cmd: 'status' });
+  const txn = st.ok ? (st.transaction as { state: string; error: string | null } | null) : null;
+  if (txn?.error !== error) {
+    throw new Error(`expected the refusal ${JSON.stringify(error)}; the transaction is ${txn ? `${txn.state}, error ${JSON.stringify(txn.error)}` : 'not running'}`);
   }
 }
 
@@ -170,21 +188,24 @@ async function runWait(stack: SimStack, w: Wait, logLines: readonly string[]): P
     return;
   }
   if (await waitForManagement(stack, w)) return;
+  if (await waitForServerCards(stack, w)) return;
   const deadline = Date.now() + w.timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     const st = await stack.control({ cmd: 'status' }).catch(() => null);
     if (st?.ok) {
-      const txn = st.transaction as { state: string } | null;
-      const terminal = (st.terminal as { state: string }).state;
+      const txn = st.transaction as { state: string; error: string | null } | null;
+      const { state: terminal, card } = st.terminal as { state: string; card: string | null };
       const outbox = st.outbox as { pending: number };
-      last = `transaction ${txn ? txn.state : 'none'}, terminal ${terminal}, outbox ${outbox.pending}`;
-      const txnOk = w.txn === undefined || (txn !== null && txn.state.split('.')[0] === w.txn);
+      last = `transaction ${txn ? `${txn.state} (error ${String(txn.error)})` : 'none'}, terminal ${terminal} (card ${String(card)}), outbox ${outbox.pending}`;
+      const txnOk = w.txn === undefined || (txn !== null && (txn.state === w.txn || txn.state.startsWith(`${w.txn}.`)));
+      const txnErrorOk = w.txnError === undefined || txn?.error === w.txnError;
+      const cardOk = w.card === undefined || (card ?? 'none') === w.card;
       const terminalOk = w.terminal === undefined || terminal.split('.')[0] === w.terminal;
       const idleOk = w.idle === undefined || txn === null;
       const outboxOk = w.outboxEmpty === undefined || outbox.pending === 0;
       const acceptingOk = w.accepting === undefined || (st.validator as { accepting: boolean }).accepting;
-      if (txnOk && terminalOk && idleOk && outboxOk && acceptingOk) return;
+      if (txnOk && txnErrorOk && cardOk && terminalOk && idleOk && outboxOk && acceptingOk) return;
     }
     await sleep(50);
   }
@@ -199,6 +220,7 @@ interface TxnRecord {
   status: string;
   end_reason: string | null;
   cash_in: number;
+  card_in: number;
   credited: number;
   change_paid: number;
   change_owed: number;
@@ -221,8 +243,10 @@ function check(
 
     for (const t of txns) {
       if (t.status === 'open') failures.push(`transaction ${t.id} is still open`);
-      if (t.cash_in !== t.credited + t.change_paid + t.change_owed) {
-        failures.push(`transaction ${t.id}: cash in ${t.cash_in} ≠ credited ${t.credited} + change paid ${t.change_paid} + change owed ${t.change_owed}`);
+      if (t.cash_in + t.card_in !== t.credited + t.change_paid + t.change_owed) {
+        failures.push(
+          `transaction ${t.id}: cash in ${t.cash_in} + card in ${t.card_in} ≠ credited ${t.credited} + change paid ${t.change_paid} + change owed ${t.change_owed}`,
+        );
       }
     }
     const exp = s.expect;
@@ -237,6 +261,7 @@ function check(
           ['status', want.status, got.status],
           ['endReason', want.endReason, got.end_reason],
           ['cashIn', want.cashIn, got.cash_in],
+          ['cardIn', want.cardIn, got.card_in],
           ['credited', want.credited, got.credited],
           ['changePaid', want.changePaid, got.change_paid],
           ['changeOwed', want.changeOwed, got.change_owed],
@@ -285,8 +310,8 @@ function check(
     const resent = payments.reduce((n, p) => n + Number(p.duplicates ?? 0), 0);
     const atLeast = s.expect.server.duplicatesAtLeast;
     if (atLeast !== undefined && resent < atLeast) failures.push(`the server answered ${resent} resend(s) 'duplicate', expected at least ${atLeast}`);
-    if (payments.length !== want.length) failures.push(`the server holds ${payments.length} payment(s), expected ${want.length}`);
-    want.forEach((w, i) => {
+    if (want && payments.length !== want.length) failures.push(`the server holds ${payments.length} payment(s), expected ${want.length}`);
+    want?.forEach((w, i) => {
       const got = payments[i];
       if (!got) return;
       for (const [k, v] of Object.entries(w)) {

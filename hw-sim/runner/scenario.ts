@@ -1,11 +1,16 @@
 import { z } from 'zod';
 import { HOST_MODES } from '../host/business-link.js';
+import { CARD_MODES } from '../host/card-authorisation.js';
 import { MANAGEMENT_MODES } from '../host/management.js';
 
 const wait = z
   .object({
-    /** The running transaction's state (top-level name, e.g. 'cash'). */
+    /** The running transaction's state: a top-level name ('card') or a path to a substate ('card.authorising'). */
     txn: z.string().optional(),
+    /** The running transaction shows this error to the customer (e.g. 'card-declined'). */
+    txnError: z.string().optional(),
+    /** How the terminal machine offers card payment now: by 'reader', by 'terminal', or 'none' (cash only). */
+    card: z.enum(['reader', 'terminal', 'none']).optional(),
     /** The validator has been enabled for the running transaction. */
     accepting: z.literal(true).optional(),
     /** The terminal machine's state: inService, degraded, outOfService. */
@@ -24,6 +29,8 @@ const wait = z
     from: z.string().optional(),
     /** The runtime process has exited by itself (e.g. killed by its crash seam). */
     exit: z.literal(true).optional(),
+    /** The reference server has received at least this many card authorisation requests. */
+    serverCardRequests: z.number().int().positive().optional(),
     /** The management server holds a raised alarm of this kind. */
     alarm: z.string().optional(),
     /** The management server holds the clearing of an alarm of this kind. */
@@ -43,10 +50,21 @@ const wait = z
 const serverStep = z.enum([...HOST_MODES, 'restart', 'wrong-certificate', 'right-certificate']);
 
 const singleStep = z.union([
-  z.object({ customer: z.string().min(1) }).strict(),
+  z
+    .object({
+      customer: z.string().min(1),
+      /**
+       * The kiosk must refuse this: it answers with an error, or the running transaction shows this
+       * error (the machine refuses some choices by staying where it is and telling the customer why).
+       */
+      refused: z.string().min(1).optional(),
+    })
+    .strict(),
   /** A line typed to a device emulator's standard input (default the validator). */
   z.object({ device: z.string().min(1), to: z.string().optional() }).strict(),
   z.object({ server: serverStep, delayMs: z.number().int().positive().optional() }).strict(),
+  /** The reference server's card mode for this terminal (admin POST /_card); 'by-card' lets the test card numbers decide. */
+  z.object({ serverCard: z.enum(CARD_MODES) }).strict(),
   z.object({ wait }).strict(),
   /** A remote command queued on the management server for this terminal, e.g. { "management": "out-of-service" }. */
   z.object({ management: z.string().min(1), args: z.record(z.string(), z.unknown()).optional(), by: z.string().min(1).optional() }).strict(),
@@ -77,6 +95,8 @@ const txnExpect = z
     status: z.enum(['open', 'completed', 'cancelled']).optional(),
     endReason: z.string().optional(),
     cashIn: z.number().int().optional(),
+    /** Taken by card and not reversed (fen). */
+    cardIn: z.number().int().optional(),
     credited: z.number().int().optional(),
     changePaid: z.number().int().optional(),
     changeOwed: z.number().int().optional(),
@@ -111,7 +131,18 @@ export const scenarioSchema = z
      */
     validator: z.enum(['id003', 'essp', 'ccnet']).optional(),
     /** Optional devices fitted to this kiosk (the validator always is). */
-    fit: z.object({ coins: z.boolean().optional(), hoppers: z.boolean().optional(), printer: z.boolean().optional() }).strict().optional(),
+    fit: z
+      .object({
+        coins: z.boolean().optional(),
+        hoppers: z.boolean().optional(),
+        printer: z.boolean().optional(),
+        /** A magnetic stripe reader emulator of this kind (device 'card-reader'); its card data goes to the reference server. */
+        cardReader: z.enum(['keyboard', 'vendor']).optional(),
+        /** A ZVT payment terminal emulator on loopback TCP (device 'zvt'). */
+        zvt: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
     /** Crash seam for the first start of the runtime. */
     crashAfter: z.string().optional(),
     steps: z.array(stepSchema).min(1),
@@ -121,9 +152,34 @@ export const scenarioSchema = z
         cashbox: z.record(z.string(), z.number().int()).optional(),
         server: z
           .object({
-            payments: z.array(z.object({ phone: z.string().optional(), amount: z.number().int().optional(), service: z.string().optional() }).strict()),
+            /** The payments the server holds, in order (absent: not checked). */
+            payments: z
+              .array(
+                z
+                  .object({
+                    phone: z.string().optional(),
+                    amount: z.number().int().optional(),
+                    service: z.string().optional(),
+                    cardIn: z.number().int().optional(),
+                  })
+                  .strict(),
+              )
+              .optional(),
             /** At least this many resends were answered 'duplicate' (the de-duplication was exercised). */
             duplicatesAtLeast: z.number().int().positive().optional(),
+            /**
+             * For every transaction the server saw a card for: approved − reversed = what the payments
+             * say the reader's card paid, and no authorisation is both paid for and reversed.
+             */
+            cardBalanced: z.literal(true).optional(),
+            /** How many card authorisations the server approved (reversed or not). */
+            cardApproved: z.number().int().nonnegative().optional(),
+            /** How many of the approved authorisations were reversed. */
+            cardReversed: z.number().int().nonnegative().optional(),
+            /** How many card authorisations the server declined. */
+            cardDeclined: z.number().int().nonnegative().optional(),
+            /** The kinds of the anomalies the server recorded, in order (absent: not checked). */
+            anomalies: z.array(z.string()).optional(),
           })
           .strict()
           .optional(),

@@ -27,16 +27,31 @@ function readTransactions(path: string): TxnRow[] {
   }
 }
 
-/** Every transaction ended, balances, and ended as its payment was planned; the hash chain holds. */
-export function checkJournal(path: string, key: Buffer, done: { id: string; payment: Payment }[]): string[] {
+/**
+ * Every transaction ended and balances (cash in = credited + change paid + change owed), and the
+ * journal's own verify holds: the hash chain and its money invariants, as `kiosk journal verify` checks them.
+ */
+export function journalProblems(path: string, key: Buffer): string[] {
   const problems: string[] = [];
-  const rows = new Map(readTransactions(path).map((r) => [r.id, r]));
-  for (const r of rows.values()) {
+  for (const r of readTransactions(path)) {
     if (r.status === 'open') problems.push(`transaction ${r.id} is still open`);
     if (r.cash_in !== r.credited + r.change_paid + r.change_owed) {
       problems.push(`transaction ${r.id}: cash in ${r.cash_in} ≠ credited ${r.credited} + change paid ${r.change_paid} + change owed ${r.change_owed}`);
     }
   }
+  const journal = Journal.openReadOnly(path, { key });
+  try {
+    for (const p of journal.verify()) problems.push(`journal verify: ${p}`);
+  } finally {
+    journal.close();
+  }
+  return problems;
+}
+
+/** Every transaction ended, balances, and ended as its payment was planned; the hash chain holds. */
+export function checkJournal(path: string, key: Buffer, done: { id: string; payment: Payment }[]): string[] {
+  const problems: string[] = journalProblems(path, key);
+  const rows = new Map(readTransactions(path).map((r) => [r.id, r]));
   const ours = new Set(done.map((d) => d.id));
   for (const id of rows.keys()) if (!ours.has(id)) problems.push(`transaction ${id} in the journal was not started by the soak`);
   for (const { id, payment } of done) {
@@ -51,12 +66,6 @@ export function checkJournal(path: string, key: Buffer, done: { id: string; paym
     if (JSON.stringify(got) !== JSON.stringify(expected)) {
       problems.push(`transaction ${id} (${payment.kind}) ended as ${JSON.stringify(got)}, planned ${JSON.stringify(expected)}`);
     }
-  }
-  const journal = Journal.openReadOnly(path, { key });
-  try {
-    for (const p of journal.verify()) problems.push(`journal verify: ${p}`);
-  } finally {
-    journal.close();
   }
   return problems;
 }
@@ -100,5 +109,46 @@ export function checkCash(path: string, done: { payment: Payment }[], cashboxLin
   if (coinbox !== coinsIn) problems.push(`the journal's coin box holds ${coinbox} fen, the soak put in ${coinsIn} fen of coins`);
   const dropped = SIM_HOPPERS.reduce((a, h) => a + (coinsPaid.get(h.name) ?? 0) * h.coinValue, 0);
   if (dropped !== changePaid) problems.push(`the hoppers dropped ${dropped} fen of coins, the journal says ${changePaid} fen of change was paid`);
+  return problems;
+}
+
+/** Totals the emulators counted themselves (fen): what is physically in the boxes and what left the hoppers. */
+export interface DeviceCounters {
+  /** The validator's cash box. */
+  cashbox: number;
+  /** Coins the coin acceptor took. */
+  coinsAccepted: number;
+  /** Coins the hoppers dropped, by their own life counters. */
+  hoppersPaid: number;
+}
+
+/**
+ * The journal accounts for every note and coin in the boxes and every coin paid out: credited to a
+ * transaction, or recorded for the cash count as unattributed (the crash campaign, whose customer
+ * is interrupted, cannot check against a plan as checkCash does).
+ */
+export function checkCounters(path: string, c: DeviceCounters): string[] {
+  const db = new Database(path, { readonly: true });
+  const total = (sql: string): number => (db.prepare(sql).get() as { t: number }).t;
+  let j: { cashbox: number; coinbox: number; changePaid: number; strayNotes: number; strayCoins: number };
+  try {
+    j = {
+      cashbox: total('SELECT COALESCE(SUM(value * count), 0) AS t FROM cashbox'),
+      coinbox: total('SELECT COALESCE(SUM(value * count), 0) AS t FROM coinbox'),
+      changePaid: total('SELECT COALESCE(SUM(change_paid), 0) AS t FROM transactions'),
+      strayNotes: total(`SELECT COALESCE(SUM(json_extract(data, '$.value')), 0) AS t FROM events WHERE type = 'alarm.unattributed-note'`),
+      strayCoins: total(`SELECT COALESCE(SUM(json_extract(data, '$.value')), 0) AS t FROM events WHERE type = 'alarm.unattributed-coin'`),
+    };
+  } finally {
+    db.close();
+  }
+  const problems: string[] = [];
+  if (c.cashbox !== j.cashbox + j.strayNotes) {
+    problems.push(`the validator's cash box holds ${c.cashbox} fen, the journal accounts for ${j.cashbox + j.strayNotes} fen (${j.cashbox} credited, ${j.strayNotes} unattributed)`);
+  }
+  if (c.coinsAccepted !== j.coinbox + j.strayCoins) {
+    problems.push(`the coin acceptor took ${c.coinsAccepted} fen, the journal accounts for ${j.coinbox + j.strayCoins} fen (${j.coinbox} credited, ${j.strayCoins} unattributed)`);
+  }
+  if (c.hoppersPaid !== j.changePaid) problems.push(`the hoppers dropped ${c.hoppersPaid} fen of coins, the journal says ${j.changePaid} fen of change was paid`);
   return problems;
 }

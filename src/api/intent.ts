@@ -9,6 +9,7 @@ export const intentSchema = z.discriminatedUnion('type', [
   // The machine checks the number; this only keeps junk out of it and out of the journal.
   z.object({ type: z.literal('number'), phone: z.string().regex(/^\d{1,20}$/) }).strict(),
   z.object({ type: z.literal('confirm') }).strict(),
+  z.object({ type: z.literal('card') }).strict(),
   z.object({ type: z.literal('done') }).strict(),
   z.object({ type: z.literal('cancel') }).strict(),
   z.object({ type: z.literal('activity') }).strict(),
@@ -18,6 +19,7 @@ export type IntentResult = { ok: true; note?: string } | { ok: false; status: 40
 
 const EVENTS: Record<Exclude<Intent['type'], 'start' | 'number'>, TransactionEvent> = {
   confirm: { type: 'CONFIRM' },
+  card: { type: 'CARD' },
   done: { type: 'DONE' },
   cancel: { type: 'CANCEL' },
   activity: { type: 'ACTIVITY' },

@@ -47,7 +47,8 @@ export async function startApi(opts: ApiOptions): Promise<RunningApi> {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const refused = notLocal(req);
     if (refused) return sendJson(res, 403, { ok: false, error: refused });
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = pathOf(req.url);
+    if (path === null) return sendJson(res, 400, { ok: false, error: 'bad request path' });
     if (path === '/api/screen' && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
       res.end(message(opts.screen.view()));
@@ -75,8 +76,7 @@ export async function startApi(opts: ApiOptions): Promise<RunningApi> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
   wss.on('error', (e: Error) => log.error({ err: e.message }, 'screen socket error'));
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const refused = path !== EVENTS_PATH ? 'no such socket' : notLocal(req);
+    const refused = pathOf(req.url) !== EVENTS_PATH ? 'no such socket' : notLocal(req);
     if (refused) {
       socket.end(`HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${refused}\n`);
       return;
@@ -115,6 +115,18 @@ export async function startApi(opts: ApiOptions): Promise<RunningApi> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The path of a request's URL, or null when it does not parse: `//` reads as an empty host, and a
+ * throw in the upgrade listener would take the whole process down.
+ */
+function pathOf(url: string | undefined): string | null {
+  try {
+    return new URL(url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return null;
+  }
 }
 
 /** The page may load only its own files and may be framed only by loopback pages (the simulator panel). */

@@ -1,7 +1,7 @@
 import { acceptableNotes, type TransactionContext } from '../../states/transaction.js';
 import type { Capabilities } from '../../states/terminal.js';
 import type { TxnRow } from '../journal/index.js';
-import type { Amounts, FinishingPhase, Notice, Offers, Outcome, ScreenName, ScreenView, Service } from '../ui/view-model.js';
+import type { Amounts, CardStage, CardView, FinishingPhase, Notice, Offers, Outcome, ScreenName, ScreenView, Service } from '../ui/view-model.js';
 
 export type Deadline = { at: number; totalMs: number };
 
@@ -26,7 +26,22 @@ const PHASES: Record<string, FinishingPhase> = {
   cancelling: 'cancelling',
 };
 
-const INPUT_SCREENS = new Set<ScreenName>(['number', 'lookup', 'lookupFailed', 'review', 'cash']);
+const INPUT_SCREENS = new Set<ScreenName>(['number', 'lookup', 'lookupFailed', 'review', 'cash', 'card']);
+
+// The stages of both card paths (the reader's and a payment terminal's progress) as the screen words them.
+const CARD_STAGES: Record<string, CardStage> = {
+  'present-card': 'present',
+  'insert-card': 'present',
+  'read-error': 'read-error',
+  authorising: 'authorising',
+  'waiting-host': 'authorising',
+  pin: 'pin',
+  'remove-card': 'remove',
+};
+
+function cardView(ctx: TransactionContext): CardView {
+  return { stage: CARD_STAGES[ctx.cardStage ?? 'present-card'] ?? 'wait', maskedPan: ctx.maskedPan };
+}
 
 /**
  * The customer's screen as a pure function of the runtime's state. The screen decides nothing
@@ -41,7 +56,7 @@ export function screenView(input: ScreenInput): ScreenView {
     cash: caps.cash,
     coins: caps.coins,
     change: caps.change,
-    card: false,
+    card: serving && caps.card !== null,
     receipt: caps.receipt,
   };
   const base: ScreenView = {
@@ -53,6 +68,7 @@ export function screenView(input: ScreenInput): ScreenView {
     amounts: null,
     accepts: null,
     phase: null,
+    card: null,
     result: null,
     claimCode: null,
     error: null,
@@ -98,6 +114,7 @@ function transactionView(base: ScreenView, t: NonNullable<ScreenInput['transacti
     changePaid: ctx.changePaid,
     owed: ctx.changeOwed,
     credited: ctx.credited - change,
+    card: ctx.cardIn,
   };
   const notices: Notice[] = [];
   if (ctx.service === 'pay' && ctx.change === null) notices.push('no-change');
@@ -117,6 +134,9 @@ function transactionView(base: ScreenView, t: NonNullable<ScreenInput['transacti
         ? { notes: acceptableNotes(ctx, ctx.limits, ctx.denominations), coins: acceptableNotes(ctx, ctx.limits, ctx.coins) }
         : null,
     phase: screen === 'finishing' ? (phase ?? 'settling') : null,
+    card: screen === 'card' ? cardView(ctx) : null,
+    // Within a transaction the card is offered as the machine was told at its start.
+    offers: { ...base.offers, card: ctx.card !== null && ctx.service === 'pay' && ctx.credited === 0 },
     error: errorCode(top, ctx.error),
     notices,
     deadline: INPUT_SCREENS.has(screen) ? t.deadline : null,
@@ -127,6 +147,7 @@ function errorCode(state: string, error: string | null): string | null {
   if (error === null) return null;
   if (state === 'lookupFailed') return /^unknown account/.test(error) ? 'unknown-account' : 'lookup-failed';
   if (error === 'bad-number' || error === 'nothing-due') return error;
+  if (error === 'card-declined' || error === 'card-unavailable' || error === 'card-not-after-cash') return error;
   // Faults that end a transaction are told through the result, not as an input error.
   return null;
 }
@@ -137,6 +158,7 @@ const OUTCOMES: [RegExp, Outcome][] = [
   [/^customer-cancel/, 'cancelled'],
   [/^timeout/, 'timeout'],
   [/^device-fault/, 'fault'],
+  [/^card-unknown$/, 'card-reversed'],
 ];
 
 function resultView(base: ScreenView, r: NonNullable<ScreenInput['result']>): ScreenView {
@@ -159,6 +181,7 @@ function resultView(base: ScreenView, r: NonNullable<ScreenInput['result']>): Sc
       changePaid: txn.changePaid,
       owed: txn.changeOwed,
       credited: txn.credited,
+      card: txn.cardIn,
     },
     result: {
       outcome,

@@ -109,6 +109,45 @@ export const configSchema = z
       .strict()
       .refine((p) => p.transport === 'usb' || p.port !== undefined, { message: 'port is required for serial and lp printers', path: ['port'] })
       .optional(),
+    /** A magnetic-stripe card reader (card data goes to the business server for authorisation). */
+    cardReader: z
+      .object({
+        /** 'hid-keyboard' (keyboard wedge) or 'hid-vendor' (vendor reports); see drivers/registry.ts. */
+        model: z.enum(['hid-keyboard', 'hid-vendor']),
+        /** A hidraw path (best a udev symlink), `usb:VVVV:PPPP`, or `socket:PATH` for the emulator. */
+        device: z.string().regex(/^(socket:.+|usb:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}|\/.+)$/, 'a /dev path, usb:VVVV:PPPP or socket:PATH'),
+      })
+      .strict()
+      .optional(),
+    /** A certified payment terminal driven over ZVT (it reads the card and takes the PIN itself). */
+    paymentTerminal: z
+      .object({
+        model: z.enum(['zvt']).default('zvt'),
+        transport: z.enum(['tcp', 'serial']),
+        host: z.string().min(1).optional(),
+        tcpPort: z.number().int().min(1).max(65535).default(20007),
+        /** Serial device, for transport 'serial'. */
+        port: z.string().min(1).optional(),
+        baudRate: z.number().int().positive().default(9600),
+        /** The terminal's six-digit password. */
+        password: z.string().regex(/^\d{6}$/, 'six digits').default('000000'),
+        /** ISO 4217 numeric currency code. */
+        currency: z.number().int().min(1).max(999).default(156),
+        ackTimeoutMs: ms.optional(),
+        /** Longest silence of the terminal while a command runs (card, PIN, host). */
+        idleTimeoutMs: ms.optional(),
+        commandTimeoutMs: ms.optional(),
+        abortWaitMs: ms.optional(),
+        healthIntervalMs: z.number().int().min(0).optional(),
+        /** How often a terminal reversal that got no answer is tried again. */
+        reversalRetryMs: ms.default(30_000),
+      })
+      .strict()
+      .refine((p) => (p.transport === 'tcp' ? p.host !== undefined : p.port !== undefined), {
+        message: 'host is required for tcp, port for serial',
+        path: ['transport'],
+      })
+      .optional(),
     receipt: z
       .object({
         /** The operator's name printed at the top of each receipt. */
@@ -197,9 +236,13 @@ export const configSchema = z
         inputMs: ms.default(60_000),
         lookupMs: ms.default(10_000),
         cashMs: ms.default(90_000),
+        /** Card payment: the customer presenting the card or answering the terminal. */
+        cardMs: ms.default(60_000),
+        /** Card payment: the authorisation once sent; past it the outcome is unknown and reversed. */
+        cardAuthMs: ms.default(60_000),
       })
       .strict()
-      .default({ inputMs: 60_000, lookupMs: 10_000, cashMs: 90_000 }),
+      .default({ inputMs: 60_000, lookupMs: 10_000, cashMs: 90_000, cardMs: 60_000, cardAuthMs: 60_000 }),
     control: z
       .object({ socket: z.string().min(1).optional() })
       .strict()

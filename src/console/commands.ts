@@ -367,7 +367,9 @@ async function log(ctx: CommandContext, args: string[]): Promise<boolean> {
       continue;
     }
     const e = record(entry);
-    const time = typeof e.time === 'number' ? shortTime(new Date(e.time).toISOString()) : shortTime(e.time);
+    const at = typeof e.time === 'number' ? new Date(e.time) : null;
+    // A number beyond Date's range makes toISOString throw: such a line shows no time.
+    const time = at ? (Number.isNaN(at.getTime()) ? '-' : shortTime(at.toISOString())) : shortTime(e.time);
     const level = typeof e.level === 'number' ? (LEVELS[e.level] ?? String(e.level)) : str(e.level);
     const extra = Object.fromEntries(Object.entries(e).filter(([k]) => !LOG_NOISE.has(k)));
     const rest = Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : '';

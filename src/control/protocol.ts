@@ -10,6 +10,8 @@ export const controlRequest = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('start'), service: z.enum(['pay', 'topup', 'lookup']) }),
   z.object({ cmd: z.literal('number'), phone: z.string().max(32) }),
   z.object({ cmd: z.literal('confirm') }),
+  /** Pay the amount due by card instead of cash (at the review). */
+  z.object({ cmd: z.literal('card') }),
   z.object({ cmd: z.literal('done') }),
   z.object({ cmd: z.literal('topup-offline') }),
   z.object({ cmd: z.literal('cancel') }),

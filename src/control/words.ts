@@ -20,6 +20,7 @@ export function requestFromWords(command: string, arg: string | undefined): Cont
       return arg ? { cmd: 'transactions', limit: Number(arg) } : { cmd: 'transactions' };
     case 'status':
     case 'confirm':
+    case 'card':
     case 'done':
     case 'topup-offline':
     case 'cancel':

@@ -112,14 +112,22 @@ export function migrate(db: Database, file: string, list: readonly Migration[], 
   }
   const pending = [...list].filter((m) => m.version > current).sort((a, b) => a.version - b.version);
   for (const m of pending) {
+    // PRAGMA foreign_keys is a no-op inside a transaction, so it is switched around it.
+    const keysWere = db.pragma('foreign_keys', { simple: true }) as number;
+    if (m.rebuildsTables) db.pragma('foreign_keys = OFF');
     try {
       db.transaction(() => {
         db.exec(m.sql);
         m.after?.(db, ctx);
+        if (m.rebuildsTables && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+          throw new Error('the rebuilt tables break a foreign key');
+        }
         db.pragma(`user_version = ${m.version}`);
       })();
     } catch (err) {
       throw new Error(`journal database ${file}: migration ${m.version} failed: ${messageOf(err)}`, { cause: err });
+    } finally {
+      if (m.rebuildsTables) db.pragma(`foreign_keys = ${keysWere ? 'ON' : 'OFF'}`);
     }
   }
 }

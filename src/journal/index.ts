@@ -5,6 +5,14 @@ export { KEY_BYTES, loadOrCreateKey, readKey } from './key.js';
 export { journalVerifyCommand } from './verify-command.js';
 export {
   Journal,
+  type CardApproval,
+  type CardAttempt,
+  type CardMethod,
+  type CardRequest,
+  type CardStatus,
+  type CardUnknownOutcome,
+  type PaymentCard,
+  type TerminalReversalRow,
   type CashCollection,
   type CountedCash,
   type HopperLevel,

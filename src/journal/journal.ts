@@ -14,6 +14,8 @@ export interface TxnRow {
   status: TxnStatus;
   endReason: string | null;
   cashIn: number;
+  /** Taken by card and not reversed (fen). */
+  cardIn: number;
   credited: number;
   changePaid: number;
   changeOwed: number;
@@ -97,7 +99,71 @@ export interface PaymentMessage {
   amount: number;
   currency: 'CNY';
   cashIn: number;
+  /** Present when the payment was by card. */
+  cardIn?: number;
+  card?: PaymentCard;
   settledAt: string;
+}
+
+/** How a card payment was authorised, as the business side is told it. Never the full card number. */
+export interface PaymentCard {
+  method: CardMethod;
+  requestId?: string;
+  receiptNo?: number;
+  maskedPan?: string;
+}
+
+/** 'reader': the kiosk read a magnetic stripe and the business server authorised it; 'terminal': a ZVT terminal did. */
+export type CardMethod = 'reader' | 'terminal';
+
+export interface CardRequest {
+  /** Unique per attempt; a server reversal names it in `reverses`. */
+  requestId: string;
+  method: CardMethod;
+  amount: number;
+  maskedPan?: string;
+}
+
+/** What the authoriser reported with an approval: the server's auth code, or the terminal's booking. */
+export interface CardApproval {
+  requestId: string;
+  authCode?: string;
+  serverRef?: string;
+  receiptNo?: number;
+  trace?: number;
+  terminalId?: string;
+  cardName?: string;
+}
+
+export type CardStatus = 'requested' | 'approved' | 'declined' | 'unknown';
+
+/** One card authorisation attempt of a transaction, folded from its card.* events. */
+export interface CardAttempt extends CardRequest, Omit<CardApproval, 'requestId'> {
+  txnId: string;
+  status: CardStatus;
+  reason?: string;
+}
+
+/** What cardUnknown() did about the money. */
+export interface CardUnknownOutcome {
+  /** 'server': a reversal message is queued; 'terminal': a terminal reversal by receipt number; 'none': an alarm. */
+  reversal: 'server' | 'terminal' | 'none';
+  /** Card money taken back off the transaction (an approval that is now reversed). */
+  withdrawn: number;
+}
+
+export type TerminalReversalStatus = 'pending' | 'reversed' | 'refused';
+
+export interface TerminalReversalRow {
+  requestId: string;
+  txnId: string;
+  receiptNo: number;
+  amount: number;
+  status: TerminalReversalStatus;
+  attempts: number;
+  lastError: string | null;
+  createdAt: string;
+  doneAt: string | null;
 }
 
 /** The outbox payload that undoes an earlier online request (Journal.queueReversal). */
@@ -134,6 +200,8 @@ export type SendResult = { ok: true; serverRef?: string } | { ok: false; error: 
 
 const SERVICES: readonly Service[] = ['pay', 'topup', 'lookup'];
 const NOTE_EVENTS = ['note.escrowed', 'note.stacked', 'note.returned'] as const;
+/** The events that carry the coin acceptor's event counter (see coinCounter()). */
+const COIN_COUNTER_EVENTS = ['coin.accepted', 'alarm.unattributed-coin', 'device.coin-counter'] as const;
 /**
  * Written only by the journal's own methods; append() may not forge them. Other note.* and txn.*
  * names stay free for facts such as 'note.rejected', so those two families are reserved by name.
@@ -150,7 +218,8 @@ const RESERVED_TYPES = new Set<string>([
   'cashbox.collected',
   'txn.reversal',
 ]);
-const RESERVED_PREFIXES = ['payout.', 'receipt.'] as const;
+const RESERVED_PREFIXES = ['payout.', 'receipt.', 'card.'] as const;
+const CARD_METHODS: readonly CardMethod[] = ['reader', 'terminal'];
 /** A hopper takes at most this many coins in one dispense command (one ccTalk data byte). */
 const MAX_DISPENSE = 255;
 const PAYMENT_CURRENCY = 'CNY';
@@ -163,6 +232,7 @@ interface TxnRecord {
   status: TxnStatus;
   end_reason: string | null;
   cash_in: number;
+  card_in: number;
   credited: number;
   change_paid: number;
   change_owed: number;
@@ -207,6 +277,18 @@ interface OutboxRecord {
   last_error: string | null;
   acked_at: string | null;
   server_ref: string | null;
+}
+
+interface TerminalReversalRecord {
+  request_id: string;
+  txn_id: string;
+  receipt_no: number;
+  amount: number;
+  status: TerminalReversalStatus;
+  attempts: number;
+  last_error: string | null;
+  created_at: string;
+  done_at: string | null;
 }
 
 interface CrashPoint {
@@ -332,16 +414,41 @@ export class Journal {
     });
   }
 
-  /** A coin routed to the coin box: it counts for this transaction at once. */
-  coinAccepted(id: string, coin: Coin): void {
+  /**
+   * A coin routed to the coin box: it counts for this transaction at once. `counter`: the
+   * acceptor's event counter of this coin, which coinCounter() gives back after a restart.
+   */
+  coinAccepted(id: string, coin: Coin, counter?: number): void {
     const c = cleanCash('coin', coin);
+    if (counter !== undefined) requireRange('event counter', counter, 0, 255);
     this.write(() => {
       this.mustBeOpen(id, 'accept a coin in');
       const at = this.stamp();
       this.sql.stack.run(c.value, c.value, at, id);
       this.sql.coinboxAdd.run(c.currency, c.value);
-      this.insertEvent(id, 'coin.accepted', { coin: c }, at);
+      this.insertEvent(id, 'coin.accepted', counter === undefined ? { coin: c } : { coin: c, counter }, at);
     });
+  }
+
+  /**
+   * The coin acceptor's event counter the journal has accounted for last: the newest of a coin
+   * credited, a coin recorded as unattributed, or a counter recorded on its own (events that are
+   * not coins, a reset). Undefined when the newest of them carries none (journalled before
+   * counters were), or there is none.
+   */
+  coinCounter(): number | undefined {
+    let newest: { seq: number; counter: number | null } | undefined;
+    for (const type of COIN_COUNTER_EVENTS) {
+      const r = this.sql.lastCoinCounter.get(type) as { seq: number; counter: number | null } | undefined;
+      if (r && (!newest || r.seq > newest.seq)) newest = r;
+    }
+    return typeof newest?.counter === 'number' ? newest.counter : undefined;
+  }
+
+  /** The acceptor's counter moved past events that were not coins (rejects, a reset, a start-up). */
+  coinCounterSeen(counter: number): void {
+    requireRange('event counter', counter, 0, 255);
+    this.append(null, 'device.coin-counter', { counter });
   }
 
   /** Any other fact worth keeping: alarms, device status, recovery decisions, operator actions. */
@@ -378,7 +485,11 @@ export class Journal {
     if (changeDue > 0) requireText('claimCode (needed when change is due)', claimCode);
     return this.write(() => {
       const row = this.mustBeOpen(id, 'settle');
-      const credited = row.cashIn - changeDue;
+      if (changeDue > row.cashIn) {
+        throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
+      }
+      const card = this.cardAttempts(id).find((c) => c.status === 'approved');
+      const credited = row.cashIn + row.cardIn - changeDue;
       if (credited < 0) {
         throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
       }
@@ -391,6 +502,7 @@ export class Journal {
       const at = this.stamp();
       this.sql.settle.run(s.endReason, credited, changeDue, claimCode ?? null, at, id);
       const data: Record<string, unknown> = { endReason: s.endReason, cashIn: row.cashIn, credited, changeDue };
+      if (row.cardIn > 0) data.cardIn = row.cardIn;
       if (claimCode !== undefined) data.claimCode = claimCode;
       this.insertEvent(id, 'txn.settled', data, at);
       if (credited > 0) {
@@ -402,6 +514,7 @@ export class Journal {
           amount: credited,
           currency: PAYMENT_CURRENCY,
           cashIn: row.cashIn,
+          ...(row.cardIn > 0 && card ? { cardIn: row.cardIn, card: paymentCard(card) } : {}),
           settledAt: at,
         };
         this.sql.insertOutbox.run(message.messageId, id, 'payment', JSON.stringify(message), at);
@@ -417,6 +530,13 @@ export class Journal {
       const row = this.mustBeOpen(id, 'cancel');
       if (row.cashIn > 0) {
         throw new Error(`journal: cannot cancel "${id}": it holds cash in ${row.cashIn}; settle it instead`);
+      }
+      if (row.cardIn > 0) {
+        throw new Error(`journal: cannot cancel "${id}": it holds an approved card payment of ${row.cardIn}; settle or reverse it`);
+      }
+      const open = this.cardAttempts(id).find((c) => c.status === 'requested');
+      if (open) {
+        throw new Error(`journal: cannot cancel "${id}": card request "${open.requestId}" has no outcome; record one first`);
       }
       const at = this.stamp();
       this.sql.cancel.run(reason, at, id);
@@ -773,23 +893,199 @@ export class Journal {
     requireText('reason', r.reason);
     return this.write(() => {
       this.mustGet(txnId);
-      const messageId = `${txnId}:reversal:${r.reverses}`;
-      const known = this.sql.outboxMessage.get(messageId) as { payload: string } | undefined;
-      if (known) return JSON.parse(known.payload) as ReversalMessage;
-      const at = this.stamp();
-      const message: ReversalMessage = {
-        messageId,
-        txnId,
-        reverses: r.reverses,
-        amount: r.amount,
-        currency: PAYMENT_CURRENCY,
-        reason: r.reason,
-        createdAt: at,
-      };
-      this.insertEvent(txnId, 'txn.reversal', { messageId, reverses: r.reverses, amount: r.amount, reason: r.reason }, at);
-      this.sql.insertOutbox.run(messageId, txnId, 'reversal', JSON.stringify(message), at);
-      return message;
+      return this.insertReversal(txnId, r);
     });
+  }
+
+  private insertReversal(txnId: string, r: { reverses: string; amount: number; reason: string }): ReversalMessage {
+    const messageId = `${txnId}:reversal:${r.reverses}`;
+    const known = this.sql.outboxMessage.get(messageId) as { payload: string } | undefined;
+    if (known) return JSON.parse(known.payload) as ReversalMessage;
+    const at = this.stamp();
+    const message: ReversalMessage = {
+      messageId,
+      txnId,
+      reverses: r.reverses,
+      amount: r.amount,
+      currency: PAYMENT_CURRENCY,
+      reason: r.reason,
+      createdAt: at,
+    };
+    this.insertEvent(txnId, 'txn.reversal', { messageId, reverses: r.reverses, amount: r.amount, reason: r.reason }, at);
+    this.sql.insertOutbox.run(messageId, txnId, 'reversal', JSON.stringify(message), at);
+    return message;
+  }
+
+  // ------------------------------------------------------------------ card payments
+
+  /**
+   * Journalled before the card data goes to the server or the amount to the terminal, so that a
+   * crash from here on leaves a request recovery can see and reverse. A card pays exactly the amount
+   * due of a bill, alone: no cash may have been taken, and one request runs at a time.
+   */
+  cardRequested(txnId: string, r: CardRequest): void {
+    requireText('requestId', r.requestId);
+    if (!CARD_METHODS.includes(r.method)) throw new Error(`journal: card method must be reader or terminal, got ${JSON.stringify(r.method)}`);
+    requirePositive('amount', r.amount);
+    if (r.maskedPan !== undefined) requireMaskedPan(r.maskedPan);
+    this.write(() => {
+      const row = this.mustBeOpen(txnId, 'request a card payment in');
+      if (row.service !== 'pay') throw new Error(`journal: card payment on "${txnId}": only a bill payment takes a card, not ${row.service}`);
+      if (row.cashIn > 0 || row.cardIn > 0) {
+        throw new Error(`journal: card payment on "${txnId}": money was already taken (cash ${row.cashIn}, card ${row.cardIn})`);
+      }
+      if (row.amountDue !== r.amount) {
+        throw new Error(`journal: card payment on "${txnId}": amount ${r.amount} is not the amount due ${String(row.amountDue)}`);
+      }
+      const attempts = this.cardAttempts(txnId);
+      if (attempts.some((c) => c.requestId === r.requestId)) throw new Error(`journal: card request "${r.requestId}" already exists`);
+      const open = attempts.find((c) => c.status === 'requested');
+      if (open) throw new Error(`journal: card payment on "${txnId}": request "${open.requestId}" has no outcome yet`);
+      const at = this.stamp();
+      this.sql.touch.run(at, txnId);
+      const data: Record<string, unknown> = { requestId: r.requestId, method: r.method, amount: r.amount };
+      if (r.maskedPan !== undefined) data.maskedPan = r.maskedPan;
+      this.insertEvent(txnId, 'card.requested', data, at);
+    });
+  }
+
+  /** The credit point of a card payment: the money counts for this transaction from here on. */
+  cardApproved(txnId: string, a: CardApproval): void {
+    requireText('requestId', a.requestId);
+    if (a.authCode !== undefined) requireText('authCode', a.authCode);
+    if (a.serverRef !== undefined) requireText('serverRef', a.serverRef);
+    if (a.receiptNo !== undefined) requireAmount('receiptNo', a.receiptNo);
+    this.write(() => {
+      this.mustBeOpen(txnId, 'approve a card payment in');
+      const req = this.pendingCard(txnId, a.requestId, 'approve');
+      const at = this.stamp();
+      this.sql.cardIn.run(req.amount, req.amount, at, txnId);
+      const data: Record<string, unknown> = { requestId: a.requestId, method: req.method, amount: req.amount };
+      for (const k of ['authCode', 'serverRef', 'receiptNo', 'trace', 'terminalId', 'cardName'] as const) {
+        if (a[k] !== undefined) data[k] = a[k];
+      }
+      this.insertEvent(txnId, 'card.approved', data, at);
+    });
+  }
+
+  /** Certain that no money was taken: declined, refused, aborted, or never sent. */
+  cardDeclined(txnId: string, d: { requestId: string; reason: string }): void {
+    requireText('requestId', d.requestId);
+    requireText('reason', d.reason);
+    this.write(() => {
+      this.mustGet(txnId);
+      this.pendingCard(txnId, d.requestId, 'decline');
+      const at = this.stamp();
+      this.sql.touch.run(at, txnId);
+      this.insertEvent(txnId, 'card.declined', { requestId: d.requestId, reason: d.reason }, at);
+    });
+  }
+
+  /**
+   * The outcome is not known (time-out, link lost, crash), or an approval the customer was never
+   * told of: in this one write the card money is taken off the transaction and its undoing is
+   * queued, a reversal message to the server (reader) or a terminal reversal by receipt number
+   * (terminal). A terminal request with no receipt number cannot be reversed by the kiosk: an
+   * 'alarm.card-unresolved' event is written for the operator instead.
+   */
+  cardUnknown(txnId: string, u: { requestId: string; reason: string; receiptNo?: number }): CardUnknownOutcome {
+    requireText('requestId', u.requestId);
+    requireText('reason', u.reason);
+    if (u.receiptNo !== undefined) requireAmount('receiptNo', u.receiptNo);
+    return this.write(() => {
+      this.mustBeOpen(txnId, 'record an unknown card outcome in');
+      const req = this.cardAttempts(txnId).find((c) => c.requestId === u.requestId);
+      if (!req) throw new Error(`journal: unknown card request "${u.requestId}" in "${txnId}"`);
+      if (req.status !== 'requested' && req.status !== 'approved') {
+        throw new Error(`journal: card request "${u.requestId}" is already ${req.status}`);
+      }
+      const at = this.stamp();
+      const withdrawn = req.status === 'approved' ? req.amount : 0;
+      if (withdrawn > 0) this.sql.cardOut.run(withdrawn, withdrawn, at, txnId);
+      else this.sql.touch.run(at, txnId);
+      const receiptNo = u.receiptNo ?? req.receiptNo;
+      let reversal: CardUnknownOutcome['reversal'];
+      if (req.method === 'reader') reversal = 'server';
+      else reversal = receiptNo === undefined ? 'none' : 'terminal';
+      const data: Record<string, unknown> = { requestId: u.requestId, method: req.method, reason: u.reason, reversal, withdrawn };
+      if (receiptNo !== undefined) data.receiptNo = receiptNo;
+      this.insertEvent(txnId, 'card.unknown', data, at);
+      if (reversal === 'server') {
+        this.insertReversal(txnId, { reverses: u.requestId, amount: req.amount, reason: `card-${u.reason}` });
+      } else if (reversal === 'terminal') {
+        this.sql.insertTerminalReversal.run(u.requestId, txnId, receiptNo, req.amount, at);
+      } else {
+        this.insertEvent(
+          txnId,
+          'alarm.card-unresolved',
+          { requestId: u.requestId, amount: req.amount, reason: u.reason, detail: 'the terminal gave no receipt number: check its journal' },
+          at,
+        );
+      }
+      return { reversal, withdrawn };
+    });
+  }
+
+  /** Every card attempt of a transaction, oldest first. */
+  cardAttempts(txnId: string): CardAttempt[] {
+    const attempts = new Map<string, CardAttempt>();
+    for (const e of this.events(txnId)) {
+      if (!e.type.startsWith('card.')) continue;
+      const d = e.data as Record<string, unknown> & { requestId: string };
+      if (e.type === 'card.requested') {
+        attempts.set(d.requestId, { ...(d as unknown as CardRequest), txnId, status: 'requested' });
+        continue;
+      }
+      const a = attempts.get(d.requestId);
+      if (!a) continue;
+      if (e.type === 'card.approved') Object.assign(a, stripped(d, ['requestId', 'method', 'amount']), { status: 'approved' });
+      else if (e.type === 'card.declined') Object.assign(a, { status: 'declined', reason: d.reason });
+      else if (e.type === 'card.unknown') {
+        Object.assign(a, { status: 'unknown', reason: d.reason }, d.receiptNo === undefined ? {} : { receiptNo: d.receiptNo });
+      }
+    }
+    return [...attempts.values()];
+  }
+
+  /** Terminal reversals still to be sent, oldest first. */
+  pendingTerminalReversals(): TerminalReversalRow[] {
+    return (this.sql.pendingTerminalReversals.all() as TerminalReversalRecord[]).map(toTerminalReversal);
+  }
+
+  terminalReversals(txnId: string): TerminalReversalRow[] {
+    return (this.sql.terminalReversalsOf.all(txnId) as TerminalReversalRecord[]).map(toTerminalReversal);
+  }
+
+  /**
+   * One attempt at a terminal reversal. 'reversed' and 'refused' are final ('refused' also writes
+   * 'alarm.card-reversal-refused': the customer's card stays charged until the operator acts);
+   * 'unknown' only counts the attempt, and the worker tries again.
+   */
+  terminalReversalAttempt(requestId: string, r: { outcome: 'reversed' | 'refused' | 'unknown'; code: string; detail: string }): TerminalReversalRow {
+    requireText('requestId', requestId);
+    requireText('code', r.code);
+    return this.write(() => {
+      const rec = this.sql.terminalReversal.get(requestId) as TerminalReversalRecord | undefined;
+      if (!rec) throw new Error(`journal: no terminal reversal for card request "${requestId}"`);
+      if (rec.status !== 'pending') throw new Error(`journal: terminal reversal "${requestId}" is already ${rec.status}`);
+      const at = this.stamp();
+      if (r.outcome === 'unknown') {
+        this.sql.terminalReversalFailed.run(`${r.code}: ${r.detail}`, requestId);
+      } else {
+        this.sql.terminalReversalDone.run(r.outcome, `${r.code}: ${r.detail}`, at, requestId);
+        const data = { requestId, receiptNo: rec.receipt_no, amount: rec.amount, code: r.code, detail: r.detail };
+        this.insertEvent(rec.txn_id, r.outcome === 'reversed' ? 'card.reversed' : 'card.reversal-refused', data, at);
+        if (r.outcome === 'refused') this.insertEvent(rec.txn_id, 'alarm.card-reversal-refused', data, at);
+      }
+      return toTerminalReversal(this.sql.terminalReversal.get(requestId) as TerminalReversalRecord);
+    });
+  }
+
+  private pendingCard(txnId: string, requestId: string, action: string): CardAttempt {
+    const req = this.cardAttempts(txnId).find((c) => c.requestId === requestId);
+    if (!req) throw new Error(`journal: cannot ${action} card request "${requestId}": it was never requested in "${txnId}"`);
+    if (req.status !== 'requested') throw new Error(`journal: cannot ${action} card request "${requestId}": it is already ${req.status}`);
+    return req;
   }
 
   // ------------------------------------------------------------------ audit
@@ -818,13 +1114,15 @@ export class Journal {
     const problems: string[] = [];
 
     for (const r of this.rows<TxnRecord>(
-      `SELECT * FROM transactions WHERE status <> 'open' AND cash_in <> credited + change_paid + change_owed`,
+      `SELECT * FROM transactions WHERE status <> 'open' AND cash_in + card_in <> credited + change_paid + change_owed`,
     )) {
       problems.push(
-        `transaction "${r.id}": cash in ${r.cash_in} != credited ${r.credited} + change paid ` +
+        `transaction "${r.id}": cash in ${r.cash_in} + card in ${r.card_in} != credited ${r.credited} + change paid ` +
           `${r.change_paid} + change owed ${r.change_owed}`,
       );
     }
+
+    problems.push(...this.checkCards());
 
     for (const r of this.rows<{ id: string; cash_in: number; notes: number; coins: number }>(
       `SELECT t.id, t.cash_in, COALESCE(n.total, 0) AS notes, COALESCE(c.total, 0) AS coins FROM transactions t
@@ -843,6 +1141,11 @@ export class Journal {
       `SELECT id, cash_in FROM transactions WHERE status = 'cancelled' AND cash_in > 0`,
     )) {
       problems.push(`transaction "${r.id}": cancelled with cash in ${r.cash_in}`);
+    }
+    for (const r of this.rows<{ id: string; card_in: number }>(
+      `SELECT id, card_in FROM transactions WHERE status = 'cancelled' AND card_in > 0`,
+    )) {
+      problems.push(`transaction "${r.id}": cancelled with card in ${r.card_in}`);
     }
 
     problems.push(...this.checkCashbox());
@@ -894,6 +1197,45 @@ export class Journal {
       } else if (!owesMessage && r.n > 0) {
         problems.push(`transaction "${r.id}": ${r.status}, credited ${r.credited}, yet has ${r.n} payment messages`);
       }
+    }
+    return problems;
+  }
+
+  /**
+   * Card money is what approvals brought in minus what unknown outcomes took back; every unknown
+   * outcome has its reversal (server message or terminal reversal) or its alarm; no ended
+   * transaction leaves a request without an outcome.
+   */
+  private checkCards(): string[] {
+    const problems: string[] = [];
+    for (const r of this.rows<{ id: string; status: TxnStatus; card_in: number; approved: number; withdrawn: number }>(
+      `SELECT t.id, t.status, t.card_in,
+              COALESCE((SELECT SUM(json_extract(data, '$.amount')) FROM events
+                        WHERE txn_id = t.id AND type = 'card.approved'), 0) AS approved,
+              COALESCE((SELECT SUM(json_extract(data, '$.withdrawn')) FROM events
+                        WHERE txn_id = t.id AND type = 'card.unknown'), 0) AS withdrawn
+       FROM transactions t
+       WHERE t.card_in > 0 OR t.id IN (SELECT txn_id FROM events WHERE type = 'card.requested')`,
+    )) {
+      if (r.card_in !== r.approved - r.withdrawn) {
+        problems.push(`transaction "${r.id}": card in ${r.card_in} != card approvals ${r.approved} - reversed approvals ${r.withdrawn}`);
+      }
+      if (r.status === 'open') continue;
+      for (const c of this.cardAttempts(r.id)) {
+        if (c.status === 'requested') problems.push(`transaction "${r.id}": ${r.status} with card request "${c.requestId}" unresolved`);
+      }
+    }
+    for (const r of this.rows<{ txn_id: string; request_id: string; reversal: string }>(
+      `SELECT txn_id, json_extract(data, '$.requestId') AS request_id, json_extract(data, '$.reversal') AS reversal
+       FROM events WHERE type = 'card.unknown'`,
+    )) {
+      const queued =
+        r.reversal === 'server'
+          ? this.sql.outboxByMessage.get(`${r.txn_id}:reversal:${r.request_id}`) !== undefined
+          : r.reversal === 'terminal'
+            ? this.sql.terminalReversal.get(r.request_id) !== undefined
+            : (this.sql.cardAlarm.get(r.request_id) as { n: number }).n > 0;
+      if (!queued) problems.push(`card request "${r.request_id}" of "${r.txn_id}": outcome unknown, yet no ${r.reversal} reversal or alarm`);
     }
     return problems;
   }
@@ -1078,6 +1420,28 @@ function prepareStatements(db: Database) {
     ),
     lookup: db.prepare('UPDATE transactions SET phone = ?, amount_due = ?, updated_at = ? WHERE id = ?'),
     touch: db.prepare('UPDATE transactions SET updated_at = ? WHERE id = ?'),
+    cardIn: db.prepare(
+      'UPDATE transactions SET card_in = card_in + ?, credited = credited + ?, updated_at = ? WHERE id = ?',
+    ),
+    cardOut: db.prepare(
+      'UPDATE transactions SET card_in = card_in - ?, credited = credited - ?, updated_at = ? WHERE id = ?',
+    ),
+    insertTerminalReversal: db.prepare(
+      `INSERT INTO terminal_reversals (request_id, txn_id, receipt_no, amount, status, created_at)
+       VALUES (?, ?, ?, ?, 'pending', ?)`,
+    ),
+    cardAlarm: db.prepare(
+      `SELECT COUNT(*) AS n FROM events WHERE type = 'alarm.card-unresolved' AND json_extract(data, '$.requestId') = ?`,
+    ),
+    terminalReversal: db.prepare('SELECT * FROM terminal_reversals WHERE request_id = ?'),
+    terminalReversalsOf: db.prepare('SELECT * FROM terminal_reversals WHERE txn_id = ? ORDER BY created_at'),
+    pendingTerminalReversals: db.prepare(`SELECT * FROM terminal_reversals WHERE status = 'pending' ORDER BY created_at`),
+    terminalReversalFailed: db.prepare(
+      'UPDATE terminal_reversals SET attempts = attempts + 1, last_error = ? WHERE request_id = ?',
+    ),
+    terminalReversalDone: db.prepare(
+      `UPDATE terminal_reversals SET status = ?, attempts = attempts + 1, last_error = ?, done_at = ? WHERE request_id = ?`,
+    ),
     stack: db.prepare(
       'UPDATE transactions SET cash_in = cash_in + ?, credited = credited + ?, updated_at = ? WHERE id = ?',
     ),
@@ -1151,6 +1515,7 @@ function prepareStatements(db: Database) {
       `SELECT * FROM events WHERE txn_id = ? AND type IN ('note.escrowed', 'note.stacked', 'note.returned')
        ORDER BY seq DESC LIMIT 1`,
     ),
+    lastCoinCounter: db.prepare(`SELECT seq, json_extract(data, '$.counter') AS counter FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1`),
     lastNote: db.prepare(
       `SELECT * FROM events WHERE type IN ('note.escrowed', 'note.stacked', 'note.returned')
        ORDER BY seq DESC LIMIT 1`,
@@ -1284,6 +1649,7 @@ function toTxn(r: TxnRecord): TxnRow {
     status: r.status,
     endReason: r.end_reason,
     cashIn: r.cash_in,
+    cardIn: r.card_in,
     credited: r.credited,
     changePaid: r.change_paid,
     changeOwed: r.change_owed,
@@ -1291,6 +1657,41 @@ function toTxn(r: TxnRecord): TxnRow {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
+}
+
+function toTerminalReversal(r: TerminalReversalRecord): TerminalReversalRow {
+  return {
+    requestId: r.request_id,
+    txnId: r.txn_id,
+    receiptNo: r.receipt_no,
+    amount: r.amount,
+    status: r.status,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    doneAt: r.done_at,
+  };
+}
+
+function paymentCard(c: CardAttempt): PaymentCard {
+  const card: PaymentCard = { method: c.method, requestId: c.requestId };
+  if (c.receiptNo !== undefined) card.receiptNo = c.receiptNo;
+  if (c.maskedPan !== undefined) card.maskedPan = c.maskedPan;
+  return card;
+}
+
+function stripped(d: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(d).filter(([k]) => !keys.includes(k)));
+}
+
+/**
+ * A masked PAN shows at most the first 6 and last 4 digits; anything that looks like more is
+ * refused, so a full card number can never reach the journal through this door.
+ */
+function requireMaskedPan(v: unknown): asserts v is string {
+  if (typeof v !== 'string' || !/^\d{0,6}[*Xx•]+\d{0,4}$/.test(v) || (v.match(/\d/g) ?? []).length > 10) {
+    throw new Error('journal: maskedPan must show at most the first 6 and last 4 digits, the rest masked');
+  }
 }
 
 function toPayout(r: PayoutRecord): PayoutRow {

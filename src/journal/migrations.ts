@@ -11,6 +11,11 @@ export interface Migration {
   sql: string;
   /** Work SQL alone cannot do (it needs the journal key), run after `sql` in the same transaction. */
   after?: (db: Database, ctx: MigrationContext) => void;
+  /**
+   * The migration rebuilds a table that others reference (SQLite cannot change a CHECK in place):
+   * foreign keys are switched off around its transaction and checked before it commits.
+   */
+  rebuildsTables?: boolean;
 }
 
 export interface MigrationContext {
@@ -211,6 +216,56 @@ export const migrations: readonly Migration[] = [
         CHECK ((status = 'running') = (finished_at IS NULL))
       );
       CREATE INDEX remote_commands_unacked ON remote_commands (received_at) WHERE acked_at IS NULL;
+    `,
+  },
+  {
+    version: 5,
+    rebuildsTables: true,
+    sql: `
+      -- Card payments (issue 5). card_in is money taken by card and not reversed; the row invariant
+      -- becomes cash_in + card_in = credited + change_paid + change_owed, which needs a new table.
+      CREATE TABLE transactions_v5 (
+        id          TEXT PRIMARY KEY,
+        service     TEXT NOT NULL CHECK (service IN ('pay', 'topup', 'lookup')),
+        phone       TEXT,
+        amount_due  INTEGER CHECK (amount_due IS NULL OR (typeof(amount_due) = 'integer' AND amount_due >= 0)),
+        status      TEXT NOT NULL CHECK (status IN ('open', 'completed', 'cancelled')),
+        end_reason  TEXT,
+        cash_in     INTEGER NOT NULL DEFAULT 0 ${money('cash_in')},
+        credited    INTEGER NOT NULL DEFAULT 0 ${money('credited')},
+        change_paid INTEGER NOT NULL DEFAULT 0 ${money('change_paid')},
+        change_owed INTEGER NOT NULL DEFAULT 0 ${money('change_owed')},
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        claim_code  TEXT CHECK (claim_code IS NULL OR (typeof(claim_code) = 'text' AND length(claim_code) > 0)),
+        card_in     INTEGER NOT NULL DEFAULT 0 ${money('card_in')},
+        CHECK (cash_in + card_in = credited + change_paid + change_owed),
+        CHECK (status <> 'cancelled' OR (cash_in = 0 AND card_in = 0))
+      );
+      INSERT INTO transactions_v5 (id, service, phone, amount_due, status, end_reason, cash_in, credited,
+                                   change_paid, change_owed, created_at, updated_at, claim_code)
+        SELECT id, service, phone, amount_due, status, end_reason, cash_in, credited,
+               change_paid, change_owed, created_at, updated_at, claim_code FROM transactions;
+      DROP TABLE transactions;
+      ALTER TABLE transactions_v5 RENAME TO transactions;
+      CREATE INDEX transactions_open ON transactions (status) WHERE status = 'open';
+      CREATE UNIQUE INDEX transactions_claim_code ON transactions (claim_code) WHERE claim_code IS NOT NULL;
+
+      -- Payment-terminal bookings to undo by receipt number (ZVT reversal), written in the same
+      -- commit as the unknown outcome that needs them and retried until the terminal answers.
+      CREATE TABLE terminal_reversals (
+        request_id   TEXT PRIMARY KEY,
+        txn_id       TEXT NOT NULL REFERENCES transactions (id),
+        receipt_no   INTEGER NOT NULL CHECK (typeof(receipt_no) = 'integer' AND receipt_no >= 0),
+        amount       INTEGER NOT NULL ${money('amount')},
+        status       TEXT NOT NULL CHECK (status IN ('pending', 'reversed', 'refused')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT,
+        created_at   TEXT NOT NULL,
+        done_at      TEXT,
+        CHECK ((status = 'pending') = (done_at IS NULL))
+      );
+      CREATE INDEX terminal_reversals_pending ON terminal_reversals (created_at) WHERE status = 'pending';
     `,
   },
 ];

@@ -70,6 +70,8 @@ export class ControlHandler {
         return transactions.customer({ type: 'NUMBER', phone: req.phone });
       case 'confirm':
         return transactions.customer({ type: 'CONFIRM' });
+      case 'card':
+        return transactions.customer({ type: 'CARD' });
       case 'done':
         return transactions.customer({ type: 'DONE' });
       case 'topup-offline':

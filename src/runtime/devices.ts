@@ -1,6 +1,14 @@
-import type { AnyDevice, BillValidator, CoinAcceptor, CoinHopper, Printer } from '../../drivers/types.js';
-import { createBillValidator, createCoinAcceptor, createHopper, createPrinter } from '../../drivers/registry.js';
-import { COIN_ACCEPTOR, HOPPER_PREFIX, PRINTER } from '../../states/terminal.js';
+import type { AnyDevice, BillValidator, CardReader, CoinAcceptor, CoinHopper, PaymentTerminal, Printer } from '../../drivers/types.js';
+import {
+  createBillValidator,
+  createCardReader,
+  createCoinAcceptor,
+  createHopper,
+  createPaymentTerminal,
+  createPrinter,
+} from '../../drivers/registry.js';
+import { derivePanKey } from '../../drivers/hid-card/index.js';
+import { CARD_READER, COIN_ACCEPTOR, HOPPER_PREFIX, PAYMENT_TERMINAL, PRINTER } from '../../states/terminal.js';
 import type { Config } from '../config/schema.js';
 import { driverLog, type Logger } from '../log.js';
 
@@ -10,10 +18,15 @@ export interface Devices {
   readonly coinAcceptor: CoinAcceptor | undefined;
   readonly hoppers: ReadonlyMap<string, CoinHopper>;
   readonly printer: Printer | undefined;
+  readonly cardReader: CardReader | undefined;
+  readonly paymentTerminal: PaymentTerminal | undefined;
 }
 
-/** Builds the drivers named in the configuration; nothing is opened yet. */
-export function createDevices(config: Config, log: Logger): Devices {
+/**
+ * Builds the drivers named in the configuration; nothing is opened yet. `terminalSecret` keys the
+ * card reader's PAN hashes (the journal key).
+ */
+export function createDevices(config: Config, log: Logger, terminalSecret?: Uint8Array): Devices {
   const validator = createBillValidator(config.validator.model, {
     port: config.validator.port,
     pollIntervalMs: config.validator.pollIntervalMs,
@@ -55,7 +68,34 @@ export function createDevices(config: Config, log: Logger): Devices {
         log: driverLog(log.child({ device: PRINTER })),
       })
     : undefined;
-  return { validator, coinAcceptor, hoppers, printer };
+  const r = config.cardReader;
+  if (r && !terminalSecret) throw new Error('a card reader needs the terminal secret for its PAN hashes');
+  const cardReader =
+    r && terminalSecret
+      ? createCardReader(r.model, { device: r.device, panKey: derivePanKey(terminalSecret), log: driverLog(log.child({ device: CARD_READER })) })
+      : undefined;
+  const t = config.paymentTerminal;
+  const timeouts = t && {
+    ...(t.ackTimeoutMs !== undefined ? { ackTimeoutMs: t.ackTimeoutMs } : {}),
+    ...(t.idleTimeoutMs !== undefined ? { idleTimeoutMs: t.idleTimeoutMs } : {}),
+    ...(t.commandTimeoutMs !== undefined ? { commandTimeoutMs: t.commandTimeoutMs } : {}),
+    ...(t.abortWaitMs !== undefined ? { abortWaitMs: t.abortWaitMs } : {}),
+    ...(t.healthIntervalMs !== undefined ? { healthIntervalMs: t.healthIntervalMs } : {}),
+  };
+  const paymentTerminal = t
+    ? createPaymentTerminal(t.model, {
+        transport: t.transport,
+        tcpPort: t.tcpPort,
+        baudRate: t.baudRate,
+        password: t.password,
+        currency: t.currency,
+        ...(t.host !== undefined ? { host: t.host } : {}),
+        ...(t.port !== undefined ? { port: t.port } : {}),
+        ...(timeouts ? { timeouts } : {}),
+        log: driverLog(log.child({ device: PAYMENT_TERMINAL })),
+      })
+    : undefined;
+  return { validator, coinAcceptor, hoppers, printer, cardReader, paymentTerminal };
 }
 
 /** Every fitted device with its name in the terminal machine. */
@@ -64,6 +104,8 @@ export function fittedDevices(d: Devices): [string, AnyDevice][] {
   if (d.coinAcceptor) list.push([COIN_ACCEPTOR, d.coinAcceptor]);
   for (const [name, h] of d.hoppers) list.push([`${HOPPER_PREFIX}${name}`, h]);
   if (d.printer) list.push([PRINTER, d.printer]);
+  if (d.cardReader) list.push([CARD_READER, d.cardReader]);
+  if (d.paymentTerminal) list.push([PAYMENT_TERMINAL, d.paymentTerminal]);
   return list;
 }
 

@@ -26,6 +26,8 @@ export class ReceiptService {
     const values = (type: string, key: 'note' | 'coin') =>
       events.filter((e) => e.type === type).map((e) => Number((e.data[key] as { value?: number } | undefined)?.value));
     const settled = events.find((e) => e.type === 'txn.settled');
+    const card = txn.cardIn > 0 ? this.journal.cardAttempts(txnId).find((c) => c.status === 'approved') : undefined;
+    const terminalLines = events.filter((e) => e.type === 'terminal.receipt').flatMap((e) => (e.data.lines as string[] | undefined) ?? []);
     return {
       operator: this.labels.operator,
       terminalId: this.labels.terminalId,
@@ -40,6 +42,17 @@ export class ReceiptService {
       changePaid: txn.changePaid,
       changeOwed: txn.changeOwed,
       ...(txn.claimCode ? { claimCode: txn.claimCode } : {}),
+      ...(card
+        ? {
+            card: {
+              amount: txn.cardIn,
+              ...(card.maskedPan !== undefined ? { maskedPan: card.maskedPan } : {}),
+              ...(card.authCode !== undefined ? { authCode: card.authCode } : {}),
+              ...(card.receiptNo !== undefined ? { receiptNo: card.receiptNo } : {}),
+              ...(terminalLines.length > 0 ? { terminalLines } : {}),
+            },
+          }
+        : {}),
       ...flags,
     };
   }

@@ -16,7 +16,7 @@ import {
   type SettleInput,
   type TransactionEvent,
 } from '../../states/transaction.js';
-import { capabilities, COIN_ACCEPTOR, HOPPER_PREFIX, PRINTER, terminalMachine, type SelfTestResult } from '../../states/terminal.js';
+import { capabilities, CARD_READER, COIN_ACCEPTOR, HOPPER_PREFIX, PAYMENT_TERMINAL, PRINTER, terminalMachine, type SelfTestResult } from '../../states/terminal.js';
 import type { Config } from '../config/schema.js';
 import { serveControl } from '../control/server.js';
 import type { ControlResponse } from '../control/protocol.js';
@@ -29,9 +29,11 @@ import { startScreen, type Screen } from '../api/index.js';
 import { ControlHandler, type TransactionDesk } from './control-handler.js';
 import { createDevices, fittedDevices, openWithin, type Devices } from './devices.js';
 import { NoteFlow, type ActiveTxn } from './notes.js';
+import { CoinFlow } from './coins.js';
 import { SystemdNotifier } from './sd-notify.js';
 import { ChangePayer } from './payout.js';
 import { ReceiptService } from './receipts.js';
+import { CardPayments } from './cards.js';
 import { stateName } from './state-name.js';
 
 type Service = 'pay' | 'topup' | 'lookup';
@@ -59,8 +61,10 @@ export class Runtime {
   readonly alarms: AlarmBook;
   private management: ManagementLink | undefined;
   private readonly notes: NoteFlow;
+  private readonly coins: CoinFlow;
   private readonly payer: ChangePayer;
   private readonly receipts: ReceiptService;
+  private readonly cards: CardPayments;
   private readonly business: BusinessAdapter;
   private readonly forwarder: Forwarder;
   private readonly outboxMonitor: OutboxMonitor;
@@ -71,6 +75,9 @@ export class Runtime {
   private active: ActiveTxn | null = null;
   private lastTxnId: string | null = null;
   private powerUpBill: BillAtPowerUp = 'none';
+  /** The validator handed a note back while recovery still had a transaction to decide. */
+  private noteHandedBack = false;
+  private recoveryRan = false;
   private deferredRecovery = false;
   private validatorReady = false;
   private server: Server | undefined;
@@ -86,17 +93,28 @@ export class Runtime {
     private readonly log: Logger,
     private readonly deps: RuntimeDeps = {},
   ) {
+    const key = loadOrCreateKey(config.journal.keyFile);
     this.journal = Journal.open(config.journal.path, {
-      key: loadOrCreateKey(config.journal.keyFile),
+      key,
       ...(deps.crashAfter ? { crashAfter: deps.crashAfter } : {}),
     });
     this.alarms = new AlarmBook(this.journal, log.child({ part: 'alarms' }));
-    this.devices = createDevices(config, log);
+    this.devices = createDevices(config, log, key);
     const { hoppers, printer } = this.devices;
     this.notes = new NoteFlow(this.journal, config.limits, () => this.active, log);
+    this.coins = new CoinFlow(this.journal, this.devices.coinAcceptor, () => this.active, this.alarms, log.child({ part: 'coins' }));
     this.payer = new ChangePayer(this.journal, hoppers, config.change.reserve, log.child({ part: 'change' }));
     this.receipts = new ReceiptService(this.journal, printer, { operator: config.receipt.operator, terminalId: config.terminalId, width: config.printer?.width ?? 42 }, log.child({ part: 'receipts' }));
     this.business = createBusinessAdapter(config, log.child({ part: 'business-link' }));
+    this.cards = new CardPayments({
+      journal: this.journal,
+      reader: this.devices.cardReader,
+      terminal: this.devices.paymentTerminal,
+      business: this.business,
+      alarms: this.alarms,
+      reversalRetryMs: config.paymentTerminal?.reversalRetryMs ?? 30_000,
+      log: log.child({ part: 'cards' }),
+    });
     this.forwarder = new Forwarder({
       outbox: this.journal,
       adapter: this.business,
@@ -173,6 +191,7 @@ export class Runtime {
     });
     this.terminal.start();
     this.forwarder.start();
+    this.cards.start();
     this.management?.start();
     this.outboxMonitor.start();
     this.notifier.startWatchdog(() => !this.stopped);
@@ -228,6 +247,7 @@ export class Runtime {
     // last credit) may still have been queued behind the first disable.
     await this.devices.validator.disable().catch((e: Error) => this.log.error({ err: e.message }, 'could not disable the validator'));
     await this.devices.coinAcceptor?.disable().catch((e: Error) => this.log.error({ err: e.message }, 'could not disable the coin acceptor'));
+    await this.cards.stop();
     await this.forwarder.stop();
     await this.outboxMonitor.stop();
     await this.business.stop();
@@ -256,7 +276,10 @@ export class Runtime {
       this.journal.append(this.active?.id ?? null, 'note.rejected', { reason: r.reason, code: r.code });
       this.log.info({ reason: r.reason }, 'validator rejected a note');
     });
-    v.on('returned', (note) => this.log.info({ value: note?.value ?? null }, 'note handed back'));
+    v.on('returned', (note) => {
+      if (!this.recoveryRan || this.deferredRecovery) this.noteHandedBack = true;
+      this.log.info({ value: note?.value ?? null }, 'note handed back');
+    });
   }
 
   private wireOtherDevices(): void {
@@ -264,24 +287,8 @@ export class Runtime {
     this.devices.coinAcceptor?.on('status', watch(COIN_ACCEPTOR));
     for (const [name, h] of this.devices.hoppers) h.on('status', watch(`${HOPPER_PREFIX}${name}`));
     this.devices.printer?.on('status', watch(PRINTER));
-    const coins = this.devices.coinAcceptor;
-    if (coins) {
-      coins.on('coin', (coin) => {
-        const a = this.active;
-        if (a && isAcceptingCash(a.actor.getSnapshot())) {
-          this.journal.coinAccepted(a.id, coin);
-          this.log.info({ txn: a.id, value: coin.value }, 'coin accepted and credited');
-          a.actor.send({ type: 'COIN_CREDITED', value: coin.value });
-        } else {
-          this.journal.append(null, 'alarm.unattributed-coin', { value: coin.value, currency: coin.currency });
-          this.log.error({ value: coin.value }, 'a coin arrived with no transaction taking cash; recorded for the cash count');
-        }
-      });
-      coins.on('events-lost', ({ count }) => {
-        this.journal.append(this.active?.id ?? null, 'alarm.coin-events-lost', { count });
-        this.log.error({ count }, 'the coin acceptor lost events between polls: coins may be missing from the credit');
-      });
-    }
+    this.devices.cardReader?.on('status', watch(CARD_READER));
+    this.devices.paymentTerminal?.on('status', watch(PAYMENT_TERMINAL));
   }
 
   private deviceStatus(name: string, s: DeviceStatus): void {
@@ -330,11 +337,22 @@ export class Runtime {
     const decisions = recoverOpenTransactions(this.journal, {
       validatorReady: this.validatorReady,
       noteInStacker: this.powerUpBill === 'stacker',
+      noteHandedBack: this.noteHandedBack || this.powerUpBill === 'acceptor',
     });
+    this.recoveryRan = true;
     this.deferredRecovery = decisions.some((d) => d.action === 'deferred');
     for (const d of decisions) {
       this.journal.append(d.txnId, 'recovery.decision', { ...d });
       this.log.warn(d, `recovered transaction ${d.txnId}: ${d.action}`);
+      if ((d.action === 'settled' || d.action === 'cancelled') && d.unresolved) {
+        this.alarms.raise({
+          kind: 'note-unresolved',
+          source: 'validator',
+          severity: 'critical',
+          detail: `transaction ${d.txnId}: a ${d.unresolved} fen note was in the validator at the restart and it reports neither stacking nor returning it; check the validator and count the cash box`,
+        });
+      }
+      if (d.action === 'card-reversed') this.cards.followUp(d.txnId, d.requestId, d.reversal);
       // The customer who would have taken this receipt is gone: keep it for a reprint.
       if (d.action === 'settled' && this.devices.printer) this.journal.receiptFailed(d.txnId, 'not printed: the kiosk restarted');
     }
@@ -413,6 +431,7 @@ export class Runtime {
         coins: caps.coins && this.devices.coinAcceptor ? this.devices.coinAcceptor.coins().map((c) => c.value) : [],
         change: caps.change ? this.payer.supply() : [],
         receipt: caps.receipt,
+        card: caps.card,
       },
     });
     const a: ActiveTxn = { id, actor, cancelWhenResolved: false };
@@ -478,6 +497,7 @@ export class Runtime {
         }),
         settle: fromPromise<unknown, SettleInput>(({ input }) => this.closeTransaction(input.id, input.endReason, input.changeDue)),
         payChange: fromPromise<PayChangeOutput, PayChangeInput>(({ input }) => this.payer.pay(input.id, input.amount)),
+        authoriseCard: this.cards.actor(),
         printReceipt: fromPromise<unknown, { id: string }>(({ input }) => this.receipts.print(input.id)),
         cancel: fromPromise<unknown, CloseInput>(({ input }) => this.closeTransaction(input.id, input.endReason)),
         finish: fromPromise<unknown, CloseInput>(({ input }) => this.closeTransaction(input.id, input.endReason)),
@@ -486,14 +506,18 @@ export class Runtime {
   }
 
   /**
-   * Settles or cancels from what the journal holds, after any note in escrow has been resolved:
-   * a note that gets stacked after the decision to cancel is still credited, never lost.
+   * Settles or cancels from what the journal holds, after any note in escrow has been resolved
+   * and the coin acceptor's buffer read once more: a note that gets stacked or a coin that was
+   * dropped before the decision to close is still credited, never lost.
    */
   private async closeTransaction(id: string, endReason: string, changeDue = 0): Promise<void> {
+    await this.coins.closing(id);
     await this.notes.resolved(id);
+    // A card request whose answer never reached the machine (stop, machine error) is reversed.
+    this.cards.abandonOpen(id, 'abandoned');
     const txn = this.journal.transaction(id);
     if (!txn || txn.status !== 'open') return;
-    if (txn.cashIn > 0 || endReason === 'looked-up') {
+    if (txn.cashIn > 0 || txn.cardIn > 0 || endReason === 'looked-up') {
       // The machine computed the change from what it saw credited; the journal is the truth, and a
       // late note only ever adds to the credit, never to the change.
       const due = Math.min(changeDue, txn.cashIn);
@@ -510,7 +534,7 @@ export class Runtime {
     this.lastTxnId = a.id;
     const txn = this.journal.transaction(a.id);
     const printed = this.journal.events(a.id).some((e) => e.type.startsWith('receipt.'));
-    if (this.devices.printer && txn?.status === 'completed' && txn.cashIn > 0 && !printed) {
+    if (this.devices.printer && txn?.status === 'completed' && txn.cashIn + txn.cardIn > 0 && !printed) {
       // The printer was not usable when the customer paid: the screen showed the receipt, and this
       // puts it in the reprint queue for the console.
       this.journal.receiptFailed(a.id, 'printer not available at the time of payment');

@@ -46,7 +46,15 @@ async function start(): Promise<void> {
     ...info.devices.filter((d) => /^h\d+$/.test(d)).map((d) => group(`Hopper ${d} 找零器`, faults(d, ['empty', 'jam', 'refill 200', 'clear']))),
     ...(has('printer') ? [group('Printer 打印机', faults('printer', ['paper-near-end', 'paper-out', 'cover-open', 'clear']))] : []),
     group('Central server 服务器', ['ok', 'down', 'slow', 'garbage'].map((m) => ({ label: m, line: `server ${m}`, kind: m === 'ok' ? undefined : 'fault' }))),
-    h('section', {}, h('h2', {}, 'Card 银行卡'), h('div', { class: 'buttons' }, h('button', { type: 'button', disabled: true, title: 'arrives with the card reader' }, 'swipe test card'))),
+    ...(has('card-reader')
+      ? [
+          group('Card reader 刷卡器', [
+            ...['visa', 'unionpay', 'declined', 'auth-timeout', 'drop-after-approve'].map((c): Button => ({ label: `swipe ${c}`, line: `card-reader swipe ${c}`, kind: 'money' })),
+            ...faults('card-reader', ['garbage', 'too-fast']),
+          ]),
+        ]
+      : []),
+    ...(has('zvt') ? [group('Payment terminal 支付终端', faults('zvt', ['approve', 'decline', 'timeout', 'silent-after-pin']).map((b) => (b.line === 'zvt approve' ? { ...b, kind: undefined } : b)))] : []),
   );
 }
 

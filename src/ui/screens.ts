@@ -37,6 +37,8 @@ export function renderScreen(v: ScreenView, c: ScreenContext): HTMLElement {
       return review(v, c);
     case 'cash':
       return cash(v, c);
+    case 'card':
+      return card(v, c);
     case 'finishing':
       return finishing(v, c);
     case 'result':
@@ -70,7 +72,7 @@ function notices(list: Notice[], t: Strings): HTMLElement | null {
 
 function home(v: ScreenView, c: ScreenContext): HTMLElement {
   const { t } = c;
-  const methods = [v.offers.cash && t.methodCash, v.offers.coins && t.methodCoins].filter((m): m is string => typeof m === 'string');
+  const methods = [v.offers.cash && t.methodCash, v.offers.coins && t.methodCoins, v.offers.card && t.methodCard].filter((m): m is string => typeof m === 'string');
   return h(
     'div',
     { class: 'stack' },
@@ -82,7 +84,7 @@ function home(v: ScreenView, c: ScreenContext): HTMLElement {
       v.offers.topup && h('button', { type: 'button', class: 'service', 'data-action': 'start-topup', click: () => c.send({ type: 'start', service: 'topup' }) }, h('strong', {}, t.topup), h('span', {}, t.topupHint)),
     ),
     notices(v.notices, t),
-    h('p', { class: 'methods' }, `${t.methods}: `, methods.join(' · '), h('span', { class: 'off' }, ` · ${t.methodCard}`)),
+    h('p', { class: 'methods' }, `${t.methods}: `, methods.join(' · '), !v.offers.card && h('span', { class: 'off' }, ` · ${t.methodCard}`)),
   );
 }
 
@@ -131,18 +133,23 @@ function review(v: ScreenView, c: ScreenContext): HTMLElement {
   const { t } = c;
   const due = v.amounts?.due ?? null;
   const nothingDue = v.service === 'pay' && due === 0;
+  const byCard = v.service === 'pay' && !nothingDue && v.offers.card;
+  const cardErrors: Record<string, string> = { 'card-declined': t.cardDeclined, 'card-unavailable': t.cardUnavailable };
+  const cardError = cardErrors[v.error ?? ''];
   return h(
     'div',
     { class: 'stack' },
     phoneLine(v, c),
     due !== null && h('div', { class: 'amounts' }, amountRow('due', t.due, due, 'main')),
     nothingDue && h('p', { class: 'big', 'data-error': 'nothing-due' }, t.nothingDue),
+    cardError && h('p', { class: 'error big', 'data-error': v.error ?? '' }, cardError),
     notices(v.notices, t),
     h(
       'div',
       { class: 'actions' },
       action('cancel', nothingDue ? t.back : t.cancel, () => c.send({ type: 'cancel' }), 'secondary'),
-      !nothingDue && action('confirm', v.service === 'topup' ? t.confirmTopup : t.confirmPay, () => c.send({ type: 'confirm' }), 'primary'),
+      !nothingDue && action('confirm', v.service === 'topup' ? t.confirmTopup : byCard ? t.payByCash : t.confirmPay, () => c.send({ type: 'confirm' }), 'primary'),
+      byCard && action('card', t.payByCard, () => c.send({ type: 'card' }), 'primary'),
     ),
   );
 }
@@ -177,6 +184,24 @@ function cash(v: ScreenView, c: ScreenContext): HTMLElement {
   );
 }
 
+function card(v: ScreenView, c: ScreenContext): HTMLElement {
+  const { t } = c;
+  const stage = v.card?.stage ?? 'present';
+  const text = { present: t.cardPresent, 'read-error': t.cardReadError, authorising: t.cardAuthorising, pin: t.cardPin, wait: t.cardWait, remove: t.cardRemove }[stage];
+  const busy = stage === 'authorising' || stage === 'wait';
+  return h(
+    'div',
+    { class: 'stack' },
+    h('h1', {}, t.cardTitle),
+    phoneLine(v, c),
+    v.amounts?.due != null && h('div', { class: 'amounts' }, amountRow('due', t.due, v.amounts.due, 'main')),
+    h('p', { class: `big ${stage === 'read-error' ? 'error' : ''} ${busy ? 'spinner' : ''}`.trim(), 'data-card-stage': stage }, text),
+    v.card?.maskedPan && h('p', { class: 'account', 'data-field': 'masked-pan' }, v.card.maskedPan),
+    // Once the card is with the authoriser a cancel only asks; the outcome still decides.
+    h('div', { class: 'actions' }, action('cancel', t.cancel, () => c.send({ type: 'cancel' }), 'secondary')),
+  );
+}
+
 function finishing(v: ScreenView, c: ScreenContext): HTMLElement {
   const { t } = c;
   const a = v.amounts;
@@ -194,7 +219,7 @@ function result(v: ScreenView, c: ScreenContext): HTMLElement {
   const r = v.result;
   const a = v.amounts;
   if (!r || !a) return message(t.settling);
-  const titles = { paid: t.paid, 'topped-up': t.toppedUp, cancelled: t.cancelled, timeout: t.timedOut, fault: t.fault, pending: t.pending };
+  const titles = { paid: t.paid, 'topped-up': t.toppedUp, cancelled: t.cancelled, timeout: t.timedOut, fault: t.fault, pending: t.pending, 'card-reversed': t.cardUnknown };
   const receipt = { printed: t.receiptPrinted, failed: t.receiptFailed, none: t.receiptNone }[r.receipt];
   const ok = r.outcome === 'paid' || r.outcome === 'topped-up';
   return h(
@@ -207,13 +232,13 @@ function result(v: ScreenView, c: ScreenContext): HTMLElement {
       'div',
       { class: 'amounts summary' },
       a.due !== null && amountRow('due', t.due, a.due),
-      amountRow('inserted', t.inserted, a.inserted),
+      a.card > 0 ? amountRow('card', t.cardPaid, a.card) : amountRow('inserted', t.inserted, a.inserted),
       amountRow('credited', t.credited, a.credited),
       a.changePaid > 0 && amountRow('change-paid', t.changePaid, a.changePaid),
       a.owed > 0 && amountRow('owed', t.changeOwed, a.owed, 'warn'),
     ),
     v.claimCode && h('div', { class: 'claim' }, h('span', { class: 'label' }, t.claimTitle), h('strong', { 'data-field': 'claim-code' }, v.claimCode), h('p', {}, t.claimHint)),
-    a.inserted > 0 && h('p', { class: 'receipt', 'data-receipt': r.receipt }, receipt),
+    a.inserted + a.card > 0 && h('p', { class: 'receipt', 'data-receipt': r.receipt }, receipt),
     h('div', { class: 'actions' }, action('done', t.done, () => c.send({ type: 'done' }), 'primary')),
   );
 }

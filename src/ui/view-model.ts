@@ -12,6 +12,7 @@ export type ScreenName =
   | 'lookupFailed'
   | 'review'
   | 'cash'
+  | 'card'
   | 'finishing'
   | 'result'
   | 'outOfService'
@@ -34,7 +35,17 @@ export type Notice =
 export type OutReason = 'no-cash' | 'no-link' | 'boot-failed' | 'operator';
 
 /** What a finished transaction came to (the journal's record, not the screen's guess). */
-export type Outcome = 'paid' | 'topped-up' | 'cancelled' | 'timeout' | 'fault' | 'pending';
+/** 'card-reversed': the card authorisation's outcome was not known, so it was reversed and nothing paid. */
+export type Outcome = 'paid' | 'topped-up' | 'cancelled' | 'timeout' | 'fault' | 'pending' | 'card-reversed';
+
+/** What the card screen asks of the customer now. */
+export type CardStage = 'present' | 'read-error' | 'authorising' | 'pin' | 'wait' | 'remove';
+
+export interface CardView {
+  stage: CardStage;
+  /** First 6 / last 4 at most, once the card is read (stripe reader only). */
+  maskedPan: string | null;
+}
 
 export type FinishingPhase = 'settling' | 'change' | 'printing' | 'cancelling';
 
@@ -44,7 +55,7 @@ export interface Offers {
   cash: boolean;
   coins: boolean;
   change: boolean;
-  /** Card payments arrive with the card reader; never offered yet. */
+  /** A card can pay the amount due (a usable payment terminal, or a card reader with the link up). */
   card: boolean;
   receipt: boolean;
 }
@@ -63,6 +74,8 @@ export interface Amounts {
   owed: number;
   /** What goes to the account (the excess too when no change can be paid). */
   credited: number;
+  /** Paid by card. */
+  card: number;
 }
 
 export interface ResultView {
@@ -83,9 +96,14 @@ export interface ScreenView {
   /** While taking cash: the note and coin values that would be taken now. */
   accepts: { notes: number[]; coins: number[] } | null;
   phase: FinishingPhase | null;
+  /** On the card screen. */
+  card: CardView | null;
   result: ResultView | null;
   claimCode: string | null;
-  /** Why the last input was refused: 'bad-number', 'nothing-due', 'unknown-account', 'lookup-failed'. */
+  /**
+   * Why the last input was refused: 'bad-number', 'nothing-due', 'unknown-account', 'lookup-failed',
+   * 'card-declined', 'card-unavailable', 'card-not-after-cash'.
+   */
   error: string | null;
   offers: Offers;
   notices: Notice[];
@@ -104,6 +122,7 @@ export type Intent =
   | { type: 'start'; service: Service }
   | { type: 'number'; phone: string }
   | { type: 'confirm' }
+  | { type: 'card' }
   | { type: 'done' }
   | { type: 'cancel' }
   | { type: 'activity' };

@@ -66,7 +66,9 @@ export interface BusinessAdapter extends Pick<EventEmitter<AdapterEvents>, 'on' 
   /**
    * Sends the card data (consumed from `read.sensitive`, which is wiped whatever happens) with the
    * request over the TLS link. Fails with UplinkError: 'outcome-unknown' when the request may have
-   * reached the server (the caller must queue a reversal), 'unreachable' when nothing was sent.
+   * reached the server (the caller must queue a reversal), 'unreachable' when nothing was sent (or
+   * the server said it cannot serve now), 'rejected' when the server refused the request itself, so
+   * that nothing was authorised (a reversal is then harmless, but not needed).
    */
   authoriseCard(request: CardAuthorisationRequest, read: CardRead): Promise<CardAuthorisationAnswer>;
 }

@@ -8,17 +8,34 @@ import { z } from 'zod';
 const phoneSchema = z.string().regex(/^1\d{10}$/);
 const fenSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
-/** A settled payment (Journal.settle). */
-export const paymentPayloadSchema = z.object({
-  messageId: z.string().min(1),
-  txnId: z.string().min(1),
-  service: z.enum(['pay', 'topup']),
-  phone: phoneSchema,
-  amount: fenSchema.positive(),
-  currency: z.literal('CNY'),
-  cashIn: fenSchema,
-  settledAt: z.string().min(1),
-});
+/** What a payment says of its card part. Never the card number: at most first 6 and last 4 digits. */
+export const paymentCardSchema = z
+  .object({
+    method: z.enum(['reader', 'terminal']),
+    /** Reader path: the requestId of the authorisation that approved it. */
+    requestId: z.string().min(1).optional(),
+    /** Terminal path: the terminal's receipt number of the booking. */
+    receiptNo: z.number().int().nonnegative().optional(),
+    maskedPan: z.string().regex(/^\d{0,6}\*+\d{0,4}$/, 'must be masked (first 6 / last 4 digits at most)').optional(),
+  })
+  .refine((c) => c.method !== 'reader' || c.requestId !== undefined, { message: 'a reader payment names its authorisation (requestId)', path: ['requestId'] });
+
+/** A settled payment (Journal.settle). Cash payments carry no card fields. */
+export const paymentPayloadSchema = z
+  .object({
+    messageId: z.string().min(1),
+    txnId: z.string().min(1),
+    service: z.enum(['pay', 'topup']),
+    phone: phoneSchema,
+    amount: fenSchema.positive(),
+    currency: z.literal('CNY'),
+    cashIn: fenSchema,
+    /** What the card paid, in fen; absent means 0. */
+    cardIn: fenSchema.optional(),
+    card: paymentCardSchema.optional(),
+    settledAt: z.string().min(1),
+  })
+  .refine((p) => ((p.cardIn ?? 0) > 0) === (p.card !== undefined), { message: 'a card part (cardIn > 0) and its card go together', path: ['card'] });
 export type PaymentPayload = z.infer<typeof paymentPayloadSchema>;
 
 /** The undoing of an earlier online request whose outcome must not stay half-done (Journal.queueReversal). */

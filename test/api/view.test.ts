@@ -41,6 +41,11 @@ function ctx(over: Partial<TransactionContext> = {}): TransactionContext {
     changeOwed: 0,
     receipt: true,
     receiptError: null,
+    card: null,
+    cardIn: 0,
+    cardStage: null,
+    maskedPan: null,
+    cardStop: null,
     ...over,
   };
 }
@@ -58,6 +63,7 @@ function row(over: Partial<TxnRow> = {}): TxnRow {
     status: 'completed',
     endReason: 'paid',
     cashIn: 15000,
+    cardIn: 0,
     credited: 12350,
     changePaid: 2650,
     changeOwed: 0,
@@ -121,7 +127,7 @@ t.test('the transaction screens follow the machine', async (t) => {
   const review = screenView(input({ transaction: txn('review', ctx(), deadline) }));
   t.equal(review.screen, 'review');
   t.equal(review.holder, 'Li Si');
-  t.same(review.amounts, { due: 12350, inserted: 0, remaining: 12350, change: 0, changePaid: 0, owed: 0, credited: 0 });
+  t.same(review.amounts, { due: 12350, inserted: 0, remaining: 12350, change: 0, changePaid: 0, owed: 0, credited: 0, card: 0 });
   t.same(review.notices, []);
 
   // An operator taking the kiosk out of service lets the running customer finish.
@@ -167,7 +173,7 @@ t.test('result: the journal record, with the claim code for change owed', async 
   const paid = screenView(input({ result: { txn: row(), receipt: 'printed', deadline } }));
   t.equal(paid.screen, 'result');
   t.same(paid.result, { outcome: 'paid', partial: false, receipt: 'printed' });
-  t.same(paid.amounts, { due: 12350, inserted: 15000, remaining: 0, change: 2650, changePaid: 2650, owed: 0, credited: 12350 });
+  t.same(paid.amounts, { due: 12350, inserted: 15000, remaining: 0, change: 2650, changePaid: 2650, owed: 0, credited: 12350, card: 0 });
   t.equal(paid.claimCode, null);
   t.same(paid.deadline, deadline);
 
@@ -185,4 +191,49 @@ t.test('result: the journal record, with the claim code for change owed', async 
   t.equal(screenView(input({ result: { txn: row({ status: 'open', endReason: null }), receipt: 'none', deadline } })).result?.outcome, 'pending');
   // The summary outranks the terminal's state: the customer sees it even if the kiosk just went out of service.
   t.equal(screenView(input({ state: 'outOfService.operator', result: { txn: row(), receipt: 'none', deadline } })).screen, 'result');
+});
+
+t.test('a card is offered only where it can pay: a usable terminal, or a reader with the link up', async (t) => {
+  t.equal(screenView(input({ devices: { 'payment-terminal': 'ok' } })).offers.card, true, 'terminal');
+  t.equal(screenView(input({ devices: { 'payment-terminal': 'ok' }, linkUp: false, state: 'degraded' })).offers.card, true, 'a terminal needs no link of ours');
+  t.equal(screenView(input({ devices: { 'card-reader': 'ok' } })).offers.card, true, 'reader online');
+  t.equal(screenView(input({ devices: { 'card-reader': 'ok' }, linkUp: false, state: 'degraded' })).offers.card, false, 'reader offline: the server authorises, so no card');
+  t.equal(screenView(input({ devices: { 'card-reader': 'fault' } })).offers.card, false, 'reader fault: cash only');
+  t.equal(screenView(input({ devices: { 'payment-terminal': 'offline' } })).offers.card, false, 'terminal gone: cash only');
+});
+
+t.test('the card screen follows the authoriser\'s stages; the review says why a card failed', async (t) => {
+  const review = screenView(input({ transaction: txn('review', ctx({ card: 'terminal' })) }));
+  t.equal(review.offers.card, true, 'offered at the review of a pay transaction');
+  const cash = screenView(input({ transaction: txn('cash.idle', ctx({ card: 'terminal', credited: 5000 })) }));
+  t.equal(cash.offers.card, false, 'never once cash is in');
+  const stages: [string | null, string][] = [
+    [null, 'present'],
+    ['present-card', 'present'],
+    ['insert-card', 'present'],
+    ['read-error', 'read-error'],
+    ['authorising', 'authorising'],
+    ['waiting-host', 'authorising'],
+    ['pin', 'pin'],
+    ['remove-card', 'remove'],
+    ['please-wait', 'wait'],
+  ];
+  for (const [cardStage, want] of stages) {
+    const v = screenView(input({ transaction: txn('card.customer', ctx({ card: 'reader', cardStage, maskedPan: '621700******1234' })) }));
+    t.equal(v.screen, 'card');
+    t.equal(v.card?.stage, want, `${cardStage} → ${want}`);
+    t.equal(v.card?.maskedPan, '621700******1234');
+  }
+  const declined = screenView(input({ transaction: txn('review', ctx({ card: 'reader', error: 'card-declined' })) }));
+  t.equal(declined.error, 'card-declined');
+  t.equal(screenView(input({ transaction: txn('review', ctx({ card: 'reader', error: 'card-unavailable' })) })).error, 'card-unavailable');
+});
+
+t.test('a card payment\'s result shows the card amount; an unknown outcome shows the reversal', async (t) => {
+  const paid = screenView(input({ result: { txn: row({ cashIn: 0, cardIn: 12350, credited: 12350, changePaid: 0, endReason: 'paid' }), receipt: 'printed', deadline: { at: 1, totalMs: 1 } } }));
+  t.equal(paid.result?.outcome, 'paid');
+  t.equal(paid.amounts?.card, 12350);
+  t.equal(paid.result?.partial, false);
+  const reversed = screenView(input({ result: { txn: row({ status: 'cancelled', cashIn: 0, cardIn: 0, credited: 0, changePaid: 0, endReason: 'card-unknown' }), receipt: 'none', deadline: { at: 1, totalMs: 1 } } }));
+  t.equal(reversed.result?.outcome, 'card-reversed');
 });

@@ -4,8 +4,8 @@
  *   FUZZ_RUNS   runs per property (default 500, fast enough for CI)
  *   FUZZ_SEED   fast-check seed (default 42 so CI is deterministic; `random` for a fresh one)
  *
- * A long run is one command: `FUZZ_RUNS=1000000 npx tap --disable-coverage test/fuzz/`. A failure
- * prints the seed and the shrunk counterexample; rerun with that FUZZ_SEED to reproduce it.
+ * A long run is one command: `npm run fuzz` (FUZZ_RUNS=1000000 FUZZ_SEED=random over test/fuzz/).
+ * A failure prints the seed and the shrunk counterexample; rerun with that FUZZ_SEED to reproduce it.
  */
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
@@ -31,11 +31,12 @@ export function params<Ts>(scale = 1): fc.Parameters<Ts> {
 export function check<Ts extends [unknown, ...unknown[]]>(
   tap: Test | typeof t,
   name: string,
-  prop: fc.IRawProperty<Ts>,
+  prop: fc.IRawProperty<Ts, boolean>,
   scale = 1,
 ): void {
   tap.test(name, async (tt) => {
-    fc.assert(prop, params<Ts>(scale));
+    // Awaited for an asynchronous property (fc.asyncProperty); a synchronous one returns nothing.
+    await fc.assert(prop, params<Ts>(scale));
     tt.pass(`${Math.max(1, Math.round(runs * scale))} runs`);
   });
 }

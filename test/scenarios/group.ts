@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { runScenarioFile } from '../../hw-sim/runner/run.js';
 import type { ValidatorModel } from '../../hw-sim/stack.js';
 
@@ -26,13 +26,22 @@ export function scenarioFiles(from: number, to: number, validator: ValidatorMode
     .sort();
 }
 
-export function runScenarios(files: string[], validator?: ValidatorModel): void {
+/**
+ * `inspect` looks at the files each scenario left (its folder is kept for it, and removed after
+ * when the scenario and the inspection passed).
+ */
+export function runScenarios(files: string[], validator?: ValidatorModel, inspect?: (t: Test, folder: string, file: string) => void): void {
   t.ok(files.length > 0, 'there are scenarios in this group');
   for (const file of files) {
     t.test(validator ? `${file} (${validator})` : file, async (t) => {
-      const result = await runScenarioFile(join(scenarioDir, file), false, validator);
+      const result = await runScenarioFile(join(scenarioDir, file), inspect !== undefined, validator);
       t.same(result.failures, [], `${result.name}${result.folder ? ` (files in ${result.folder})` : ''}`);
       t.ok(result.ok);
+      if (inspect && result.folder) {
+        inspect(t, result.folder, file);
+        if (result.ok && t.passing()) rmSync(result.folder, { recursive: true, force: true });
+        else t.comment(`files kept in ${result.folder}`);
+      }
     });
   }
 }

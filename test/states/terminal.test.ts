@@ -6,6 +6,8 @@ import {
   HOPPER_PREFIX,
   offeredServices,
   PRINTER,
+  CARD_READER,
+  PAYMENT_TERMINAL,
   terminalMachine,
   type Health,
   type SelfTestResult,
@@ -174,7 +176,7 @@ t.test('capabilities over every validator health and link state', async (t) => {
       ];
       t.same(
         caps,
-        { cash, online: linkUp, services: want, coins: false, change: false, receipt: false },
+        { cash, online: linkUp, services: want, coins: false, change: false, receipt: false, card: null },
         `validator ${health ?? 'absent'}, link ${linkUp}`,
       );
     }
@@ -230,6 +232,17 @@ t.test('capabilities: receipts need a usable printer', async (t) => {
   }
 });
 
+t.test('capabilities: card by terminal when it is usable, by reader only when online too, else cash only', async (t) => {
+  const card = (devices: Record<string, Health>, linkUp: boolean) => capabilities({ devices: { validator: 'ok', ...devices }, linkUp }).card;
+  for (const health of HEALTHS) {
+    const fine = usable(health);
+    t.equal(card(health ? { [PAYMENT_TERMINAL]: health } : {}, false), fine ? 'terminal' : null, `terminal ${health ?? 'absent'}, link down`);
+    t.equal(card(health ? { [CARD_READER]: health } : {}, true), fine ? 'reader' : null, `reader ${health ?? 'absent'}, link up`);
+    t.equal(card(health ? { [CARD_READER]: health } : {}, false), null, `reader ${health ?? 'absent'}, link down: no card`);
+  }
+  t.equal(card({ [CARD_READER]: 'ok', [PAYMENT_TERMINAL]: 'fault' }, true), 'reader', 'a terminal fault falls back to a usable reader');
+});
+
 t.test('the optional devices never change the services offered', async (t) => {
   for (const health of ['ok', 'degraded', 'fault', 'offline'] as const) {
     const devices: Record<string, Health> = { validator: 'ok', 'coin-acceptor': health, 'hopper:h50': health, printer: health };
@@ -243,7 +256,7 @@ t.test('every fitted device healthy: in service with coins, change and receipts'
   const snap = await run.settled();
   t.equal(value(snap), '"inService"');
   t.same(offeredServices(snap), ['pay', 'topup', 'lookup']);
-  t.same(capabilities(snap.context), { cash: true, online: true, services: ['pay', 'topup', 'lookup'], coins: true, change: true, receipt: true });
+  t.same(capabilities(snap.context), { cash: true, online: true, services: ['pay', 'topup', 'lookup'], coins: true, change: true, receipt: true, card: null });
 });
 
 t.test('an optional device not fully well: degraded with every service still offered, back when well', async (t) => {
@@ -294,7 +307,7 @@ t.test('healthy optional devices do not make up for a missing service', async (t
   t.same(offeredServices(snap), ['topup']);
   run.actor.send({ type: 'DEVICE', device: 'validator', health: 'fault' });
   t.equal(value(run.now()), '{"outOfService":"noService"}');
-  t.same(capabilities(run.now().context), { cash: false, online: false, services: [], coins: false, change: true, receipt: true });
+  t.same(capabilities(run.now().context), { cash: false, online: false, services: [], coins: false, change: true, receipt: true, card: null });
   t.same(offeredServices(run.now()), []);
   run.actor.send({ type: 'OUT_OF_SERVICE', by: 'tms', reason: 'refill' });
   run.actor.send({ type: 'DEVICE', device: 'validator', health: 'ok' });

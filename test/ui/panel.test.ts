@@ -82,7 +82,25 @@ t.test('the panel injects a validator fault and clears it', async (t) => {
   await onScreen('outOfService');
   await page.click('button[data-line="clear"]');
   await onScreen('home');
-  t.ok(await page.isDisabled('text=swipe test card'), 'cards arrive with the card reader');
+  t.ok(await page.isVisible('text=swipe visa'), 'the card reader can be swiped from the panel');
+});
+
+t.test('the panel pays a bill by card: the reader is swiped from its button', async (t) => {
+  await screen.locator('[data-action="start-pay"]').click();
+  await onScreen('number');
+  for (const d of '13900139000') await screen.locator(`[data-key="${d}"]`).click();
+  await screen.locator('[data-action="ok"]').click();
+  await onScreen('review');
+  await screen.locator('[data-action="card"]').click();
+  await onScreen('card');
+  await screen.locator('[data-card-stage="present"]').waitFor();
+  await page.click('button[data-line="card-reader swipe visa"]');
+  await onScreen('result');
+  t.equal(await screen.locator('h1').getAttribute('data-outcome'), 'paid');
+  t.match(await screen.locator('[data-amount="card"]').textContent(), '123.50', 'the amount paid by card');
+  await shot(page, 'panel-card');
+  await screen.locator('[data-action="done"]').click();
+  await onScreen('home');
 });
 
 t.test('the panel cannot stop the kiosk, and only loopback pages may use it', async (t) => {

@@ -36,6 +36,24 @@ const VECTORS: { name: string; message: EnvelopeMessage; hex: string; limits?: {
       '4b4c0102' + '01020304' + '0002' + '0000' + '00000002' + '2c32' +
       '4b4c0103' + '01020304' + '0002' + '0000' + '00000001' + '5d',
   },
+  {
+    name: 'card authorisation request, seq 9 (test card, no track 2)',
+    message: {
+      seq: 9,
+      service: Service.authoriseCard,
+      error: 0,
+      response: false,
+      body: { requestId: 'R1', txnId: 'T1', phone: '13800138000', amount: 5000, currency: 'CNY', card: { pan: '4111111111111111', expiry: '3012' } },
+    },
+    hex:
+      '4b4c0101' + '00000009' + '0103' + '0000' + '00000086' +
+      Buffer.from('{"requestId":"R1","txnId":"T1","phone":"13800138000","amount":5000,"currency":"CNY","card":{"pan":"4111111111111111","expiry":"3012"}}').toString('hex'),
+  },
+  {
+    name: 'card authorisation response, seq 9, declined',
+    message: { seq: 9, service: Service.authoriseCard, error: 0, response: true, body: { requestId: 'R1', outcome: 'declined', reason: 'insufficient-funds' } },
+    hex: '4b4c0103' + '00000009' + '0103' + '0000' + '00000045' + Buffer.from('{"requestId":"R1","outcome":"declined","reason":"insufficient-funds"}').toString('hex'),
+  },
 ];
 
 t.test('encoding matches the documented vectors, and decoding gives the message back', async (t) => {

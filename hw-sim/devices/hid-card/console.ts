@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { noArgument, runCommandConsole, type Command } from '../command-console.js';
 import { HidCardEmulator, type ReaderKind } from './emulator.js';
-import { FAULTS, TEST_CARDS, type Fault } from './reports.js';
+import { FAULTS, SERVER_TEST_CARDS, TEST_CARDS, type Fault } from './reports.js';
 
 export interface HidCardDeviceOptions {
   socket: string;
@@ -19,6 +19,7 @@ export interface HidCardDevice {
 const HELP = [
   'commands (one per line):',
   `  swipe [card]            a good swipe of a test card (${Object.keys(TEST_CARDS).join(', ')}; default visa)`,
+  `                          or of one the reference server answers in its way (${Object.keys(SERVER_TEST_CARDS).join(', ')})`,
   '  garbage [card]          the reader sends noise',
   '  missing-sentinel [card] the tracks come without their start sentinels',
   '  bad-lrc [card]          the tracks come with a wrong LRC',

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { TEST_CARDS, keyboardReports, presentedTracks, vendorReport, type Fault, type TestCard } from './reports.js';
+import { SERVER_TEST_CARDS, TEST_CARDS, keyboardReports, presentedTracks, testCard, vendorReport, type Fault, type TestCard } from './reports.js';
 
 export type ReaderKind = 'keyboard' | 'vendor';
 
@@ -55,10 +55,10 @@ export class HidCardEmulator extends EventEmitter<{ report: [string] }> {
     rmSync(this.opts.socket, { force: true });
   }
 
-  /** A customer swipes `card` (a name of TEST_CARDS, or a card) and the reader reads it with `fault`. */
+  /** A customer swipes `card` (a name of TEST_CARDS or SERVER_TEST_CARDS, or a card) and the reader reads it with `fault`. */
   swipe(card: string | TestCard = 'visa', fault: Fault = 'none'): void {
-    const c = typeof card === 'string' ? TEST_CARDS[card] : card;
-    if (!c) throw new Error(`unknown test card '${String(card)}' (known: ${Object.keys(TEST_CARDS).join(', ')})`);
+    const c = typeof card === 'string' ? testCard(card) : card;
+    if (!c) throw new Error(`unknown test card '${String(card)}' (known: ${[...Object.keys(TEST_CARDS), ...Object.keys(SERVER_TEST_CARDS)].join(', ')})`);
     const reports = this.opts.kind === 'keyboard' ? keyboardReports(presentedTracks(c, fault, this.opts.lrc === true).join('')) : [vendorReport(c, fault, this.opts.lrc === true)];
     this.swipes++;
     const name = typeof card === 'string' ? card : 'card';

@@ -23,6 +23,24 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   unionpay: { pan: '6250941006528599', name: 'TEST/UNIONPAY', expiry: '3105', serviceCode: '220', discretionary: '0000' },
 };
 
+/**
+ * The reference server's test card numbers (hw-sim/host/card-authorisation.ts TEST_PANS), by the
+ * answer they get under its default 'by-card' mode, so that a scenario can `swipe declined`. Kept
+ * apart from TEST_CARDS, whose four scheme cards the driver tests read back one by one.
+ */
+export const SERVER_TEST_CARDS: Readonly<Record<string, TestCard>> = {
+  declined: { pan: '4000000000000002', name: 'TEST/DECLINED', expiry: '3012', serviceCode: '101', discretionary: '000000000' },
+  'insufficient-funds': { pan: '4000000000009995', name: 'TEST/NOFUNDS', expiry: '3012', serviceCode: '101', discretionary: '000000000' },
+  'auth-timeout': { pan: '4000000000000119', name: 'TEST/TIMEOUT', expiry: '3012', serviceCode: '101', discretionary: '000000000' },
+  'drop-after-approve': { pan: '4000000000000259', name: 'TEST/DROP', expiry: '3012', serviceCode: '101', discretionary: '000000000' },
+  'bad-answer': { pan: '4000000000000341', name: 'TEST/BADANSWER', expiry: '3012', serviceCode: '101', discretionary: '000000000' },
+};
+
+/** A test card by name, from either list. */
+export function testCard(name: string): TestCard | undefined {
+  return Object.hasOwn(TEST_CARDS, name) ? TEST_CARDS[name] : Object.hasOwn(SERVER_TEST_CARDS, name) ? SERVER_TEST_CARDS[name] : undefined;
+}
+
 export const FAULTS = ['none', 'garbage', 'missing-sentinel', 'bad-lrc', 'too-fast'] as const;
 export type Fault = (typeof FAULTS)[number];
 

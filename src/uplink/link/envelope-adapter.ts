@@ -1,8 +1,8 @@
-/** The business adapter over the envelope link: look-up and batched delivery as envelope services. */
+/** The business adapter over the envelope link: look-up, batched delivery and card authorisation as envelope services. */
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import type { AccountInfo, AdapterEvents, BusinessAdapter, CardAuthorisationAnswer, CardAuthorisationRequest, DeliveryAck, OutboxMessage } from '../adapter.js';
-import type { CardRead } from '../../../drivers/types.js';
+import type { CardRead, SensitiveCardData } from '../../../drivers/types.js';
 import { UplinkError } from '../errors.js';
 import { ErrorCode, Service } from './envelope.js';
 import { LinkSession, type Answer, type LinkDown, type SessionOptions } from './session.js';
@@ -21,6 +21,11 @@ const deliverAnswer = z.object({
     ]),
   ),
 });
+
+const cardAnswer = z.discriminatedUnion('outcome', [
+  z.object({ requestId: z.string(), outcome: z.literal('approved'), authCode: z.string().min(1).max(64), serverRef: z.string().min(1).max(200) }),
+  z.object({ requestId: z.string(), outcome: z.literal('declined'), reason: z.string().min(1).max(500) }),
+]);
 
 const errorBody = z.object({ error: z.string(), detail: z.string().optional() });
 
@@ -74,17 +79,67 @@ export class EnvelopeAdapter extends EventEmitter<AdapterEvents> implements Busi
     return parsed.data.acks;
   }
 
-  // PLACEHOLDER until the card-authorisation envelope service lands (helper card-link replaces it).
-  authoriseCard(_request: CardAuthorisationRequest, read: CardRead): Promise<CardAuthorisationAnswer> {
-    read.sensitive.wipe();
-    return Promise.reject(new UplinkError('unreachable', 'card authorisation is not available on this link'));
+  /**
+   * The card data becomes strings only inside `consume`, for the request body, and the sensitive
+   * object is wiped as soon as the request is written, before the answer is awaited.
+   */
+  async authoriseCard(request: CardAuthorisationRequest, read: CardRead): Promise<CardAuthorisationAnswer> {
+    let sent: { answer: Promise<Answer> };
+    try {
+      if (!this.session.up) {
+        throw new UplinkError('unreachable', `card authorisation ${request.requestId}: the business link is down`);
+      }
+      sent = await read.sensitive.consume((card) => ({
+        // Wrapped so that consume() does not wait for the answer to wipe the card.
+        answer: this.session.request(Service.authoriseCard, cardRequestBody(request, card)),
+      }));
+    } catch (err) {
+      if (err instanceof UplinkError) throw err;
+      throw new UplinkError('unreachable', `card authorisation ${request.requestId} not sent: ${(err as Error).message}`, { cause: err });
+    } finally {
+      read.sensitive.wipe();
+    }
+    const a = await sent.answer;
+    const what = `card authorisation ${request.requestId}`;
+    if (a.error === ErrorCode.busy) throw new UplinkError('unreachable', `${what}: the server is busy${said(a)}`);
+    // Certain refusals of the request itself: nothing was authorised.
+    if (a.error === ErrorCode.badRequest || a.error === ErrorCode.unknownService) {
+      throw new UplinkError('rejected', `${what} refused with error ${a.error}${said(a)}`);
+    }
+    // Anything else may hide an approval (a 'refused' is a conflicting request id that may be approved).
+    if (a.error !== ErrorCode.none) throw new UplinkError('outcome-unknown', `${what}: error ${a.error}${said(a)}`);
+    const parsed = cardAnswer.safeParse(a.body);
+    if (!parsed.success) throw new UplinkError('outcome-unknown', `${what}: unusable answer: ${z.prettifyError(parsed.error)}`);
+    if (parsed.data.requestId !== request.requestId) {
+      throw new UplinkError('outcome-unknown', `${what}: the answer is for ${parsed.data.requestId}`);
+    }
+    const answer = parsed.data;
+    return answer.outcome === 'approved'
+      ? { outcome: 'approved', authCode: answer.authCode, serverRef: answer.serverRef }
+      : { outcome: 'declined', reason: answer.reason };
   }
+}
+
+function cardRequestBody(r: CardAuthorisationRequest, card: SensitiveCardData): Record<string, unknown> {
+  const ascii = (b: Buffer): string => b.toString('latin1');
+  return {
+    requestId: r.requestId,
+    txnId: r.txnId,
+    phone: r.phone,
+    amount: r.amount,
+    currency: 'CNY',
+    card: { pan: ascii(card.pan), expiry: ascii(card.expiry), ...(card.track2 ? { track2: ascii(card.track2) } : {}) },
+  };
+}
+
+function said(a: Answer): string {
+  const s = errorBody.safeParse(a.body).data;
+  return s ? `: ${s.error}${s.detail ? ` (${s.detail})` : ''}` : '';
 }
 
 function throwUnlessDone(what: string, a: Answer): void {
   if (a.error === ErrorCode.none) return;
-  const said = errorBody.safeParse(a.body).data;
-  const why = said ? `: ${said.error}${said.detail ? ` (${said.detail})` : ''}` : '';
+  const why = said(a);
   if (a.error === ErrorCode.busy) throw new UplinkError('unreachable', `${what}: the server is busy${why}`);
   if (a.error === ErrorCode.badRequest || a.error === ErrorCode.refused || a.error === ErrorCode.unknownService) {
     throw new UplinkError('rejected', `${what} refused with error ${a.error}${why}`);

@@ -23,6 +23,12 @@ export const FLAG_RESPONSE = 0x02;
 const KNOWN_FLAGS = FLAG_END | FLAG_RESPONSE;
 export const MAX_SEQ = 0xffff_ffff;
 
+/**
+ * Messages whose last part has not come yet. Each costs bookkeeping even with an empty body, so
+ * their number is bounded as well as their bytes; a peer has only a few requests outstanding.
+ */
+export const MAX_OPEN_MESSAGES = 64;
+
 /** Largest body of one part, and of a whole message once its parts are joined. */
 export const DEFAULT_LIMITS = { maxPartBytes: 64 * 1024, maxMessageBytes: 1024 * 1024 } as const;
 export interface EnvelopeLimits {
@@ -36,6 +42,8 @@ export const Service = {
   echo: 0x0002,
   lookup: 0x0101,
   deliver: 0x0102,
+  /** One online card authorisation (card-reader path); carries card data, so it is never logged. */
+  authoriseCard: 0x0103,
 } as const;
 
 /** Error codes of a response. */
@@ -106,7 +114,8 @@ export function encodeMessage(m: EnvelopeMessage, limits: EnvelopeLimits = DEFAU
 interface Partial {
   service: number;
   error: number;
-  chunks: Buffer[];
+  /** The parts so far, joined as they come: one buffer, whatever the number of parts. */
+  data: Buffer;
   bytes: number;
 }
 
@@ -194,20 +203,20 @@ export class EnvelopeDecoder {
     }
     if (!end) {
       if (!p) {
-        p = { service, error, chunks: [], bytes: 0 };
+        if (this.partial.size >= MAX_OPEN_MESSAGES) {
+          throw new EnvelopeError('oversize', `more than ${MAX_OPEN_MESSAGES} messages unfinished at once`);
+        }
+        p = { service, error, data: Buffer.alloc(0), bytes: 0 };
         this.partial.set(key, p);
       }
-      // Copied: the part's bytes live in a buffer that is about to be reused.
-      p.chunks.push(Buffer.from(body));
-      p.bytes += body.length;
-      this.held += body.length;
+      this.append(p, body);
       return undefined;
     }
     let whole = body;
     if (p) {
       this.partial.delete(key);
       this.held -= p.bytes;
-      whole = Buffer.concat([...p.chunks, body]);
+      whole = Buffer.concat([p.data.subarray(0, p.bytes), body]);
     }
     let parsed: unknown;
     try {
@@ -216,5 +225,20 @@ export class EnvelopeDecoder {
       throw new EnvelopeError('bad-body', `the body of ${key} is not JSON`);
     }
     return { seq, service, error, response, body: parsed };
+  }
+
+  /**
+   * Copies a part's body after the ones before it (the part lives in a buffer about to be reused).
+   * The room doubles as it fills, so many small parts cost linear time and no per-part memory.
+   */
+  private append(p: Partial, body: Buffer): void {
+    if (p.bytes + body.length > p.data.length) {
+      const room = Buffer.allocUnsafe(Math.min(this.limits.maxMessageBytes, Math.max(2 * p.data.length, p.bytes + body.length, 256)));
+      p.data.copy(room, 0, 0, p.bytes);
+      p.data = room;
+    }
+    body.copy(p.data, p.bytes);
+    p.bytes += body.length;
+    this.held += body.length;
   }
 }

@@ -1,0 +1,154 @@
+import { Chooser } from './prng.js';
+
+/** Notes and coins the chaos customer carries (fen); the emulators and the runtime's limits take all of them. */
+export const NOTE_VALUES = [100, 500, 1000, 2000, 5000] as const;
+export const COIN_VALUES = [50, 100] as const;
+
+export interface Piece {
+  device: 'validator' | 'coin';
+  value: number;
+}
+
+/**
+ * How the customer leaves: pays in full, presses cancel, or walks away (the kiosk's time-out ends
+ * it). `after` is the number of pieces put in before leaving; 0 with `atReview` leaves before cash.
+ */
+export type Ending = { kind: 'pay' } | { kind: 'cancel' | 'walk-away'; after: number; atReview: boolean };
+
+/**
+ * One cash transaction as the customer means it. Coins go in before notes (as in the soak): a coin
+ * cannot be handed back, so it never completes a payment a note could have overpaid.
+ */
+export interface CashStep {
+  kind: 'cash';
+  phone: string;
+  amountDue: number;
+  pieces: Piece[];
+  ending: Ending;
+}
+
+/**
+ * What the customer does in one turn at the kiosk. Card payments join this union (a 'card' step)
+ * once SimStack fits a payment terminal; the session's switch on `kind` then says where they run.
+ */
+export type SessionStep = CashStep;
+
+/** Journal event types whose commit can be followed by an injected SIGKILL (see Journal's crashAfter). */
+export const CRASH_POINTS = [
+  'txn.started',
+  'txn.lookup',
+  'note.escrowed',
+  'note.stacked',
+  'note.returned',
+  'coin.accepted',
+  'txn.settled',
+  'txn.cancelled',
+  'payout.intended',
+  'payout.started',
+  'payout.done',
+  'receipt.printed',
+  'receipt.failed',
+  'recovery.decision',
+  'terminal.state',
+] as const;
+
+/**
+ * 'crash-after': the next runtime started is armed to SIGKILL itself right after the commit of the
+ * n-th event of that type (it may never come: then no kill). 'timed': SIGKILL from outside,
+ * `delayMs` after transaction `step` began, wherever the kiosk is then.
+ */
+export type KillPlan = { kind: 'crash-after'; point: string } | { kind: 'timed'; step: number; delayMs: number };
+
+export type FaultPlan =
+  /** The validator jams while the step's first note is being stacked; cleared once the step ended. */
+  | { kind: 'validator-jam'; step: number }
+  /** The hopper runs out of coins before the step (the journal still believes it full). */
+  | { kind: 'hopper-empty'; step: number; hopper: 'h100' | 'h50' }
+  /** The printer runs out of paper before the step; a fresh roll after step `clearAfter` (never if past the end). */
+  | { kind: 'paper-out'; step: number; clearAfter: number };
+
+/** The server goes down `delayMs` into step `downAt` and comes back once step `upAfter` has ended. */
+export interface OutagePlan {
+  downAt: number;
+  delayMs: number;
+  upAfter: number;
+}
+
+export interface RunPlan {
+  seed: number;
+  steps: SessionStep[];
+  kills: KillPlan[];
+  fault: FaultPlan;
+  outage: OutagePlan;
+}
+
+/** The whole run from its seed alone: the same seed gives the same plan. */
+export function generatePlan(seed: number): RunPlan {
+  const c = new Chooser(seed);
+  const count = c.int(1, 4);
+  const steps = Array.from({ length: count }, (_, i) => cashStep(c, i));
+  const kills = Array.from({ length: Number(c.weighted({ 1: 5, 2: 3, 3: 2 })) }, () => killPlan(c, count));
+  const downAt = c.int(0, count - 1);
+  return {
+    seed,
+    steps,
+    kills,
+    fault: faultPlan(c, steps),
+    outage: { downAt, delayMs: c.int(0, 2500), upAfter: c.int(downAt, count - 1) },
+  };
+}
+
+function cashStep(c: Chooser, index: number): CashStep {
+  const coins = c.weighted({ 0: 5, 1: 3, 2: 2 });
+  const notes = c.weighted({ 1: 6, 2: 3, 0: 1 });
+  const pieces: Piece[] = [
+    ...Array.from({ length: Number(coins) }, (): Piece => ({ device: 'coin', value: c.pick(COIN_VALUES) })),
+    ...Array.from({ length: Number(notes) }, (): Piece => ({ device: 'validator', value: c.pick(NOTE_VALUES) })),
+  ];
+  if (pieces.length === 0) pieces.push({ device: 'validator', value: c.pick(NOTE_VALUES) });
+  const total = pieces.reduce((a, p) => a + p.value, 0);
+  const last = pieces[pieces.length - 1]!.value;
+  const kind = c.weighted({ exact: 7, overpay: 5, cancel: 4, 'walk-away': 4 });
+  // Change smaller than the last piece, so that the last piece (and only it) completes the payment.
+  const changes = [50, 100, 150, 200, 300, 500].filter((ch) => ch < last);
+  const change = kind === 'overpay' && changes.length > 0 ? c.pick(changes) : 0;
+  const ending: Ending =
+    kind === 'cancel' || kind === 'walk-away'
+      ? (() => {
+          const after = c.int(0, pieces.length - 1);
+          return { kind, after, atReview: after === 0 && c.chance(0.4) };
+        })()
+      : { kind: 'pay' };
+  return { kind: 'cash', phone: `1390000${String(index + 1).padStart(4, '0')}`, amountDue: total - change, pieces, ending };
+}
+
+function killPlan(c: Chooser, steps: number): KillPlan {
+  if (c.chance(0.55)) {
+    const point = c.pick(CRASH_POINTS);
+    const nth = c.weighted({ 1: 6, 2: 3, 3: 1 });
+    return { kind: 'crash-after', point: nth === '1' ? point : `${point}#${nth}` };
+  }
+  return { kind: 'timed', step: c.int(0, steps - 1), delayMs: c.int(0, 4000) };
+}
+
+function faultPlan(c: Chooser, steps: CashStep[]): FaultPlan {
+  const withNote = steps.flatMap((s, i) => (s.pieces.some((p) => p.device === 'validator') ? [i] : []));
+  const kind = c.weighted({ 'validator-jam': withNote.length > 0 ? 1 : 0, 'hopper-empty': 1, 'paper-out': 1 });
+  const step = kind === 'validator-jam' ? c.pick(withNote) : c.int(0, steps.length - 1);
+  if (kind === 'validator-jam') return { kind, step };
+  if (kind === 'hopper-empty') return { kind, step, hopper: c.pick(['h100', 'h50'] as const) };
+  return { kind: 'paper-out', step, clearAfter: c.int(step, steps.length) };
+}
+
+/** The plan in one line, for the run's report. */
+export function describePlan(p: RunPlan): string {
+  const steps = p.steps.map((s) => {
+    const pieces = s.pieces.map((x) => (x.device === 'coin' ? `c${x.value}` : `n${x.value}`)).join('+');
+    const end = s.ending.kind === 'pay' ? '' : ` ${s.ending.kind}@${s.ending.atReview ? 'review' : s.ending.after}`;
+    return `due ${s.amountDue} [${pieces}]${end}`;
+  });
+  const kills = p.kills.map((k) => (k.kind === 'crash-after' ? `after ${k.point}` : `kill ${k.delayMs} ms into #${k.step + 1}`));
+  const f = p.fault;
+  const fault = f.kind === 'hopper-empty' ? `${f.hopper} empty before #${f.step + 1}` : `${f.kind} at #${f.step + 1}`;
+  return `${steps.join('; ')} | kills: ${kills.join(', ')} | fault: ${fault} | server down ${p.outage.delayMs} ms into #${p.outage.downAt + 1}, up after #${p.outage.upAfter + 1}`;
+}

@@ -1,0 +1,316 @@
+import type { ControlRequest } from '../../src/control/protocol.js';
+import type { SimStack } from '../stack.js';
+import type { Ledger } from './ledger.js';
+import { Interrupted, Lives, quiet, type KillRecord } from './lives.js';
+import type { CashStep, Piece, RunPlan, SessionStep } from './plan.js';
+
+/** What happened to one session step, as the customer saw it. */
+export interface StepRecord {
+  index: number;
+  step: SessionStep;
+  /** The kiosk's transaction id, once it answered the start. */
+  id: string | null;
+  /** A start went out: the journal may hold a transaction even without an answer (killed in between). */
+  startSent: boolean;
+  service: 'pay' | 'topup' | null;
+  /** What the customer actually put in. */
+  inserted: Piece[];
+  outcome: string;
+}
+
+export interface SessionResult {
+  steps: StepRecord[];
+  kills: KillRecord[];
+  /** Findings while driving: a transaction that never ended, a runtime that exited by itself. */
+  problems: string[];
+}
+
+/** Generous bounds: they end a stuck step, they measure nothing. */
+const PIECE_MS = 15_000;
+const STEP_END_MS = 60_000;
+const DRAIN_MS = 60_000;
+const POLL_MS = 50;
+
+interface TxnView {
+  id: string;
+  state: string;
+}
+
+/**
+ * Drives one run's plan against the stack: the customer's steps through the control socket and
+ * the emulators, the fault, the server outage and the kills, restarting the runtime after each
+ * death and going on with the session. Ends with the server up, the kiosk idle and the outbox
+ * drained (or a problem saying why not), the runtime stopped.
+ */
+export async function runSession(stack: SimStack, plan: RunPlan, ledger: Ledger): Promise<SessionResult> {
+  const lives = new Lives(
+    stack,
+    plan.kills.flatMap((k) => (k.kind === 'crash-after' ? [k.point] : [])),
+  );
+  const session = new Session(stack, plan, ledger, lives);
+  try {
+    await session.run();
+  } finally {
+    await lives.stop();
+  }
+  return { steps: session.records, kills: lives.kills, problems: [...lives.problems, ...session.problems] };
+}
+
+class Session {
+  readonly records: StepRecord[] = [];
+  readonly problems: string[] = [];
+  private serverDown = false;
+  private downTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly stack: SimStack,
+    private readonly plan: RunPlan,
+    private readonly ledger: Ledger,
+    private readonly lives: Lives,
+  ) {}
+
+  async run(): Promise<void> {
+    const { plan, lives } = this;
+    await lives.boot();
+    for (const [i, step] of plan.steps.entries()) {
+      this.ledger.current = i;
+      lives.step = i;
+      for (const k of plan.kills) if (k.kind === 'timed' && k.step === i) lives.killLater(k.delayMs, `${k.delayMs} ms into step ${i + 1}`);
+      this.beforeStep(i);
+      const record: StepRecord = { index: i, step, id: null, startSent: false, service: null, inserted: [], outcome: 'not begun' };
+      this.records.push(record);
+      try {
+        if (!lives.running) await lives.boot();
+        record.outcome = await this.runStep(step, record);
+      } catch (e) {
+        // A refusal or a wait that ran out is the customer giving up, not a finding by itself: the
+        // checks at the end judge what the kiosk made of it.
+        record.outcome = e instanceof Interrupted ? 'interrupted by a kill' : `gave up: ${(e as Error).message}`;
+      }
+      await this.afterStep(i, record);
+    }
+    lives.step = plan.steps.length - 1;
+    if (this.serverDown || this.downTimer) this.serverUp();
+    if (lives.kills.length === 0) {
+      // Every run kills at least once: none of its planned kills came, so one comes now.
+      await lives.killNow('final', 'after the last step');
+    }
+    await this.untilIdle(-1);
+    await this.drain();
+  }
+
+  // ------------------------------------------------------------------ faults and outage
+
+  private beforeStep(i: number): void {
+    const f = this.plan.fault;
+    if (f.step === i && f.kind === 'hopper-empty') this.stack.deviceCommand('empty', f.hopper);
+    if (f.step === i && f.kind === 'paper-out') this.stack.deviceCommand('paper-out', 'printer');
+    const o = this.plan.outage;
+    if (o.downAt === i) {
+      this.downTimer = setTimeout(() => {
+        this.downTimer = undefined;
+        this.serverDown = true;
+        this.stack.host.setMode('down');
+      }, o.delayMs);
+    }
+  }
+
+  private async afterStep(i: number, record: StepRecord): Promise<void> {
+    const f = this.plan.fault;
+    if (f.kind === 'validator-jam' && f.step === i) {
+      // The engineer takes the jammed note out and clears the fault.
+      const cleared = this.deviceLine('validator', (l) => l.startsWith('cleared:'));
+      this.stack.deviceCommand('clear', 'validator');
+      await cleared.catch(() => this.problems.push(`step ${i + 1}: the validator did not report the jam cleared`));
+    }
+    await this.untilIdle(i, record);
+    if (f.kind === 'paper-out' && f.clearAfter === i) this.stack.deviceCommand('clear', 'printer');
+    if (this.plan.outage.upAfter === i) this.serverUp();
+  }
+
+  private serverUp(): void {
+    if (this.downTimer) {
+      // The step ended before the outage was due: it happens now, short.
+      clearTimeout(this.downTimer);
+      this.downTimer = undefined;
+      this.stack.host.setMode('down');
+    }
+    this.serverDown = false;
+    this.stack.host.setMode('ok');
+  }
+
+  // ------------------------------------------------------------------ one step
+
+  private async runStep(step: SessionStep, record: StepRecord): Promise<string> {
+    switch (step.kind) {
+      case 'cash':
+        return this.cash(step, record);
+    }
+  }
+
+  private async cash(step: CashStep, record: StepRecord): Promise<string> {
+    await this.setBill(step.phone, step.amountDue);
+    const st = await this.control({ cmd: 'status' });
+    const services = (st.terminal as { services: string[] }).services;
+    const service = services.includes('pay') ? 'pay' : services.includes('topup') ? 'topup' : null;
+    if (!service) return `refused: terminal ${(st.terminal as { state: string }).state}`;
+    record.service = service;
+    record.startSent = true;
+    const id = String((await this.control({ cmd: 'start', service })).id);
+    record.id = id;
+    await this.control({ cmd: 'number', phone: step.phone });
+    const ending = step.ending;
+    const leaving = ending.kind !== 'pay';
+    let view = await this.waitTxn(id, (t) => /^(review|lookupFailed|cash)/.test(t.state), PIECE_MS);
+    if (!view) return 'ended before the cash';
+    if (/^(review|lookupFailed)/.test(view.state)) {
+      if (leaving && ending.atReview) return this.leave(ending.kind);
+      if (view.state.startsWith('lookupFailed')) record.service = 'topup';
+      const coinsOn = this.coinsEnabled(step);
+      await this.control({ cmd: view.state.startsWith('review') ? 'confirm' : 'topup-offline' });
+      await coinsOn;
+    }
+    view = await this.waitTxn(id, (t, accepting) => t.state.startsWith('cash') && accepting, PIECE_MS);
+    if (!view) return 'ended before the cash';
+
+    const jam = this.plan.fault.kind === 'validator-jam' && this.plan.fault.step === record.index;
+    let jammed = false;
+    for (const [i, piece] of step.pieces.entries()) {
+      if (leaving && i === ending.after) return this.leave(ending.kind);
+      if (!(await this.waitTxn(id, (t) => t.state.startsWith('cash'), PIECE_MS))) break;
+      if (jam && !jammed && piece.device === 'validator') {
+        let line = '';
+        const moved = this.deviceLine('validator', (l) => {
+          line = l;
+          return new RegExp(`^(stacking|returned|gave back rejected) ${piece.value} fen`).test(l);
+        });
+        this.insert(piece, record);
+        await this.lives.guard(moved);
+        // A note the kiosk sent back never reaches the stacker: the jam waits for the next note.
+        if (!line.startsWith('stacking')) continue;
+        this.stack.deviceCommand('jam', 'validator');
+        jammed = true;
+        break;
+      }
+      const taken =
+        piece.device === 'coin'
+          ? this.deviceLine('coin', (l) => new RegExp(`^coin ${piece.value} fen (accepted|rejected)`).test(l))
+          : this.deviceLine('validator', (l) => new RegExp(`^(stacked|returned|gave back rejected) ${piece.value} fen|note lost in the path`).test(l));
+      this.insert(piece, record);
+      await this.lives.guard(taken).catch((e: Error) => {
+        if (e instanceof Interrupted) throw e;
+        this.problems.push(`step ${record.index + 1}: the ${piece.device} never settled the ${piece.value} fen put in`);
+      });
+    }
+    if (!leaving && record.service === 'topup' && (await this.waitTxn(id, (t) => t.state.startsWith('cash'), PIECE_MS))) {
+      await this.control({ cmd: 'done' });
+    }
+    return jammed ? 'validator jammed' : leaving ? `${ending.kind} after all pieces` : 'paid';
+  }
+
+  private async leave(how: 'cancel' | 'walk-away'): Promise<string> {
+    if (how === 'cancel') await this.control({ cmd: 'cancel' });
+    return how === 'cancel' ? 'cancelled by the customer' : 'walked away';
+  }
+
+  private insert(piece: Piece, record: StepRecord): void {
+    record.inserted.push(piece);
+    this.stack.deviceCommand(`insert ${piece.value}`, piece.device);
+  }
+
+  /** Coins are enabled only when the machine can take one; a coin put in earlier comes straight back. */
+  private coinsEnabled(step: CashStep): Promise<void> {
+    if (!step.pieces.some((p) => p.device === 'coin')) return Promise.resolve();
+    return quiet(this.stack.waitForDeviceLine('coin', (l) => l.includes('master enabled'), 3_000)).catch(() => undefined);
+  }
+
+  private deviceLine(device: string, match: (line: string) => boolean): Promise<void> {
+    return quiet(this.stack.waitForDeviceLine(device, match, PIECE_MS));
+  }
+
+  // ------------------------------------------------------------------ waiting on the kiosk
+
+  /**
+   * Polls until the running transaction `id` matches, or resolves null once it is no longer the
+   * running one (it ended). A death of the runtime ends the wait with Interrupted.
+   */
+  private async waitTxn(id: string, match: (t: TxnView, accepting: boolean) => boolean, timeoutMs: number): Promise<TxnView | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const st = await this.control({ cmd: 'status' });
+      const t = st.transaction as TxnView | null;
+      if (!t || t.id !== id) return null;
+      if (match(t, (st.validator as { accepting: boolean }).accepting)) return t;
+      if (Date.now() > deadline) throw new Error(`transaction ${id} stayed in ${t.state} for ${timeoutMs} ms`);
+      await this.lives.guard(sleep(POLL_MS));
+    }
+  }
+
+  /** Until no transaction runs, restarting the runtime as often as it dies meanwhile. */
+  private async untilIdle(step: number, record?: StepRecord): Promise<void> {
+    const deadline = Date.now() + STEP_END_MS;
+    for (;;) {
+      try {
+        if (!this.lives.running) await this.lives.boot();
+        const st = await this.control({ cmd: 'status' });
+        if (st.transaction === null) return;
+        if (Date.now() > deadline) {
+          const t = st.transaction as TxnView;
+          this.problems.push(`step ${step + 1}: transaction ${t.id} still ${t.state} ${STEP_END_MS / 1000} s after the customer's last action`);
+          if (record) record.outcome += ', never ended';
+          return;
+        }
+        await this.lives.guard(sleep(POLL_MS * 2));
+      } catch (e) {
+        if (!(e instanceof Interrupted)) throw e;
+      }
+    }
+  }
+
+  private async drain(): Promise<void> {
+    const deadline = Date.now() + DRAIN_MS;
+    for (;;) {
+      try {
+        if (!this.lives.running) await this.lives.boot();
+        const st = await this.control({ cmd: 'status' });
+        const pending = (st.outbox as { pending: number }).pending;
+        if (pending === 0) return;
+        if (Date.now() > deadline) {
+          this.problems.push(`the outbox still held ${pending} message(s) ${DRAIN_MS / 1000} s after the last step, the server up`);
+          return;
+        }
+        await this.lives.guard(sleep(POLL_MS * 2));
+      } catch (e) {
+        if (!(e instanceof Interrupted)) throw e;
+      }
+    }
+  }
+
+  private async control(req: ControlRequest): Promise<Record<string, unknown>> {
+    try {
+      const res = await this.lives.guard(this.stack.control(req));
+      if (!res.ok) throw new Error(`the kiosk refused ${req.cmd}: ${res.error}`);
+      return res;
+    } catch (e) {
+      // A control socket that stopped answering means the runtime is dying: the death decides.
+      if (!(e instanceof Interrupted) && !this.lives.running) throw new Interrupted();
+      if (!(e instanceof Interrupted) && /ECONNREFUSED|ENOENT|ECONNRESET|EPIPE|closed/.test((e as Error).message)) {
+        await this.lives.guard(sleep(2_000));
+      }
+      throw e;
+    }
+  }
+
+  private async setBill(phone: string, amountDue: number): Promise<void> {
+    const res = await fetch(`${this.stack.host.url}/_accounts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ phone, amountDue }),
+    });
+    if (!res.ok) throw new Error(`the reference server refused the account ${phone}: ${res.status} ${await res.text()}`);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
