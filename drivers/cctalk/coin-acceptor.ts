@@ -81,6 +81,8 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
   private serial: number | undefined;
   /** The last event counter seen; undefined until the first open. */
   private counter: number | undefined;
+  /** The counter the last 'counter' event gave. */
+  private reported: number | undefined;
   /** The host's journalled counter, for the first open only. */
   private resumeCounter: number | undefined;
   /** Reads of the buffer, one at a time: two replies handled out of order would look like a wrap. */
@@ -175,8 +177,7 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
       // Coins the device took while we could not hear it are still in its buffer.
       this.takeEvents(credit, true);
     }
-    const counter = this.counter;
-    this.tell(() => this.emit('counter', { counter }));
+    this.reportCounter(this.counter);
     if (this.desired.accepting) await this.applyDesired();
     this.setStatus(this.readyStatus());
     this.log('info', `${this.label}: ready`, { serial: this.serial, coins: this.coinList.map((c) => `${c.code}:${c.value}`) });
@@ -245,7 +246,7 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
       this.log('warn', `${this.label}: event counter back to 0: the device was reset or power-cycled`, { last });
       this.counter = 0;
       if (!opening) this.ready = false;
-      this.tell(() => this.emit('counter', { counter: 0 }));
+      this.reportCounter(0);
       return;
     }
     const delta = counterDelta(last, now);
@@ -259,7 +260,13 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
       this.tell(() => this.emit('events-lost', { count }));
     }
     for (let i = Math.min(delta, RING_EVENTS) - 1; i >= 0; i--) this.takeEvent(credit[1 + 2 * i]!, credit[2 + 2 * i]!, counterBefore(now, i));
-    this.tell(() => this.emit('counter', { counter: now }));
+    this.reportCounter(now);
+  }
+
+  private reportCounter(counter: number): void {
+    if (counter === this.reported) return;
+    this.reported = counter;
+    this.tell(() => this.emit('counter', { counter }));
   }
 
   private takeEvent(a: number, b: number, counter: number): void {

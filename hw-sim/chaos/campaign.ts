@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { readKey } from '../../src/journal/index.js';
 import { checkCounters, checkServer, journalProblems, type DeviceCounters, type HostRecords } from '../soak/checks.js';
 import { SIM_HOPPERS, SimStack } from '../stack.js';
+import { cardDevice, checkCards, journalCardIn, type CardHeld } from './card-checks.js';
 import { Ledger } from './ledger.js';
 import { describePlan, generatePlan } from './plan.js';
 import { runSession } from './session.js';
@@ -27,6 +28,9 @@ export interface RunReport {
   transactions: number;
   kills: number;
   killDetails: string[];
+  /** How the run took cards, and what became of its card requests in the journal. */
+  cardPath: 'reader' | 'terminal';
+  cards: CardCounts;
   violations: string[];
   /** Customer money a device fault took, recorded by the journal for the cash count (not violations). */
   recorded: string[];
@@ -36,12 +40,21 @@ export interface RunReport {
   folder?: string;
 }
 
+/** Card requests by their journalled outcome (a request may end approved and then unknown: reversed). */
+export interface CardCounts {
+  requested: number;
+  approved: number;
+  declined: number;
+  unknown: number;
+}
+
 export interface ChaosReport {
   ok: boolean;
   firstSeed: number;
   runs: number;
   kills: number;
   transactions: number;
+  cards: CardCounts;
   violations: number;
   failingSeeds: number[];
   durationMs: number;
@@ -53,7 +66,8 @@ const TIMING = { acceptingMs: 30, stackingMs: 300, stackedMs: 30, returningMs: 6
 /** Short customer time-outs, so a walk-away ends in seconds; fast retries, so the outbox drains quickly. */
 const CONFIG = {
   validator: { pollIntervalMs: 50 },
-  timeouts: { inputMs: 3000, lookupMs: 2000, cashMs: 3000 },
+  // cardAuthMs above the reference server's answer on a loaded box, so an approval is not taken for a time-out.
+  timeouts: { inputMs: 3000, lookupMs: 2000, cashMs: 3000, cardAuthMs: 5000 },
   forwarder: { backoffInitialMs: 100, backoffMaxMs: 500 },
 } as Record<string, unknown>;
 const LOG_KEPT = 3000;
@@ -74,6 +88,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     runs: results.length,
     kills: results.reduce((a, r) => a + r.kills, 0),
     transactions: results.reduce((a, r) => a + r.transactions, 0),
+    cards: {
+      requested: results.reduce((a, r) => a + r.cards.requested, 0),
+      approved: results.reduce((a, r) => a + r.cards.approved, 0),
+      declined: results.reduce((a, r) => a + r.cards.declined, 0),
+      unknown: results.reduce((a, r) => a + r.cards.unknown, 0),
+    },
     violations: results.reduce((a, r) => a + r.violations.length, 0),
     failingSeeds: failing.map((r) => r.seed),
     durationMs: Date.now() - started,
@@ -91,7 +111,7 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
   const log: string[] = [];
   const stack = new SimStack({
     dir: folder,
-    fitted: { coins: true, hoppers: true, printer: true },
+    fitted: { coins: true, hoppers: true, printer: true, ...cardDevice(plan.cardPath) },
     emulatorTiming: TIMING,
     config: CONFIG,
     onRuntimeLog: (e) => {
@@ -111,6 +131,8 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
     transactions: 0,
     kills: 0,
     killDetails: [],
+    cardPath: plan.cardPath,
+    cards: { requested: 0, approved: 0, declined: 0, unknown: 0 },
     violations: [],
     recorded: [],
     plan: describePlan(plan),
@@ -125,15 +147,19 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
     report.outcomes = session.steps.map((s) => s.outcome);
     report.violations.push(...session.problems);
     const counters = await deviceCounters(stack);
-    const records = (await (await fetch(`${stack.host.url}/_records`)).json()) as HostRecords;
+    const records = (await (await fetch(`${stack.host.url}/_records`)).json()) as HostRecords & CardHeld;
     const journalPath = join(folder, 'journal.db');
     report.transactions = countTransactions(journalPath);
+    report.cards = countCards(journalPath);
     report.violations.push(...journalProblems(journalPath, readKey(join(folder, 'journal.key'))));
     report.violations.push(...checkServer(journalPath, records));
     report.violations.push(...checkCounters(journalPath, counters));
     const steps = checkSteps(journalPath, session.steps, ledger, plan);
     report.violations.push(...steps.violations);
-    report.recorded = steps.recorded;
+    const cards = checkCards(journalPath, records);
+    report.violations.push(...cards.violations);
+    if (plan.cardPath === 'terminal') report.violations.push(...(await terminalBookings(stack, journalPath)));
+    report.recorded = [...steps.recorded, ...cards.recorded];
   } catch (e) {
     report.violations.push(`the run stopped: ${(e as Error).message}`);
   } finally {
@@ -175,6 +201,43 @@ async function deviceCounters(stack: SimStack): Promise<DeviceCounters> {
   return { cashbox, coinsAccepted, hoppersPaid };
 }
 
+/** Long enough for the kiosk's terminal reversal worker (retrying each second) to catch up after the last restart. */
+const TERMINAL_SETTLE_MS = 20_000;
+
+/**
+ * The terminal's own bookings (approved − reversed) net to what the journal kept as card in: a
+ * booking the kiosk lost track of stays on the customer's card. Asked until they agree, since a
+ * reversal may still be on its way.
+ */
+async function terminalBookings(stack: SimStack, journalPath: string): Promise<string[]> {
+  const want = journalCardIn(journalPath);
+  const deadline = Date.now() + TERMINAL_SETTLE_MS;
+  let line = '';
+  for (;;) {
+    const answered = stack.waitForDeviceLine('zvt', (l) => {
+      if (!/net -?\d+ fen/.test(l)) return false;
+      line = l;
+      return true;
+    }, 10_000);
+    stack.deviceCommand('status', 'zvt');
+    await answered;
+    const net = Number(/net (-?\d+) fen/.exec(line)![1]);
+    if (net === want) return [];
+    if (Date.now() > deadline) return [`the payment terminal's bookings net ${net} fen, the journal's card in is ${want} fen (${line})`];
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function countCards(path: string): CardCounts {
+  const db = new Database(path, { readonly: true });
+  try {
+    const n = (type: string) => (db.prepare('SELECT COUNT(*) AS n FROM events WHERE type = ?').get(type) as { n: number }).n;
+    return { requested: n('card.requested'), approved: n('card.approved'), declined: n('card.declined'), unknown: n('card.unknown') };
+  } finally {
+    db.close();
+  }
+}
+
 function countTransactions(path: string): number {
   const db = new Database(path, { readonly: true });
   try {
@@ -188,6 +251,7 @@ function countTransactions(path: string): number {
 export function formatRun(r: RunReport): string[] {
   const lines = [
     `${r.ok ? 'PASS' : 'FAIL'}  seed ${r.seed}: ${r.steps} step(s), ${r.transactions} transaction(s), ${r.kills} kill(s), ` +
+      `${r.cardPath} ${r.cards.approved}/${r.cards.requested} card(s) approved (${r.cards.declined} declined, ${r.cards.unknown} unknown), ` +
       `${r.violations.length} violation(s)  (${(r.durationMs / 1000).toFixed(1)} s)`,
   ];
   for (const v of r.violations) lines.push(`      violation: ${v}`);
@@ -203,6 +267,7 @@ export function formatRun(r: RunReport): string[] {
 export function formatSummary(c: ChaosReport): string[] {
   return [
     `${c.ok ? 'PASS' : 'FAIL'}  chaos: ${c.runs} run(s) from seed ${c.firstSeed}, ${c.kills} kill(s), ${c.transactions} transaction(s), ` +
+      `${c.cards.requested} card request(s) (${c.cards.approved} approved, ${c.cards.declined} declined, ${c.cards.unknown} unknown), ` +
       `${c.violations} violation(s) in ${(c.durationMs / 1000).toFixed(0)} s`,
     `      failing seeds: ${c.failingSeeds.length > 0 ? c.failingSeeds.join(' ') : 'none'}`,
   ];

@@ -28,10 +28,29 @@ export interface CashStep {
 }
 
 /**
- * What the customer does in one turn at the kiosk. Card payments join this union (a 'card' step)
- * once SimStack fits a payment terminal; the session's switch on `kind` then says where they run.
+ * What the card's issuer makes of it. On the reader path these are the reference server's test
+ * cards; on the terminal path the ZVT emulator's outcome for the next authorisation. 'auth-timeout'
+ * and 'drop-after-approve' approve, then leave the kiosk without the answer: it must reverse.
  */
-export type SessionStep = CashStep;
+export const CARD_OUTCOMES = ['approve', 'decline', 'auth-timeout', 'drop-after-approve'] as const;
+export type CardOutcome = (typeof CARD_OUTCOMES)[number];
+
+/**
+ * A bill paid by card at the review. When the card does not pay (declined, or the kiosk offers no
+ * card right now: the reader needs the server) the customer goes on with `cash` as a cash step from
+ * the review, its bill being the card's amount.
+ */
+export interface CardStep {
+  kind: 'card';
+  outcome: CardOutcome;
+  cash: CashStep;
+}
+
+/** What the customer does in one turn at the kiosk; the session's switch on `kind` says how it runs. */
+export type SessionStep = CashStep | CardStep;
+
+/** How cards are taken in a run: a stripe reader with the server's authorisation, or a ZVT payment terminal. */
+export type CardPath = 'reader' | 'terminal';
 
 /** Journal event types whose commit can be followed by an injected SIGKILL (see Journal's crashAfter). */
 export const CRASH_POINTS = [
@@ -52,12 +71,19 @@ export const CRASH_POINTS = [
   'terminal.state',
 ] as const;
 
+/** Crash points of a card payment, drawn instead of CRASH_POINTS for some kills of a run with card steps. */
+export const CARD_CRASH_POINTS = ['card.requested', 'card.approved', 'card.declined', 'card.unknown', 'txn.reversal'] as const;
+
 /**
  * 'crash-after': the next runtime started is armed to SIGKILL itself right after the commit of the
  * n-th event of that type (it may never come: then no kill). 'timed': SIGKILL from outside,
  * `delayMs` after transaction `step` began, wherever the kiosk is then.
  */
-export type KillPlan = { kind: 'crash-after'; point: string } | { kind: 'timed'; step: number; delayMs: number };
+export type KillPlan =
+  | { kind: 'crash-after'; point: string }
+  | { kind: 'timed'; step: number; delayMs: number }
+  /** SIGKILL `delayMs` after the card was presented in (card) step `step`: during the authorisation. */
+  | { kind: 'card-timed'; step: number; delayMs: number };
 
 export type FaultPlan =
   /** The validator jams while the step's first note is being stacked; cleared once the step ended. */
@@ -76,6 +102,8 @@ export interface OutagePlan {
 
 export interface RunPlan {
   seed: number;
+  /** Every run has a card device fitted: the reader, or in a share of runs the terminal instead. */
+  cardPath: CardPath;
   steps: SessionStep[];
   kills: KillPlan[];
   fault: FaultPlan;
@@ -86,11 +114,18 @@ export interface RunPlan {
 export function generatePlan(seed: number): RunPlan {
   const c = new Chooser(seed);
   const count = c.int(1, 4);
-  const steps = Array.from({ length: count }, (_, i) => cashStep(c, i));
-  const kills = Array.from({ length: Number(c.weighted({ 1: 5, 2: 3, 3: 2 })) }, () => killPlan(c, count));
+  const cardPath: CardPath = c.chance(0.3) ? 'terminal' : 'reader';
+  const steps = Array.from({ length: count }, (_, i): SessionStep => {
+    const cash = cashStep(c, i);
+    if (!c.chance(0.45)) return cash;
+    return { kind: 'card', outcome: c.weighted({ approve: 5, decline: 3, 'auth-timeout': 2, 'drop-after-approve': 2 }), cash };
+  });
+  const cardSteps = steps.flatMap((s, i) => (s.kind === 'card' ? [i] : []));
+  const kills = Array.from({ length: Number(c.weighted({ 1: 5, 2: 3, 3: 2 })) }, () => killPlan(c, count, cardSteps));
   const downAt = c.int(0, count - 1);
   return {
     seed,
+    cardPath,
     steps,
     kills,
     fault: faultPlan(c, steps),
@@ -122,7 +157,13 @@ function cashStep(c: Chooser, index: number): CashStep {
   return { kind: 'cash', phone: `1390000${String(index + 1).padStart(4, '0')}`, amountDue: total - change, pieces, ending };
 }
 
-function killPlan(c: Chooser, steps: number): KillPlan {
+function killPlan(c: Chooser, steps: number, cardSteps: number[]): KillPlan {
+  if (cardSteps.length > 0 && c.chance(0.5)) {
+    if (c.chance(0.4)) return { kind: 'card-timed', step: c.pick(cardSteps), delayMs: c.int(0, 2500) };
+    const point = c.pick(CARD_CRASH_POINTS);
+    const nth = c.weighted({ 1: 6, 2: 3 });
+    return { kind: 'crash-after', point: nth === '1' ? point : `${point}#${nth}` };
+  }
   if (c.chance(0.55)) {
     const point = c.pick(CRASH_POINTS);
     const nth = c.weighted({ 1: 6, 2: 3, 3: 1 });
@@ -131,8 +172,13 @@ function killPlan(c: Chooser, steps: number): KillPlan {
   return { kind: 'timed', step: c.int(0, steps - 1), delayMs: c.int(0, 4000) };
 }
 
-function faultPlan(c: Chooser, steps: CashStep[]): FaultPlan {
-  const withNote = steps.flatMap((s, i) => (s.pieces.some((p) => p.device === 'validator') ? [i] : []));
+/** The cash a step may take: a card step's only if its card does not pay. */
+export function cashOf(s: SessionStep): CashStep {
+  return s.kind === 'card' ? s.cash : s;
+}
+
+function faultPlan(c: Chooser, steps: SessionStep[]): FaultPlan {
+  const withNote = steps.flatMap((s, i) => (cashOf(s).pieces.some((p) => p.device === 'validator') ? [i] : []));
   const kind = c.weighted({ 'validator-jam': withNote.length > 0 ? 1 : 0, 'hopper-empty': 1, 'paper-out': 1 });
   const step = kind === 'validator-jam' ? c.pick(withNote) : c.int(0, steps.length - 1);
   if (kind === 'validator-jam') return { kind, step };
@@ -142,13 +188,21 @@ function faultPlan(c: Chooser, steps: CashStep[]): FaultPlan {
 
 /** The plan in one line, for the run's report. */
 export function describePlan(p: RunPlan): string {
-  const steps = p.steps.map((s) => {
+  const steps = p.steps.map((step) => {
+    const s = cashOf(step);
     const pieces = s.pieces.map((x) => (x.device === 'coin' ? `c${x.value}` : `n${x.value}`)).join('+');
     const end = s.ending.kind === 'pay' ? '' : ` ${s.ending.kind}@${s.ending.atReview ? 'review' : s.ending.after}`;
-    return `due ${s.amountDue} [${pieces}]${end}`;
+    const card = step.kind === 'card' ? `card ${step.outcome}, else ` : '';
+    return `due ${s.amountDue} ${card}[${pieces}]${end}`;
   });
-  const kills = p.kills.map((k) => (k.kind === 'crash-after' ? `after ${k.point}` : `kill ${k.delayMs} ms into #${k.step + 1}`));
+  const kills = p.kills.map((k) =>
+    k.kind === 'crash-after'
+      ? `after ${k.point}`
+      : k.kind === 'timed'
+        ? `kill ${k.delayMs} ms into #${k.step + 1}`
+        : `kill ${k.delayMs} ms after the card in #${k.step + 1}`,
+  );
   const f = p.fault;
   const fault = f.kind === 'hopper-empty' ? `${f.hopper} empty before #${f.step + 1}` : `${f.kind} at #${f.step + 1}`;
-  return `${steps.join('; ')} | kills: ${kills.join(', ')} | fault: ${fault} | server down ${p.outage.delayMs} ms into #${p.outage.downAt + 1}, up after #${p.outage.upAfter + 1}`;
+  return `${p.cardPath} | ${steps.join('; ')} | kills: ${kills.join(', ')} | fault: ${fault} | server down ${p.outage.delayMs} ms into #${p.outage.downAt + 1}, up after #${p.outage.upAfter + 1}`;
 }

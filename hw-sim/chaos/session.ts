@@ -1,8 +1,10 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { ControlRequest } from '../../src/control/protocol.js';
 import type { SimStack } from '../stack.js';
 import type { Ledger } from './ledger.js';
 import { Interrupted, Lives, quiet, type KillRecord } from './lives.js';
-import type { CashStep, Piece, RunPlan, SessionStep } from './plan.js';
+import type { CardOutcome, CardStep, CashStep, Piece, RunPlan, SessionStep } from './plan.js';
 
 /** What happened to one session step, as the customer saw it. */
 export interface StepRecord {
@@ -34,7 +36,23 @@ const POLL_MS = 50;
 interface TxnView {
   id: string;
   state: string;
+  error?: string | null;
 }
+
+/** The reader path: the reference server's test cards (reader emulator names), two per outcome where there are two. */
+const READER_CARDS: Readonly<Record<CardOutcome, readonly string[]>> = {
+  approve: ['visa', 'unionpay'],
+  decline: ['declined', 'insufficient-funds'],
+  'auth-timeout': ['auth-timeout'],
+  'drop-after-approve': ['drop-after-approve'],
+};
+/** The terminal path: the ZVT emulator's outcome for the next authorisation. */
+const TERMINAL_OUTCOMES: Readonly<Record<CardOutcome, string>> = {
+  approve: 'approve',
+  decline: 'decline',
+  'auth-timeout': 'timeout',
+  'drop-after-approve': 'drop-after-approval',
+};
 
 /**
  * Drives one run's plan against the stack: the customer's steps through the control socket and
@@ -145,10 +163,13 @@ class Session {
     switch (step.kind) {
       case 'cash':
         return this.cash(step, record);
+      case 'card':
+        return this.card(step, record);
     }
   }
 
-  private async cash(step: CashStep, record: StepRecord): Promise<string> {
+  /** Starts the transaction and gives the number; a string when the kiosk takes no customer now. */
+  private async begin(step: CashStep, record: StepRecord): Promise<{ id: string } | string> {
     await this.setBill(step.phone, step.amountDue);
     const st = await this.control({ cmd: 'status' });
     const services = (st.terminal as { services: string[] }).services;
@@ -159,6 +180,47 @@ class Session {
     const id = String((await this.control({ cmd: 'start', service })).id);
     record.id = id;
     await this.control({ cmd: 'number', phone: step.phone });
+    return { id };
+  }
+
+  private async cash(step: CashStep, record: StepRecord): Promise<string> {
+    const begun = await this.begin(step, record);
+    return typeof begun === 'string' ? begun : this.payCash(begun.id, step, record);
+  }
+
+  /**
+   * The card at the review: the terminal's outcome chosen, or the server's test card swiped, then
+   * whatever the kiosk makes of it. Back at the review (declined, or no card offered: the reader
+   * needs the server) the customer pays the bill in cash instead.
+   */
+  private async card(step: CardStep, record: StepRecord): Promise<string> {
+    const begun = await this.begin(step.cash, record);
+    if (typeof begun === 'string') return begun;
+    const id = begun.id;
+    const view = await this.waitTxn(id, (t) => /^(review|lookupFailed|cash)/.test(t.state), PIECE_MS);
+    if (!view) return 'ended before the card';
+    const offered = ((await this.control({ cmd: 'status' })).terminal as { card: 'reader' | 'terminal' | null }).card;
+    if (!view.state.startsWith('review') || offered === null) {
+      return `no card (${view.state}, card ${String(offered)}), cash: ${await this.payCash(id, step.cash, record)}`;
+    }
+    if (offered === 'terminal') this.stack.deviceCommand(TERMINAL_OUTCOMES[step.outcome], 'zvt');
+    await this.control({ cmd: 'card' });
+    if (offered === 'reader') {
+      if (!(await this.waitTxn(id, (t) => t.state.startsWith('card.customer'), PIECE_MS))) return 'ended before the card was swiped';
+      const cards = READER_CARDS[step.outcome];
+      this.stack.deviceCommand(`swipe ${cards[record.index % cards.length]!}`, 'card-reader');
+    }
+    for (const k of this.plan.kills) {
+      if (k.kind === 'card-timed' && k.step === record.index) this.lives.killLater(k.delayMs, `${k.delayMs} ms after the card in step ${record.index + 1}`);
+    }
+    // Declined (or the card unavailable) comes back to the review; anything else ends the transaction.
+    const back = await this.waitTxn(id, (t) => t.state.startsWith('review'), STEP_END_MS);
+    if (!back) return `card ${step.outcome} by ${offered}: ended`;
+    return `card ${step.outcome} by ${offered}: back at ${back.state} (${String(back.error)}), cash: ${await this.payCash(id, step.cash, record)}`;
+  }
+
+  /** The cash part, from the review (or the look-up's failure) on. */
+  private async payCash(id: string, step: CashStep, record: StepRecord): Promise<string> {
     const ending = step.ending;
     const leaving = ending.kind !== 'pay';
     let view = await this.waitTxn(id, (t) => /^(review|lookupFailed|cash)/.test(t.state), PIECE_MS);
@@ -274,15 +336,27 @@ class Session {
         if (!this.lives.running) await this.lives.boot();
         const st = await this.control({ cmd: 'status' });
         const pending = (st.outbox as { pending: number }).pending;
-        if (pending === 0) return;
+        const reversals = this.pendingTerminalReversals();
+        if (pending === 0 && reversals === 0) return;
         if (Date.now() > deadline) {
-          this.problems.push(`the outbox still held ${pending} message(s) ${DRAIN_MS / 1000} s after the last step, the server up`);
+          if (pending > 0) this.problems.push(`the outbox still held ${pending} message(s) ${DRAIN_MS / 1000} s after the last step, the server up`);
+          if (reversals > 0) this.problems.push(`${reversals} terminal reversal(s) still pending ${DRAIN_MS / 1000} s after the last step`);
           return;
         }
         await this.lives.guard(sleep(POLL_MS * 2));
       } catch (e) {
         if (!(e instanceof Interrupted)) throw e;
       }
+    }
+  }
+
+  /** The terminal's reversals are not in the outbox: the journal's own table says what is still to send. */
+  private pendingTerminalReversals(): number {
+    const db = new Database(join(this.stack.dir, 'journal.db'), { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare(`SELECT COUNT(*) AS n FROM terminal_reversals WHERE status = 'pending'`).get() as { n: number }).n;
+    } finally {
+      db.close();
     }
   }
 

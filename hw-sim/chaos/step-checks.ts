@@ -14,6 +14,7 @@ export interface StepFindings {
 interface Row {
   id: string;
   change_paid: number;
+  card_in: number;
 }
 
 /**
@@ -33,7 +34,7 @@ export function checkSteps(path: string, records: StepRecord[], ledger: Ledger, 
           .prepare(`SELECT COALESCE(SUM(json_extract(data, ?)), 0) AS t FROM events WHERE type = ? AND txn_id = ?`)
           .get(field, type, id) as { t: number }
       ).t;
-    const rows = db.prepare('SELECT id, change_paid FROM transactions ORDER BY created_at, rowid').all() as Row[];
+    const rows = db.prepare('SELECT id, change_paid, card_in FROM transactions ORDER BY created_at, rowid').all() as Row[];
     const byId = new Map(rows.map((r) => [r.id, r]));
     const known = new Set(records.flatMap((r) => (r.id ? [r.id] : [])));
     // A start the kiosk journalled but was killed before answering: the oldest unclaimed transaction is that step's.
@@ -65,6 +66,14 @@ export function checkSteps(path: string, records: StepRecord[], ledger: Ledger, 
       const unresolved = sum('note.unresolved', '$.value', id);
       if (w.stacked !== notes) violations.push(`${txn}: ${w.stacked} fen of notes went into the cash box, the journal credited ${notes} fen of notes to it`);
       if (w.coins !== coins) violations.push(`${txn}: the coin acceptor took ${w.coins} fen, the journal credited ${coins} fen of coins to it`);
+      // A card pays the whole bill or nothing, and only a card the issuer approves.
+      const card = byId.get(id)?.card_in ?? 0;
+      const step = r.step;
+      if (card > 0 && (step.kind !== 'card' || step.outcome !== 'approve')) {
+        violations.push(`${txn}: card in ${card}, yet the customer's card ${step.kind === 'card' ? `was one the issuer answers '${step.outcome}'` : 'was never presented'}`);
+      } else if (card > 0 && step.kind === 'card' && card !== step.cash.amountDue) {
+        violations.push(`${txn}: card in ${card}, the bill was ${step.cash.amountDue}`);
+      }
       const paid = byId.get(id)?.change_paid ?? 0;
       if (w.paidOut !== paid) violations.push(`${txn}: the hoppers dropped ${w.paidOut} fen, the journal says ${paid} fen of change was paid`);
       if (w.lost > 0) {

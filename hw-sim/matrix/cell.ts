@@ -95,11 +95,12 @@ export async function runCell(fault: Fault, step: Step, opts: { keep?: boolean }
       if (r.ok) id = String(r.id);
       else result.refused = r.error;
     }
-    if (id) await carryOn(stack, Date.now() + FAULTED_MS);
+    const open = () => validatorOpen(deviceLines);
+    if (id) await carryOn(stack, open, Date.now() + FAULTED_MS);
     present = false;
     if (fault.clear) await fault.clear(stack);
     cleared = true;
-    if (id) await carryOn(stack, Date.now() + 2 * FAULTED_MS);
+    if (id) await carryOn(stack, open, Date.now() + 2 * FAULTED_MS);
     result.terminalAfter = await settled(stack);
     await outboxDrained(stack).catch((e: Error) => result.violations.push(e.message));
     await stack.killRuntime('SIGTERM');
@@ -159,11 +160,26 @@ async function terminalState(stack: SimStack): Promise<string> {
 }
 
 /**
+ * Whether the validator takes notes now, as a customer sees it (the bezel lit), from what its
+ * emulator was last told: the runtime's own flag misses an enable the driver applied late, after
+ * the device came back from a power cut.
+ */
+function validatorOpen(lines: readonly { device: string; line: string }[]): boolean {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const { device, line } = lines[i]!;
+    if (device !== 'validator') continue;
+    if (line === 'host: inhibit off (accepting enabled)') return true;
+    if (line === 'host: inhibit on (disabled)' || line.startsWith('power up') || line === 'initializing') return false;
+  }
+  return false;
+}
+
+/**
  * The customer goes on with the payment as far as the kiosk lets them: enters the number, takes
  * the offline top-up when the look-up fails, confirms, puts notes in while the validator is open.
  * Whatever the kiosk then does by itself (time-outs, settling, change, receipt) it is left to do.
  */
-async function carryOn(stack: SimStack, deadline: number): Promise<void> {
+async function carryOn(stack: SimStack, open: () => boolean, deadline: number): Promise<void> {
   const done = new Set<string>();
   const once = async (what: string, req: Parameters<SimStack['control']>[0]): Promise<void> => {
     if (done.has(what)) return;
@@ -181,12 +197,18 @@ async function carryOn(stack: SimStack, deadline: number): Promise<void> {
     else if (top === 'review') await once('confirm', { cmd: 'confirm' });
     else if (top === 'cash') {
       const wants = txn.service === 'pay' ? txn.credited < (txn.amountDue ?? 0) : notes < PLAN.notes;
-      const accepting = (st.validator as { accepting: boolean }).accepting;
-      if (wants && accepting && notes < PLAN.notes + 2) {
-        notes++;
-        const outcome = stack.waitForDeviceLine('validator', (l) => /^(stacked|returned|gave back)|lost in the path/.test(l), NOTE_MS);
+      if (wants && open() && notes < PLAN.notes + 2) {
+        let refused = false;
+        const outcome = stack.waitForDeviceLine(
+          'validator',
+          (l) => (refused = l.startsWith('error: insert')) || /^(stacked|returned|gave back)|lost in the path/.test(l),
+          NOTE_MS,
+        );
         stack.deviceCommand(`insert ${PLAN.note}`);
         await outcome.catch(() => undefined);
+        // A validator still powering up does not take the note: the customer tries again shortly.
+        if (refused) await sleep(500);
+        else notes++;
         continue;
       }
       if (!wants && txn.service === 'topup') await once('done', { cmd: 'done' });

@@ -13,6 +13,7 @@ interface TxnRow {
   id: string;
   status: string;
   cash_in: number;
+  card_in: number;
   credited: number;
   change_paid: number;
   change_owed: number;
@@ -21,22 +22,22 @@ interface TxnRow {
 function readTransactions(path: string): TxnRow[] {
   const db = new Database(path, { readonly: true });
   try {
-    return db.prepare('SELECT id, status, cash_in, credited, change_paid, change_owed FROM transactions').all() as TxnRow[];
+    return db.prepare('SELECT id, status, cash_in, card_in, credited, change_paid, change_owed FROM transactions').all() as TxnRow[];
   } finally {
     db.close();
   }
 }
 
 /**
- * Every transaction ended and balances (cash in = credited + change paid + change owed), and the
+ * Every transaction ended and balances (cash in + card in = credited + change paid + change owed), and the
  * journal's own verify holds: the hash chain and its money invariants, as `kiosk journal verify` checks them.
  */
 export function journalProblems(path: string, key: Buffer): string[] {
   const problems: string[] = [];
   for (const r of readTransactions(path)) {
     if (r.status === 'open') problems.push(`transaction ${r.id} is still open`);
-    if (r.cash_in !== r.credited + r.change_paid + r.change_owed) {
-      problems.push(`transaction ${r.id}: cash in ${r.cash_in} ≠ credited ${r.credited} + change paid ${r.change_paid} + change owed ${r.change_owed}`);
+    if (r.cash_in + r.card_in !== r.credited + r.change_paid + r.change_owed) {
+      problems.push(`transaction ${r.id}: cash in ${r.cash_in} + card in ${r.card_in} ≠ credited ${r.credited} + change paid ${r.change_paid} + change owed ${r.change_owed}`);
     }
   }
   const journal = Journal.openReadOnly(path, { key });

@@ -1,54 +1,10 @@
 import t from 'tap';
 import { memoryPair } from '../../drivers/transport/memory.js';
 import { CctalkBus } from '../../drivers/cctalk/bus.js';
-import { CctalkCoinAcceptor, counterDelta, inhibitMask, parseCoinId } from '../../drivers/cctalk/coin-acceptor.js';
+import { CctalkCoinAcceptor, counterBefore, counterDelta, inhibitMask, parseCoinId } from '../../drivers/cctalk/coin-acceptor.js';
 import type { Coin, DeviceStatus } from '../../drivers/types.js';
-import { FakeLine, type Answer } from './fake-line.js';
-
-/** A coin acceptor reduced to what the driver asks: identity, inhibits and the 229 event ring. */
-class FakeAcceptor {
-  category = 'Coin Acceptor';
-  serial = [0x39, 0x30, 0x00];
-  counter = 0;
-  /** Newest first, at most 5. */
-  ring: [number, number][] = [];
-  master = 0;
-  mask = '0000';
-  silent = false;
-  coinIds: Record<number, string> = {};
-
-  handle = (header: number, data: Buffer): Answer => {
-    if (this.silent) return 'silent';
-    switch (header) {
-      case 254:
-        return [];
-      case 245:
-        return [...Buffer.from(this.category)];
-      case 242:
-        return this.serial;
-      case 228:
-        this.master = data[0]!;
-        return [];
-      case 231:
-        this.mask = data.toString('hex');
-        return [];
-      case 229: {
-        const flat = this.ring.flat();
-        return [this.counter, ...flat, ...new Array(10 - flat.length).fill(0)];
-      }
-      case 184:
-        return [...Buffer.from(this.coinIds[data[0]!] ?? '......')];
-      default:
-        return 'silent';
-    }
-  };
-
-  event(a: number, b: number): void {
-    this.counter = this.counter >= 255 ? 1 : this.counter + 1;
-    this.ring.unshift([a, b]);
-    this.ring.length = Math.min(this.ring.length, 5);
-  }
-}
+import { FakeLine } from './fake-line.js';
+import { FakeAcceptor } from './fake-acceptor.js';
 
 const COINS = [
   { channel: 1, value: 100 },
@@ -63,7 +19,7 @@ t.teardown(async () => {
   for (const d of opened) await d.close();
 });
 
-function setUp(opts: { coins?: typeof COINS | undefined; counter?: number } = {}) {
+function setUp(opts: { coins?: typeof COINS | undefined; counter?: number; pollIntervalMs?: number } = {}) {
   const [host, device] = memoryPair('cctalk');
   void device.open();
   const bus = new CctalkBus(host, { replyTimeoutMs: 500, retries: 1, busyRetryDelayMs: 5 });
@@ -75,18 +31,25 @@ function setUp(opts: { coins?: typeof COINS | undefined; counter?: number } = {}
   const acceptor = new CctalkCoinAcceptor({
     bus,
     coins: 'coins' in opts ? opts.coins : COINS,
-    pollIntervalMs: 5,
+    pollIntervalMs: opts.pollIntervalMs ?? 5,
     reconnect: { initialMs: 10, maxMs: 40 },
     log: (level, msg) => logs.push(`${level}: ${msg}`),
   });
   const coins: Coin[] = [];
+  /** The counter each coin came with, in step with `coins`. */
+  const coinCounters: number[] = [];
+  const counters: number[] = [];
   const lost: number[] = [];
   const statuses: DeviceStatus[] = [];
-  acceptor.on('coin', (c) => coins.push(c));
+  acceptor.on('coin', (c, { counter }) => {
+    coins.push(c);
+    coinCounters.push(counter);
+  });
+  acceptor.on('counter', ({ counter }) => counters.push(counter));
   acceptor.on('events-lost', (e) => lost.push(e.count));
   acceptor.on('status', (s) => statuses.push(s));
   opened.push(acceptor);
-  return { acceptor, fake, line, coins, lost, statuses, logs };
+  return { acceptor, fake, line, coins, coinCounters, counters, lost, statuses, logs };
 }
 
 async function waitFor(what: string, ok: () => boolean, limitMs = 5000): Promise<void> {
@@ -108,6 +71,11 @@ t.test('helpers', async (t) => {
   t.same(parseCoinId('CN050B'), { country: 'CN', value: 50 });
   t.equal(parseCoinId('......'), undefined);
   t.equal(parseCoinId('CN000A'), undefined);
+  t.equal(counterBefore(41, 0), 41);
+  t.equal(counterBefore(41, 2), 39);
+  t.equal(counterBefore(2, 1), 1);
+  t.equal(counterBefore(2, 2), 255, 'back across the wrap: 0 is skipped');
+  t.equal(counterBefore(1, 4), 252);
 });
 
 t.test('open: poll, category, serial, baseline, inhibited; then coins oldest first', async (t) => {
@@ -262,5 +230,109 @@ t.test('silent device: offline, then back with reconnect', async (t) => {
   await waitFor('ok again', () => acceptor.status().health === 'ok');
   await waitFor('the coin taken while silent', () => coins.length === 1);
   t.equal(coins[0]!.value, 10);
+  await acceptor.close();
+});
+
+t.test('resumeFrom: the events after the host\'s counter still in the buffer are coins at the open', async (t) => {
+  const { acceptor, fake, coins, coinCounters, counters, lost } = setUp({ counter: 36 });
+  fake.event(3, 1); // 37: before the host's counter, already journalled
+  fake.event(0, 2); // 38: an inhibited coin, no credit
+  fake.event(2, 1); // 39
+  fake.event(1, 1); // 40
+  acceptor.resumeFrom(37);
+  await acceptor.open();
+  t.same(coins.map((c) => c.value), [50, 100], 'the two coins taken after 37, oldest first');
+  t.same(coinCounters, [39, 40], 'each with its own counter');
+  t.equal(counters.at(-1), 40, 'everything up to 40 reported');
+  t.same(lost, []);
+  await acceptor.close();
+});
+
+t.test('resumeFrom across the wrap, and a host counter the device has reached already', async (t) => {
+  const a = setUp({ counter: 253 });
+  a.fake.event(1, 1); // 254
+  a.fake.event(3, 1); // 255
+  a.fake.event(2, 1); // 1
+  a.acceptor.resumeFrom(254);
+  await a.acceptor.open();
+  t.same(a.coinCounters, [255, 1]);
+  t.same(a.coins.map((c) => c.value), [10, 50]);
+  await a.acceptor.close();
+
+  const b = setUp({ counter: 9 });
+  b.fake.event(1, 1);
+  b.acceptor.resumeFrom(10);
+  await b.acceptor.open();
+  await new Promise((r) => setTimeout(r, 30));
+  t.same(b.coins, [], 'nothing after the host\'s counter');
+  t.same(b.counters, [10]);
+  await b.acceptor.close();
+});
+
+t.test('resumeFrom with more than five events since: the five in the buffer and the loss', async (t) => {
+  const { acceptor, fake, coins, lost } = setUp({ counter: 100 });
+  for (let i = 0; i < 7; i++) fake.event(1, 1);
+  acceptor.resumeFrom(100);
+  await acceptor.open();
+  t.same(lost, [2]);
+  t.equal(coins.length, 5);
+  await acceptor.close();
+});
+
+t.test('resumeFrom after the device was reset meanwhile: counter 0, nothing to credit', async (t) => {
+  const { acceptor, coins, counters } = setUp({ counter: 0 });
+  acceptor.resumeFrom(77);
+  await acceptor.open();
+  t.same(coins, []);
+  t.same(counters, [0]);
+  t.throws(() => acceptor.resumeFrom(256), /0\.\.255/);
+  await acceptor.close();
+});
+
+t.test('without resumeFrom the counter at the first open is the baseline, and is reported', async (t) => {
+  const { acceptor, fake, coins, counters } = setUp({ counter: 12 });
+  fake.ring = [[1, 1]];
+  await acceptor.open();
+  t.same(coins, []);
+  t.same(counters, [12]);
+  fake.event(0, 1);
+  await waitFor('the reject moves the counter', () => counters.at(-1) === 13);
+  t.same(coins, [], 'a reject is no coin');
+  await acceptor.close();
+});
+
+t.test('drain: after the inhibit, a coin in the buffer is reported before it resolves', async (t) => {
+  // No routine poll in this test's time: only drain() can bring the coin in.
+  const { acceptor, fake, line, coins, coinCounters } = setUp({ counter: 5, pollIntervalMs: 60_000 });
+  await acceptor.open();
+  await acceptor.enable([100]);
+  await new Promise((r) => setTimeout(r, 20));
+  fake.event(1, 1);
+  const before = line.received.length;
+  await acceptor.disable();
+  await acceptor.drain();
+  t.same(coins.map((c) => c.value), [100], 'the coin is in when drain() resolves');
+  t.same(coinCounters, [6]);
+  t.same(
+    line.received.slice(before).map((r) => r.header),
+    [228, 229],
+    'the read comes after the inhibit',
+  );
+  await acceptor.drain();
+  t.equal(coins.length, 1, 'a second drain reports nothing twice');
+  await acceptor.close();
+  await acceptor.drain();
+  t.pass('drain on a closed device does nothing');
+});
+
+t.test('drain and the routine poll together: every coin once, no false loss', async (t) => {
+  const { acceptor, fake, coins, lost } = setUp({ counter: 250 });
+  await acceptor.open();
+  for (let i = 0; i < 40; i++) {
+    fake.event(1 + (i % 3), 1);
+    await Promise.all([acceptor.drain(), acceptor.drain()]);
+  }
+  await waitFor('forty coins', () => coins.length === 40);
+  t.same(lost, []);
   await acceptor.close();
 });

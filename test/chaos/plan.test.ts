@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CRASH_POINTS, describePlan, generatePlan } from '../../hw-sim/chaos/plan.js';
+import { CARD_CRASH_POINTS, CRASH_POINTS, cashOf, describePlan, generatePlan } from '../../hw-sim/chaos/plan.js';
 import { mulberry32 } from '../../hw-sim/chaos/prng.js';
 
 t.test('the generator is pinned: a change to it would silently change what every printed seed replays', async (t) => {
@@ -14,14 +14,18 @@ t.test('the same seed gives the same plan; another seed another one', async (t) 
 });
 
 t.test('every plan is one the session can run and the checks can judge', async (t) => {
-  const seen = { kinds: new Set<string>(), faults: new Set<string>(), kills: new Set<string>() };
+  const seen = { kinds: new Set<string>(), faults: new Set<string>(), kills: new Set<string>(), cards: new Set<string>(), paths: new Set<string>() };
+  const points: readonly string[] = [...CRASH_POINTS, ...CARD_CRASH_POINTS];
   const bad: string[] = [];
   const expect = (ok: boolean, what: string) => void (ok || bad.push(what));
   for (let seed = 0; seed < 500; seed++) {
     const p = generatePlan(seed);
     expect(p.steps.length >= 1 && p.steps.length <= 4, `seed ${seed}: ${p.steps.length} steps`);
     expect(p.kills.length >= 1 && p.kills.length <= 3, `seed ${seed}: ${p.kills.length} kills`);
-    for (const s of p.steps) {
+    seen.paths.add(p.cardPath);
+    for (const step of p.steps) {
+      if (step.kind === 'card') seen.cards.add(step.outcome);
+      const s = cashOf(step);
       const total = s.pieces.reduce((a, x) => a + x.value, 0);
       const last = s.pieces[s.pieces.length - 1]!.value;
       // The last piece, and only it, completes the payment; any change is less than it.
@@ -32,16 +36,28 @@ t.test('every plan is one the session can run and the checks can judge', async (
     }
     for (const k of p.kills) {
       seen.kills.add(k.kind);
-      if (k.kind === 'crash-after') expect((CRASH_POINTS as readonly string[]).includes(k.point.split('#')[0]!), `seed ${seed}: ${k.point}`);
+      if (k.kind === 'crash-after') expect(points.includes(k.point.split('#')[0]!), `seed ${seed}: ${k.point}`);
       else expect(k.step < p.steps.length, `seed ${seed}: kill in step ${k.step}`);
+      if (k.kind === 'card-timed') expect(p.steps[k.step]!.kind === 'card', `seed ${seed}: a kill after the card in cash step ${k.step}`);
+      if (k.kind === 'crash-after' && k.point.startsWith('card.')) expect(p.steps.some((s) => s.kind === 'card'), `seed ${seed}: ${k.point} without a card step`);
     }
     expect(p.fault.step < p.steps.length, `seed ${seed}: fault in step ${p.fault.step}`);
-    if (p.fault.kind === 'validator-jam') expect(p.steps[p.fault.step]!.pieces.some((x) => x.device === 'validator'), `seed ${seed}: jam without a note`);
+    if (p.fault.kind === 'validator-jam') expect(cashOf(p.steps[p.fault.step]!).pieces.some((x) => x.device === 'validator'), `seed ${seed}: jam without a note`);
     seen.faults.add(p.fault.kind);
     expect(p.outage.downAt <= p.outage.upAfter && p.outage.upAfter < p.steps.length, `seed ${seed}: outage ${JSON.stringify(p.outage)}`);
   }
   t.same(bad, []);
   t.same([...seen.kinds].sort(), ['cancel', 'exact', 'overpay', 'walk-away']);
   t.same([...seen.faults].sort(), ['hopper-empty', 'paper-out', 'validator-jam']);
-  t.same([...seen.kills].sort(), ['crash-after', 'timed']);
+  t.same([...seen.kills].sort(), ['card-timed', 'crash-after', 'timed']);
+  t.same([...seen.cards].sort(), ['approve', 'auth-timeout', 'decline', 'drop-after-approve']);
+  t.same([...seen.paths].sort(), ['reader', 'terminal']);
+});
+
+t.test('the plan of a seed is pinned, card steps and the card path included', async (t) => {
+  // Seed 2001 of the campaign in the README: a reader run whose one card is approved and killed during its authorisation.
+  t.equal(
+    describePlan(generatePlan(2001)),
+    'reader | due 100 card approve, else [n100] | kills: kill 1859 ms after the card in #1 | fault: validator-jam at #1 | server down 1489 ms into #1, up after #1',
+  );
 });

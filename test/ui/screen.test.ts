@@ -17,7 +17,7 @@ t.setTimeout(600_000);
 const dir = mkdtempSync(join(tmpdir(), 'kiosk-ui-'));
 const stack = new SimStack({
   dir,
-  fitted: { coins: true, hoppers: true, printer: true },
+  fitted: { coins: true, hoppers: true, printer: true, cardReader: 'keyboard' },
   // One account per subtest that pays: a paid bill owes nothing afterwards.
   accounts: [
     { phone: '13900139000', amountDue: 12350, holder: 'Li Si' },
@@ -25,6 +25,7 @@ const stack = new SimStack({
     { phone: '13600136000', amountDue: 5000, holder: 'Zhao Liu' },
     { phone: '13500135000', amountDue: 2350, holder: 'Sun Qi' },
     { phone: '13300133000', amountDue: 4950, holder: 'Zhou Ba' },
+    { phone: '13200132000', amountDue: 8800, holder: 'Wu Jiu' },
   ],
   config: { api: { port: 0 }, timeouts: { inputMs: INPUT_MS, lookupMs: 10_000, cashMs: 20_000 } },
 });
@@ -218,6 +219,34 @@ t.test('the out-of-service screen when the validator faults, maintenance when an
   await screenIs(page, 'maintenance');
   await shot(page, 'maintenance');
   await stack.control({ cmd: 'in-service', by: 'engineer' });
+  await screenIs(page, 'home');
+});
+
+t.test('a card is declined, the customer tries again and the card pays', async (t) => {
+  await page.click('[data-action="start-pay"]');
+  await screenIs(page, 'number');
+  await typeNumber(page, '13200132000');
+  await page.click('[data-action="ok"]');
+  await screenIs(page, 'review');
+  t.ok(await page.isVisible('[data-action="card"]'), 'the card is offered next to cash');
+  await page.click('[data-action="card"]');
+  await screenIs(page, 'card');
+  await page.locator('[data-card-stage="present"]').waitFor();
+  await shot(page, 'card');
+  stack.deviceCommand('swipe declined', 'card-reader');
+  await screenIs(page, 'review');
+  t.equal(await page.getAttribute('[data-error]', 'data-error'), 'card-declined', 'back at the review, told why');
+  await shot(page, 'review-card-declined');
+  await page.click('[data-action="card"]');
+  await screenIs(page, 'card');
+  stack.deviceCommand('swipe visa', 'card-reader');
+  await screenIs(page, 'result');
+  t.equal(await page.getAttribute('h1', 'data-outcome'), 'paid');
+  t.equal(await amount(page, 'card').textContent(), '¥88.00');
+  t.equal(await page.locator('[data-amount="inserted"]').count(), 0, 'no cash line for a card payment');
+  await shot(page, 'result-card');
+  t.match((await status()).lastTransaction, { cardIn: 8800, cashIn: 0, credited: 8800 });
+  await page.click('[data-action="done"]');
   await screenIs(page, 'home');
 });
 
