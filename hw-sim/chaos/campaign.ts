@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -170,6 +170,8 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
   if (report.ok && !keep) {
     rmSync(folder, { recursive: true, force: true });
   } else {
+    // A folder removed under the run (a clean-up of the temporary folder by another job) must not cost the run its report.
+    mkdirSync(folder, { recursive: true });
     writeFileSync(join(folder, 'run.log'), log.join('\n') + '\n');
     writeFileSync(join(folder, 'plan.json'), JSON.stringify(plan, null, 2) + '\n');
     report.folder = folder;

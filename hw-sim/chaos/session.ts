@@ -32,11 +32,14 @@ const PIECE_MS = 15_000;
 const STEP_END_MS = 60_000;
 const DRAIN_MS = 60_000;
 const POLL_MS = 50;
+const CARD_OFFER_MS = 10_000;
 
 interface TxnView {
   id: string;
   state: string;
   error?: string | null;
+  /** How this transaction takes a card, fixed when it started (null: no card offered then). */
+  card?: 'reader' | 'terminal' | null;
 }
 
 /** The reader path: the reference server's test cards (reader emulator names), two per outcome where there are two. */
@@ -194,12 +197,13 @@ class Session {
    * needs the server) the customer pays the bill in cash instead.
    */
   private async card(step: CardStep, record: StepRecord): Promise<string> {
+    await this.untilCardOffered();
     const begun = await this.begin(step.cash, record);
     if (typeof begun === 'string') return begun;
     const id = begun.id;
     const view = await this.waitTxn(id, (t) => /^(review|lookupFailed|cash)/.test(t.state), PIECE_MS);
     if (!view) return 'ended before the card';
-    const offered = ((await this.control({ cmd: 'status' })).terminal as { card: 'reader' | 'terminal' | null }).card;
+    const offered = view.card ?? null;
     if (!view.state.startsWith('review') || offered === null) {
       return `no card (${view.state}, card ${String(offered)}), cash: ${await this.payCash(id, step.cash, record)}`;
     }
@@ -217,6 +221,19 @@ class Session {
     const back = await this.waitTxn(id, (t) => t.state.startsWith('review'), STEP_END_MS);
     if (!back) return `card ${step.outcome} by ${offered}: ended`;
     return `card ${step.outcome} by ${offered}: back at ${back.state} (${String(back.error)}), cash: ${await this.payCash(id, step.cash, record)}`;
+  }
+
+  /**
+   * A customer who means to pay by card waits a little for the kiosk to offer it: after an outage
+   * the reader comes back only once the link is up again. Without it in time, they start anyway.
+   */
+  private async untilCardOffered(): Promise<void> {
+    const deadline = Date.now() + CARD_OFFER_MS;
+    while (Date.now() < deadline) {
+      const terminal = (await this.control({ cmd: 'status' })).terminal as { services: string[]; card: string | null };
+      if (terminal.card !== null && terminal.services.includes('pay')) return;
+      await this.lives.guard(sleep(POLL_MS * 4));
+    }
   }
 
   /** The cash part, from the review (or the look-up's failure) on. */

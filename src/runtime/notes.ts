@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Actor } from 'xstate';
-import type { EscrowDecision, Note } from '../../drivers/types.js';
+import type { BillAtPowerUp, EscrowDecision, Note } from '../../drivers/types.js';
 import { escrowDecision, isAcceptingCash, type transactionMachine } from '../../states/transaction.js';
 import type { Config } from '../config/schema.js';
 import type { Journal } from '../journal/index.js';
@@ -100,6 +100,25 @@ export class NoteFlow extends EventEmitter<{ 'note-resolved': [string] }> {
       a.actor.send({ type: 'NOTE_CREDITED', value: note.value });
     }
     this.emit('note-resolved', txnId);
+  }
+
+  /**
+   * The validator came back from a power cut while it held the running transaction's note: the
+   * reset that follows finishes the stack (bill in the stacker, no VEND VALID comes) or hands the
+   * note back (bill in the acceptor), as recovery decides at a boot. Without a bill it stays
+   * pending, and closing the transaction records it as unresolved.
+   */
+  onPowerUp(bill: BillAtPowerUp): void {
+    const a = this.active();
+    const pending = a ? this.journal.pendingEscrow(a.id) : null;
+    if (!a || !pending || bill === 'none') return;
+    if (bill === 'stacker') {
+      this.creditNote(a.id, pending, 'power-up-bill-in-stacker');
+      return;
+    }
+    this.journal.noteReturned(a.id, pending, 'power-up: the reset hands it back');
+    this.log.info({ txn: a.id, value: pending.value }, 'note handed back by the reset after a power cut');
+    this.emit('note-resolved', a.id);
   }
 
   /** Waits (bounded) until no note of the transaction is in escrow any more. */

@@ -271,6 +271,7 @@ export class Runtime {
       this.powerUpBill = bill;
       this.journal.append(null, 'device.power-up', { device: 'validator', bill });
       this.log.warn({ bill }, 'validator reports a power-up');
+      this.notes.onPowerUp(bill);
     });
     v.on('rejected', (r) => {
       this.journal.append(this.active?.id ?? null, 'note.rejected', { reason: r.reason, code: r.code });
