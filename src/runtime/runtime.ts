@@ -473,7 +473,14 @@ export class Runtime {
             throw e;
           }
         }),
-        acceptCash: fromCallback<AcceptCashUpdate, AcceptCashInput>(({ input, receive }) => {
+        acceptCash: fromCallback<AcceptCashUpdate, AcceptCashInput>(({ input, receive, sendBack }) => {
+          // A validator already down when the customer chose cash sends no change of status that
+          // would end the wait: without this the customer would stand there until the cash time-out.
+          const now = this.devices.validator.status();
+          if (now.health === 'fault' || now.health === 'offline') {
+            sendBack({ type: 'CASH_UNAVAILABLE', reason: now.code });
+            return () => undefined;
+          }
           let open = true;
           const coins = this.devices.coinAcceptor;
           const enable = (notes: number[], coinValues: number[]) => {

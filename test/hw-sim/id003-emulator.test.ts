@@ -204,6 +204,18 @@ t.test('each fault is reported until clear', async (t) => {
   }
 });
 
+t.test('a fault while initialising is reported once the initialisation ends, not stuck in it', async (t) => {
+  const { emulator, host } = await setup(t);
+  await host.request(RESET);
+  t.equal((await host.request(STATUS)).cmd, 0x1b, 'initializing');
+  emulator.jam();
+  const seen = await host.pollUntil(is(0x45));
+  t.ok(statuses(seen).every((s) => s === 0x1b || s === 0x45), 'initialize, then the jam');
+  emulator.clear();
+  await host.pollUntil(is(0x1a));
+  t.pass('disabled once cleared');
+});
+
 t.test('a jam loses the note in the path; a pause keeps it', async (t) => {
   const { emulator, host } = await setup(t);
   await bringUp(host);

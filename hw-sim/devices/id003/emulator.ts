@@ -192,6 +192,8 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
   private garbageArmed = false;
   private readonly box = new Map<number, number>();
   private stageTimer: NodeJS.Timeout | undefined;
+  /** Ends the initialisation after a reset; apart from stageTimer, which a fault clears. */
+  private initTimer: NodeJS.Timeout | undefined;
   private partialTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private readonly onData = (chunk: Buffer): void => this.receive(chunk);
@@ -215,6 +217,7 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
 
   async stop(): Promise<void> {
     this.clearStageTimer();
+    clearTimeout(this.initTimer);
     clearTimeout(this.partialTimer);
     this.transport.off('data', this.onData);
     this.transport.off('close', this.onClose);
@@ -500,8 +503,11 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
     this.settings.set(INHIBIT, Uint8Array.of(1));
     this.phase = 'initializing';
     this.report('initializing');
-    this.stageTimer = setTimeout(() => {
-      this.stageTimer = undefined;
+    // Its own timer: a fault that strikes while initialising (setFault clears the note's stage
+    // timer) must not leave the device initialising for ever.
+    clearTimeout(this.initTimer);
+    this.initTimer = setTimeout(() => {
+      this.initTimer = undefined;
       this.phase = 'running';
       this.report(`initialized: ${this.restingName()}`);
     }, this.timing.initializeMs);
@@ -712,6 +718,8 @@ export class Id003Emulator extends EventEmitter<Id003EmulatorEvents> {
 
   private powerOff(): void {
     this.clearStageTimer();
+    clearTimeout(this.initTimer);
+    this.initTimer = undefined;
     clearTimeout(this.partialTimer);
     this.parser = new CommandParser();
     this.settings = defaultSettings();
