@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { SimStack } from '../../hw-sim/stack.js';
 import { SERVER_TEST_CARDS, TEST_CARDS } from '../../hw-sim/devices/hid-card/reports.js';
 import type { CardAuthorisationRecord } from '../../hw-sim/host/store.js';
+import { until } from './until.js';
 
 // The real runtime (dist/) with a keyboard-wedge stripe reader emulator and the reference server,
 // which authorises the card data the kiosk sends over the TLS link. The customer is played over
 // the control socket.
 const PHONES = ['13900139001', '13900139002', '13900139003', '13900139004', '13900139005'];
 const DUE = 4500;
-const WAIT_MS = 30_000;
 
 type Txn = { id: string; status: string; endReason: string; cashIn: number; cardIn: number; credited: number };
 type Status = {
@@ -21,15 +21,6 @@ type Status = {
 };
 type Records = { payments: { txnId: string; amount: number; card?: { requestId?: string } | null }[]; cardAuthorisations: CardAuthorisationRecord[] };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await probe();
-    if (got !== undefined) return got;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 t.test('card payments with a stripe reader through the real runtime, and no card data left behind', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'card-hid-'));

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimStack } from '../../hw-sim/stack.js';
 import { Journal, readKey } from '../../src/journal/index.js';
+import { until } from './until.js';
 
 // The real runtime (dist/, built by `npx tsc -p tsconfig.json`) with a ZVT terminal emulator on
 // loopback TCP, a printer emulator and the reference server; the customer is played over the
@@ -11,7 +12,6 @@ import { Journal, readKey } from '../../src/journal/index.js';
 // One account per bill: a paid bill leaves nothing due on its account.
 const PHONES = ['13800138001', '13800138002', '13800138003', '13800138004'];
 const DUE = 3000;
-const WAIT_MS = 30_000;
 
 type Status = {
   terminal: { state: string; card: string | null };
@@ -21,15 +21,6 @@ type Status = {
   outbox: { pending: number };
 };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await probe();
-    if (got !== undefined) return got;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 t.test('card payments at a ZVT terminal through the real runtime', async (t) => {
   // A short folder: the control socket's path must fit a unix socket address.

@@ -11,22 +11,12 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import { pino } from 'pino';
 import t from 'tap';
 import { WebSocket } from 'ws';
-import { createActor, fromCallback, fromPromise } from 'xstate';
 import { notLocal } from '../../src/api/http.js';
 import { intentSchema } from '../../src/api/intent.js';
-import { ScreenState } from '../../src/api/screen-state.js';
-import { startApi } from '../../src/api/server.js';
-import { Journal } from '../../src/journal/index.js';
-import type { TransactionDesk } from '../../src/runtime/control-handler.js';
-import type { ActiveTxn } from '../../src/runtime/notes.js';
-import { terminalMachine, type SelfTestResult } from '../../states/terminal.js';
-import { transactionMachine, type AcceptCashInput, type CloseInput, type LookupInput, type LookupResult, type SettleInput } from '../../states/transaction.js';
-import { testKey } from '../journal/keys.js';
+import { startMachinesApi } from '../api/machines-api.js';
 import { check, mutate, mutationArb } from './fuzz.js';
 
 // ------------------------------------------------------------------------------ oracles
@@ -132,82 +122,8 @@ check(
 
 // ------------------------------------------------------------------------------ the real server
 
-/** Real terminal and transaction machines and journal; the devices and the look-up are stand-ins. */
-async function startServer() {
-  const dir = t.testdir({ ui: { 'index.html': '<!doctype html><title>screen</title>', 'main.js': 'export {};' } });
-  const journal = Journal.open(join(dir, 'journal.db'), { key: testKey });
-  const terminal = createActor(
-    terminalMachine.provide({
-      actors: {
-        recover: fromPromise<unknown, void>(async () => undefined),
-        selfTest: fromPromise<SelfTestResult, void>(async () => ({ devices: { validator: 'ok' }, linkUp: true })),
-      },
-    }),
-  );
-  let active: ActiveTxn | null = null;
-  let lastId: string | null = null;
-  let n = 0;
-  let screen: ScreenState | undefined;
-  const desk: TransactionDesk = {
-    active: () => active,
-    lastId: () => lastId,
-    accepting: () => false,
-    start: (service) => {
-      const id = `T${++n}`;
-      journal.startTransaction(id, service);
-      const close = async ({ input }: { input: CloseInput | SettleInput }) => {
-        journal.cancel(input.id, input.endReason);
-      };
-      const actor = createActor(
-        transactionMachine.provide({
-          actors: {
-            lookup: fromPromise<LookupResult, LookupInput>(async () => ({ amountDue: 5000, holder: 'Zhang San' })),
-            acceptCash: fromCallback<never, AcceptCashInput>(() => undefined),
-            settle: fromPromise<unknown, SettleInput>(close),
-            cancel: fromPromise<unknown, CloseInput>(close),
-          },
-        }),
-        {
-          input: {
-            id,
-            service,
-            limits: { maxNote: 10000, maxOverpay: 5000, maxTopup: 50000 },
-            timeouts: { inputMs: 60_000, lookupMs: 60_000, cashMs: 60_000 },
-          },
-        },
-      );
-      const a: ActiveTxn = { id, actor, cancelWhenResolved: false };
-      active = a;
-      actor.subscribe((s) => {
-        if (s.status === 'done' && active === a) {
-          active = null;
-          lastId = id;
-        }
-        screen?.changed();
-      });
-      actor.start();
-      return id;
-    },
-    customer: (event) => {
-      if (!active) return { ok: false, error: 'no transaction is running' };
-      active.actor.send(event);
-      return { ok: true };
-    },
-  };
-  screen = new ScreenState({ terminal, transactions: desk, journal, fitted: { coins: false, printer: false }, resultMs: 60_000 });
-  const api = await startApi({ port: 0, screen, transactions: desk, log: pino({ level: 'silent' }), staticDir: join(dir, 'ui') });
-  terminal.start();
-  t.teardown(async () => {
-    active?.actor.stop();
-    await api.close();
-    screen?.close();
-    terminal.stop();
-    journal.close();
-  });
-  return api;
-}
-
-const api = await startServer();
+// Real terminal and transaction machines and journal; the devices and the look-up are stand-ins.
+const { api } = await startMachinesApi(t);
 
 /** Writes raw bytes on a fresh connection; the status of the answer, or null when none came. */
 function raw(bytes: Buffer): Promise<{ status: number | null; text: string }> {
