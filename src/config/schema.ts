@@ -191,6 +191,8 @@ export const configSchema = z
         backoffMaxMs: ms.default(60_000),
         /** Alarm when the oldest unsent message is older than this. */
         alarmBacklogAgeMs: ms.default(3_600_000),
+        /** Critical alarm when a card reversal is still unsent after this long. */
+        alarmReversalAgeMs: ms.default(600_000),
         /** Alarm when the journal's file system has less free space than this. */
         alarmDiskFreeBytes: z.number().int().nonnegative().default(200 * 1024 * 1024),
         /** How often those two are looked at. */
@@ -203,6 +205,7 @@ export const configSchema = z
         backoffInitialMs: 1000,
         backoffMaxMs: 60_000,
         alarmBacklogAgeMs: 3_600_000,
+        alarmReversalAgeMs: 600_000,
         alarmDiskFreeBytes: 200 * 1024 * 1024,
         monitorIntervalMs: 30_000,
       }),

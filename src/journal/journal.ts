@@ -852,9 +852,12 @@ export class Journal {
     return { pending: r.pending, oldestPendingAt: r.oldest, acked: r.acked };
   }
 
-  /** When the oldest unacknowledged message was written; one index look-up, however long the backlog. */
-  outboxOldestPendingAt(): string | null {
-    const r = this.sql.outboxHead.get() as { created_at: string } | undefined;
+  /**
+   * When the oldest unacknowledged message (of `kind`, when given) was written; one index look-up
+   * for the whole outbox, however long the backlog.
+   */
+  outboxOldestPendingAt(kind?: string): string | null {
+    const r = (kind === undefined ? this.sql.outboxHead.get() : this.sql.outboxHeadOfKind.get(kind)) as { created_at: string } | undefined;
     return r?.created_at ?? null;
   }
 
@@ -1538,6 +1541,7 @@ function prepareStatements(db: Database) {
     outboxByMessage: db.prepare('SELECT acked_at FROM outbox WHERE message_id = ?'),
     outboxMessage: db.prepare('SELECT payload FROM outbox WHERE message_id = ?'),
     outboxHead: db.prepare('SELECT created_at FROM outbox WHERE acked_at IS NULL ORDER BY seq LIMIT 1'),
+    outboxHeadOfKind: db.prepare('SELECT created_at FROM outbox WHERE acked_at IS NULL AND kind = ? ORDER BY seq LIMIT 1'),
     markAcked: db.prepare(
       `UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, acked_at = ?, server_ref = ?
        WHERE message_id = ?`,

@@ -128,6 +128,7 @@ export class Runtime {
       journalPath: config.journal.path,
       alarms: this.alarms,
       backlogAgeMs: config.forwarder.alarmBacklogAgeMs,
+      reversalAgeMs: config.forwarder.alarmReversalAgeMs,
       diskFreeBytes: config.forwarder.alarmDiskFreeBytes,
       intervalMs: config.forwarder.monitorIntervalMs,
       log: log.child({ part: 'outbox' }),

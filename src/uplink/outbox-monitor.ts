@@ -9,8 +9,8 @@ import type { Logger } from 'pino';
 import type { AlarmSink } from '../management/alarm-sink.js';
 
 export interface MonitorPort {
-  /** When the oldest unacknowledged message was written (ISO 8601), or null for an empty outbox. */
-  outboxOldestPendingAt(): string | null;
+  /** When the oldest unacknowledged message (of `kind`, if given) was written (ISO 8601), or null for none. */
+  outboxOldestPendingAt(kind?: string): string | null;
 }
 
 export interface OutboxMonitorOptions {
@@ -19,6 +19,11 @@ export interface OutboxMonitorOptions {
   journalPath: string;
   alarms?: AlarmSink;
   backlogAgeMs: number;
+  /**
+   * A reversal unsent for longer than this is its own critical alarm: until the server has it, a
+   * customer may be charged for a payment that did not happen. Absent: no such alarm.
+   */
+  reversalAgeMs?: number;
   diskFreeBytes: number;
   intervalMs: number;
   now?: () => number;
@@ -31,11 +36,14 @@ export interface OutboxMonitorOptions {
 export interface MonitorReading {
   /** Age of the oldest pending message, null when the outbox is empty. */
   backlogAgeMs: number | null;
+  /** Age of the oldest pending reversal, null when there is none (or no reversal limit is set). */
+  reversalAgeMs: number | null;
   diskFreeBytes: number | null;
 }
 
 export const BACKLOG_ALARM = { kind: 'backlog-old', source: 'outbox' } as const;
 export const DISK_ALARM = { kind: 'disk-low', source: 'journal-disk' } as const;
+export const REVERSAL_ALARM = { kind: 'reversal-undelivered', source: 'outbox' } as const;
 
 async function statfsFree(path: string): Promise<number> {
   const s = await statfs(path);
@@ -46,6 +54,7 @@ export class OutboxMonitor {
   private readonly o: OutboxMonitorOptions;
   private timer: NodeJS.Timeout | undefined;
   private backlogRaised = false;
+  private reversalRaised = false;
   private diskRaised = false;
   private checking: Promise<MonitorReading> | undefined;
 
@@ -91,6 +100,8 @@ export class OutboxMonitor {
       }
     }
 
+    const reversalAgeMs = this.lookAtReversals(now);
+
     let diskFreeBytes: number | null = null;
     try {
       diskFreeBytes = await (this.o.freeBytes ?? statfsFree)(dirname(this.o.journalPath));
@@ -107,7 +118,31 @@ export class OutboxMonitor {
         this.o.alarms?.clear(DISK_ALARM.kind, DISK_ALARM.source);
       }
     }
-    return { backlogAgeMs, diskFreeBytes };
+    return { backlogAgeMs, reversalAgeMs, diskFreeBytes };
+  }
+
+  private lookAtReversals(now: number): number | null {
+    const limit = this.o.reversalAgeMs;
+    if (limit === undefined) return null;
+    let age: number | null = null;
+    try {
+      const oldest = this.o.outbox.outboxOldestPendingAt('reversal');
+      age = oldest === null ? null : Math.max(0, now - Date.parse(oldest));
+    } catch (err) {
+      this.o.log?.error({ err }, 'cannot read the outbox for the reversal check');
+      return null;
+    }
+    const late = age !== null && age > limit;
+    if (late !== this.reversalRaised) {
+      this.reversalRaised = late;
+      if (late) {
+        const detail = `a card reversal has not reached the server for ${Math.round(age! / 1000)} s (limit ${Math.round(limit / 1000)} s): a customer may be charged until it does`;
+        this.o.alarms?.raise({ ...REVERSAL_ALARM, severity: 'critical', detail });
+      } else {
+        this.o.alarms?.clear(REVERSAL_ALARM.kind, REVERSAL_ALARM.source);
+      }
+    }
+    return age;
   }
 }
 

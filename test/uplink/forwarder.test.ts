@@ -17,6 +17,8 @@ import {
   type PaymentPayload,
 } from '../../src/uplink/index.js';
 import { world, type World } from './world.js';
+import { Journal } from '../../src/journal/index.js';
+import { testKey } from '../journal/keys.js';
 
 /** Stands in for the journal's outbox: rows in insertion order, acked ones left in place. */
 class MemoryOutbox implements OutboxPort {
@@ -386,7 +388,7 @@ t.test('alarms: backlog too old and disk nearly full are raised once and cleared
       return free;
     },
   });
-  t.same(await monitor.check(), { backlogAgeMs: null, diskFreeBytes: free });
+  t.same(await monitor.check(), { backlogAgeMs: null, reversalAgeMs: null, diskFreeBytes: free });
   oldest = '2025-01-01T09:30:00Z';
   t.same((await monitor.check()).backlogAgeMs, 1_800_000);
   t.same(sink.log, [], 'half an hour is within the limit');
@@ -410,6 +412,37 @@ t.test('alarms: backlog too old and disk nearly full are raised once and cleared
   while (!sink.active.has('disk-low/journal-disk')) await new Promise((r) => setTimeout(r, 10));
   await real.stop();
   t.ok((await real.check()).diskFreeBytes! > 0, 'statfs gives the free bytes');
+});
+
+t.test('a card reversal the server has not got is a critical alarm of its own, from the real journal', async (t) => {
+  const journal = Journal.open(join(t.testdir(), 'journal.db'), { key: testKey });
+  t.teardown(() => journal.close());
+  let now = Date.now();
+  const sink = new RecordingSink();
+  const monitor = new OutboxMonitor({
+    outbox: journal,
+    journalPath: '/var/lib/kiosk/journal.db',
+    alarms: sink,
+    backlogAgeMs: 3_600_000,
+    reversalAgeMs: 600_000,
+    diskFreeBytes: 0,
+    intervalMs: 60_000,
+    now: () => now,
+    freeBytes: async () => 1,
+  });
+  journal.startTransaction('T1', 'pay');
+  t.same((await monitor.check()).reversalAgeMs, null, 'no reversal waiting');
+  const r = journal.queueReversal('T1', { reverses: 'req-1', amount: 4500, reason: 'no answer' });
+  t.ok((await monitor.check()).reversalAgeMs! < 600_000);
+  t.same(sink.log, [], 'a fresh reversal is no alarm');
+  now += 700_000;
+  await monitor.check();
+  await monitor.check();
+  t.same(sink.log, ['raise reversal-undelivered outbox critical'], 'raised once, while the backlog alarm is not due yet');
+  t.match(sink.active.get('reversal-undelivered/outbox')!.detail, /card reversal has not reached the server/);
+  journal.markSentAll([{ messageId: r.messageId, result: { ok: true, serverRef: 'S1' } }]);
+  await monitor.check();
+  t.same(sink.log.at(-1), 'clear reversal-undelivered outbox', 'cleared once the server acknowledged it');
 });
 
 t.test('a server certificate the kiosk does not trust raises an alarm until the right one is back', async (t) => {
