@@ -98,8 +98,13 @@ t.test('serveConsole: serial line, service gone and back, cable pulled and re-pl
   socat = ptyPair(consoleEnd, laptopEnd);
   await until(() => existsSync(consoleEnd) && existsSync(laptopEnd), 'the new socat links');
   laptop = await openLaptop();
-  // The console reopens its end by itself and shows the login prompt, not bob's.
-  await until(() => /T-7 login: $/.test(screen), 'the login prompt after re-plugging', 15_000);
+  // The console reopens its end by itself and shows the login prompt, not bob's. When it reopened
+  // before the laptop's end was open, opening that end discards the prompt already on its way (the
+  // serial open flushes), so the engineer presses Enter, as one does on a fresh terminal.
+  await until(() => /T-7 login: $/.test(screen), 'the login prompt after re-plugging', 3_000).catch(async () => {
+    await laptop.write(Buffer.from('\r'));
+    await until(() => /T-7 login: $/.test(screen), 'the login prompt after re-plugging and Enter', 15_000);
+  });
   await type('bob', /PIN: $/);
   await type('9876', /bob@T-7> $/);
   t.same(
