@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SimStack } from '../../hw-sim/stack.js';
 import { SERVER_TEST_CARDS, TEST_CARDS } from '../../hw-sim/devices/hid-card/reports.js';
 import type { CardAuthorisationRecord } from '../../hw-sim/host/store.js';
-import { until } from './until.js';
+import { cardOffered, kioskStatus, until } from './until.js';
 
 // The real runtime (dist/) with a keyboard-wedge stripe reader emulator and the reference server,
 // which authorises the card data the kiosk sends over the TLS link. The customer is played over
@@ -38,17 +38,10 @@ t.test('card payments with a stripe reader through the real runtime, and no card
   await stack.start();
   await stack.startRuntime();
 
-  const status = async () => {
-    const r = await stack.control({ cmd: 'status' });
-    if (!r.ok) throw new Error(String(r.error));
-    return r as unknown as Status;
-  };
+  const status = () => kioskStatus<Status>(stack);
   const records = async () => (await (await fetch(`${stack.host.url}/_records`)).json()) as Records;
   const startBill = async (phone: string) => {
-    await until('card payment by reader to be offered', async () => {
-      const s = await status();
-      return ['inService', 'degraded'].includes(s.terminal.state) && s.terminal.card === 'reader' ? true : undefined;
-    });
+    await cardOffered(stack, 'reader');
     const r = await stack.control({ cmd: 'start', service: 'pay' });
     t.ok(r.ok, `start: ${JSON.stringify(r)}`);
     await stack.control({ cmd: 'number', phone });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimStack } from '../../hw-sim/stack.js';
 import { Journal, readKey } from '../../src/journal/index.js';
-import { until } from './until.js';
+import { cardOffered, kioskStatus, until } from './until.js';
 
 // The real runtime (dist/, built by `npx tsc -p tsconfig.json`) with a ZVT terminal emulator on
 // loopback TCP, a printer emulator and the reference server; the customer is played over the
@@ -40,16 +40,8 @@ t.test('card payments at a ZVT terminal through the real runtime', async (t) => 
   await stack.start();
   await stack.startRuntime();
 
-  const status = async () => {
-    const r = await stack.control({ cmd: 'status' });
-    if (!r.ok) throw new Error(String(r.error));
-    return r as unknown as Status;
-  };
-  const terminalReady = () =>
-    until('card payment by terminal to be offered', async () => {
-      const s = await status();
-      return ['inService', 'degraded'].includes(s.terminal.state) && s.terminal.card === 'terminal' ? true : undefined;
-    });
+  const status = () => kioskStatus<Status>(stack);
+  const terminalReady = () => cardOffered(stack, 'terminal');
   const startBill = async (phone: string) => {
     await terminalReady();
     const r = await stack.control({ cmd: 'start', service: 'pay' });
