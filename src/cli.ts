@@ -36,10 +36,11 @@ program
     const log = createLogger(config.log.level, ring);
     const { Runtime } = await import('./runtime/runtime.js');
     const crashAfter = process.env.KIOSK_CRASH_AFTER;
+    const { crashAfterObserver } = await import('./crash-after.js');
     const { TlsSetupError } = await import('./uplink/tls.js');
     let runtime: InstanceType<typeof Runtime>;
     try {
-      runtime = new Runtime(config, log, { logRing: ring, configPath: opts.config, ...(crashAfter ? { crashAfter } : {}) });
+      runtime = new Runtime(config, log, { logRing: ring, configPath: opts.config, ...(crashAfter ? { onJournalCommit: crashAfterObserver(crashAfter) } : {}) });
     } catch (e) {
       // Like a bad configuration: restarting cannot help until someone provides the certificates.
       if (!(e instanceof TlsSetupError)) throw e;

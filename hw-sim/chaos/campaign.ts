@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { readKey } from '../../src/journal/index.js';
+import { readKey, type EventType } from '../../src/journal/index.js';
 import { checkCounters, checkServer, journalProblems, type DeviceCounters, type HostRecords } from '../soak/checks.js';
 import { SIM_HOPPERS, SimStack } from '../stack.js';
 import { cardDevice, checkCards, journalCardIn, type CardHeld } from './card-checks.js';
@@ -233,7 +233,7 @@ async function terminalBookings(stack: SimStack, journalPath: string): Promise<s
 function countCards(path: string): CardCounts {
   const db = new Database(path, { readonly: true });
   try {
-    const n = (type: string) => (db.prepare('SELECT COUNT(*) AS n FROM events WHERE type = ?').get(type) as { n: number }).n;
+    const n = (type: EventType) => (db.prepare('SELECT COUNT(*) AS n FROM events WHERE type = ?').get(type) as { n: number }).n;
     return { requested: n('card.requested'), approved: n('card.approved'), declined: n('card.declined'), unknown: n('card.unknown') };
   } finally {
     db.close();

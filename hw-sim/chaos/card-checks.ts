@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { EventType } from '../../src/journal/index.js';
 import type { ReversalRecord } from '../host/store.js';
 import { cardProblems, type CardRecords } from '../runner/cards.js';
 import type { CardPath } from './plan.js';
@@ -44,9 +45,9 @@ export function checkCards(path: string, held: CardHeld): CardFindings {
     const unknowns = db
       .prepare(
         `SELECT txn_id, json_extract(data, '$.requestId') AS request_id, json_extract(data, '$.reversal') AS reversal
-         FROM events WHERE type = 'card.unknown' ORDER BY seq`,
+         FROM events WHERE type = ? ORDER BY seq`,
       )
-      .all() as UnknownRow[];
+      .all('card.unknown' satisfies EventType) as UnknownRow[];
     for (const u of unknowns) {
       const at = `card request ${u.request_id} of ${u.txn_id} (outcome unknown)`;
       if (u.reversal === 'server') {
@@ -59,7 +60,7 @@ export function checkCards(path: string, held: CardHeld): CardFindings {
         const row = db.prepare('SELECT status FROM terminal_reversals WHERE request_id = ?').get(u.request_id) as { status: string } | undefined;
         if (row?.status !== 'reversed') violations.push(`${at}: the terminal reversal is ${row?.status ?? 'missing'}`);
       } else {
-        const alarms = (db.prepare(`SELECT COUNT(*) AS n FROM events WHERE type = 'alarm.card-unresolved' AND json_extract(data, '$.requestId') = ?`).get(u.request_id) as { n: number }).n;
+        const alarms = (db.prepare(`SELECT COUNT(*) AS n FROM events WHERE type = ? AND json_extract(data, '$.requestId') = ?`).get('alarm.card-unresolved' satisfies EventType, u.request_id) as { n: number }).n;
         if (alarms === 0) violations.push(`${at}: nothing to reverse by, and no alarm`);
         else recorded.push(`${at}: the terminal gave no receipt number; alarm card-unresolved for the operator`);
       }

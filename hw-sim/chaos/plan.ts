@@ -1,3 +1,4 @@
+import type { EventType } from '../../src/journal/index.js';
 import { Chooser } from './prng.js';
 
 /** Notes and coins the chaos customer carries (fen); the emulators and the runtime's limits take all of them. */
@@ -52,7 +53,7 @@ export type SessionStep = CashStep | CardStep;
 /** How cards are taken in a run: a stripe reader with the server's authorisation, or a ZVT payment terminal. */
 export type CardPath = 'reader' | 'terminal';
 
-/** Journal event types whose commit can be followed by an injected SIGKILL (see Journal's crashAfter). */
+/** Journal event types whose commit can be followed by an injected SIGKILL (see src/crash-after.ts). */
 export const CRASH_POINTS = [
   'txn.started',
   'txn.lookup',
@@ -69,10 +70,13 @@ export const CRASH_POINTS = [
   'receipt.failed',
   'recovery.decision',
   'terminal.state',
-] as const;
+] as const satisfies readonly EventType[];
 
 /** Crash points of a card payment, drawn instead of CRASH_POINTS for some kills of a run with card steps. */
-export const CARD_CRASH_POINTS = ['card.requested', 'card.approved', 'card.declined', 'card.unknown', 'txn.reversal'] as const;
+export const CARD_CRASH_POINTS = ['card.requested', 'card.approved', 'card.declined', 'card.unknown', 'txn.reversal'] as const satisfies readonly EventType[];
+
+/** A catalogue event type, or `type#n`: the n-th commit of that type. */
+export type CrashPoint = EventType | `${EventType}#${string}`;
 
 /**
  * 'crash-after': the next runtime started is armed to SIGKILL itself right after the commit of the
@@ -80,7 +84,7 @@ export const CARD_CRASH_POINTS = ['card.requested', 'card.approved', 'card.decli
  * `delayMs` after transaction `step` began, wherever the kiosk is then.
  */
 export type KillPlan =
-  | { kind: 'crash-after'; point: string }
+  | { kind: 'crash-after'; point: CrashPoint }
   | { kind: 'timed'; step: number; delayMs: number }
   /** SIGKILL `delayMs` after the card was presented in (card) step `step`: during the authorisation. */
   | { kind: 'card-timed'; step: number; delayMs: number };

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { EventType } from '../../src/journal/index.js';
 import type { Ledger } from './ledger.js';
 import type { RunPlan } from './plan.js';
 import type { StepRecord } from './session.js';
@@ -28,7 +29,7 @@ export function checkSteps(path: string, records: StepRecord[], ledger: Ledger, 
   const violations: string[] = [];
   const recorded: string[] = [];
   try {
-    const sum = (type: string, field: string, id: string): number =>
+    const sum = (type: EventType, field: string, id: string): number =>
       (
         db
           .prepare(`SELECT COALESCE(SUM(json_extract(data, ?)), 0) AS t FROM events WHERE type = ? AND txn_id = ?`)

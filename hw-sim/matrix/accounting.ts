@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { readKey } from '../../src/journal/index.js';
+import { isType, readKey } from '../../src/journal/index.js';
 import { checkCounters, checkServer, journalProblems, type HostRecords } from '../soak/checks.js';
 import { SIM_HOPPERS, type SimStack } from '../stack.js';
 
@@ -72,12 +72,12 @@ export async function accountFor(
     let unattributedNotes = 0;
     for (const e of events) {
       const data = JSON.parse(e.data) as Record<string, unknown>;
-      if (e.txn_id && e.type === 'receipt.printed') receipts[e.txn_id] = 'printed';
-      if (e.txn_id && e.type === 'receipt.failed' && receipts[e.txn_id] !== 'printed') receipts[e.txn_id] = 'queued';
-      if (e.type === 'alarm.raised') alarms.push(`${String(data.kind)} (${String(data.source)})`);
-      else if (e.type.startsWith('alarm.') && e.type !== 'alarm.cleared') alarms.push(e.type.slice('alarm.'.length));
-      if (e.type === 'note.unresolved') unresolvedNotes += Number(data.value);
-      if (e.type === 'alarm.unattributed-note') unattributedNotes += Number(data.value);
+      if (e.txn_id && isType(e.type, 'receipt.printed')) receipts[e.txn_id] = 'printed';
+      if (e.txn_id && isType(e.type, 'receipt.failed') && receipts[e.txn_id] !== 'printed') receipts[e.txn_id] = 'queued';
+      if (isType(e.type, 'alarm.raised')) alarms.push(`${String(data.kind)} (${String(data.source)})`);
+      else if (e.type.startsWith('alarm.') && !isType(e.type, 'alarm.cleared')) alarms.push(e.type.slice('alarm.'.length));
+      if (isType(e.type, 'note.unresolved')) unresolvedNotes += Number(data.value);
+      if (isType(e.type, 'alarm.unattributed-note')) unattributedNotes += Number(data.value);
     }
     ledger = {
       transactions: rows.map((r) => ({

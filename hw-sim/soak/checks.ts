@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { Journal } from '../../src/journal/index.js';
+import { Journal, type EventType } from '../../src/journal/index.js';
 import { SIM_HOPPERS } from '../stack.js';
 import { expectedOf, type Payment } from './customer.js';
 
@@ -130,15 +130,16 @@ export interface DeviceCounters {
  */
 export function checkCounters(path: string, c: DeviceCounters): string[] {
   const db = new Database(path, { readonly: true });
-  const total = (sql: string): number => (db.prepare(sql).get() as { t: number }).t;
+  const total = (sql: string, ...params: unknown[]): number => (db.prepare(sql).get(...params) as { t: number }).t;
+  const valueOf = (type: EventType) => total(`SELECT COALESCE(SUM(json_extract(data, '$.value')), 0) AS t FROM events WHERE type = ?`, type);
   let j: { cashbox: number; coinbox: number; changePaid: number; strayNotes: number; strayCoins: number };
   try {
     j = {
       cashbox: total('SELECT COALESCE(SUM(value * count), 0) AS t FROM cashbox'),
       coinbox: total('SELECT COALESCE(SUM(value * count), 0) AS t FROM coinbox'),
       changePaid: total('SELECT COALESCE(SUM(change_paid), 0) AS t FROM transactions'),
-      strayNotes: total(`SELECT COALESCE(SUM(json_extract(data, '$.value')), 0) AS t FROM events WHERE type = 'alarm.unattributed-note'`),
-      strayCoins: total(`SELECT COALESCE(SUM(json_extract(data, '$.value')), 0) AS t FROM events WHERE type = 'alarm.unattributed-coin'`),
+      strayNotes: valueOf('alarm.unattributed-note'),
+      strayCoins: valueOf('alarm.unattributed-coin'),
     };
   } finally {
     db.close();

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Database } from './db.js';
+import type BetterSqlite3 from 'better-sqlite3';
 import { KEY_BYTES } from './key.js';
 
 /**
@@ -10,6 +10,8 @@ import { KEY_BYTES } from './key.js';
  * What it cannot show: someone holding an older copy of the file can put it back whole (a rollback
  * to an earlier, genuine state); only the server's copy of the payments can tell that.
  */
+
+type Database = BetterSqlite3.Database;
 
 /** What the first event chains to. */
 export const GENESIS = '0'.repeat(64);

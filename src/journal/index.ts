@@ -1,31 +1,44 @@
-export { openDatabase, openDatabaseReadOnly, migrate, type Database } from './db.js';
+export { openDatabase, openDatabaseReadOnly, migrate, type Database } from './store.js';
 export { migrations, latestVersion, type Migration, type MigrationContext } from './migrations.js';
 export { GENESIS, chainHash, type ChainBreak, type ChainProblem, type ChainResult } from './chain.js';
 export { KEY_BYTES, loadOrCreateKey, readKey } from './key.js';
 export { journalVerifyCommand } from './verify-command.js';
 export {
-  Journal,
-  type CardApproval,
-  type CardAttempt,
-  type CardMethod,
-  type CardRequest,
-  type CardStatus,
-  type CardUnknownOutcome,
-  type PaymentCard,
-  type TerminalReversalRow,
-  type CashCollection,
-  type CountedCash,
-  type HopperLevel,
+  EVENT_SCHEMAS,
+  EVENT_TYPES,
+  APPEND_TYPES,
+  asTyped,
+  isEvent,
+  isEventType,
+  isType,
+  parsePayload,
+  type AppendType,
+  type EventPayloads,
+  type EventType,
   type JournalEvent,
-  type JournalOptions,
-  type LookupInfo,
-  type OutboxRow,
-  type PaymentMessage,
-  type PayoutRow,
-  type PayoutStatus,
-  type ReversalMessage,
-  type SendResult,
-  type Service,
-  type TxnRow,
-  type TxnStatus,
-} from './journal.js';
+  type OwnedEventType,
+  type TypedEvent,
+} from './events.js';
+export { Journal, type JournalOptions, type OutboxReader } from './journal.js';
+export type { CommitObserver, Service, TxnRow, TxnStatus } from './ledger.js';
+export type { CashCollection } from './cashbox.js';
+export type { CountedCash } from './cash-in.js';
+export type { HopperLevel, PayoutRow, PayoutStatus } from './change.js';
+export type {
+  CardApproval,
+  CardAttempt,
+  CardMethod,
+  CardRequest,
+  CardStatus,
+  CardUnknownOutcome,
+  TerminalReversalRow,
+} from './cards.js';
+export type { OutboxRow, PaymentCard, PaymentMessage, ReversalMessage, SendResult } from './outbox.js';
+export type { LookupInfo } from './transactions.js';
+export type {
+  ActiveAlarmRow,
+  AlarmMessage,
+  ChainedEvent,
+  CommandRow,
+  ManagementStore,
+} from './management-tables.js';

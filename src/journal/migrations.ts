@@ -1,11 +1,13 @@
 import { sealHistory } from './chain.js';
-import type { Database } from './db.js';
+import type BetterSqlite3 from 'better-sqlite3';
 
 /**
  * Schema migrations. Each one runs inside its own SQLite transaction together with the bump of
  * `PRAGMA user_version`, so a crash mid-migration leaves the previous version intact.
  * Never edit a shipped migration: kiosks in the field already ran it. Add a new version instead.
  */
+type Database = BetterSqlite3.Database;
+
 export interface Migration {
   version: number;
   sql: string;

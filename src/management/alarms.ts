@@ -1,30 +1,13 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { DeviceStatus } from '../../drivers/types.js';
-import type { Database, Journal } from '../journal/index.js';
+import type { AlarmMessage, ManagementStore } from '../journal/index.js';
 import type { Logger } from '../log.js';
 import type { Alarm, AlarmSeverity, AlarmSink } from './alarm-sink.js';
 
-/** One raise or clear as the management server receives it; the server de-duplicates by `id`. */
-export interface AlarmMessage {
-  id: string;
-  action: 'raise' | 'clear';
-  kind: string;
-  source: string;
-  severity: AlarmSeverity;
-  detail: string;
-  at: string;
-}
+export type { AlarmMessage };
 
 export interface ActiveAlarm extends Alarm {
   raisedAt: string;
-}
-
-interface ActiveRow {
-  kind: string;
-  source: string;
-  severity: AlarmSeverity;
-  detail: string;
-  raised_at: string;
 }
 
 const SEVERITIES: readonly AlarmSeverity[] = ['warning', 'critical'];
@@ -42,29 +25,13 @@ export class AlarmBook implements AlarmSink {
   private readonly listeners = new Set<() => void>();
 
   constructor(
-    private readonly journal: Journal,
+    private readonly journal: { readonly management: ManagementStore },
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
   raise(alarm: Alarm): void {
-    const a = cleanAlarm(alarm);
-    const message = this.journal.withTables((db, append) => {
-      const active = db.prepare('SELECT * FROM alarms_active WHERE kind = ? AND source = ?').get(a.kind, a.source) as ActiveRow | undefined;
-      if (active && active.severity === a.severity) {
-        if (active.detail !== a.detail) db.prepare('UPDATE alarms_active SET detail = ? WHERE kind = ? AND source = ?').run(a.detail, a.kind, a.source);
-        return null;
-      }
-      const m: AlarmMessage = { id: uuidv7(), action: 'raise', ...a, at: this.now().toISOString() };
-      insertMessage(db, m);
-      db.prepare(
-        `INSERT INTO alarms_active (kind, source, severity, detail, raised_at, message_id) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (kind, source) DO UPDATE SET severity = excluded.severity, detail = excluded.detail,
-           raised_at = excluded.raised_at, message_id = excluded.message_id`,
-      ).run(m.kind, m.source, m.severity, m.detail, m.at, m.id);
-      append('alarm.raised', { id: m.id, kind: m.kind, source: m.source, severity: m.severity, detail: m.detail });
-      return m;
-    });
+    const message = this.journal.management.raiseAlarm(cleanAlarm(alarm), () => this.stamp());
     if (!message) return;
     const level = message.severity === 'critical' ? 'error' : 'warn';
     this.log[level]({ alarm: message.kind, source: message.source, severity: message.severity, id: message.id }, `alarm raised: ${message.kind} (${message.source}): ${message.detail}`);
@@ -72,56 +39,35 @@ export class AlarmBook implements AlarmSink {
   }
 
   clear(kind: string, source: string): void {
-    const message = this.journal.withTables((db, append) => {
-      const active = db.prepare('SELECT * FROM alarms_active WHERE kind = ? AND source = ?').get(kind, source) as ActiveRow | undefined;
-      if (!active) return null;
-      const m: AlarmMessage = { id: uuidv7(), action: 'clear', kind, source, severity: active.severity, detail: active.detail, at: this.now().toISOString() };
-      insertMessage(db, m);
-      db.prepare('DELETE FROM alarms_active WHERE kind = ? AND source = ?').run(kind, source);
-      append('alarm.cleared', { id: m.id, kind, source });
-      return m;
-    });
+    const message = this.journal.management.clearAlarm(kind, source, () => this.stamp());
     if (!message) return;
     this.log.info({ alarm: kind, source, id: message.id }, `alarm cleared: ${kind} (${source})`);
     this.queued();
   }
 
   active(): ActiveAlarm[] {
-    return this.journal.withTables((db) =>
-      (db.prepare('SELECT * FROM alarms_active ORDER BY raised_at, kind, source').all() as ActiveRow[]).map((r) => ({
-        kind: r.kind,
-        source: r.source,
-        severity: r.severity,
-        detail: r.detail,
-        raisedAt: r.raised_at,
-      })),
-    );
+    return this.journal.management.activeAlarms();
   }
 
   /** Messages the management server has not acknowledged yet, oldest first. */
   undelivered(limit: number): AlarmMessage[] {
-    return this.journal.withTables(
-      (db) =>
-        db
-          .prepare('SELECT id, action, kind, source, severity, detail, at FROM alarm_messages WHERE delivered_at IS NULL ORDER BY seq LIMIT ?')
-          .all(limit) as AlarmMessage[],
-    );
+    return this.journal.management.undeliveredAlarms(limit);
   }
 
   /** The server holds these; an id that is unknown or already delivered changes nothing. */
   delivered(ids: readonly string[]): void {
     if (ids.length === 0) return;
-    const at = this.now().toISOString();
-    this.journal.withTables((db) => {
-      const mark = db.prepare('UPDATE alarm_messages SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL');
-      for (const id of ids) mark.run(at, id);
-    });
+    this.journal.management.alarmsDelivered(ids, this.now().toISOString());
   }
 
   /** `fn` runs after each new message, so the link can deliver it without waiting for its next tick. */
   onQueued(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  private stamp(): { id: string; at: string } {
+    return { id: uuidv7(), at: this.now().toISOString() };
   }
 
   private queued(): void {
@@ -143,18 +89,6 @@ export function deviceAlarms(sink: AlarmSink, device: string, s: DeviceStatus): 
   else sink.clear('stacker-removed', device);
   if (down && s.code !== 'stacker-open') sink.raise({ kind: 'device-fault', source: device, severity, detail: `${s.health}: ${s.code}: ${s.detail}` });
   else sink.clear('device-fault', device);
-}
-
-function insertMessage(db: Database, m: AlarmMessage): void {
-  db.prepare('INSERT INTO alarm_messages (id, action, kind, source, severity, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-    m.id,
-    m.action,
-    m.kind,
-    m.source,
-    m.severity,
-    m.detail,
-    m.at,
-  );
 }
 
 function cleanAlarm(a: Alarm): Alarm {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Journal } from '../journal/index.js';
+import type { CommandRow, ManagementStore } from '../journal/index.js';
 import type { Logger } from '../log.js';
 
 /** A command as the management server hands it out in its answer to a heartbeat. */
@@ -36,13 +36,6 @@ export interface CommandAck {
   result: Record<string, unknown>;
 }
 
-interface CommandRow {
-  id: string;
-  status: 'running' | 'done' | 'failed';
-  result: string | null;
-  acked_at: string | null;
-}
-
 /**
  * Runs each remote command once. Its id is recorded with the command before it runs, and its
  * result after, each with a journal event (who, what, result), so a command the server sends
@@ -55,7 +48,7 @@ export class RemoteCommands {
   private readonly stopping = new AbortController();
 
   constructor(
-    private readonly journal: Journal,
+    private readonly journal: { readonly management: ManagementStore },
     private readonly executors: Readonly<Record<string, CommandExecutor>>,
     private readonly log: Logger,
     /** A command finished: its acknowledgement can go out. */
@@ -70,7 +63,7 @@ export class RemoteCommands {
       const row = this.row(c.id);
       if (row && row.status !== 'running') {
         // The server asks again, so our acknowledgement never reached it.
-        if (row.acked_at !== null) this.journal.withTables((db) => db.prepare('UPDATE remote_commands SET acked_at = NULL WHERE id = ?').run(c.id));
+        if (row.acked_at !== null) this.journal.management.reopenCommandAck(c.id);
         this.onFinished();
         continue;
       }
@@ -83,18 +76,13 @@ export class RemoteCommands {
 
   /** Finished commands whose acknowledgement the server has not taken yet. */
   unacknowledged(): CommandAck[] {
-    const rows = this.journal.withTables(
-      (db) =>
-        db
-          .prepare(`SELECT id, status, result, acked_at FROM remote_commands WHERE acked_at IS NULL AND status <> 'running' ORDER BY received_at LIMIT 50`)
-          .all() as CommandRow[],
-    );
+    const rows = this.journal.management.unacknowledgedCommands(50);
     return rows.map((r) => ({ id: r.id, ok: r.status === 'done', result: JSON.parse(r.result ?? '{}') as Record<string, unknown> }));
   }
 
   acknowledged(id: string): void {
     const at = this.now().toISOString();
-    this.journal.withTables((db) => db.prepare('UPDATE remote_commands SET acked_at = ? WHERE id = ? AND acked_at IS NULL').run(at, id));
+    this.journal.management.commandAcknowledged(id, at);
   }
 
   /** Interrupts the commands still waiting and lets them end, for at most `ms`. */
@@ -106,23 +94,12 @@ export class RemoteCommands {
   }
 
   private row(id: string): CommandRow | undefined {
-    return this.journal.withTables((db) => db.prepare('SELECT id, status, result, acked_at FROM remote_commands WHERE id = ?').get(id) as CommandRow | undefined);
+    return this.journal.management.command(id);
   }
 
   private async run(c: RemoteCommand, resumed: boolean): Promise<void> {
     const at = this.now().toISOString();
-    this.journal.withTables((db, append) => {
-      if (!resumed) {
-        db.prepare(`INSERT INTO remote_commands (id, type, args, issued_by, received_at, status) VALUES (?, ?, ?, ?, ?, 'running')`).run(
-          c.id,
-          c.type,
-          JSON.stringify(c.args),
-          c.by,
-          at,
-        );
-      }
-      append('remote.command', { id: c.id, type: c.type, by: c.by, args: c.args, ...(resumed ? { resumed: true } : {}) });
-    });
+    this.journal.management.commandStarted(c, at, resumed);
     this.log.info({ command: c.id, type: c.type, by: c.by, resumed }, `remote command ${c.type} from ${c.by}`);
 
     let ok = false;
@@ -140,10 +117,7 @@ export class RemoteCommands {
       return;
     }
     const finishedAt = this.now().toISOString();
-    this.journal.withTables((db, append) => {
-      db.prepare('UPDATE remote_commands SET status = ?, result = ?, finished_at = ? WHERE id = ?').run(ok ? 'done' : 'failed', JSON.stringify(result), finishedAt, c.id);
-      append('remote.command.done', { id: c.id, type: c.type, by: c.by, ok, result });
-    });
+    this.journal.management.commandFinished(c, ok, result, finishedAt);
     const line = `remote command ${c.type} ${ok ? 'done' : `refused: ${String(result.error)}`}`;
     if (ok) this.log.info({ command: c.id, type: c.type }, line);
     else this.log.warn({ command: c.id, type: c.type }, line);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import type { Journal } from '../journal/index.js';
+import type { EventType, Journal } from '../journal/index.js';
 
 /** The parts of the runtime's status a heartbeat reports; the rest of it is not the server's business. */
 const statusView = z.object({
@@ -55,18 +55,13 @@ export interface Counters {
 }
 
 /** Events after which the counters go out at once rather than at the next countersMs. */
-const COUNTER_EVENTS = ['cashbox.collected', 'hopper.level', 'hopper.refill'] as const;
+const COUNTER_EVENTS = ['cashbox.collected', 'hopper.level', 'hopper.refill'] as const satisfies readonly EventType[];
 
 export function counters(journal: Journal, at: Date): Counters {
-  const last = journal.withTables(
-    (db) =>
-      db.prepare(`SELECT data, at FROM events WHERE type = 'cashbox.collected' ORDER BY seq DESC LIMIT 1`).get() as { data: string; at: string } | undefined,
-  );
-  let lastCollection: Counters['lastCollection'] = null;
-  if (last) {
-    const d = JSON.parse(last.data) as { by: string; ok: boolean; expectedTotal: number; countedTotal: number };
-    lastCollection = { at: last.at, by: d.by, ok: d.ok, expectedTotal: d.expectedTotal, countedTotal: d.countedTotal };
-  }
+  const last = journal.lastEventOfType('cashbox.collected');
+  const lastCollection: Counters['lastCollection'] = last
+    ? { at: last.at, by: last.data.by, ok: last.data.ok, expectedTotal: last.data.expectedTotal, countedTotal: last.data.countedTotal }
+    : null;
   return {
     at: at.toISOString(),
     cashbox: journal.cashbox().filter((c) => c.count > 0),
@@ -78,9 +73,7 @@ export function counters(journal: Journal, at: Date): Counters {
 
 /** The newest event that changes what a technician counted or filled; 0 when there is none. */
 export function countersMark(journal: Journal): number {
-  const marks = COUNTER_EVENTS.map((type) =>
-    journal.withTables((db) => (db.prepare('SELECT MAX(seq) AS seq FROM events WHERE type = ?').get(type) as { seq: number | null }).seq ?? 0),
-  );
+  const marks = COUNTER_EVENTS.map((type) => journal.lastEventOfType(type)?.seq ?? 0);
   return Math.max(...marks);
 }
 

@@ -20,7 +20,7 @@ import { capabilities, CARD_READER, COIN_ACCEPTOR, HOPPER_PREFIX, PAYMENT_TERMIN
 import type { Config } from '../config/schema.js';
 import { serveControl } from '../control/server.js';
 import type { ControlResponse } from '../control/protocol.js';
-import { Journal, loadOrCreateKey } from '../journal/index.js';
+import { Journal, loadOrCreateKey, type JournalEvent } from '../journal/index.js';
 import type { Logger, LogRing } from '../log.js';
 import { AlarmBook, createManagementLink, deviceAlarms, journalChainAlarm, type ManagementLink } from '../management/index.js';
 import { recoverOpenTransactions } from '../recovery/recover.js';
@@ -39,8 +39,8 @@ import { stateName } from './state-name.js';
 type Service = 'pay' | 'topup' | 'lookup';
 
 export interface RuntimeDeps {
-  /** Fault-injection seam for the crash tests: see Journal's crashAfter. */
-  crashAfter?: string;
+  /** Told of each journal event right after the write that holds it committed (the crash tests' seam). */
+  onJournalCommit?: (event: JournalEvent) => void;
   /** Recent log lines, for the console's `log` command. */
   logRing?: LogRing;
   /** The configuration file, read again by the management link's reload-configuration command. */
@@ -96,7 +96,7 @@ export class Runtime {
     const key = loadOrCreateKey(config.journal.keyFile);
     this.journal = Journal.open(config.journal.path, {
       key,
-      ...(deps.crashAfter ? { crashAfter: deps.crashAfter } : {}),
+      ...(deps.onJournalCommit ? { onCommit: (events: readonly JournalEvent[]) => events.forEach((e) => deps.onJournalCommit?.(e)) } : {}),
     });
     this.alarms = new AlarmBook(this.journal, log.child({ part: 'alarms' }));
     this.devices = createDevices(config, log, key);

@@ -61,7 +61,7 @@ function life(t: Test, journal: Journal, fake: FakeAcceptor, active: () => Activ
 
 const types = (j: Journal, id: string) => j.events(id).map((e) => e.type);
 const unattributed = (j: Journal) =>
-  j.withTables((db) => db.prepare(`SELECT data FROM events WHERE type = 'alarm.unattributed-coin' ORDER BY seq`).all() as { data: string }[]).map((r) => JSON.parse(r.data));
+  j.eventsOfType('alarm.unattributed-coin').map((e) => e.data);
 
 t.test('coins the acceptor took while the kiosk was down go to the transaction the crash left open', async (t) => {
   const { journal } = openJournal(t);

@@ -9,14 +9,17 @@ import { testKey } from './keys.js';
 // The child runs the compiled journal (npm test compiles into dist/ first), so it is the same
 // code as in production, without a TypeScript loader in the way.
 const compiled = new URL('../../dist/src/journal/index.js', import.meta.url);
+const compiledCrash = new URL('../../dist/src/crash-after.js', import.meta.url);
 
-/** Runs a child that writes through a Journal opened with `crashAfter`; returns how it ended. */
+/** Runs a child that writes through a Journal whose commit observer is armed with `crashAfter`; returns how it ended. */
 function runChild(dir: string, file: string, crashAfter: string, body: string) {
   const script = join(dir, 'child.mjs');
   writeFileSync(
     script,
     `import { Journal } from ${JSON.stringify(compiled.href)};
-const j = Journal.open(${JSON.stringify(file)}, { key: Buffer.from(${JSON.stringify(testKey.toString("hex"))}, "hex"), crashAfter: ${JSON.stringify(crashAfter)} });
+import { crashAfterObserver } from ${JSON.stringify(compiledCrash.href)};
+const crash = crashAfterObserver(${JSON.stringify(crashAfter)});
+const j = Journal.open(${JSON.stringify(file)}, { key: Buffer.from(${JSON.stringify(testKey.toString("hex"))}, "hex"), onCommit: (events) => events.forEach(crash) });
 const note = (value, code) => ({ value, currency: 'CNY', code });
 const coin = (value, code) => ({ value, currency: 'CNY', code });
 ${body}

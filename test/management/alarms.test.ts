@@ -78,14 +78,14 @@ t.test('journal hash chain broken at boot: an alarm; intact: cleared', async (t)
   const key = Buffer.alloc(32, 9);
   const journal = Journal.open(path, { key });
   const book = new AlarmBook(journal, new LogCapture().logger());
-  journal.append(null, 'test.event', { n: 1 });
+  journal.append(null, 'operator.in-service', { by: 'n1' });
   journalChainAlarm(journal, book);
   t.same(book.active(), []);
   journal.close();
 
   const attacker = new BetterSqlite3(path);
   attacker.exec('DROP TRIGGER events_no_update');
-  attacker.prepare(`UPDATE events SET data = '{"n":2}' WHERE type = 'test.event'`).run();
+  attacker.prepare(`UPDATE events SET data = '{"by":"n2"}' WHERE type = 'operator.in-service'`).run();
   attacker.close();
 
   const again = Journal.open(path, { key });

@@ -24,8 +24,8 @@ t.test("a server certificate not from the pinned CA is refused, with an alarm; n
   t.equal(k.link.linkUp, false);
   t.match(k.alarms.active(), [{ kind: 'server-certificate', source: 'management-link', severity: 'critical', detail: /certificate is refused/ }]);
   t.same(server.records().heartbeats, [], 'nothing was sent to it');
-  const journalled = k.journal.withTables((db) => db.prepare(`SELECT data FROM events WHERE type = 'alarm.raised'`).all() as { data: string }[]);
-  t.match(JSON.parse(journalled[0]!.data), { kind: 'server-certificate' });
+  const journalled = k.journal.eventsOfType('alarm.raised');
+  t.match(journalled[0]!.data, { kind: 'server-certificate' });
 
   await k.close();
   t.match(capture.text, /management link down/);

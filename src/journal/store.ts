@@ -9,6 +9,11 @@ export type Database = BetterSqlite3.Database;
 const BUSY_TIMEOUT_MS = 5000;
 
 /**
+ * The journal's SQLite file: opening it durable (WAL, synchronous=FULL) and bringing its schema up
+ * to date. Nothing here knows about events or money; the concern modules run on what it opens.
+ */
+
+/**
  * Opens (creating if needed) the journal database, makes it durable and brings its schema up to
  * date. Throws an Error naming the file when it cannot be created or opened, is not a SQLite
  * database, or carries a schema newer than this code. `ctx.key` is needed when events written

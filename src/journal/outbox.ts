@@ -1,0 +1,206 @@
+import { PAYMENT_CURRENCY, type Ledger, type Service } from './ledger.js';
+import { requirePositive, requireText } from './validate.js';
+
+export interface OutboxRow {
+  seq: number;
+  messageId: string;
+  txnId: string | null;
+  kind: string;
+  payload: Record<string, unknown>;
+  createdAt: string;
+  attempts: number;
+  lastAttemptAt: string | null;
+  lastError: string | null;
+  ackedAt: string | null;
+  serverRef: string | null;
+}
+
+/** The outbox payload of a settled transaction that credited money. */
+export interface PaymentMessage {
+  messageId: string;
+  txnId: string;
+  service: Service;
+  phone: string | null;
+  amount: number;
+  currency: 'CNY';
+  cashIn: number;
+  /** Present when the payment was by card. */
+  cardIn?: number;
+  card?: PaymentCard;
+  settledAt: string;
+}
+
+/** How a card payment was authorised, as the business side is told it. Never the full card number. */
+export interface PaymentCard {
+  method: 'reader' | 'terminal';
+  requestId?: string;
+  receiptNo?: number;
+  maskedPan?: string;
+}
+
+/** The outbox payload that undoes an earlier online request (Journal.queueReversal). */
+export interface ReversalMessage {
+  messageId: string;
+  txnId: string;
+  /** The message id of the request being undone. */
+  reverses: string;
+  amount: number;
+  currency: 'CNY';
+  reason: string;
+  createdAt: string;
+}
+
+export type SendResult = { ok: true; serverRef?: string } | { ok: false; error: string };
+
+interface OutboxRecord {
+  seq: number;
+  message_id: string;
+  txn_id: string | null;
+  kind: string;
+  payload: string;
+  created_at: string;
+  attempts: number;
+  last_attempt_at: string | null;
+  last_error: string | null;
+  acked_at: string | null;
+  server_ref: string | null;
+}
+
+/**
+ * The store-and-forward queue to the business server: payments written by the settle that credits
+ * them, reversals by the fact that makes them necessary, both sent until acknowledged.
+ */
+export class Outbox {
+  private readonly sql: ReturnType<typeof prepare>;
+
+  constructor(private readonly l: Ledger) {
+    this.sql = prepare(l.db);
+  }
+
+  /** Queues the payment message of a settle; call it inside that settle's write. */
+  insertPayment(message: PaymentMessage): void {
+    this.sql.insert.run(message.messageId, message.txnId, 'payment', JSON.stringify(message), message.settledAt);
+  }
+
+  /** Messages not yet acknowledged by the server, oldest first. */
+  pending(limit: number): OutboxRow[] {
+    requirePositive('limit', limit);
+    return (this.sql.pending.all(limit) as OutboxRecord[]).map(toOutbox);
+  }
+
+  stats(): { pending: number; oldestPendingAt: string | null; acked: number } {
+    const r = this.sql.stats.get() as { pending: number; oldest: string | null; acked: number };
+    return { pending: r.pending, oldestPendingAt: r.oldest, acked: r.acked };
+  }
+
+  /**
+   * When the oldest unacknowledged message (of `kind`, when given) was written; one index look-up
+   * for the whole outbox, however long the backlog.
+   */
+  oldestPendingAt(kind?: string): string | null {
+    const r = (kind === undefined ? this.sql.head.get() : this.sql.headOfKind.get(kind)) as { created_at: string } | undefined;
+    return r?.created_at ?? null;
+  }
+
+  /**
+   * Records delivery attempts in one commit, so a drain costs one disk sync per batch. The server
+   * may acknowledge twice or a message we no longer hold (re-sending is always safe); such an ack
+   * changes nothing.
+   */
+  markSentAll(deliveries: readonly { messageId: string; result: SendResult }[]): void {
+    for (const d of deliveries) if (!d.result.ok) requireText('error', d.result.error);
+    this.l.write(() => {
+      const at = this.l.stamp();
+      for (const { messageId, result } of deliveries) {
+        const r = this.sql.byMessage.get(messageId) as { acked_at: string | null } | undefined;
+        if (!r || r.acked_at !== null) continue;
+        if (result.ok) this.sql.markAcked.run(at, at, result.serverRef ?? null, messageId);
+        else this.sql.markFailed.run(at, result.error, messageId);
+      }
+    });
+  }
+
+  /**
+   * Queues the undoing of an earlier online request of this transaction (e.g. a card authorisation
+   * whose answer never came): the event and the outbox message commit together, and the forwarder
+   * sends it like a payment until the server acknowledges it. Asking again for the same request
+   * returns the reversal already queued.
+   */
+  queueReversal(txnId: string, r: { reverses: string; amount: number; reason: string }): ReversalMessage {
+    requireText('reverses', r.reverses);
+    requirePositive('amount', r.amount);
+    requireText('reason', r.reason);
+    return this.l.write(() => {
+      this.l.mustGet(txnId);
+      return this.insertReversal(txnId, r);
+    });
+  }
+
+  /** queueReversal inside a write already under way (the one journalling the unknown outcome). */
+  insertReversal(txnId: string, r: { reverses: string; amount: number; reason: string }): ReversalMessage {
+    const messageId = reversalId(txnId, r.reverses);
+    const known = this.sql.message.get(messageId) as { payload: string } | undefined;
+    if (known) return JSON.parse(known.payload) as ReversalMessage;
+    const at = this.l.stamp();
+    const message: ReversalMessage = {
+      messageId,
+      txnId,
+      reverses: r.reverses,
+      amount: r.amount,
+      currency: PAYMENT_CURRENCY,
+      reason: r.reason,
+      createdAt: at,
+    };
+    this.l.insert(txnId, 'txn.reversal', { messageId, reverses: r.reverses, amount: r.amount, reason: r.reason }, at);
+    this.sql.insert.run(messageId, txnId, 'reversal', JSON.stringify(message), at);
+    return message;
+  }
+
+  has(messageId: string): boolean {
+    return this.sql.byMessage.get(messageId) !== undefined;
+  }
+}
+
+export function reversalId(txnId: string, reverses: string): string {
+  return `${txnId}:reversal:${reverses}`;
+}
+
+function prepare(db: Ledger['db']) {
+  return {
+    insert: db.prepare('INSERT INTO outbox (message_id, txn_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)'),
+    pending: db.prepare('SELECT * FROM outbox WHERE acked_at IS NULL ORDER BY seq LIMIT ?'),
+    stats: db.prepare(
+      `SELECT
+         (SELECT COUNT(*) FROM outbox WHERE acked_at IS NULL) AS pending,
+         (SELECT MIN(created_at) FROM outbox WHERE acked_at IS NULL) AS oldest,
+         (SELECT COUNT(*) FROM outbox WHERE acked_at IS NOT NULL) AS acked`,
+    ),
+    byMessage: db.prepare('SELECT acked_at FROM outbox WHERE message_id = ?'),
+    message: db.prepare('SELECT payload FROM outbox WHERE message_id = ?'),
+    head: db.prepare('SELECT created_at FROM outbox WHERE acked_at IS NULL ORDER BY seq LIMIT 1'),
+    headOfKind: db.prepare('SELECT created_at FROM outbox WHERE acked_at IS NULL AND kind = ? ORDER BY seq LIMIT 1'),
+    markAcked: db.prepare(
+      `UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, acked_at = ?, server_ref = ?
+       WHERE message_id = ?`,
+    ),
+    markFailed: db.prepare(
+      'UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE message_id = ?',
+    ),
+  };
+}
+
+function toOutbox(r: OutboxRecord): OutboxRow {
+  return {
+    seq: r.seq,
+    messageId: r.message_id,
+    txnId: r.txn_id,
+    kind: r.kind,
+    payload: JSON.parse(r.payload) as Record<string, unknown>,
+    createdAt: r.created_at,
+    attempts: r.attempts,
+    lastAttemptAt: r.last_attempt_at,
+    lastError: r.last_error,
+    ackedAt: r.acked_at,
+    serverRef: r.server_ref,
+  };
+}

@@ -1,0 +1,158 @@
+import { foldCardAttempts, paymentCard } from './cards.js';
+import type { EventPayloads } from './events.js';
+import { PAYMENT_CURRENCY, toTxn, type Ledger, type Service, type TxnRecord, type TxnRow } from './ledger.js';
+import type { Outbox, PaymentMessage } from './outbox.js';
+import { requireAmount, requirePositive, requireText } from './validate.js';
+
+export interface LookupInfo {
+  phone: string;
+  amountDue: number | null;
+  holder?: string;
+  offline?: boolean;
+}
+
+const SERVICES: readonly Service[] = ['pay', 'topup', 'lookup'];
+
+/**
+ * A transaction from start to its end: the lookup of what is owed, and the settle that credits
+ * what came in (queueing its payment message in the same commit) or the cancel of one that took
+ * nothing.
+ */
+export class Transactions {
+  private readonly sql: ReturnType<typeof prepare>;
+
+  constructor(
+    private readonly l: Ledger,
+    private readonly outbox: Outbox,
+  ) {
+    this.sql = prepare(l.db);
+  }
+
+  start(id: string, service: Service): TxnRow {
+    requireText('transaction id', id);
+    if (!SERVICES.includes(service)) {
+      throw new Error(`journal: unknown service ${JSON.stringify(service)} (expected ${SERVICES.join(', ')})`);
+    }
+    return this.l.write(() => {
+      if (this.l.transaction(id)) throw new Error(`journal: transaction "${id}" already exists`);
+      const at = this.l.stamp();
+      this.sql.insert.run(id, service, at, at);
+      this.l.insert(id, 'txn.started', { service }, at);
+      return this.l.mustGet(id);
+    });
+  }
+
+  lookup(id: string, info: LookupInfo): void {
+    requireText('phone', info.phone);
+    if (info.amountDue !== null) requireAmount('amountDue', info.amountDue);
+    const data: EventPayloads['txn.lookup'] = { phone: info.phone, amountDue: info.amountDue };
+    if (info.holder !== undefined) data.holder = info.holder;
+    if (info.offline !== undefined) data.offline = info.offline;
+    this.l.write(() => {
+      this.l.mustBeOpen(id, 'record a lookup on');
+      const at = this.l.stamp();
+      this.sql.lookup.run(info.phone, info.amountDue, at, id);
+      this.l.insert(id, 'txn.lookup', data, at);
+    });
+  }
+
+  /**
+   * Ends a transaction that took money (or none). `changeDue` of what came in goes back as change:
+   * it is all owed (under `claimCode`) until payoutDone() records coins paid. The rest is credited
+   * and queued for the server in the same SQLite transaction.
+   */
+  settle(id: string, s: { endReason: string; changeDue?: number; claimCode?: string }): TxnRow {
+    requireText('endReason', s.endReason);
+    const changeDue = s.changeDue ?? 0;
+    requireAmount('changeDue', changeDue);
+    // A code without change to claim would mean nothing on the receipt, so it is not kept.
+    const claimCode = changeDue > 0 ? s.claimCode : undefined;
+    if (changeDue > 0) requireText('claimCode (needed when change is due)', claimCode);
+    return this.l.write(() => {
+      const row = this.l.mustBeOpen(id, 'settle');
+      if (changeDue > row.cashIn) {
+        throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
+      }
+      const card = foldCardAttempts(id, this.l.events(id)).find((c) => c.status === 'approved');
+      const credited = row.cashIn + row.cardIn - changeDue;
+      if (credited < 0) {
+        throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
+      }
+      if (claimCode !== undefined) {
+        const holder = this.sql.byClaim.get(claimCode) as { id: string } | undefined;
+        if (holder) {
+          throw new Error(`journal: cannot settle "${id}": claim code "${claimCode}" is already used by "${holder.id}"`);
+        }
+      }
+      const at = this.l.stamp();
+      this.sql.settle.run(s.endReason, credited, changeDue, claimCode ?? null, at, id);
+      const data: EventPayloads['txn.settled'] = { endReason: s.endReason, cashIn: row.cashIn, credited, changeDue };
+      if (row.cardIn > 0) data.cardIn = row.cardIn;
+      if (claimCode !== undefined) data.claimCode = claimCode;
+      this.l.insert(id, 'txn.settled', data, at);
+      if (credited > 0) {
+        const message: PaymentMessage = {
+          messageId: `${id}:payment`,
+          txnId: id,
+          service: row.service,
+          phone: row.phone,
+          amount: credited,
+          currency: PAYMENT_CURRENCY,
+          cashIn: row.cashIn,
+          ...(row.cardIn > 0 && card ? { cardIn: row.cardIn, card: paymentCard(card) } : {}),
+          settledAt: at,
+        };
+        this.outbox.insertPayment(message);
+      }
+      return this.l.mustGet(id);
+    });
+  }
+
+  /** Ends a transaction that took no money. Money in must be settled, never cancelled. */
+  cancel(id: string, reason: string): TxnRow {
+    requireText('reason', reason);
+    return this.l.write(() => {
+      const row = this.l.mustBeOpen(id, 'cancel');
+      if (row.cashIn > 0) {
+        throw new Error(`journal: cannot cancel "${id}": it holds cash in ${row.cashIn}; settle it instead`);
+      }
+      if (row.cardIn > 0) {
+        throw new Error(`journal: cannot cancel "${id}": it holds an approved card payment of ${row.cardIn}; settle or reverse it`);
+      }
+      const open = foldCardAttempts(id, this.l.events(id)).find((c) => c.status === 'requested');
+      if (open) {
+        throw new Error(`journal: cannot cancel "${id}": card request "${open.requestId}" has no outcome; record one first`);
+      }
+      const at = this.l.stamp();
+      this.sql.cancel.run(reason, at, id);
+      this.l.insert(id, 'txn.cancelled', { reason }, at);
+      return this.l.mustGet(id);
+    });
+  }
+
+  openTransactions(): TxnRow[] {
+    return (this.sql.open.all() as TxnRecord[]).map(toTxn);
+  }
+
+  /** Newest first. */
+  list(opts: { limit?: number } = {}): TxnRow[] {
+    const limit = opts.limit ?? 100;
+    requirePositive('limit', limit);
+    return (this.sql.list.all(limit) as TxnRecord[]).map(toTxn);
+  }
+}
+
+function prepare(db: Ledger['db']) {
+  return {
+    insert: db.prepare(`INSERT INTO transactions (id, service, status, created_at, updated_at) VALUES (?, ?, 'open', ?, ?)`),
+    lookup: db.prepare('UPDATE transactions SET phone = ?, amount_due = ?, updated_at = ? WHERE id = ?'),
+    settle: db.prepare(
+      `UPDATE transactions SET status = 'completed', end_reason = ?, credited = ?, change_owed = ?,
+       claim_code = ?, updated_at = ? WHERE id = ?`,
+    ),
+    byClaim: db.prepare('SELECT id FROM transactions WHERE claim_code = ?'),
+    cancel: db.prepare(`UPDATE transactions SET status = 'cancelled', end_reason = ?, updated_at = ? WHERE id = ?`),
+    open: db.prepare(`SELECT * FROM transactions WHERE status = 'open' ORDER BY created_at, rowid`),
+    list: db.prepare('SELECT * FROM transactions ORDER BY created_at DESC, rowid DESC LIMIT ?'),
+  };
+}
