@@ -1,5 +1,5 @@
 /** Pure CCNET framing and decoding: no I/O, no timers. */
-import { crc16Kermit } from '../checksum/crc16-kermit.js';
+import { crc16Kermit } from '../checksum/crc16.js';
 import {
   ACK,
   ASSET_NUMBER_LENGTH,

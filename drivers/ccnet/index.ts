@@ -2,7 +2,7 @@ import { SerialTransport } from '../transport/serial.js';
 import type { BillValidator, DriverLog } from '../types.js';
 import { CcnetValidator } from './driver.js';
 
-export { crc16Kermit } from '../checksum/crc16-kermit.js';
+export { crc16Kermit } from '../checksum/crc16.js';
 export * from './constants.js';
 export {
   FrameSplitter,

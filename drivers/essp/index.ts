@@ -3,7 +3,7 @@ import type { BillValidator, DriverLog } from '../types.js';
 import { DEFAULT_FIXED_KEY } from './constants.js';
 import { EsspValidator } from './driver.js';
 
-export { crc16Cms } from './crc.js';
+export { crc16Cms } from '../checksum/crc16.js';
 export * from './constants.js';
 export * from './codec.js';
 export * from './crypto.js';

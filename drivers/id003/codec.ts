@@ -1,5 +1,5 @@
 /** Pure ID-003 framing and decoding: no I/O, no timers. */
-import { crc16Kermit } from '../checksum/crc16-kermit.js';
+import { crc16Kermit } from '../checksum/crc16.js';
 import {
   ACK,
   COUNTRIES,
