@@ -1,21 +1,20 @@
-import type { BillValidator, CardReader, CoinAcceptor, CoinHopper, DriverLog, PaymentTerminal, Printer } from './types.js';
-import { createId003 } from './id003/index.js';
-import { createCcnet } from './ccnet/index.js';
-import { createEssp } from './essp/index.js';
+/**
+ * Every device model the kiosk knows, one descriptor each (drivers/descriptor.ts), by device class.
+ * A new model is a folder under drivers/ and one line in the list of its class: the configuration
+ * schema, `kiosk diag --kind`, the runtime and the simulator take their model names from here.
+ */
+import type { z } from 'zod';
+import { noOptions, type BillValidatorOptions, type DeviceDescriptor, type ValidatorDescriptor } from './descriptor.js';
+import type { CardReader, CoinAcceptor, CoinHopper, DriverLog, PaymentTerminal, Printer } from './types.js';
+import { id003Model } from './id003/index.js';
+import { ccnetModel } from './ccnet/index.js';
+import { esspModel } from './essp/index.js';
 import { createCctalkCoinAcceptor, createCctalkHopper } from './cctalk/index.js';
 import { createEscposPrinter } from './escpos/index.js';
 import { createHidKeyboardReader, createHidVendorReader, type HidCardOptions } from './hid-card/index.js';
 import { createZvtTerminal, type ZvtTerminalOptions } from './zvt/index.js';
 
-export interface BillValidatorOptions {
-  port: string;
-  pollIntervalMs?: number;
-  /** Bus address, for protocols that have one (eSSP). */
-  address?: number;
-  /** eSSP: the fixed half of the encryption key, 16 hex digits. */
-  fixedKey?: string;
-  log?: DriverLog;
-}
+export type { BillValidatorOptions } from './descriptor.js';
 
 export interface CoinAcceptorOptions {
   port: string;
@@ -42,56 +41,102 @@ export interface PrinterOptions {
   log?: DriverLog;
 }
 
-// Device models by configuration name (`validator.model`, `coinAcceptor.model`, `hoppers[].model`,
-// `printer.model`). A new model is a folder under drivers/ and one line in the table of its class.
-export const billValidatorModels: Record<string, (o: BillValidatorOptions) => BillValidator> = {
-  id003: createId003,
-  ccnet: createCcnet,
-  essp: createEssp,
-};
-export const coinAcceptorModels: Record<string, (o: CoinAcceptorOptions) => CoinAcceptor> = {
-  cctalk: createCctalkCoinAcceptor,
-};
-export const hopperModels: Record<string, (o: HopperOptions) => CoinHopper> = {
-  cctalk: createCctalkHopper,
-};
-export const printerModels: Record<string, (o: PrinterOptions) => Printer> = {
-  escpos: createEscposPrinter,
-};
-export const cardReaderModels: Record<string, (o: HidCardOptions) => CardReader> = {
-  'hid-keyboard': createHidKeyboardReader,
-  'hid-vendor': createHidVendorReader,
-};
-export const paymentTerminalModels: Record<string, (o: ZvtTerminalOptions) => PaymentTerminal> = {
-  zvt: createZvtTerminal,
-};
+// ---------------------------------------------------------------- the lists: one line per model
 
-function pick<F>(table: Record<string, F>, model: string, what: string): F {
-  const factory = table[model];
-  if (!factory) throw new Error(`unknown ${what} model '${model}' (known: ${Object.keys(table).join(', ')})`);
-  return factory;
+export const VALIDATORS = [id003Model, esspModel, ccnetModel] as const;
+
+export const COIN_ACCEPTORS: readonly DeviceDescriptor<CoinAcceptor, CoinAcceptorOptions>[] = [
+  {
+    model: 'cctalk',
+    kind: 'coin-acceptor',
+    options: noOptions,
+    create: createCctalkCoinAcceptor,
+    diag: { kind: 'cctalk-coin', forPort: (port, address) => createCctalkCoinAcceptor({ port, ...(address !== undefined ? { address } : {}) }) },
+  },
+];
+
+export const HOPPERS: readonly DeviceDescriptor<CoinHopper, HopperOptions>[] = [
+  {
+    model: 'cctalk',
+    kind: 'coin-hopper',
+    options: noOptions,
+    create: createCctalkHopper,
+    // The coin value only matters for planning change, which a diagnostic does not do.
+    diag: {
+      kind: 'cctalk-hopper',
+      forPort: (port, address) => createCctalkHopper({ port, ...(address !== undefined ? { address } : {}), coinValue: 1, name: 'hopper' }),
+    },
+  },
+];
+
+export const PRINTERS: readonly DeviceDescriptor<Printer, PrinterOptions>[] = [
+  {
+    model: 'escpos',
+    kind: 'printer',
+    options: noOptions,
+    create: createEscposPrinter,
+    diag: { kind: 'escpos', forPort: (port) => createEscposPrinter({ transport: port.startsWith('/dev/usb/lp') ? 'lp' : 'serial', port }) },
+  },
+];
+
+export const CARD_READERS = [
+  { model: 'hid-keyboard', kind: 'card-reader', options: noOptions, create: createHidKeyboardReader },
+  { model: 'hid-vendor', kind: 'card-reader', options: noOptions, create: createHidVendorReader },
+] as const satisfies readonly DeviceDescriptor<CardReader, HidCardOptions>[];
+
+export const PAYMENT_TERMINALS = [
+  { model: 'zvt', kind: 'payment-terminal', options: noOptions, create: createZvtTerminal },
+] as const satisfies readonly DeviceDescriptor<PaymentTerminal, ZvtTerminalOptions>[];
+
+// ---------------------------------------------------------------- derived
+
+/** The model names of a list, as a tuple for z.enum and commander choices. */
+export function modelNames<L extends readonly { model: string }[]>(list: L): [L[number]['model'], ...L[number]['model'][]] {
+  return list.map((d) => d.model) as [L[number]['model'], ...L[number]['model'][]];
 }
 
-export function createBillValidator(model: string, opts: BillValidatorOptions): BillValidator {
-  return pick(billValidatorModels, model, 'validator')(opts);
+type Shapes<L extends readonly { options: z.ZodObject }[]> = L[number]['options']['shape'];
+type Merged<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+/** The keys of every validator model, for the configuration's `validator` section. */
+export const validatorOptionShape = Object.assign({}, ...VALIDATORS.map((d) => d.options.shape)) as Merged<Shapes<typeof VALIDATORS>>;
+
+export const VALIDATOR_MODELS = modelNames(VALIDATORS);
+export type ValidatorModel = (typeof VALIDATORS)[number]['model'];
+
+function pick<D extends { model: string }>(list: readonly D[], model: string, what: string): D {
+  const found = list.find((d) => d.model === model);
+  if (!found) throw new Error(`unknown ${what} model '${model}' (known: ${list.map((d) => d.model).join(', ')})`);
+  return found;
+}
+
+export function validatorDescriptor(model: string): ValidatorDescriptor {
+  return pick<ValidatorDescriptor>(VALIDATORS, model, 'validator');
+}
+
+export function createBillValidator(model: string, opts: BillValidatorOptions) {
+  return validatorDescriptor(model).create(opts);
 }
 
 export function createCoinAcceptor(model: string, opts: CoinAcceptorOptions): CoinAcceptor {
-  return pick(coinAcceptorModels, model, 'coin acceptor')(opts);
+  return pick(COIN_ACCEPTORS, model, 'coin acceptor').create(opts);
 }
 
 export function createHopper(model: string, opts: HopperOptions): CoinHopper {
-  return pick(hopperModels, model, 'hopper')(opts);
+  return pick(HOPPERS, model, 'hopper').create(opts);
 }
 
 export function createPrinter(model: string, opts: PrinterOptions): Printer {
-  return pick(printerModels, model, 'printer')(opts);
+  return pick(PRINTERS, model, 'printer').create(opts);
 }
 
 export function createCardReader(model: string, opts: HidCardOptions): CardReader {
-  return pick(cardReaderModels, model, 'card reader')(opts);
+  return pick<DeviceDescriptor<CardReader, HidCardOptions>>(CARD_READERS, model, 'card reader').create(opts);
 }
 
 export function createPaymentTerminal(model: string, opts: ZvtTerminalOptions): PaymentTerminal {
-  return pick(paymentTerminalModels, model, 'payment terminal')(opts);
+  return pick<DeviceDescriptor<PaymentTerminal, ZvtTerminalOptions>>(PAYMENT_TERMINALS, model, 'payment terminal').create(opts);
 }
+
+/** Every model `kiosk diag --kind` can check on a bare port, by its diag name. */
+export const DIAG_MODELS = [...VALIDATORS, ...COIN_ACCEPTORS, ...HOPPERS, ...PRINTERS].flatMap((d) => (d.diag ? [{ model: d.model, kind: d.kind, diag: d.diag }] : []));

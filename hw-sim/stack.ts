@@ -11,9 +11,8 @@ import type { ControlRequest, ControlResponse } from '../src/control/protocol.js
 import { startHost, type HostOptions } from './host/server.js';
 import { devHostTls, readHostTls } from './host/dev-tls.js';
 import { createDevPki, type DevPkiFiles } from '../src/pki/dev-pki.js';
-import { runId003Device, type Id003DeviceOptions } from './devices/id003/console.js';
-import { runEsspDevice } from './devices/essp/console.js';
-import { runCcnetDevice } from './devices/ccnet/console.js';
+import { EMULATED_VALIDATOR_MODELS, validatorEmulator, type EmulatedValidatorModel } from './devices/validators.js';
+import type { ValidatorLineOptions } from './devices/validator-emulator.js';
 import { runCctalkCoinDevice, runCctalkHopperDevice } from './devices/cctalk/console.js';
 import { runEscposDevice } from './devices/escpos/console.js';
 import { runZvtDevice, type ZvtDevice } from './devices/zvt/console.js';
@@ -39,8 +38,8 @@ export function cliPath(): string {
 }
 
 /** The bill validator protocols the simulator has emulators for. */
-export const VALIDATOR_MODELS = ['id003', 'essp', 'ccnet'] as const;
-export type ValidatorModel = (typeof VALIDATOR_MODELS)[number];
+export const VALIDATOR_MODELS = EMULATED_VALIDATOR_MODELS;
+export type ValidatorModel = EmulatedValidatorModel;
 
 /** The optional devices a simulated kiosk can be fitted with (the validator is always there). */
 export interface Fitted {
@@ -63,7 +62,7 @@ export interface StackOptions {
   accounts?: { phone: string; amountDue: number; holder?: string }[];
   emulatorTiming?: { acceptingMs?: number; stackingMs?: number; stackedMs?: number; returningMs?: number };
   /** The validator emulator's line pacing and frame timings, for the benchmarks. */
-  validatorLine?: Pick<Id003DeviceOptions, 'pacing' | 'onFrame'>;
+  validatorLine?: ValidatorLineOptions;
   /** Which validator protocol the kiosk is fitted with: its emulator and the `validator.model` line. */
   validatorModel?: ValidatorModel;
   fitted?: Fitted;
@@ -122,17 +121,8 @@ export class SimStack {
     this.socketPath = join(this.dir, 'kiosk.sock');
     this.pkiDir = join(this.dir, 'pki');
     const timing = opts.emulatorTiming;
-    this.addSlot('validator', (port, input, output) => {
-      const common = { port, input, output, ...(timing ? { timing } : {}) };
-      switch (this.validatorModel) {
-        case 'essp':
-          return runEsspDevice(common);
-        case 'ccnet':
-          return runCcnetDevice(common);
-        default:
-          return runId003Device({ ...common, ...opts.validatorLine });
-      }
-    });
+    const validator = validatorEmulator(this.validatorModel);
+    this.addSlot('validator', (port, input, output) => validator.run({ port, input, output, ...(timing ? { timing } : {}) }, opts.validatorLine));
     const fitted = opts.fitted ?? {};
     if (fitted.coins) this.addSlot('coin', (port, input, output) => runCctalkCoinDevice({ port, input, output, address: 2 }));
     if (fitted.hoppers) {

@@ -153,35 +153,18 @@ pki
 
 const sim = program.command('sim').description('simulators and scripted scenarios');
 const simDevice = sim.command('device').description('run a wire-level device emulator on a serial port');
-simDevice
-  .command('id003')
-  .description('JCM ID-003 bill validator emulator; commands on standard input, one per line (help lists them)')
-  .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
-  .action(async (opts: { port: string }) => {
-    const { runId003Device } = await import('../hw-sim/devices/id003/console.js');
-    const device = await runId003Device({ port: opts.port, input: process.stdin, output: process.stdout });
-    stopOnSignal(() => device.stop());
-  });
-
-simDevice
-  .command('essp')
-  .description('ITL eSSP bill validator emulator (NV200, CNY, encryption required, 9600 8N2); commands on standard input, one per line (help lists them)')
-  .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
-  .action(async (opts: { port: string }) => {
-    const { runEsspDevice } = await import('../hw-sim/devices/essp/console.js');
-    const device = await runEsspDevice({ port: opts.port, input: process.stdin, output: process.stdout });
-    stopOnSignal(() => device.stop());
-  });
-
-simDevice
-  .command('ccnet')
-  .description('CashCode CCNET bill validator emulator (9600 8N1); commands on standard input, one per line (help lists them)')
-  .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
-  .action(async (opts: { port: string }) => {
-    const { runCcnetDevice } = await import('../hw-sim/devices/ccnet/console.js');
-    const device = await runCcnetDevice({ port: opts.port, input: process.stdin, output: process.stdout });
-    stopOnSignal(() => device.stop());
-  });
+// One subcommand per validator emulator (hw-sim/devices/validators.ts).
+const { VALIDATOR_EMULATORS, EMULATED_VALIDATOR_MODELS } = await import('../hw-sim/devices/validators.js');
+for (const emulator of VALIDATOR_EMULATORS) {
+  simDevice
+    .command(emulator.model)
+    .description(emulator.description)
+    .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
+    .action(async (opts: { port: string }) => {
+      const device = await emulator.run({ port: opts.port, input: process.stdin, output: process.stdout });
+      stopOnSignal(() => device.stop());
+    });
+}
 
 simDevice
   .command('cctalk-coin')
@@ -268,8 +251,8 @@ sim
   .argument('<files...>', 'scenario files (JSON)')
   .option('--json', 'print one result object per scenario, one per line')
   .option('--keep', 'keep each scenario folder (logs, journal) for inspection')
-  .addOption(new Option('--validator <model>', 'the validator emulator the kiosk is fitted with').choices(['id003', 'essp', 'ccnet']).default('id003'))
-  .action(async (files: string[], opts: { json?: boolean; keep?: boolean; validator: 'id003' | 'essp' | 'ccnet' }) => {
+  .addOption(new Option('--validator <model>', 'the validator emulator the kiosk is fitted with').choices(EMULATED_VALIDATOR_MODELS).default('id003'))
+  .action(async (files: string[], opts: { json?: boolean; keep?: boolean; validator: (typeof EMULATED_VALIDATOR_MODELS)[number] }) => {
     const { runScenarioFiles } = await import('../hw-sim/runner/run.js');
     const ok = await runScenarioFiles(files, { json: opts.json ?? false, keep: opts.keep ?? false, validator: opts.validator });
     process.exit(ok ? 0 : 1);

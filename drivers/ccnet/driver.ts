@@ -10,20 +10,12 @@
  * credit is durable and keep polling meanwhile. The ACK is sent only after `credited` resolved; if
  * it rejects, no ACK is sent and the hook is asked again at the next 0x81.
  */
-import { PolledDevice, type Backoff } from '../lifecycle.js';
+import type { Backoff } from '../lifecycle.js';
+import { NoAnswerError, RefusedError, hex, writeFailed } from '../line/request-line.js';
 import type { Transport } from '../transport/types.js';
-import type {
-  BillAtPowerUp,
-  BillValidator,
-  BillValidatorCapabilities,
-  BillValidatorEvents,
-  BillValidatorHooks,
-  DeviceIdentity,
-  DeviceStatus,
-  DriverLog,
-  EscrowDecision,
-  Note,
-} from '../types.js';
+import type { DeviceIdentity, DeviceStatus, DriverLog } from '../types.js';
+import { ValidatorBase } from '../validator/base.js';
+import { newCycle, type NoteCycle } from '../validator/escrow-cycle.js';
 import { ACK, BILL_TABLE_ENTRY, BILL_TYPES, Cmd, NAK, VALIDATOR_ADDRESS } from './constants.js';
 import {
   FrameSplitter,
@@ -39,8 +31,8 @@ import {
   type Identification,
   type PollState,
   type Reply,
-  type SplitterStats,
 } from './codec.js';
+import { NOTE_CYCLE_ENDS, NOTE_IN_MOTION, POWER_UP, RESET_DONE, healthOf } from './statuses.js';
 
 export interface CcnetOptions {
   transport: Transport;
@@ -62,7 +54,6 @@ export interface CcnetOptions {
 const RETRIES = 3;
 /** POLLs allowed after RESET for the device to reach UNIT DISABLED (or a fault). */
 const RESET_POLLS = 60;
-const NOISE_LOG_INTERVAL_MS = 5000;
 /**
  * A frame with a bad CRC is NAKed only once the line has been quiet this long without a good reply:
  * noise that merely looks like a frame comes just before the real reply, and a NAK then would make
@@ -85,160 +76,50 @@ interface Waiter {
   done(outcome: Outcome): void;
 }
 
-/** The device did not answer (or the line is down): the driver goes offline and starts over. */
-class NoAnswerError extends Error {
-  /** Writing failed: the port is gone even if it still looks open, so it is closed and reopened. */
-  linkBroken = false;
-}
-/** The device answered ILLEGAL COMMAND. */
-class RefusedError extends Error {}
-
-/** One note from escrow to the cash box or back; it outlives a reconnect, not a power-up. */
-interface NoteCycle {
-  billType: number;
-  note: Note | null;
-  decision: 'asking' | EscrowDecision;
-  decisionSending: boolean;
-  decisionAcked: boolean;
-  credit: 'none' | 'asking' | 'done';
+/** CCNET's own part of a note's cycle: keeping it held while the hook decides. */
+interface HoldState {
   /** When the note was last known to be held: first seen in escrow, or the last HOLD sent. */
   heldAt: number;
   holdSending: boolean;
   returnedSeen: boolean;
 }
+type Cycle = NoteCycle & HoldState;
 
-/** States in which a note is on its way and must be seen through before a RESET. */
-const NOTE_IN_MOTION = new Set<Reply['kind']>([
-  'accepting',
-  'escrow',
-  'holding',
-  'stacking',
-  'stacked',
-  'returning',
-  'returned',
-  'rejecting',
-  'busy',
-]);
-
-/** States after which the current note is finished with (or forgotten by a reset or power cut). */
-const NOTE_CYCLE_ENDS = new Set<Reply['kind']>([
-  'idling',
-  'disabled',
-  'accepting',
-  'initialize',
-  'rejecting',
-  'power-up',
-  'power-up-bill-in-validator',
-  'power-up-bill-in-stacker',
-]);
-
-const RESET_DONE = new Set<Reply['kind']>([
-  'disabled',
-  'idling',
-  'stacker-full',
-  'stacker-open',
-  'jam-acceptor',
-  'jam-stacker',
-  'cheated',
-  'failure',
-]);
-
-const POWER_UP: ReadonlyMap<Reply['kind'], BillAtPowerUp> = new Map([
-  ['power-up', 'none'],
-  ['power-up-bill-in-validator', 'acceptor'],
-  ['power-up-bill-in-stacker', 'stacker'],
-] as const);
-
-const READY: DeviceStatus = { health: 'ok', code: 'ok', detail: 'ready' };
-
-/** The same codes as the ID-003 driver where the meaning is the same. */
-function healthOf(s: PollState): DeviceStatus | undefined {
-  switch (s.kind) {
-    case 'stacker-full':
-      return { health: 'fault', code: 'stacker-full', detail: 'cash box full' };
-    case 'stacker-open':
-      return { health: 'fault', code: 'stacker-open', detail: 'cash box removed or out of position' };
-    case 'jam-acceptor':
-      return { health: 'fault', code: 'jam-acceptor', detail: 'note jammed in the validator' };
-    case 'jam-stacker':
-      return { health: 'fault', code: 'jam-stacker', detail: 'note jammed in the cash box' };
-    case 'failure':
-      return { health: 'fault', code: 'failure', detail: `${s.text} (0x${s.code.toString(16).toUpperCase()})` };
-    case 'cheated':
-      return { health: 'fault', code: 'cheated', detail: 'the device detected a cheat attempt' };
-    case 'pause':
-      return { health: 'degraded', code: 'pause', detail: 'paused: a second note was inserted' };
-    case 'busy':
-    case 'illegal-command':
-      return undefined;
-    default:
-      return READY;
-  }
-}
-
-function hex(n: number): string {
-  return `0x${n.toString(16).toUpperCase().padStart(2, '0')}`;
-}
+/** Unknown bill type: HOLDING and RETURNED name none. */
+const NO_TYPE = -1;
 
 /** A reply the host acknowledges: everything but the validator's own ACK and NAK. */
 function isDataReply(frame: Frame): boolean {
   return !(frame.data.length === 1 && (frame.data[0] === ACK || frame.data[0] === NAK));
 }
 
-export class CcnetValidator extends PolledDevice<BillValidatorEvents> implements BillValidator {
-  readonly kind = 'bill-validator' as const;
-  readonly capabilities: BillValidatorCapabilities = { hold: true };
-
-  private readonly transport: Transport;
+export class CcnetValidator extends ValidatorBase<Cycle> {
   private readonly pollIntervalMs: number;
   private readonly replyTimeoutMs: number;
   private readonly holdIntervalMs: number;
   private readonly splitter = new FrameSplitter();
 
-  private hooks: BillValidatorHooks | undefined;
   private ident: Identification | undefined;
-  private notes: Note[] = [];
 
   /** The caller's enable/inhibit state must be sent again (after a fault cleared). */
   private reapply = false;
-  private desired: { accepting: boolean; values: number[] | undefined } = { accepting: false, values: undefined };
 
-  private queue: Promise<unknown> = Promise.resolve();
   private waiter: Waiter | undefined;
   /** The last reply, when its ACK was withheld (BILL STACKED with the credit pending). */
   private unacked: Frame | undefined;
-  private noiseReported: SplitterStats = { droppedBytes: 0, badCrc: 0, badLength: 0 };
-  private noiseReportedAt = Number.NEGATIVE_INFINITY;
-
   private lastKind: Reply['kind'] | undefined;
-  private cycle: NoteCycle | undefined;
 
   constructor(opts: CcnetOptions) {
     super({
       label: 'ccnet',
-      link: opts.transport,
+      transport: opts.transport,
       reconnect: opts.reconnect,
       log: opts.log,
-      unavailableMessage: 'ccnet: device unavailable, retrying',
-      recoveredMessage: () => 'ccnet: device healthy again',
+      escrow: { unknownNote: 'bill type not in the bill table', codeFields: (billType) => ({ billType }) },
     });
-    this.transport = opts.transport;
     this.pollIntervalMs = opts.pollIntervalMs ?? 150;
     this.replyTimeoutMs = opts.replyTimeoutMs ?? 300;
     this.holdIntervalMs = opts.holdIntervalMs ?? 2000;
-    this.transport.on('data', (chunk) => this.onData(chunk));
-    this.transport.on('close', () => {
-      if (this.closed) return;
-      this.log('warn', 'ccnet: serial link closed', { port: this.transport.description });
-      this.waiter?.done('closed');
-    });
-    this.transport.on('error', (err) => this.log('warn', 'ccnet: serial link error', { error: err.message }));
-  }
-
-  // ---------------------------------------------------------------------------- public API
-
-  setHooks(hooks: BillValidatorHooks): void {
-    this.hooks = hooks;
   }
 
   identity(): DeviceIdentity {
@@ -251,71 +132,24 @@ export class CcnetValidator extends PolledDevice<BillValidatorEvents> implements
     };
   }
 
-  denominations(): readonly Note[] {
-    return this.notes;
-  }
-
-  override open(): Promise<void> {
-    if (!this.hooks) return Promise.reject(new Error('ccnet: setHooks() must be called before open()'));
-    return super.open();
-  }
-
-  override close(): Promise<void> {
-    // A command on the line would otherwise hold up the close until its reply time-out.
-    this.waiter?.done('closed');
-    return super.close();
-  }
-
-  async enable(values: readonly number[]): Promise<void> {
-    const known = new Set(this.notes.map((n) => n.value));
-    const unknown = values.filter((v) => !known.has(v));
-    if (unknown.length > 0 && this.notes.length > 0) {
-      this.log('warn', 'ccnet: enable() asked for values the device does not have', { values: unknown });
-    }
-    this.desired = { accepting: true, values: [...values] };
-    if (!this.ready) {
-      throw new Error('ccnet: validator not ready (offline or starting); the setting is kept and applied when it is');
-    }
-    await this.applyDesired();
-  }
-
-  async disable(): Promise<void> {
-    this.desired = { ...this.desired, accepting: false };
-    // Every start-up leaves the device with no bill type enabled, so a device that is not ready needs nothing more.
-    if (!this.ready) return;
+  protected async inhibit(): Promise<void> {
     await this.transact(Cmd.enableBillTypes, enableBillTypesData([], []), 'ack');
   }
 
   // ---------------------------------------------------------------------------- life cycle
 
   protected async step(): Promise<void> {
-    if (!this.transport.isOpen) {
-      this.splitter.reset();
-      await this.transport.open();
-    }
-    if (!this.ready && !(await this.start())) return;
+    if (!(await this.connect())) return;
     await this.pollOnce();
     await this.sleep(this.pollIntervalMs);
   }
 
-  protected async failed(err: unknown): Promise<void> {
-    const message = (err as Error).message;
-    if (err instanceof NoAnswerError && err.linkBroken) {
-      await this.transport.close().catch(() => undefined);
-    }
-    if (err instanceof NoAnswerError || !this.transport.isOpen) {
-      this.setStatus({ health: 'offline', code: 'no-answer', detail: message });
-    } else {
-      this.setStatus({ health: 'fault', code: 'start-up-failed', detail: message });
-    }
+  protected resetLine(): void {
+    this.splitter.reset();
   }
 
-  protected async release(): Promise<void> {
-    try {
-      await this.transport.close();
-    } catch (err) {
-      this.log('warn', 'ccnet: closing the transport failed', { error: (err as Error).message });
-    }
+  protected abortWait(): void {
+    this.waiter?.done('closed');
   }
 
   /**
@@ -419,7 +253,7 @@ export class CcnetValidator extends PolledDevice<BillValidatorEvents> implements
   }
 
   /** One command sets both the accepted bill types and, for the same types, escrow: the hooks decide every note. */
-  private async applyDesired(): Promise<void> {
+  protected async applyDesired(): Promise<void> {
     const wanted = new Set(this.desired.values ?? this.notes.map((n) => n.value));
     const types = this.desired.accepting ? this.notes.filter((n) => wanted.has(n.value)).map((n) => n.code) : [];
     await this.transact(Cmd.enableBillTypes, enableBillTypesData(types, types), 'ack');
@@ -432,7 +266,7 @@ export class CcnetValidator extends PolledDevice<BillValidatorEvents> implements
     this.lastKind = s.kind;
     const health = healthOf(s);
     if (health) this.setStatus(health);
-    if (NOTE_CYCLE_ENDS.has(s.kind)) this.cycle = undefined;
+    if (NOTE_CYCLE_ENDS.has(s.kind)) this.cycles.end();
 
     switch (s.kind) {
       case 'escrow':
@@ -466,66 +300,35 @@ export class CcnetValidator extends PolledDevice<BillValidatorEvents> implements
     }
   }
 
-  private newCycle(billType: number, note: Note | null, decision: NoteCycle['decision']): NoteCycle {
-    const cycle: NoteCycle = {
-      billType,
-      note,
-      decision,
-      decisionSending: false,
-      decisionAcked: false,
-      credit: 'none',
-      heldAt: Date.now(),
-      holdSending: false,
-      returnedSeen: false,
-    };
-    this.cycle = cycle;
-    return cycle;
+  private newCycle(billType: number, note: Cycle['note'], decision: Cycle['decision']): Cycle {
+    return newCycle(billType, note, decision, { heldAt: Date.now(), holdSending: false, returnedSeen: false });
   }
 
   private onEscrow(billType: number): void {
-    const same = this.cycle;
-    if (same && same.billType === billType && same.credit === 'none') {
+    const same = this.cycles.current;
+    if (same && same.code === billType && same.credit === 'none') {
       this.onHolding();
       return;
     }
-    const note = this.notes.find((n) => n.code === billType) ?? null;
-    if (!note) {
-      this.log('warn', 'ccnet: bill type not in the bill table; returning the note', { billType });
-      this.sendDecision(this.newCycle(billType, null, 'return'));
-      return;
-    }
-    const cycle = this.newCycle(billType, note, 'asking');
-    this.log('info', 'ccnet: note in escrow', { value: note.value, currency: note.currency, billType });
-    const hooks = this.hooks!;
-    Promise.resolve()
-      .then(() => hooks.escrow(note))
-      .then(
-        (decision): EscrowDecision => (decision === 'stack' ? 'stack' : 'return'),
-        (err: unknown): EscrowDecision => {
-          this.log('warn', 'ccnet: escrow hook failed; returning the note', { error: String(err) });
-          return 'return';
-        },
-      )
-      .then((decision) => {
-        cycle.decision = decision;
-        if (this.cycle === cycle && !this.closed) this.sendDecision(cycle);
-      });
+    this.cycles.escrow(this.newCycle(billType, this.notes.find((n) => n.code === billType) ?? null, 'asking'));
   }
 
   /** The note waits in escrow: keep it there while we decide, or (re)send what we decided. */
   private onHolding(): void {
-    const cycle = this.cycle;
+    const cycle = this.cycles.current;
     if (!cycle) {
       // HOLDING names no bill type: a note held before this driver started can only be given back.
       this.log('warn', 'ccnet: a note is held that this driver did not see in escrow; returning it');
-      this.sendDecision(this.newCycle(-1, null, 'return'));
+      const held = this.newCycle(NO_TYPE, null, 'return');
+      this.cycles.current = held;
+      this.decided(held);
       return;
     }
     if (cycle.decision === 'asking') this.keepHolding(cycle);
-    else if (!cycle.decisionAcked) this.sendDecision(cycle);
+    else if (!cycle.decisionAcked) this.decided(cycle);
   }
 
-  private keepHolding(cycle: NoteCycle): void {
+  private keepHolding(cycle: Cycle): void {
     if (cycle.holdSending || Date.now() - cycle.heldAt < this.holdIntervalMs) return;
     cycle.holdSending = true;
     cycle.heldAt = Date.now();
@@ -540,81 +343,64 @@ export class CcnetValidator extends PolledDevice<BillValidatorEvents> implements
     );
   }
 
-  private sendDecision(cycle: NoteCycle): void {
-    if (cycle.decisionSending || cycle.decision === 'asking') return;
-    cycle.decisionSending = true;
-    const cmd = cycle.decision === 'stack' ? Cmd.stack : Cmd.return;
-    this.transact(cmd, undefined, 'ack').then(
-      () => {
-        cycle.decisionSending = false;
-        cycle.decisionAcked = true;
-      },
-      (err: Error) => {
-        cycle.decisionSending = false;
-        this.log('warn', 'ccnet: escrow command not acknowledged; will resend while in escrow', {
-          cmd: hex(cmd),
-          error: err.message,
-        });
-      },
+  protected decided(cycle: Cycle): void {
+    this.cycles.sendDecision(
+      cycle,
+      (decision) => (decision === 'stack' ? Cmd.stack : Cmd.return),
+      (cmd) => this.transact(cmd, undefined, 'ack'),
     );
   }
 
   private onStacked(billType: number): void {
-    let cycle = this.cycle;
-    if (cycle && cycle.billType !== billType) {
-      this.log('error', 'ccnet: stacked bill type differs from the one in escrow', { escrow: cycle.billType, stacked: billType });
+    let cycle = this.cycles.current;
+    if (cycle && cycle.code !== billType) {
+      this.log('error', 'ccnet: stacked bill type differs from the one in escrow', { escrow: cycle.code, stacked: billType });
       cycle = undefined;
     }
     if (!cycle) {
       // The escrow happened before this driver saw it (host restart): the journal knows the note.
       cycle = this.newCycle(billType, null, 'stack');
       cycle.decisionAcked = true;
+      this.cycles.current = cycle;
     }
-    // 'done': the exchange has acknowledged this repeat already (our earlier ACK was lost).
-    if (cycle.credit !== 'none') return;
-    cycle.credit = 'asking';
-    const current = cycle;
-    const hooks = this.hooks!;
-    Promise.resolve()
-      .then(() => hooks.credited(current.note))
-      .then(
-        () => {
-          current.credit = 'done';
-          this.log('info', 'ccnet: note credited', { note: current.note });
-          if (this.cycle === current && !this.closed) this.sendWithheldAck();
-        },
-        (err: unknown) => {
-          current.credit = 'none';
-          this.log('error', 'ccnet: credit hook failed; not acknowledging, will ask again', { error: String(err) });
-        },
-      );
+    // Credited already: the exchange has acknowledged this repeat (our earlier ACK was lost).
+    this.cycles.credit(cycle);
+  }
+
+  protected creditDurable(cycle: Cycle): void {
+    if (this.cycles.current === cycle && !this.closed) this.sendWithheldAck();
   }
 
   private onReturned(): void {
-    const cycle = this.cycle ?? this.newCycle(-1, null, 'return');
+    let cycle = this.cycles.current;
+    if (!cycle) {
+      cycle = this.newCycle(NO_TYPE, null, 'return');
+      this.cycles.current = cycle;
+    }
     if (cycle.returnedSeen) return;
     cycle.returnedSeen = true;
     this.log('info', 'ccnet: note handed back', { note: cycle.note });
-    this.tell(() => this.emit('returned', cycle.note));
+    const note = cycle.note;
+    this.tell(() => this.emit('returned', note));
   }
 
   /** Whether the ACK of this reply waits: BILL STACKED is acknowledged only once its credit is durable. */
   private withholdAck(reply: Reply): boolean {
     if (reply.kind !== 'stacked') return false;
-    const cycle = this.cycle;
-    return !(cycle && cycle.billType === reply.billType && cycle.credit === 'done');
+    const cycle = this.cycles.current;
+    return !(cycle && cycle.code === reply.billType && cycle.credit === 'done');
   }
 
   private sendWithheldAck(): void {
-    const job = this.queue.then(async () => {
-      // A later POLL got (and acknowledged) its own reply meanwhile: nothing is waiting any more.
-      if (!this.unacked) return;
-      this.unacked = undefined;
-      if (this.closed || !this.transport.isOpen) throw new NoAnswerError('link is down');
-      await this.transport.write(ACK_FRAME);
-    });
-    this.queue = job.catch(() => undefined);
-    job.catch((err: Error) => this.log('warn', 'ccnet: ACK not sent', { error: err.message }));
+    this.queue
+      .run(async () => {
+        // A later POLL got (and acknowledged) its own reply meanwhile: nothing is waiting any more.
+        if (!this.unacked) return;
+        this.unacked = undefined;
+        if (this.closed || !this.transport.isOpen) throw new NoAnswerError('link is down');
+        await this.transport.write(ACK_FRAME);
+      })
+      .catch((err: Error) => this.log('warn', 'ccnet: ACK not sent', { error: err.message }));
   }
 
   protected override setStatus(next: DeviceStatus): void {
@@ -634,9 +420,7 @@ export class CcnetValidator extends PolledDevice<BillValidatorEvents> implements
 
   /** Queues a command behind the one on the line and resolves with its matching reply. */
   private transact(cmd: number, data: Uint8Array | undefined, expect: Expect): Promise<Answer> {
-    const job = this.queue.then(() => this.exchange(cmd, Buffer.from(data ?? []), expect));
-    this.queue = job.catch(() => undefined);
-    return job;
+    return this.queue.run(() => this.exchange(cmd, Buffer.from(data ?? []), expect));
   }
 
   private async exchange(cmd: number, data: Buffer, expect: Expect): Promise<Answer> {
@@ -689,9 +473,7 @@ export class CcnetValidator extends PolledDevice<BillValidatorEvents> implements
         outgoing = command;
       } catch (err) {
         if (err instanceof NoAnswerError || err instanceof RefusedError) throw err;
-        const broken = new NoAnswerError(`write failed: ${(err as Error).message}`);
-        broken.linkBroken = true;
-        throw broken;
+        throw writeFailed(err);
       } finally {
         clearTimeout(timer);
         this.waiter = undefined;
@@ -711,7 +493,7 @@ export class CcnetValidator extends PolledDevice<BillValidatorEvents> implements
     await this.transport.write(ACK_FRAME);
   }
 
-  private onData(chunk: Buffer): void {
+  protected onData(chunk: Buffer): void {
     const badCrc = this.splitter.stats.badCrc;
     for (const frame of this.splitter.push(chunk)) this.onFrame(frame);
     const waiter = this.waiter;
@@ -723,23 +505,7 @@ export class CcnetValidator extends PolledDevice<BillValidatorEvents> implements
         waiter.done('garbled');
       }, Math.min(GARBLE_SETTLE_MS, this.replyTimeoutMs / 2));
     }
-    this.reportNoise();
-  }
-
-  /** Line noise is logged at most every NOISE_LOG_INTERVAL_MS, with the counts since the last report. */
-  private reportNoise(): void {
-    const now = this.splitter.stats;
-    const last = this.noiseReported;
-    if (now.droppedBytes === last.droppedBytes) return;
-    if (Date.now() - this.noiseReportedAt < NOISE_LOG_INTERVAL_MS) return;
-    this.log('warn', 'ccnet: discarded bytes on the line', {
-      dropped: now.droppedBytes - last.droppedBytes,
-      badCrc: now.badCrc - last.badCrc,
-      badLength: now.badLength - last.badLength,
-      totalDropped: now.droppedBytes,
-    });
-    this.noiseReported = { ...now };
-    this.noiseReportedAt = Date.now();
+    this.noise.report(this.splitter.stats);
   }
 
   private onFrame(frame: Frame): void {

@@ -1,8 +1,9 @@
+import { noOptions, validatorModel } from '../descriptor.js';
 import { SerialTransport } from '../transport/serial.js';
 import type { BillValidator, DriverLog } from '../types.js';
 import { CcnetValidator } from './driver.js';
 
-export { crc16Kermit } from '../checksum/crc16-kermit.js';
+export { crc16Kermit } from '../checksum/crc16.js';
 export * from './constants.js';
 export {
   FrameSplitter,
@@ -38,3 +39,6 @@ export function createCcnet(opts: { port: string; pollIntervalMs?: number; log?:
     ...(opts.log ? { log: opts.log } : {}),
   });
 }
+
+/** The ccnet model: configuration `validator.model: 'ccnet'`. */
+export const ccnetModel = validatorModel({ model: 'ccnet', options: noOptions, create: createCcnet });

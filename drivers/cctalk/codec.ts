@@ -1,5 +1,6 @@
 /** Pure ccTalk framing: `[dest][length][source][header][data…][checksum]`. No I/O, no timers. */
-import { frameCrc16, simpleChecksum } from './checksum.js';
+import { simpleChecksum } from '../checksum/crc16.js';
+import { frameCrc16 } from './checksum.js';
 
 export type ChecksumMode = 'simple' | 'crc16';
 

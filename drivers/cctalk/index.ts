@@ -3,7 +3,8 @@ import { getSharedBus } from './bus.js';
 import { CctalkCoinAcceptor, type CoinChannel } from './coin-acceptor.js';
 import { CctalkHopper, type HopperSecurityMode } from './hopper.js';
 
-export { crc16Xmodem, frameCrc16, simpleChecksum } from './checksum.js';
+export { crc16Xmodem, simpleChecksum } from '../checksum/crc16.js';
+export { frameCrc16 } from './checksum.js';
 export * from './headers.js';
 export {
   FRAME_OVERHEAD,

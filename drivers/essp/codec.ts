@@ -1,5 +1,5 @@
 /** Pure SSP framing and decoding: no I/O, no timers, no keys (those are in crypto.ts). */
-import { crc16Cms } from './crc.js';
+import { crc16Cms } from '../checksum/crc16.js';
 import { Ev, GENERIC_NAMES, Generic, MAX_ADDRESS, MAX_DATA_LENGTH, SEQ_FLAG, STX, UNIT_TYPES } from './constants.js';
 
 /** One checked packet, unstuffed. */

@@ -4,7 +4,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { STEX } from './constants.js';
-import { crc16Cms } from './crc.js';
+import { crc16Cms } from '../checksum/crc16.js';
 import { uint64le } from './codec.js';
 
 export type RandomSource = (size: number) => Buffer;

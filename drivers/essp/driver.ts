@@ -9,20 +9,11 @@
  * Host protocol version: 8 (7 and 6 are tried when the device refuses 8).
  */
 import { randomBytes } from 'node:crypto';
-import { PolledDevice } from '../lifecycle.js';
+import { NoAnswerError, RefusedError, hex, writeFailed } from '../line/request-line.js';
 import type { Transport } from '../transport/types.js';
-import type {
-  BillAtPowerUp,
-  BillValidator,
-  BillValidatorCapabilities,
-  BillValidatorEvents,
-  BillValidatorHooks,
-  DeviceIdentity,
-  DeviceStatus,
-  DriverLog,
-  EscrowDecision,
-  Note,
-} from '../types.js';
+import type { BillAtPowerUp, DeviceIdentity, DeviceStatus, DriverLog } from '../types.js';
+import { ValidatorBase } from '../validator/base.js';
+import { newCycle, type NoteCycle } from '../validator/escrow-cycle.js';
 import { ACK_EVENTS, Cmd, DEFAULT_FIXED_KEY, Generic, PROTOCOL_VERSIONS, REJECT_REASONS, STEX } from './constants.js';
 import {
   FrameSplitter,
@@ -37,7 +28,6 @@ import {
   type PollEvent,
   type Reply,
   type SetupInfo,
-  type SplitterStats,
 } from './codec.js';
 import { HostSession, aesKey, negotiatedKey, newKeyExchange, type RandomSource } from './crypto.js';
 
@@ -71,7 +61,6 @@ const PLAIN_COMMANDS: ReadonlySet<number> = new Set([
 
 /** Polls allowed at start-up for a note left over from before to be settled. */
 const SETTLE_POLLS = 400;
-const NOISE_LOG_INTERVAL_MS = 5000;
 const EMPTY = Buffer.alloc(0);
 
 type Outcome = Reply | 'timeout' | 'closed';
@@ -85,27 +74,20 @@ interface Waiter {
   done(outcome: Outcome): void;
 }
 
-/** The device did not answer (or the line is down): the driver goes offline and starts over. */
-class NoAnswerError extends Error {
-  /** Writing failed: the port is gone even if it still looks open, so it is closed and reopened. */
-  linkBroken = false;
-}
-/** The device answered with something other than OK. */
-class RefusedError extends Error {}
 /** The device answered KEY NOT SET: it lost its key (power cycle, reset), so the key is negotiated again. */
 class KeyNotSetError extends Error {}
 
-/** One note from escrow to the cash box or back; it outlives a reconnect, not a power-up. */
-interface NoteCycle {
-  channel: number;
-  /** Null when this driver did not see the note's escrow (host restart, or a note from before). */
-  note: Note | null;
-  decision: 'asking' | EscrowDecision;
+/** eSSP's own part of a note's cycle: HOLD and REJECT are sent by the loop, the credit is an event. */
+interface HoldState {
   /** HOLD was refused: the note left escrow without us, and polls will tell how. */
   holdRefused: boolean;
   rejectSent: boolean;
   creditSeen: boolean;
-  credit: 'none' | 'asking' | 'done';
+}
+type Cycle = NoteCycle & HoldState;
+
+function cycleOf(channel: number, note: Cycle['note'], decision: Cycle['decision']): Cycle {
+  return newCycle(channel, note, decision, { holdRefused: false, rejectSent: false, creditSeen: false });
 }
 
 const READY: DeviceStatus = { health: 'ok', code: 'ok', detail: 'ready' };
@@ -132,15 +114,7 @@ function faultOf(e: PollEvent): DeviceStatus | undefined {
 
 const NOTE_ACTIVITY = new Set<PollEvent['kind']>(['read', 'credit', 'stacking', 'rejecting']);
 
-function hex(n: number): string {
-  return `0x${n.toString(16).toUpperCase().padStart(2, '0')}`;
-}
-
-export class EsspValidator extends PolledDevice<BillValidatorEvents> implements BillValidator {
-  readonly kind = 'bill-validator' as const;
-  readonly capabilities: BillValidatorCapabilities = { hold: true };
-
-  private readonly transport: Transport;
+export class EsspValidator extends ValidatorBase<Cycle> {
   private readonly address: number;
   private readonly fixedKey: bigint;
   private readonly pollIntervalMs: number;
@@ -149,10 +123,8 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
   private readonly random: RandomSource;
   private readonly splitter = new FrameSplitter();
 
-  private hooks: BillValidatorHooks | undefined;
   private setup: SetupInfo | undefined;
   private serial: string | undefined;
-  private notes: Note[] = [];
   private protocolVersion: number = PROTOCOL_VERSIONS[0];
   private session: HostSession | undefined;
   /** The flag of the last command sent; SYNC sets it, so the first command after SYNC has it clear. */
@@ -161,16 +133,10 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
   private pollWithAck = true;
   private starting = false;
 
-  private desired: { accepting: boolean; values: number[] | undefined } = { accepting: false, values: undefined };
-
-  private queue: Promise<unknown> = Promise.resolve();
   private waiter: Waiter | undefined;
-  private noiseReported: SplitterStats = { droppedBytes: 0, badCrc: 0, aborted: 0, badLength: 0 };
-  private noiseReportedAt = Number.NEGATIVE_INFINITY;
 
-  private cycle: NoteCycle | undefined;
   /** Notes whose credit event was seen and whose credit is not durable yet: no EVENT ACK until empty. */
-  private readonly owed = new Set<NoteCycle>();
+  private readonly owed = new Set<Cycle>();
   /** The poll reply POLL WITH ACK will repeat until EVENT ACK. */
   private unacked: Buffer | undefined;
   /** The last poll showed a note moving. */
@@ -181,33 +147,20 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
   constructor(opts: EsspOptions) {
     super({
       label: 'essp',
-      link: opts.transport,
+      transport: opts.transport,
       reconnect: opts.reconnect,
       log: opts.log,
-      unavailableMessage: 'essp: device unavailable, retrying',
-      recoveredMessage: () => 'essp: device healthy again',
+      escrow: { unknownNote: 'escrow channel not in the setup', codeFields: (channel) => ({ channel }) },
     });
-    this.transport = opts.transport;
     this.address = opts.address ?? 0;
     this.fixedKey = opts.fixedKey ?? DEFAULT_FIXED_KEY;
     this.pollIntervalMs = opts.pollIntervalMs ?? 150;
     this.replyTimeoutMs = opts.replyTimeoutMs ?? 1000;
     this.tries = opts.tries ?? 20;
     this.random = opts.random ?? randomBytes;
-    this.transport.on('data', (chunk) => this.onData(chunk));
-    this.transport.on('close', () => {
-      if (this.closed) return;
-      this.log('warn', 'essp: serial link closed', { port: this.transport.description });
-      this.waiter?.done('closed');
-    });
-    this.transport.on('error', (err) => this.log('warn', 'essp: serial link error', { error: err.message }));
   }
 
   // ---------------------------------------------------------------------------- public API
-
-  setHooks(hooks: BillValidatorHooks): void {
-    this.hooks = hooks;
-  }
 
   identity(): DeviceIdentity {
     return {
@@ -218,49 +171,14 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
     };
   }
 
-  denominations(): readonly Note[] {
-    return this.notes;
-  }
-
-  override open(): Promise<void> {
-    if (!this.hooks) return Promise.reject(new Error('essp: setHooks() must be called before open()'));
-    return super.open();
-  }
-
-  override close(): Promise<void> {
-    // A command on the line would otherwise hold up the close until its reply time-out.
-    this.waiter?.done('closed');
-    return super.close();
-  }
-
-  async enable(values: readonly number[]): Promise<void> {
-    const known = new Set(this.notes.map((n) => n.value));
-    const unknown = values.filter((v) => !known.has(v));
-    if (unknown.length > 0 && this.notes.length > 0) {
-      this.log('warn', 'essp: enable() asked for values the device does not have', { values: unknown });
-    }
-    this.desired = { accepting: true, values: [...values] };
-    if (!this.ready) {
-      throw new Error('essp: validator not ready (offline or starting); the setting is kept and applied when it is');
-    }
-    await this.applyDesired();
-  }
-
-  async disable(): Promise<void> {
-    this.desired = { ...this.desired, accepting: false };
-    // Every start-up leaves the device disabled, so a device that is not ready needs nothing more.
-    if (!this.ready) return;
+  protected async inhibit(): Promise<void> {
     await this.ok(Cmd.disable);
   }
 
   // ---------------------------------------------------------------------------- life cycle
 
   protected async step(): Promise<void> {
-    if (!this.transport.isOpen) {
-      this.splitter.reset();
-      await this.transport.open();
-    }
-    if (!this.ready && !(await this.start())) return;
+    if (!(await this.connect())) return;
     try {
       await this.tick();
     } catch (err) {
@@ -272,24 +190,17 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
     await this.sleep(this.pollIntervalMs);
   }
 
-  protected async failed(err: unknown): Promise<void> {
-    const message = (err as Error).message;
-    if (err instanceof NoAnswerError && err.linkBroken) {
-      await this.transport.close().catch(() => undefined);
-    }
-    if (err instanceof NoAnswerError || !this.transport.isOpen) {
-      this.setStatus({ health: 'offline', code: 'no-answer', detail: message });
-    } else {
-      this.setStatus({ health: 'fault', code: 'start-up-failed', detail: message });
-    }
+  protected resetLine(): void {
+    this.splitter.reset();
   }
 
-  protected async release(): Promise<void> {
-    try {
-      await this.transport.close();
-    } catch (err) {
-      this.log('warn', 'essp: closing the transport failed', { error: (err as Error).message });
-    }
+  protected abortWait(): void {
+    this.waiter?.done('closed');
+  }
+
+  /** Decisions are sent by the loop, which runs only while the device is ready. */
+  protected override decisionsGo(): boolean {
+    return this.ready;
   }
 
   /** SYNC, protocol version, key, setup; then the device is left disabled with the wanted channels set. */
@@ -379,15 +290,9 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
     if (reply.status === 'key-not-set') throw new KeyNotSetError('device answers KEY NOT SET to REJECT');
     if (reply.status !== 'ok') return;
     this.log('warn', 'essp: a note was held in escrow from before; returning it');
-    this.cycle = {
-      channel: 0,
-      note: null,
-      decision: 'return',
-      holdRefused: false,
-      rejectSent: true,
-      creditSeen: false,
-      credit: 'none',
-    };
+    const held = cycleOf(0, null, 'return');
+    held.rejectSent = true;
+    this.cycles.current = held;
   }
 
   private wantedChannels(): number[] {
@@ -395,28 +300,28 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
     return this.notes.filter((n) => wanted.has(n.value)).map((n) => n.code);
   }
 
-  private async applyDesired(): Promise<void> {
+  protected async applyDesired(): Promise<void> {
     await this.ok(Cmd.setInhibits, inhibitMask(this.wantedChannels()));
     // Read after the await: a disable() that arrived meanwhile must not be undone by this enable.
     await this.ok(this.desired.accepting ? Cmd.enable : Cmd.disable);
   }
 
   private busy(): boolean {
-    return this.cycle !== undefined || this.owed.size > 0 || this.unacked !== undefined || this.noteMoving;
+    return this.cycles.current !== undefined || this.owed.size > 0 || this.unacked !== undefined || this.noteMoving;
   }
 
   // ---------------------------------------------------------------------------- one exchange per step
 
   /** HOLD while the escrow hook decides, REJECT once it said return, EVENT ACK once a credit is durable, else poll. */
   private async tick(): Promise<void> {
-    const cycle = this.cycle;
+    const cycle = this.cycles.current;
     if (cycle?.decision === 'asking' && !cycle.holdRefused) return this.hold(cycle);
     if (cycle?.decision === 'return' && !cycle.rejectSent) return this.reject(cycle);
     if (this.unacked && this.owed.size === 0) await this.eventAck();
     await this.pollOnce();
   }
 
-  private async hold(cycle: NoteCycle): Promise<void> {
+  private async hold(cycle: Cycle): Promise<void> {
     const reply = await this.transact(Cmd.hold);
     if (reply.status === 'ok') return;
     if (reply.status === 'key-not-set') throw new KeyNotSetError('device answers KEY NOT SET to HOLD');
@@ -424,7 +329,7 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
     this.log('warn', 'essp: HOLD refused; the note is no longer in escrow', { answer: genericName(reply.code) });
   }
 
-  private async reject(cycle: NoteCycle): Promise<void> {
+  private async reject(cycle: Cycle): Promise<void> {
     const reply = await this.transact(Cmd.reject);
     if (reply.status === 'key-not-set') throw new KeyNotSetError('device answers KEY NOT SET to REJECT');
     cycle.rejectSent = true;
@@ -460,7 +365,7 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
     const repeat = this.unacked !== undefined && reply.data.equals(this.unacked);
     this.handleEvents(events, repeat);
     if (this.pollWithAck && !repeat && events.some((e) => ACK_EVENTS.has(e.code))) this.unacked = Buffer.from(reply.data);
-    for (const owed of this.owed) if (owed.credit === 'none') this.askCredit(owed);
+    for (const owed of this.owed) this.cycles.credit(owed);
     if (this.rejectReasonWanted) await this.reportRejection();
     if (this.unacked && this.owed.size === 0) await this.eventAck();
   }
@@ -528,79 +433,39 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
   }
 
   private onEscrow(channel: number): void {
-    if (this.cycle) this.endCycle('a new note reached escrow');
-    const note = this.notes.find((n) => n.code === channel) ?? null;
-    const cycle: NoteCycle = {
-      channel,
-      note,
-      decision: 'asking',
-      holdRefused: false,
-      rejectSent: false,
-      creditSeen: false,
-      credit: 'none',
-    };
-    this.cycle = cycle;
-    if (!note) {
-      this.log('warn', 'essp: escrow channel not in the setup; returning the note', { channel });
-      cycle.decision = 'return';
-      return;
-    }
-    this.log('info', 'essp: note in escrow', { value: note.value, currency: note.currency, channel });
-    const hooks = this.hooks!;
-    Promise.resolve()
-      .then(() => hooks.escrow(note))
-      .then(
-        (decision): EscrowDecision => (decision === 'stack' ? 'stack' : 'return'),
-        (err: unknown): EscrowDecision => {
-          this.log('warn', 'essp: escrow hook failed; returning the note', { error: String(err) });
-          return 'return';
-        },
-      )
-      .then((decision) => {
-        cycle.decision = decision;
-        if (this.cycle === cycle && this.ready) this.wakeLoop();
-      });
+    if (this.cycles.current) this.endCycle('a new note reached escrow');
+    this.cycles.escrow(cycleOf(channel, this.notes.find((n) => n.code === channel) ?? null, 'asking'));
+  }
+
+  /** The loop sends HOLD while asking and REJECT once the answer is return: it only needs waking. */
+  protected decided(): void {
+    this.wakeLoop();
   }
 
   private onCredit(channel: number): void {
-    let cycle = this.cycle;
-    if (!cycle || cycle.channel !== channel) {
+    let cycle = this.cycles.current;
+    if (!cycle || cycle.code !== channel) {
       this.log('warn', 'essp: credit for a note whose escrow this driver did not see', { channel });
-      cycle = { channel, note: null, decision: 'stack', holdRefused: false, rejectSent: false, creditSeen: false, credit: 'none' };
-      this.cycle = cycle;
+      cycle = cycleOf(channel, null, 'stack');
+      this.cycles.current = cycle;
     }
     cycle.creditSeen = true;
     if (cycle.credit !== 'done') this.owed.add(cycle);
   }
 
-  private askCredit(cycle: NoteCycle): void {
-    cycle.credit = 'asking';
-    const hooks = this.hooks!;
-    Promise.resolve()
-      .then(() => hooks.credited(cycle.note))
-      .then(
-        () => {
-          cycle.credit = 'done';
-          this.owed.delete(cycle);
-          this.log('info', 'essp: note credited', { note: cycle.note });
-          if (this.ready) this.wakeLoop();
-        },
-        (err: unknown) => {
-          cycle.credit = 'none';
-          this.log('error', 'essp: credit hook failed; not acknowledging, will ask again', { error: String(err) });
-        },
-      );
+  /** EVENT ACK goes with the next loop pass once no credit is owed. */
+  protected creditDurable(cycle: Cycle): void {
+    this.owed.delete(cycle);
+    if (this.ready) this.wakeLoop();
   }
 
   private onStacked(): void {
-    const cycle = this.cycle;
+    const cycle = this.cycles.end();
     if (cycle && !cycle.creditSeen) this.log('error', 'essp: note stacked without a credit event', { note: cycle.note });
-    this.cycle = undefined;
   }
 
   private onRejected(): void {
-    const cycle = this.cycle;
-    this.cycle = undefined;
+    const cycle = this.cycles.end();
     if (cycle?.decision === 'return') {
       this.log('info', 'essp: note returned', { note: cycle.note });
       this.tell(() => this.emit('returned', cycle.note));
@@ -619,9 +484,8 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
   }
 
   private endCycle(why: string): void {
-    const cycle = this.cycle;
+    const cycle = this.cycles.end();
     if (!cycle) return;
-    this.cycle = undefined;
     if (!cycle.creditSeen) this.log('warn', 'essp: note in the path is gone without a credit', { note: cycle.note, why });
   }
 
@@ -641,9 +505,7 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
 
   /** Queues a command behind the one on the line and resolves with its reply. */
   private transact(cmd: number, args: Buffer = EMPTY): Promise<Reply> {
-    const job = this.queue.then(() => this.exchange(cmd, args));
-    this.queue = job.catch(() => undefined);
-    return job;
+    return this.queue.run(() => this.exchange(cmd, args));
   }
 
   private async exchange(cmd: number, args: Buffer): Promise<Reply> {
@@ -676,9 +538,7 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
         this.splitter.abandonPending();
       } catch (err) {
         if (err instanceof NoAnswerError) throw err;
-        const broken = new NoAnswerError(`write failed: ${(err as Error).message}`);
-        broken.linkBroken = true;
-        throw broken;
+        throw writeFailed(err);
       } finally {
         clearTimeout(timer);
         this.waiter = undefined;
@@ -687,30 +547,13 @@ export class EsspValidator extends PolledDevice<BillValidatorEvents> implements 
     throw new NoAnswerError(`no answer to command ${hex(cmd)} after ${this.tries} tries`);
   }
 
-  private onData(chunk: Buffer): void {
+  protected onData(chunk: Buffer): void {
     const before = this.splitter.stats.badCrc + this.splitter.stats.aborted;
     for (const frame of this.splitter.push(chunk)) this.onFrame(frame);
     // A damaged reply is answered by a re-send when the time-out expires, not at once: the device
     // would repeat its reply, and a second copy would be taken for the answer to the next command.
     if (this.splitter.stats.badCrc + this.splitter.stats.aborted !== before && this.waiter) this.waiter.garbled = true;
-    this.reportNoise();
-  }
-
-  /** Line noise is logged at most every NOISE_LOG_INTERVAL_MS, with the counts since the last report. */
-  private reportNoise(): void {
-    const now = this.splitter.stats;
-    const last = this.noiseReported;
-    if (now.droppedBytes === last.droppedBytes) return;
-    if (Date.now() - this.noiseReportedAt < NOISE_LOG_INTERVAL_MS) return;
-    this.log('warn', 'essp: discarded bytes on the line', {
-      dropped: now.droppedBytes - last.droppedBytes,
-      badCrc: now.badCrc - last.badCrc,
-      aborted: now.aborted - last.aborted,
-      badLength: now.badLength - last.badLength,
-      totalDropped: now.droppedBytes,
-    });
-    this.noiseReported = { ...now };
-    this.noiseReportedAt = Date.now();
+    this.noise.report(this.splitter.stats);
   }
 
   private onFrame(frame: Frame): void {

@@ -1,5 +1,6 @@
 /** Pure ID-003 framing and decoding: no I/O, no timers. */
-import { crc16Kermit } from '../checksum/crc16-kermit.js';
+import { crc16Kermit } from '../checksum/crc16.js';
+import { SyncFrameSplitter, kermitTrailerMatches } from '../line/sync-splitter.js';
 import {
   ACK,
   COUNTRIES,
@@ -42,13 +43,8 @@ export function parseFrame(bytes: Uint8Array): Frame {
   if (buf.length < MIN_FRAME_LENGTH || buf[0] !== SYNC || buf[1] !== buf.length) {
     throw new Error(`not an ID-003 frame: ${buf.toString('hex')}`);
   }
-  if (!crcMatches(buf, 0, buf.length)) throw new Error(`ID-003 frame with a bad CRC: ${buf.toString('hex')}`);
+  if (!kermitTrailerMatches(buf, 0, buf.length)) throw new Error(`ID-003 frame with a bad CRC: ${buf.toString('hex')}`);
   return { cmd: buf[2]!, data: buf.subarray(3, buf.length - 2), bytes: buf };
-}
-
-function crcMatches(buf: Buffer, start: number, length: number): boolean {
-  const end = start + length;
-  return crc16Kermit(buf, start, end - 2) === (buf[end - 2]! | (buf[end - 1]! << 8));
 }
 
 // ------------------------------------------------------------------------------ replies
@@ -211,79 +207,12 @@ export function denominationMask(disabledCodes: Iterable<number>): Buffer {
 
 // ------------------------------------------------------------------------------ splitting
 
-export interface SplitterStats {
-  /** Bytes thrown away: garbage before a SYNC, and the SYNC of each frame found to be bad. */
-  droppedBytes: number;
-  badCrc: number;
-  /** SYNC bytes followed by a length under 5. */
-  badLength: number;
-}
+export type { SplitterStats } from '../line/sync-splitter.js';
 
-/**
- * Cuts a byte stream into checked frames. Bytes before a SYNC are garbage. A frame with a bad CRC or
- * an impossible length is dropped by discarding only its SYNC byte, so a good frame hidden inside it
- * is still found. What it keeps between pushes is at most one unfinished frame (< 255 bytes).
- */
-export class FrameSplitter {
-  readonly stats: SplitterStats = { droppedBytes: 0, badCrc: 0, badLength: 0 };
-  private buffer: Buffer = Buffer.alloc(0);
-
-  /** Bytes held for an unfinished frame. */
-  get pending(): number {
-    return this.buffer.length;
-  }
-
-  push(bytes: Uint8Array): Frame[] {
-    this.buffer = this.buffer.length === 0 ? Buffer.from(bytes) : Buffer.concat([this.buffer, bytes]);
-    return this.drain();
-  }
-
-  /**
-   * Gives up on the unfinished frame (after a reply time-out, a stray SYNC with a large length would
-   * otherwise swallow the next replies): its SYNC counts as garbage and the rest is scanned again.
-   */
-  abandonPending(): Frame[] {
-    if (this.buffer.length === 0) return [];
-    this.buffer = this.buffer.subarray(1);
-    this.stats.droppedBytes++;
-    return this.drain();
-  }
-
-  reset(): void {
-    this.buffer = Buffer.alloc(0);
-  }
-
-  private drain(): Frame[] {
-    const buf = this.buffer;
-    const frames: Frame[] = [];
-    let at = 0;
-    while (at < buf.length) {
-      if (buf[at] !== SYNC) {
-        at++;
-        this.stats.droppedBytes++;
-        continue;
-      }
-      if (at + 1 >= buf.length) break;
-      const length = buf[at + 1]!;
-      if (length < MIN_FRAME_LENGTH) {
-        this.stats.badLength++;
-        this.stats.droppedBytes++;
-        at++;
-        continue;
-      }
-      if (at + length > buf.length) break;
-      if (!crcMatches(buf, at, length)) {
-        this.stats.badCrc++;
-        this.stats.droppedBytes++;
-        at++;
-        continue;
-      }
-      const bytes = Buffer.from(buf.subarray(at, at + length));
-      frames.push({ cmd: bytes[2]!, data: bytes.subarray(3, length - 2), bytes });
-      at += length;
-    }
-    this.buffer = Buffer.from(buf.subarray(at));
-    return frames;
+/** Cuts a byte stream into checked frames, resyncing on the next SYNC after a bad one. */
+export class FrameSplitter extends SyncFrameSplitter<Frame> {
+  constructor() {
+    super({ sync: SYNC, lengthAt: 1, minLength: MIN_FRAME_LENGTH, frame: (bytes) => ({ cmd: bytes[2]!, data: bytes.subarray(3, bytes.length - 2), bytes }) });
   }
 }
 

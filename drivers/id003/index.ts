@@ -1,8 +1,9 @@
+import { noOptions, validatorModel } from '../descriptor.js';
 import { SerialTransport } from '../transport/serial.js';
 import type { BillValidator } from '../types.js';
 import { Id003Validator, type Id003Log } from './driver.js';
 
-export { crc16Kermit } from '../checksum/crc16-kermit.js';
+export { crc16Kermit } from '../checksum/crc16.js';
 export * from './constants.js';
 export {
   FrameSplitter,
@@ -33,3 +34,6 @@ export function createId003(opts: { port: string; pollIntervalMs?: number; log?:
     ...(opts.log ? { log: opts.log } : {}),
   });
 }
+
+/** The id003 model: configuration `validator.model: 'id003'`. */
+export const id003Model = validatorModel({ model: 'id003', options: noOptions, create: createId003 });

@@ -3,7 +3,7 @@
  * CRC-hi, and the receiver answers a single ACK (06) for a good frame or NAK (15) for a bad one. TCP
  * carries bare APDUs instead.
  */
-import { crcCcitt } from './crc.js';
+import { crc16Kermit } from '../checksum/crc16.js';
 import { MAX_APDU_DATA } from './codec.js';
 
 export const DLE = 0x10;
@@ -16,7 +16,8 @@ export const NAK = 0x15;
 const MAX_APDU = MAX_APDU_DATA + 5;
 
 export function frameCrc(apdu: Uint8Array): number {
-  return crcCcitt(Buffer.from([ETX]), crcCcitt(apdu));
+  const ext = Buffer.from([ETX]);
+  return crc16Kermit(ext, 0, ext.length, crc16Kermit(apdu));
 }
 
 export function encodeFrame(apdu: Uint8Array): Buffer {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EMULATED_VALIDATOR_MODELS } from '../devices/validators.js';
 import { HOST_MODES } from '../host/business-link.js';
 import { CARD_MODES } from '../host/card-authorisation.js';
 import { MANAGEMENT_MODES } from '../host/management.js';
@@ -129,7 +130,7 @@ export const scenarioSchema = z
      * A scenario about one validator protocol (e.g. an eSSP key renegotiation) names it and runs
      * only against that emulator; others run against whichever validator the runner is given.
      */
-    validator: z.enum(['id003', 'essp', 'ccnet']).optional(),
+    validator: z.enum(EMULATED_VALIDATOR_MODELS).optional(),
     /** Optional devices fitted to this kiosk (the validator always is). */
     fit: z
       .object({

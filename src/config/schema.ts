@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CARD_READERS, PAYMENT_TERMINALS, modelNames, validatorOptionShape } from '../../drivers/registry.js';
 
 const fen = (what: string) =>
   z.number({ error: `${what} must be a whole number of fen` }).int(`${what} must be a whole number of fen`).nonnegative();
@@ -54,10 +55,8 @@ export const configSchema = z
         pollIntervalMs: z.number().int().min(50).max(1000).default(150),
         /** How long boot waits for the validator before going on without it. */
         bootWaitMs: ms.default(10_000),
-        /** eSSP: the validator's SSP address (0 unless it was changed). */
-        address: z.number().int().min(0).max(0x7d).optional(),
-        /** eSSP: the fixed half of the encryption key, 16 hex digits (ITL ships 0123456701234567). */
-        fixedKey: z.string().regex(/^[0-9a-fA-F]{16}$/, 'must be 16 hex digits').optional(),
+        /** The keys of the validator models (drivers/registry.ts VALIDATORS), e.g. eSSP's address and fixedKey. */
+        ...validatorOptionShape,
       })
       .strict(),
     /** A ccTalk coin acceptor; absent when none is fitted (notes only). */
@@ -113,7 +112,7 @@ export const configSchema = z
     cardReader: z
       .object({
         /** 'hid-keyboard' (keyboard wedge) or 'hid-vendor' (vendor reports); see drivers/registry.ts. */
-        model: z.enum(['hid-keyboard', 'hid-vendor']),
+        model: z.enum(modelNames(CARD_READERS)),
         /** A hidraw path (best a udev symlink), `usb:VVVV:PPPP`, or `socket:PATH` for the emulator. */
         device: z.string().regex(/^(socket:.+|usb:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}|\/.+)$/, 'a /dev path, usb:VVVV:PPPP or socket:PATH'),
       })
@@ -122,7 +121,7 @@ export const configSchema = z
     /** A certified payment terminal driven over ZVT (it reads the card and takes the PIN itself). */
     paymentTerminal: z
       .object({
-        model: z.enum(['zvt']).default('zvt'),
+        model: z.enum(modelNames(PAYMENT_TERMINALS)).default('zvt'),
         transport: z.enum(['tcp', 'serial']),
         host: z.string().min(1).optional(),
         tcpPort: z.number().int().min(1).max(65535).default(20007),

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { Category } from '../../drivers/cctalk/index.js';
-import { createBillValidator, createCoinAcceptor, createHopper, createPrinter } from '../../drivers/registry.js';
+import { DIAG_MODELS, createBillValidator, createCoinAcceptor, createHopper, createPrinter } from '../../drivers/registry.js';
 import type { DeviceKind } from '../../drivers/types.js';
 import type { Config } from '../config/schema.js';
 import {
@@ -152,46 +152,41 @@ function configured(config: Config | undefined): Planned[] {
 function single(opts: DiagOptions): Planned {
   const { port, kind, address } = opts;
   if (port === undefined || kind === undefined) throw new Error('--port and --kind go together');
-  const at = address !== undefined ? { address } : {};
+  const found = DIAG_MODELS.find((m) => m.diag.kind === kind);
+  if (!found) throw new Error(`unknown --kind '${kind}'`);
+  const { model } = found;
   const where = address !== undefined ? ` @${address}` : '';
-  switch (kind) {
-    case 'id003':
-      return {
-        name: 'validator',
-        kind: 'bill-validator',
-        port,
-        what: `id003 on ${port}`,
-        check: (o) => checkBillValidator(createBillValidator('id003', { port }), o),
-      };
-    case 'cctalk-coin':
-      return {
-        name: 'coin',
-        kind: 'coin-acceptor',
-        port,
-        what: `cctalk${where} on ${port}`,
-        check: (o) => checkCoinAcceptor(createCoinAcceptor('cctalk', { port, ...at }), withCategory(o, 'coin-acceptor', 'cctalk')),
-      };
-    case 'cctalk-hopper':
-      return {
-        name: 'hopper',
-        kind: 'coin-hopper',
-        port,
-        what: `cctalk${where} on ${port}`,
-        // The coin value only matters for planning change, which a diagnostic does not do.
-        check: (o) => checkHopper(createHopper('cctalk', { port, ...at, coinValue: 1, name: 'hopper' }), withCategory(o, 'coin-hopper', 'cctalk')),
-      };
-    case 'escpos': {
-      const transport = port.startsWith('/dev/usb/lp') ? 'lp' : 'serial';
-      return {
-        name: 'printer',
-        kind: 'printer',
-        port,
-        what: `escpos (${transport}) on ${port}`,
-        check: (o) => checkPrinter(createPrinter('escpos', { transport, port }), o),
-      };
+  const what =
+    found.kind === 'printer'
+      ? `${model} (${port.startsWith('/dev/usb/lp') ? 'lp' : 'serial'}) on ${port}`
+      : `${model}${found.kind === 'bill-validator' ? '' : where} on ${port}`;
+  const check = (o: CheckOptions): Promise<DeviceReport> => {
+    const device = found.diag.forPort(port, address);
+    switch (device.kind) {
+      case 'bill-validator':
+        return checkBillValidator(device, o);
+      case 'coin-acceptor':
+        return checkCoinAcceptor(device, withCategory(o, device.kind, model));
+      case 'coin-hopper':
+        return checkHopper(device, withCategory(o, device.kind, model));
+      case 'printer':
+        return checkPrinter(device, o);
+      default:
+        throw new Error(`kiosk diag cannot check a ${(device as { kind: string }).kind}`);
     }
-  }
+  };
+  return { name: SINGLE_NAMES[found.kind], kind: found.kind, port, what, check };
 }
+
+/** The name of the one device's report, by class. */
+const SINGLE_NAMES: Record<DeviceKind, string> = {
+  'bill-validator': 'validator',
+  'coin-acceptor': 'coin',
+  'coin-hopper': 'hopper',
+  printer: 'printer',
+  'card-reader': 'card-reader',
+  'payment-terminal': 'payment-terminal',
+};
 
 function withCategory(o: CheckOptions, kind: DeviceKind, model: string): CheckOptions {
   const category = VERIFIED_CATEGORY[kind]?.[model];

@@ -27,13 +27,9 @@ export interface Devices {
  * card reader's PAN hashes (the journal key).
  */
 export function createDevices(config: Config, log: Logger, terminalSecret?: Uint8Array): Devices {
-  const validator = createBillValidator(config.validator.model, {
-    port: config.validator.port,
-    pollIntervalMs: config.validator.pollIntervalMs,
-    ...(config.validator.address !== undefined ? { address: config.validator.address } : {}),
-    ...(config.validator.fixedKey !== undefined ? { fixedKey: config.validator.fixedKey } : {}),
-    log: driverLog(log.child({ device: 'validator' })),
-  });
+  // The section's keys are the model's options (drivers/registry.ts); boot's wait is the runtime's.
+  const { model, bootWaitMs: _bootWait, ...options } = config.validator;
+  const validator = createBillValidator(model, { ...options, log: driverLog(log.child({ device: 'validator' })) });
   const c = config.coinAcceptor;
   const coinAcceptor = c
     ? createCoinAcceptor(c.model, {

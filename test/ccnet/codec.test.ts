@@ -1,5 +1,5 @@
 import t from 'tap';
-import { crc16Kermit } from '../../drivers/checksum/crc16-kermit.js';
+import { crc16Kermit } from '../../drivers/checksum/crc16.js';
 import { Cmd } from '../../drivers/ccnet/constants.js';
 import {
   FrameSplitter,

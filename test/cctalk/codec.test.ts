@@ -1,5 +1,6 @@
 import t from 'tap';
-import { crc16Xmodem, frameCrc16, simpleChecksum } from '../../drivers/cctalk/checksum.js';
+import { crc16Xmodem, simpleChecksum } from '../../drivers/checksum/crc16.js';
+import { frameCrc16 } from '../../drivers/cctalk/checksum.js';
 import { FrameError, FrameSplitter, decodeFrame, encodeFrame } from '../../drivers/cctalk/codec.js';
 import { coinErrorText, hopperTestFlags, seriousCoinError } from '../../drivers/cctalk/headers.js';
 

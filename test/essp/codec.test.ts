@@ -3,7 +3,7 @@
  * codec (drivers/essp) and the emulator's own wire module (hw-sim/devices/essp/wire.ts).
  */
 import t from 'tap';
-import { crc16Cms } from '../../drivers/essp/crc.js';
+import { crc16Cms } from '../../drivers/checksum/crc16.js';
 import {
   FrameSplitter,
   decodeReply,

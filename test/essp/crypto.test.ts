@@ -16,7 +16,7 @@ import {
   newKeyExchange,
   randomPrime64,
 } from '../../drivers/essp/crypto.js';
-import { crc16Cms } from '../../drivers/essp/crc.js';
+import { crc16Cms } from '../../drivers/checksum/crc16.js';
 import { DEFAULT_FIXED_KEY } from '../../drivers/essp/constants.js';
 import { openPacket, powMod, probablyPrime, sealPacket, slaveKeys } from '../../hw-sim/devices/essp/crypto.js';
 

@@ -15,7 +15,7 @@ import {
   parseFrame,
   parseIdentification,
 } from '../../drivers/ccnet/codec.js';
-import { crc16Kermit as driverCrc } from '../../drivers/checksum/crc16-kermit.js';
+import { crc16Kermit as driverCrc } from '../../drivers/checksum/crc16.js';
 import { SYNC } from '../../drivers/ccnet/constants.js';
 import { CommandParser, crc16Kermit as wireCrc, frame, type HostItem } from '../../hw-sim/devices/ccnet/wire.js';
 import { check, concat, cutsArb, dataArb, hex, mutate, mutationArb, noiseArb, noiseRichIn, noiseWithout, splitAt } from './fuzz.js';

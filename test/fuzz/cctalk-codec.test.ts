@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { crc16Xmodem, frameCrc16, simpleChecksum } from '../../drivers/cctalk/checksum.js';
+import { crc16Xmodem, simpleChecksum } from '../../drivers/checksum/crc16.js';
+import { frameCrc16 } from '../../drivers/cctalk/checksum.js';
 import {
   FRAME_OVERHEAD,
   FrameError,

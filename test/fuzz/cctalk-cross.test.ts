@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { crc16Xmodem as driverCrc, frameCrc16, simpleChecksum } from '../../drivers/cctalk/checksum.js';
+import { crc16Xmodem as driverCrc, simpleChecksum } from '../../drivers/checksum/crc16.js';
+import { frameCrc16 } from '../../drivers/cctalk/checksum.js';
 import { FrameSplitter, decodeFrame, encodeFrame, type ChecksumMode } from '../../drivers/cctalk/codec.js';
 import {
   HOST_ADDRESS,

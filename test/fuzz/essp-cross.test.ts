@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
 import { FrameSplitter, encodeFrame, parsePollEvents } from '../../drivers/essp/codec.js';
-import { crc16Cms } from '../../drivers/essp/crc.js';
+import { crc16Cms } from '../../drivers/checksum/crc16.js';
 import { decryptPacket, encryptPacket } from '../../drivers/essp/crypto.js';
 import { HostParser, crc16 as wireCrc, packet } from '../../hw-sim/devices/essp/wire.js';
 import { openPacket, sealPacket } from '../../hw-sim/devices/essp/crypto.js';

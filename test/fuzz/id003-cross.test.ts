@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
 import { FrameSplitter, decodeStatus, encodeCommand, parseFrame } from '../../drivers/id003/codec.js';
-import { crc16Kermit as driverCrc } from '../../drivers/checksum/crc16-kermit.js';
+import { crc16Kermit as driverCrc } from '../../drivers/checksum/crc16.js';
 import { MAX_FRAME_LENGTH, MIN_FRAME_LENGTH, SYNC } from '../../drivers/id003/constants.js';
 import { CommandParser, crc16Kermit as wireCrc, frame } from '../../hw-sim/devices/id003/wire.js';
 import { check, concat, cutsArb, dataArb, hex, mutate, mutationArb, noiseArb, noiseRichIn, noiseWithout, splitAt } from './fuzz.js';

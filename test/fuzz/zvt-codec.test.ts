@@ -20,7 +20,7 @@ import {
   type TlvObject,
 } from '../../drivers/zvt/codec.js';
 import { BMP_FORMATS } from '../../drivers/zvt/constants.js';
-import { crcCcitt } from '../../drivers/zvt/crc.js';
+import { crc16Kermit as crcCcitt } from '../../drivers/checksum/crc16.js';
 import { DLE, FrameReader, encodeFrame, type SerialEvent } from '../../drivers/zvt/framing.js';
 import { classify } from '../../drivers/zvt/messages.js';
 import * as wire from '../../hw-sim/devices/zvt/wire.js';

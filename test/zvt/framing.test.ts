@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { memoryPair, type MemoryTransport } from '../../drivers/transport/memory.js';
-import { crcCcitt } from '../../drivers/zvt/crc.js';
+import { crc16Kermit as crcCcitt } from '../../drivers/checksum/crc16.js';
 import { FrameReader, encodeFrame, type SerialEvent } from '../../drivers/zvt/framing.js';
 import { LinkError, SerialApduLink, TcpApduLink } from '../../drivers/zvt/link.js';
 import type { Apdu } from '../../drivers/zvt/codec.js';
