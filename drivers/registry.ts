@@ -3,7 +3,6 @@
  * A new model is a folder under drivers/ and one line in the list of its class: the configuration
  * schema, `kiosk diag --kind`, the runtime and the simulator take their model names from here.
  */
-import type { z } from 'zod';
 import { noOptions, type BillValidatorOptions, type DeviceDescriptor, type ValidatorDescriptor } from './descriptor.js';
 import type { CardReader, CoinAcceptor, CoinHopper, DriverLog, PaymentTerminal, Printer } from './types.js';
 import { id003Model } from './id003/index.js';
@@ -94,12 +93,6 @@ export const PAYMENT_TERMINALS = [
 export function modelNames<L extends readonly { model: string }[]>(list: L): [L[number]['model'], ...L[number]['model'][]] {
   return list.map((d) => d.model) as [L[number]['model'], ...L[number]['model'][]];
 }
-
-type Shapes<L extends readonly { options: z.ZodObject }[]> = L[number]['options']['shape'];
-type Merged<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
-
-/** The keys of every validator model, for the configuration's `validator` section. */
-export const validatorOptionShape = Object.assign({}, ...VALIDATORS.map((d) => d.options.shape)) as Merged<Shapes<typeof VALIDATORS>>;
 
 export const VALIDATOR_MODELS = modelNames(VALIDATORS);
 export type ValidatorModel = (typeof VALIDATORS)[number]['model'];

@@ -1,9 +1,32 @@
 import { z } from 'zod';
-import { CARD_READERS, PAYMENT_TERMINALS, modelNames, validatorOptionShape } from '../../drivers/registry.js';
+import { CARD_READERS, PAYMENT_TERMINALS, VALIDATORS, modelNames } from '../../drivers/registry.js';
 
 const fen = (what: string) =>
   z.number({ error: `${what} must be a whole number of fen` }).int(`${what} must be a whole number of fen`).nonnegative();
 const ms = z.number().int().positive();
+
+/** What every validator model's section has; each model adds its own keys (its descriptor's options). */
+const validatorCommon = {
+  port: z.string().min(1),
+  pollIntervalMs: z.number().int().min(50).max(1000).default(150),
+  /** How long boot waits for the validator before going on without it. */
+  bootWaitMs: ms.default(10_000),
+};
+/**
+ * The `validator` section: one form per model of drivers/registry.ts VALIDATORS, chosen by `model`
+ * (the first model when absent), so a model's own keys are accepted only with that model.
+ */
+const validatorSection = z.discriminatedUnion(
+  'model',
+  VALIDATORS.map((d, i) =>
+    z.object({ model: i === 0 ? z.literal(d.model).default(d.model) : z.literal(d.model), ...validatorCommon, ...d.options.shape }).strict(),
+  ) as unknown as [ValidatorForm, ...ValidatorForm[]],
+);
+type ValidatorForm = (typeof VALIDATORS)[number] extends infer D
+  ? D extends { model: infer M extends string; options: z.ZodObject<infer S> }
+    ? z.ZodObject<{ model: z.ZodLiteral<M> | z.ZodDefault<z.ZodLiteral<M>> } & typeof validatorCommon & S, z.core.$strict>
+    : never
+  : never;
 
 /**
  * The whole configuration. Every key is documented in the README; `.strict()` everywhere so that a
@@ -47,18 +70,7 @@ export const configSchema = z
       })
       .strict()
       .default({ engineers: [], maxFailures: 5, lockoutMs: 300_000, idleMs: 300_000 }),
-    validator: z
-      .object({
-        /** Driver folder name under drivers/, e.g. 'id003'. */
-        model: z.string().min(1).default('id003'),
-        port: z.string().min(1),
-        pollIntervalMs: z.number().int().min(50).max(1000).default(150),
-        /** How long boot waits for the validator before going on without it. */
-        bootWaitMs: ms.default(10_000),
-        /** The keys of the validator models (drivers/registry.ts VALIDATORS), e.g. eSSP's address and fixedKey. */
-        ...validatorOptionShape,
-      })
-      .strict(),
+    validator: validatorSection,
     /** A ccTalk coin acceptor; absent when none is fitted (notes only). */
     coinAcceptor: z
       .object({

@@ -51,3 +51,19 @@ t.test('files: unreadable, not JSON, valid', async (t) => {
   writeFileSync(join(dir, 'abs.json'), JSON.stringify({ ...minimal, journal: { path: '/data/j.db' } }));
   t.equal(loadConfigFile(join(dir, 'abs.json')).journal.path, '/data/j.db');
 });
+
+t.test('the validator section takes the keys of the model it names, and only known models', async (t) => {
+  const essp = parseConfig({ ...minimal, validator: { model: 'essp', port: '/dev/ttyUSB0', address: 0, fixedKey: '0123456701234567' } }, 't', '/');
+  t.match(essp.validator, { model: 'essp', address: 0, fixedKey: '0123456701234567' });
+  const problems = (input: unknown): string[] => {
+    try {
+      parseConfig(input, 't', '/');
+      return [];
+    } catch (e) {
+      return (e as ConfigError).problems;
+    }
+  };
+  t.match(problems({ ...minimal, validator: { model: 'jcm-9000', port: '/dev/ttyUSB0' } }).join('\n'), /validator\.model/, 'an unknown model is refused at load, by key');
+  t.match(problems({ ...minimal, validator: { port: '/dev/ttyUSB0', fixedKey: '0123456701234567' } }).join('\n'), /validator.*fixedKey/, "eSSP's key is refused on an ID-003");
+  t.match(problems({ ...minimal, validator: { model: 'ccnet', port: '/dev/ttyUSB0', address: 1 } }).join('\n'), /validator.*address/, "eSSP's address is refused on a CCNET");
+});

@@ -82,7 +82,7 @@ const validArb = fc.record(
     ),
     validator: fc.record(
       {
-        model: fc.constantFrom('id003', 'other'),
+        model: fc.constantFrom('id003', 'essp', 'ccnet'),
         port: path,
         pollIntervalMs: fc.integer({ min: 50, max: 1000 }),
         bootWaitMs: fc.integer({ min: 1, max: 1e6 }),
