@@ -186,7 +186,15 @@ export interface JournalOptions {
    * of that type written by this journal (default the 1st), the process SIGKILLs itself.
    */
   crashAfter?: string;
+  /** Told of each event right after the SQLite transaction that wrote it committed. */
+  onCommit?: (event: CommittedEvent) => void;
   now?: () => Date;
+}
+
+/** An event whose write has committed, as the commit observer sees it. */
+export interface CommittedEvent {
+  type: string;
+  txnId: string | null;
 }
 
 export interface LookupInfo {
@@ -310,7 +318,8 @@ export class Journal {
   /** Committed events of the crashAfter type so far. */
   private crashCount = 0;
   /** Event types written inside the SQLite transaction under way; counted only once it commits. */
-  private uncommitted: string[] = [];
+  private uncommitted: CommittedEvent[] = [];
+  private readonly onCommit: ((event: CommittedEvent) => void) | undefined;
   private readonly sql: ReturnType<typeof prepareStatements>;
 
   /**
@@ -323,7 +332,7 @@ export class Journal {
     requireKey((opts as JournalOptions | undefined)?.key);
     const crashPoint = opts.crashAfter === undefined ? null : parseCrashAfter(opts.crashAfter);
     const db = openDatabase(path, { key: opts.key });
-    return new Journal(db, opts.key, crashPoint, opts.now ?? (() => new Date()));
+    return new Journal(db, opts.key, crashPoint, opts.now ?? (() => new Date()), opts.onCommit);
   }
 
   /** Opens an existing journal of the current schema for reading and verifying only. */
@@ -332,12 +341,13 @@ export class Journal {
     return new Journal(openDatabaseReadOnly(path, latestVersion), opts.key, null, () => new Date());
   }
 
-  private constructor(db: Database, key: Buffer, crashPoint: CrashPoint | null, now: () => Date) {
+  private constructor(db: Database, key: Buffer, crashPoint: CrashPoint | null, now: () => Date, onCommit?: (event: CommittedEvent) => void) {
     this.db = db;
     this.path = db.name;
     this.key = key;
     this.crashPoint = crashPoint;
     this.now = now;
+    this.onCommit = onCommit;
     this.sql = prepareStatements(db);
   }
 
@@ -1341,7 +1351,7 @@ export class Journal {
 
   /**
    * Runs `fn` as one SQLite transaction. Only after it committed do its events count toward
-   * `crashAfter`, so an injected crash always finds them on disk.
+   * `crashAfter` and reach the commit observer, so an injected crash always finds them on disk.
    */
   private write<T>(fn: () => T): T {
     this.uncommitted = [];
@@ -1352,9 +1362,12 @@ export class Journal {
       this.uncommitted = [];
       throw err;
     }
-    const types = this.uncommitted;
+    const committed = this.uncommitted;
     this.uncommitted = [];
-    for (const type of types) this.countForCrash(type);
+    for (const event of committed) {
+      this.countForCrash(event.type);
+      this.onCommit?.(event);
+    }
     return result;
   }
 
@@ -1376,7 +1389,7 @@ export class Journal {
     const hash = chainHash(this.key, head.hash, { seq, txn_id: txnId, type, data: json, at });
     this.sql.insertEvent.run(seq, txnId, type, json, at, head.hash, hash);
     this.sql.moveHead.run(seq, hash);
-    this.uncommitted.push(type);
+    this.uncommitted.push({ type, txnId });
     return { seq, txnId, type, data, at };
   }
 

@@ -39,8 +39,11 @@ import { stateName } from './state-name.js';
 type Service = 'pay' | 'topup' | 'lookup';
 
 export interface RuntimeDeps {
-  /** Fault-injection seam for the crash tests: see Journal's crashAfter. */
-  crashAfter?: string;
+  /**
+   * Told of each journal event right after its write committed. The simulator's crash seam
+   * (KIOSK_CRASH_AFTER) hangs here; the product itself never sets it.
+   */
+  onJournalCommit?: (event: { type: string; txnId: string | null }) => void;
   /** Recent log lines, for the console's `log` command. */
   logRing?: LogRing;
   /** The configuration file, read again by the management link's reload-configuration command. */
@@ -96,7 +99,7 @@ export class Runtime {
     const key = loadOrCreateKey(config.journal.keyFile);
     this.journal = Journal.open(config.journal.path, {
       key,
-      ...(deps.crashAfter ? { crashAfter: deps.crashAfter } : {}),
+      ...(deps.onJournalCommit ? { onCommit: deps.onJournalCommit } : {}),
     });
     this.alarms = new AlarmBook(this.journal, log.child({ part: 'alarms' }));
     this.devices = createDevices(config, log, key);
