@@ -56,8 +56,8 @@ pki
     for (const [what, path] of Object.entries(files)) console.log(`  ${what.padEnd(10)} ${path}`);
   });
 
-const simDevice = program.command('device').description('run a wire-level device emulator on a serial port');
-simDevice
+const deviceCmd = program.command('device').description('run a wire-level device emulator on a serial port');
+deviceCmd
   .command('id003')
   .description('JCM ID-003 bill validator emulator; commands on standard input, one per line (help lists them)')
   .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
@@ -67,7 +67,7 @@ simDevice
     stopOnSignal(() => device.stop());
   });
 
-simDevice
+deviceCmd
   .command('essp')
   .description('ITL eSSP bill validator emulator (NV200, CNY, encryption required, 9600 8N2); commands on standard input, one per line (help lists them)')
   .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
@@ -77,7 +77,7 @@ simDevice
     stopOnSignal(() => device.stop());
   });
 
-simDevice
+deviceCmd
   .command('ccnet')
   .description('CashCode CCNET bill validator emulator (9600 8N1); commands on standard input, one per line (help lists them)')
   .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
@@ -87,7 +87,7 @@ simDevice
     stopOnSignal(() => device.stop());
   });
 
-simDevice
+deviceCmd
   .command('cctalk-coin')
   .description('ccTalk coin acceptor emulator (echoes the host like the single-wire bus); commands on standard input')
   .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
@@ -99,7 +99,7 @@ simDevice
     stopOnSignal(() => device.stop());
   });
 
-simDevice
+deviceCmd
   .command('cctalk-hopper')
   .description('ccTalk coin hopper emulator (event counter, paid/unpaid kept across power cycles); commands on standard input')
   .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
@@ -123,7 +123,7 @@ simDevice
     stopOnSignal(() => device.stop());
   });
 
-simDevice
+deviceCmd
   .command('escpos')
   .description('ESC/POS receipt printer emulator: answers DLE EOT, writes each job as a UTF-8 text file; commands on standard input')
   .requiredOption('--port <path>', 'serial device: one end of a socat pty pair or a USB-serial adapter')
@@ -134,7 +134,7 @@ simDevice
     stopOnSignal(() => device.stop());
   });
 
-simDevice
+deviceCmd
   .command('zvt')
   .description('ZVT payment terminal emulator on TCP or a serial port; commands on standard input choose the next outcome')
   .option('--tcp <port>', 'listen on this TCP port (ZVT terminals use 20007)', parseWhole)
@@ -153,7 +153,7 @@ simDevice
     stopOnSignal(() => device.stop());
   });
 
-simDevice
+deviceCmd
   .command('hid-card')
   .description('magnetic stripe reader emulator: HID reports on a unix socket (the kiosk reads it as card reader device socket:PATH)')
   .requiredOption('--socket <path>', 'unix socket to serve the reports on')
