@@ -10,7 +10,7 @@ import { hashPin } from '../src/console/pin.js';
 import type { ControlRequest, ControlResponse } from '../src/control/protocol.js';
 import { startHost, type HostOptions } from './host/server.js';
 import { devHostTls, readHostTls } from './host/dev-tls.js';
-import { createDevPki, type DevPkiFiles } from '../src/pki/dev-pki.js';
+import { createDevPki, type DevPkiFiles } from './pki/dev-pki.js';
 import { EMULATED_VALIDATOR_MODELS, validatorEmulator, type EmulatedValidatorModel } from './devices/validators.js';
 import type { ValidatorLineOptions } from './devices/validator-emulator.js';
 import { runCctalkCoinDevice, runCctalkHopperDevice } from './devices/cctalk/console.js';
@@ -31,8 +31,9 @@ export function repoRoot(): string {
   return dir;
 }
 
-export function cliPath(): string {
-  const path = join(repoRoot(), 'dist', 'src', 'cli.js');
+/** A compiled script of this checkout, e.g. 'hw-sim/cli.js' (kiosk-sim) or 'src/cli.js' (kiosk). */
+export function distPath(script: string): string {
+  const path = join(repoRoot(), 'dist', script);
   if (!existsSync(path)) throw new Error(`${path} is missing: run 'npm run build' first`);
   return path;
 }
@@ -321,7 +322,8 @@ export class SimStack {
   /** Starts the runtime process; resolves once it accepts control requests. */
   async startRuntime(env: Record<string, string> = {}): Promise<void> {
     if (this.runtime) throw new Error('the runtime is already running');
-    const child = spawn(process.execPath, [cliPath(), 'run', '--config', this.configPath], {
+    // The service as `kiosk run` starts it, plus the simulator's crash seam (KIOSK_CRASH_AFTER in env).
+    const child = spawn(process.execPath, [distPath('hw-sim/runtime-entry.js'), '--config', this.configPath], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -6,7 +6,7 @@ import type { HidSource, HidSourceEvents } from './hid.js';
 const MAX_REPORT = 4096;
 
 /**
- * HID input reports over a unix socket, for the reader emulator (`kiosk sim device hid-card`) when the
+ * HID input reports over a unix socket, for the reader emulator (`kiosk-sim device hid-card`) when the
  * kiosk runs as a separate process: each report is a 2-byte big-endian length and the report bytes.
  */
 export class SocketHidSource extends EventEmitter<HidSourceEvents> implements HidSource {

@@ -260,7 +260,7 @@ export function formatRun(r: RunReport): string[] {
   if (!r.ok) {
     lines.push(`      plan: ${r.plan}`);
     lines.push(`      kills: ${r.killDetails.join('; ') || 'none'}; outcomes: ${r.outcomes.join('; ')}`);
-    lines.push(`      replay: kiosk sim chaos --runs 1 --seed ${r.seed}   (same plan; timing may differ)`);
+    lines.push(`      replay: kiosk-sim chaos --runs 1 --seed ${r.seed}   (same plan; timing may differ)`);
   }
   if (r.folder) lines.push(`      files kept in ${r.folder}`);
   return lines;

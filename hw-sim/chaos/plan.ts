@@ -53,7 +53,7 @@ export type SessionStep = CashStep | CardStep;
 /** How cards are taken in a run: a stripe reader with the server's authorisation, or a ZVT payment terminal. */
 export type CardPath = 'reader' | 'terminal';
 
-/** Journal event types whose commit can be followed by an injected SIGKILL (see src/crash-after.ts). */
+/** Journal event types whose commit can be followed by an injected SIGKILL (see hw-sim/crash-seam.ts). */
 export const CRASH_POINTS = [
   'txn.started',
   'txn.lookup',

@@ -1,4 +1,4 @@
-/** `kiosk host`: the reference central server as a process, or `--print` of what its database holds. */
+/** `kiosk-sim host`: the reference central server as a process, or `--print` of what its database holds. */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { devHostTls, readHostTls } from './dev-tls.js';
@@ -33,17 +33,17 @@ export async function hostCommand(o: HostCommandOptions, out: (line: string) => 
   }
   const mode = HOST_MODES.find((m): m is HostMode => m === o.mode);
   if (!mode) {
-    console.error(`kiosk host: --mode must be one of ${HOST_MODES.join(', ')}`);
+    console.error(`kiosk-sim host: --mode must be one of ${HOST_MODES.join(', ')}`);
     return 2;
   }
   const cardMode = CARD_MODES.find((m): m is CardMode => m === (o.cardMode ?? 'by-card'));
   if (!cardMode) {
-    console.error(`kiosk host: --card-mode must be one of ${CARD_MODES.join(', ')}`);
+    console.error(`kiosk-sim host: --card-mode must be one of ${CARD_MODES.join(', ')}`);
     return 2;
   }
   const given = [o.ca, o.cert, o.key].filter((f) => f !== undefined).length;
   if (given !== 0 && given !== 3) {
-    console.error('kiosk host: give --ca, --cert and --key together, or none of them (a development PKI in --pki)');
+    console.error('kiosk-sim host: give --ca, --cert and --key together, or none of them (a development PKI in --pki)');
     return 2;
   }
   let tls: HostTls;

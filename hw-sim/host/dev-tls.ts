@@ -1,6 +1,6 @@
 /** The reference host's TLS material: given PEM files, or a development PKI made (once) in a folder. */
 import { readFileSync } from 'node:fs';
-import { createDevPki, type DevPkiFiles } from '../../src/pki/dev-pki.js';
+import { createDevPki, type DevPkiFiles } from '../pki/dev-pki.js';
 import type { HostTls } from './business-link.js';
 
 export interface HostTlsFiles {

@@ -17,7 +17,7 @@ export interface MatrixOptions {
 const list = (text: string | undefined): string[] | undefined => text?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 
 /**
- * `kiosk sim matrix`: every fault × every step (or the ones named), one fresh kiosk per cell. Writes
+ * `kiosk-sim matrix`: every fault × every step (or the ones named), one fresh kiosk per cell. Writes
  * the markdown page to --out (or prints it), the report as JSON with --json; exits 1 when a cell's
  * money is not accounted for or a cell could not be run.
  */
@@ -28,7 +28,7 @@ export async function matrixCommand(opts: MatrixOptions): Promise<number> {
     faults = (list(opts.faults) ?? FAULTS.map((f) => f.id)).map(faultById);
     steps = (list(opts.steps) ?? STEPS.map((s) => s.id)).map(stepById);
   } catch (e) {
-    console.error(`kiosk sim matrix: ${(e as Error).message}`);
+    console.error(`kiosk-sim matrix: ${(e as Error).message}`);
     return 2;
   }
   const started = Date.now();

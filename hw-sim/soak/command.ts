@@ -1,10 +1,10 @@
 import { formatSoak, runSoak } from './soak.js';
 
-/** `kiosk sim soak`: runs the soak, prints its report; the exit code is 0 only for a passing run. */
+/** `kiosk-sim soak`: runs the soak, prints its report; the exit code is 0 only for a passing run. */
 export async function soakCommand(opts: { transactions: string; printer?: boolean; keep?: boolean; json?: boolean }): Promise<number> {
   const n = Number(opts.transactions);
   if (!/^\d+$/.test(opts.transactions) || n < 1) {
-    console.error(`kiosk sim soak: --transactions must be a positive whole number, got ${opts.transactions}`);
+    console.error(`kiosk-sim soak: --transactions must be a positive whole number, got ${opts.transactions}`);
     return 2;
   }
   const report = await runSoak({

@@ -169,7 +169,7 @@ export const configSchema = z
     /**
      * Mutual TLS for both links to the central side. `cert`/`key` are this kiosk's certificate and
      * key; `ca` is the only authority trusted for the servers' certificates (pinned). Defaults:
-     * the files `kiosk pki init` writes in <dataDir>/pki.
+     * the files `kiosk-sim pki init` writes in <dataDir>/pki.
      */
     tls: z
       .object({

@@ -39,7 +39,10 @@ import { stateName } from './state-name.js';
 type Service = 'pay' | 'topup' | 'lookup';
 
 export interface RuntimeDeps {
-  /** Told of each journal event right after the write that holds it committed (the crash tests' seam). */
+  /**
+   * Told of each journal event right after its write committed. The simulator's crash seam
+   * (KIOSK_CRASH_AFTER) hangs here; the product itself never sets it.
+   */
   onJournalCommit?: (event: JournalEvent) => void;
   /** Recent log lines, for the console's `log` command. */
   logRing?: LogRing;

@@ -28,7 +28,7 @@ export function loadTlsMaterial(files: TlsFiles): TlsMaterial {
     try {
       pem = readFileSync(path);
     } catch (e) {
-      const hint = (e as NodeJS.ErrnoException).code === 'ENOENT' ? " (make development ones with 'kiosk pki init')" : '';
+      const hint = (e as NodeJS.ErrnoException).code === 'ENOENT' ? " (make development ones with 'kiosk-sim pki init')" : '';
       throw new TlsSetupError(`tls.${what}: cannot read ${path}: ${(e as Error).message}${hint}`);
     }
     if (!pem.includes('-----BEGIN ')) throw new TlsSetupError(`tls.${what}: ${path} is not a PEM file`);

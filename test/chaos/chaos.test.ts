@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import t from 'tap';
-import { cliPath } from '../../hw-sim/stack.js';
+import { distPath } from '../../hw-sim/stack.js';
 import type { ChaosReport } from '../../hw-sim/chaos/campaign.js';
 
 /**
@@ -12,10 +12,10 @@ import type { ChaosReport } from '../../hw-sim/chaos/campaign.js';
  */
 const SEEDS = [2, 154, 66];
 
-t.test(`kiosk sim chaos --runs 1 --seed ${SEEDS.join('|')}: every run is checked and none breaks a rule`, async (t) => {
+t.test(`kiosk-sim chaos --runs 1 --seed ${SEEDS.join('|')}: every run is checked and none breaks a rule`, async (t) => {
   const reports: ChaosReport[] = [];
   for (const seed of SEEDS) {
-    const { code, stdout, stderr } = await runCli(['sim', 'chaos', '--runs', '1', '--seed', String(seed), '--json']);
+    const { code, stdout, stderr } = await runCli(['chaos', '--runs', '1', '--seed', String(seed), '--json']);
     const report = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ChaosReport;
     const details = report.results?.flatMap((r) => [`seed ${r.seed}: ${r.plan}`, ...r.violations]).join('\n');
     t.equal(code, 0, `seed ${seed}: exit code 0\n${details}\n${stderr}`);
@@ -39,14 +39,14 @@ t.test(`kiosk sim chaos --runs 1 --seed ${SEEDS.join('|')}: every run is checked
 });
 
 t.test('a bad argument is refused with exit code 2', async (t) => {
-  const { code, stderr } = await runCli(['sim', 'chaos', '--runs', '0']);
+  const { code, stderr } = await runCli(['chaos', '--runs', '0']);
   t.equal(code, 2);
   t.match(stderr, /--runs must be a positive whole number/);
 });
 
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [distPath('hw-sim/cli.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -3,19 +3,36 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 
-// The compiled command, as a technician runs it (npm test builds dist/ first).
+// The compiled commands, as a technician runs them (npm test builds dist/ first).
 const cli = join(process.cwd(), 'dist', 'src', 'cli.js');
+const simCli = join(process.cwd(), 'dist', 'hw-sim', 'cli.js');
 const kiosk = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30_000 });
+const kioskSim = (...args: string[]) => spawnSync(process.execPath, [simCli, ...args], { encoding: 'utf8', timeout: 30_000 });
 
-t.test('kiosk --help lists the subcommands', async (t) => {
+t.test('kiosk --help lists the subcommands of the board, and none of the simulator', async (t) => {
   const r = kiosk('--help');
   t.equal(r.status, 0);
-  for (const sub of ['start', 'run', 'console', 'journal', 'config', 'host', 'sim', 'ctl', 'diag']) t.match(r.stdout, new RegExp(`\\n  ${sub}\\b`));
-  const sim = kiosk('sim', '--help');
-  t.match(sim.stdout, /device/);
-  t.match(sim.stdout, /run \[options\] <files\.\.\.>/);
-  const devices = kiosk('sim', 'device', '--help');
+  for (const sub of ['run', 'console', 'journal', 'config', 'ctl', 'diag']) t.match(r.stdout, new RegExp(`\\n  ${sub}\\b`));
+  for (const sub of ['start', 'host', 'pki', 'sim', 'device']) t.notMatch(r.stdout, new RegExp(`\\n  ${sub}\\b`));
+});
+
+t.test('kiosk-sim --help lists the subcommands of the simulator', async (t) => {
+  const r = kioskSim('--help');
+  t.equal(r.status, 0);
+  for (const sub of ['start', 'host', 'device', 'run', 'soak', 'chaos', 'matrix', 'pki']) t.match(r.stdout, new RegExp(`\\n  ${sub}\\b`));
+  t.match(r.stdout, /run \[options\] <files\.\.\.>/);
+  const devices = kioskSim('device', '--help');
   for (const d of ['id003', 'essp', 'ccnet', 'cctalk-coin', 'cctalk-hopper', 'escpos', 'zvt', 'hid-card']) t.match(devices.stdout, new RegExp(`\\n  ${d}\\b`));
+});
+
+t.test('kiosk sim … still reaches kiosk-sim for one release, and says so', async (t) => {
+  const devices = kiosk('sim', 'device', '--help');
+  t.equal(devices.status, 0);
+  t.match(devices.stderr, /deprecated, use kiosk-sim/);
+  for (const d of ['id003', 'essp', 'ccnet']) t.match(devices.stdout, new RegExp(`\\n  ${d}\\b`));
+  const bad = kiosk('sim', 'chaos', '--runs', '0');
+  t.equal(bad.status, 2, "kiosk-sim's exit code comes back");
+  t.match(bad.stderr, /--runs must be a positive whole number/);
 });
 
 t.test('a malformed configuration names the key, exits non-zero and opens no device', async (t) => {
@@ -57,5 +74,5 @@ t.test('kiosk run without its TLS certificates stops at once, names the file and
   });
   const r = kiosk('run', '--config', join(dir, 'k.json'));
   t.equal(r.status, 2);
-  t.match(r.stderr, /tls\.ca: cannot read .*data\/pki\/ca\.crt.*kiosk pki init/);
+  t.match(r.stderr, /tls\.ca: cannot read .*data\/pki\/ca\.crt.*kiosk-sim pki init/);
 });

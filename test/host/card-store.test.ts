@@ -86,7 +86,7 @@ t.test('cardBalance: approved − reversed = paid for every card transaction the
   const lines: string[] = [];
   t.equal(await hostCommand({ print: true, db: path } as Parameters<typeof hostCommand>[0], (l) => lines.push(l)), 0);
   const printed = JSON.parse(lines.join('\n'));
-  t.equal(printed.cardAuthorisations.length, 8, 'kiosk host --print shows the card authorisations');
+  t.equal(printed.cardAuthorisations.length, 8, 'kiosk-sim host --print shows the card authorisations');
   t.same(printed.cardBalance.map((b: { txnId: string; balanced: boolean }) => [b.txnId, b.balanced]), [['A', true], ['B', true], ['C', true], ['D', false], ['F', false], ['H', true]]);
 });
 

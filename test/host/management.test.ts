@@ -5,7 +5,7 @@ import type { SecureVersion } from 'node:tls';
 import t, { type Test } from 'tap';
 import { startManagementServer, type RunningManagement } from '../../hw-sim/host/management.js';
 import { startHost } from '../../hw-sim/host/server.js';
-import { createDevPki, type DevPkiFiles } from '../../src/pki/dev-pki.js';
+import { createDevPki, type DevPkiFiles } from '../../hw-sim/pki/dev-pki.js';
 
 interface Client {
   cert?: Buffer;

@@ -11,7 +11,7 @@ import { startHost, type HostOptions, type RunningHost } from '../../hw-sim/host
 import { ErrorCode, Service } from '../../src/uplink/link/envelope.js';
 import { LinkSession } from '../../src/uplink/link/session.js';
 import { loadTlsMaterial } from '../../src/uplink/tls.js';
-import type { DevPkiFiles } from '../../src/pki/dev-pki.js';
+import type { DevPkiFiles } from '../../hw-sim/pki/dev-pki.js';
 
 const ZHANG = '13800138000';
 
@@ -287,11 +287,11 @@ t.test('close does not wait for answers held back by slow mode', async (t) => {
   t.match(await pending, /connection lost/);
 });
 
-t.test('kiosk host: a development PKI when given no certificates, --print of what it holds', async (t) => {
+t.test('kiosk-sim host: a development PKI when given no certificates, --print of what it holds', async (t) => {
   const dir = t.testdir();
   const pkiDir = join(dir, 'pki');
   const db = join(dir, 'host', 'host.db');
-  const cli = join(process.cwd(), 'dist', 'src', 'cli.js');
+  const cli = join(process.cwd(), 'dist', 'hw-sim', 'cli.js');
   const child = spawn(process.execPath, [cli, 'host', '--port', '0', '--admin-port', '0', '--pki', pkiDir, '--db', db], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => child.kill('SIGKILL'));
   const lines = createInterface({ input: child.stdout! });

@@ -1,6 +1,6 @@
 /**
  * The real CCNET driver against the CCNET emulator on a socat pseudo-terminal pair: the emulator
- * is driven by operator lines as `kiosk sim device ccnet` would be, the driver as the runtime would
+ * is driven by operator lines as `kiosk-sim device ccnet` would be, the driver as the runtime would
  * drive it.
  */
 import { spawn } from 'node:child_process';

@@ -1,6 +1,6 @@
 /**
  * An eSSP host written by someone else, the npm package encrypted-smiley-secure-protocol (0.0.11,
- * with its own serialport 9), against `kiosk sim device essp`'s console over a socat pty pair:
+ * with its own serialport 9), against `kiosk-sim device essp`'s console over a socat pty pair:
  * SYNC, host protocol version, encryption, setup request, channel inhibits, enable, and the
  * READ_NOTE and CREDIT_NOTE events of an inserted 20 yuan note.
  *

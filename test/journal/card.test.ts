@@ -171,7 +171,7 @@ t.test('verify finds card money the approvals do not explain', async (t) => {
 
 // The child runs the compiled journal, as in crash.test.ts (`npx tsc -p tsconfig.json` first).
 const compiled = new URL('../../dist/src/journal/index.js', import.meta.url);
-const compiledCrash = new URL('../../dist/src/crash-after.js', import.meta.url);
+const compiledCrash = new URL('../../dist/hw-sim/crash-seam.js', import.meta.url);
 const compiledRecovery = new URL('../../dist/src/recovery/recover.js', import.meta.url);
 
 t.test('SIGKILL right after the card request: recovery reverses it and never completes the payment', async (t) => {
@@ -189,7 +189,7 @@ t.test('SIGKILL right after the card request: recovery reverses it and never com
     writeFileSync(
       script,
       `import { Journal } from ${JSON.stringify(compiled.href)};
-import { crashAfterObserver } from ${JSON.stringify(compiledCrash.href)};
+import { crashAfter as crashAfterObserver } from ${JSON.stringify(compiledCrash.href)};
 const crash = crashAfterObserver(${JSON.stringify(crashAfter)});
 const j = Journal.open(${JSON.stringify(file)}, { key: Buffer.from(${JSON.stringify(testKey.toString('hex'))}, 'hex'), onCommit: (events) => events.forEach(crash) });
 j.startTransaction('k1', 'pay');

@@ -9,7 +9,7 @@ import { testKey } from './keys.js';
 // The child runs the compiled journal (npm test compiles into dist/ first), so it is the same
 // code as in production, without a TypeScript loader in the way.
 const compiled = new URL('../../dist/src/journal/index.js', import.meta.url);
-const compiledCrash = new URL('../../dist/src/crash-after.js', import.meta.url);
+const compiledCrash = new URL('../../dist/hw-sim/crash-seam.js', import.meta.url);
 
 /** Runs a child that writes through a Journal whose commit observer is armed with `crashAfter`; returns how it ended. */
 function runChild(dir: string, file: string, crashAfter: string, body: string) {
@@ -17,7 +17,7 @@ function runChild(dir: string, file: string, crashAfter: string, body: string) {
   writeFileSync(
     script,
     `import { Journal } from ${JSON.stringify(compiled.href)};
-import { crashAfterObserver } from ${JSON.stringify(compiledCrash.href)};
+import { crashAfter as crashAfterObserver } from ${JSON.stringify(compiledCrash.href)};
 const crash = crashAfterObserver(${JSON.stringify(crashAfter)});
 const j = Journal.open(${JSON.stringify(file)}, { key: Buffer.from(${JSON.stringify(testKey.toString("hex"))}, "hex"), onCommit: (events) => events.forEach(crash) });
 const note = (value, code) => ({ value, currency: 'CNY', code });

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Note } from '../../drivers/types.js';
 import { Journal, openDatabase } from '../../src/journal/index.js';
-import { crashAfterObserver } from '../../src/crash-after.js';
 import { testKey } from './keys.js';
 
 const yuan100: Note = { value: 10000, currency: 'CNY', code: 0x67 };
@@ -358,7 +357,3 @@ t.test('records survive close and reopen', async (t) => {
   t.equal(b.cashboxTotal(), 5000);
 });
 
-t.test('a malformed crashAfter is refused before anything is opened', async (t) => {
-  t.throws(() => crashAfterObserver('note.stacked#0'), /crashAfter/);
-  t.throws(() => crashAfterObserver(''), /crashAfter/);
-});

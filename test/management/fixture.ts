@@ -15,7 +15,7 @@ import type { Config, ConfigInput } from '../../src/config/schema.js';
 import type { ControlRequest, ControlResponse } from '../../src/control/protocol.js';
 import { Journal } from '../../src/journal/index.js';
 import { AlarmBook, ManagementLink, runtimeAppliers } from '../../src/management/index.js';
-import { createDevPki, type DevPkiFiles } from '../../src/pki/dev-pki.js';
+import { createDevPki, type DevPkiFiles } from '../../hw-sim/pki/dev-pki.js';
 import { loadTlsMaterial } from '../../src/uplink/tls.js';
 
 export const TERMINAL = 'K-TEST-1';

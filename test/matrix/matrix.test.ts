@@ -6,12 +6,12 @@ import type { MatrixReport } from '../../hw-sim/matrix/render.js';
 
 // Through the CLI (dist/, built by `npm test`'s pretest), as a user runs it: two faults × two
 // steps, each cell a fresh simulated kiosk with the real runtime as a child process.
-t.test('kiosk sim matrix: a small matrix, every cell run and every fen accounted for', async (t) => {
+t.test('kiosk-sim matrix: a small matrix, every cell run and every fen accounted for', async (t) => {
   const dir = t.testdir();
   const out = join(dir, 'fault-matrix.md');
   const run = spawnSync(
     process.execPath,
-    ['dist/src/cli.js', 'sim', 'matrix', '--faults', 'validator-power-cycle-with-bill,printer-paper-out', '--steps', 'escrow,partial', '--out', out, '--json'],
+    ['dist/hw-sim/cli.js', 'matrix', '--faults', 'validator-power-cycle-with-bill,printer-paper-out', '--steps', 'escrow,partial', '--out', out, '--json'],
     { encoding: 'utf8', timeout: 180_000 },
   );
   t.equal(run.status, 0, `exit code (stderr: ${run.stderr.slice(-2000)})`);

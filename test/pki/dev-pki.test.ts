@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { createDevPki } from '../../src/pki/dev-pki.js';
+import { createDevPki } from '../../hw-sim/pki/dev-pki.js';
 
 type Outcome = { ok: true; cn: string; protocol: string | null } | { ok: false; error: string };
 

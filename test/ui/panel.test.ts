@@ -7,12 +7,12 @@ import t from 'tap';
 import { controlOnce } from '../../src/control/client.js';
 import { firstPage, openBrowser, shot } from './browser.js';
 
-// `kiosk start` (what `npm start` runs) as a newcomer uses it: it prints the screen's and the
+// `kiosk-sim start` (what `npm start` runs) as a newcomer uses it: it prints the screen's and the
 // panel's addresses, and a payment can be made in the browser alone, the panel's buttons
 // standing in for the customer's hand at the validator.
 
 const dir = mkdtempSync(join(tmpdir(), 'kiosk-panel-'));
-const child = spawn(process.execPath, ['dist/src/cli.js', 'start', '--dir', dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, ['dist/hw-sim/cli.js', 'start', '--dir', dir], { stdio: ['pipe', 'pipe', 'inherit'] });
 const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 t.teardown(async () => {
   if (child.exitCode === null) {
@@ -38,7 +38,7 @@ function printed(re: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
     if (m) return Promise.resolve(m);
   }
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`kiosk start never printed ${re}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`kiosk-sim start never printed ${re}`)), timeoutMs);
     waiters.push({ re, resolve: (m) => (clearTimeout(timer), resolve(m)) });
   });
 }
@@ -53,7 +53,7 @@ const onScreen = (name: string) => screen.locator(`main[data-screen="${name}"]`)
 
 t.test('the panel shows the screen and pays a bill with its buttons', async (t) => {
   await page.goto(panelUrl);
-  t.equal(await page.getAttribute('#screen', 'src'), screenUrl, 'the screen printed by kiosk start');
+  t.equal(await page.getAttribute('#screen', 'src'), screenUrl, 'the screen printed by kiosk-sim start');
   await onScreen('home');
   await screen.locator('[data-action="start-pay"]').click();
   for (const d of '13800138000') await screen.locator(`[data-key="${d}"]`).click();

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createDevPki } from '../../src/pki/dev-pki.js';
+import { createDevPki } from '../../hw-sim/pki/dev-pki.js';
 import type { Alarm, AlarmSink } from '../../src/management/alarm-sink.js';
 import {
   Forwarder,

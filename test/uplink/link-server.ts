@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Test } from 'tap';
-import { createDevPki, type DevPkiFiles } from '../../src/pki/dev-pki.js';
+import { createDevPki, type DevPkiFiles } from '../../hw-sim/pki/dev-pki.js';
 import { EnvelopeDecoder, encodeMessage, Service, type EnvelopeMessage } from '../../src/uplink/link/envelope.js';
 import { loadTlsMaterial, type TlsMaterial } from '../../src/uplink/tls.js';
 

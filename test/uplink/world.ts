@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { devHostTls } from '../../hw-sim/host/dev-tls.js';
 import { startHost, type HostOptions, type RunningHost } from '../../hw-sim/host/server.js';
-import type { DevPkiFiles } from '../../src/pki/dev-pki.js';
+import type { DevPkiFiles } from '../../hw-sim/pki/dev-pki.js';
 import { EnvelopeAdapter } from '../../src/uplink/link/envelope-adapter.js';
 import type { SessionOptions } from '../../src/uplink/link/session.js';
 import { loadTlsMaterial } from '../../src/uplink/tls.js';

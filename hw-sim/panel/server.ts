@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { notLocal, readJson, sendJson, serveStatic, uiDir } from '../api/http.js';
+import { notLocal, readJson, sendJson, serveStatic, uiDir } from '../../src/api/http.js';
 
 /** What the panel page needs to draw its buttons. */
 export interface PanelInfo {
@@ -17,6 +18,7 @@ export interface PanelOptions {
   info: PanelInfo;
   /** Runs one launcher line (as typed at the kiosk> prompt); resolves with what it printed. */
   line: (line: string) => Promise<{ ok: boolean; output: string[] }>;
+  /** The built panel page (panel.html, panel.js, …); dist/panel of this checkout by default. */
   staticDir?: string;
 }
 
@@ -27,7 +29,10 @@ const lineBody = z.object({ line: z.string().min(1).max(200) }).strict();
  * buttons that act as the devices and the network by typing the launcher's own lines.
  */
 export async function startPanel(opts: PanelOptions): Promise<{ url: string; close(): Promise<void> }> {
-  const dir = opts.staticDir ?? uiDir();
+  const dir = opts.staticDir ?? join(dirname(uiDir()), 'panel');
+  // The page imports the screen's own modules (dom.js, format.js) as its neighbours, as its
+  // tsconfig's rootDirs does when type-checking; the screen's folder fills in what the panel's lacks.
+  const shared = uiDir();
   const server = createServer((req, res) => {
     handle(req, res).catch((e: Error) => {
       if (!res.headersSent) sendJson(res, 500, { ok: false, error: e.message });
@@ -50,7 +55,8 @@ export async function startPanel(opts: PanelOptions): Promise<{ url: string; clo
       return sendJson(res, 200, await opts.line(line));
     }
     const frame = `frame-src ${new URL(opts.info.screenUrl).origin}`;
-    if (req.method === 'GET' && serveStatic(res, dir, path, 'panel.html', { 'content-security-policy': `default-src 'self'; ${frame}; base-uri 'none'; form-action 'none'` })) return;
+    const headers = { 'content-security-policy': `default-src 'self'; ${frame}; base-uri 'none'; form-action 'none'` };
+    if (req.method === 'GET' && (serveStatic(res, dir, path, 'panel.html', headers) || serveStatic(res, shared, path, 'panel.html', headers))) return;
     sendJson(res, 404, { ok: false, error: `nothing at ${path}` });
   }
 

@@ -1,9 +1,9 @@
 import { createInterface } from 'node:readline';
-import { HOST_MODES } from '../hw-sim/host/server.js';
-import { SimStack } from '../hw-sim/stack.js';
-import { startPanel } from './panel/server.js';
-import type { ControlRequest } from './control/protocol.js';
-import { requestFromWords } from './control/words.js';
+import { HOST_MODES } from '../host/server.js';
+import { SimStack } from '../stack.js';
+import { startPanel } from '../panel/server.js';
+import type { ControlRequest } from '../../src/control/protocol.js';
+import { requestFromWords } from '../../src/control/words.js';
 
 const HELP = `
 Act as the customer, the device or the network by typing a line:
