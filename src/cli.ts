@@ -36,7 +36,7 @@ program
     const log = createLogger(config.log.level, ring);
     const { Runtime } = await import('./runtime/runtime.js');
     const crashAfter = process.env.KIOSK_CRASH_AFTER;
-    const { TlsSetupError } = await import('./uplink/tls.js');
+    const { TlsSetupError } = await import('./tls/material.js');
     let runtime: InstanceType<typeof Runtime>;
     try {
       runtime = new Runtime(config, log, { logRing: ring, configPath: opts.config, ...(crashAfter ? { crashAfter } : {}) });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { TransactionEvent } from '../../states/transaction.js';
-import type { TransactionDesk } from '../runtime/control-handler.js';
+import type { TransactionDesk } from '../desk/desk.js';
 import type { Intent } from '../ui/view-model.js';
 import type { ScreenState } from './screen-state.js';
 

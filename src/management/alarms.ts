@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { DeviceStatus } from '../../drivers/types.js';
 import type { Database, Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
-import type { Alarm, AlarmSeverity, AlarmSink } from './alarm-sink.js';
+import type { Alarm, AlarmSeverity, AlarmSink } from '../alarms/sink.js';
 
 /** One raise or clear as the management server receives it; the server de-duplicates by `id`. */
 export interface AlarmMessage {

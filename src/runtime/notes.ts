@@ -1,18 +1,10 @@
 import { EventEmitter } from 'node:events';
-import type { Actor } from 'xstate';
 import type { BillAtPowerUp, EscrowDecision, Note } from '../../drivers/types.js';
-import { escrowDecision, isAcceptingCash, type transactionMachine } from '../../states/transaction.js';
+import { escrowDecision, isAcceptingCash } from '../../states/transaction.js';
 import type { Config } from '../config/schema.js';
+import type { ActiveTxn } from '../desk/desk.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
-
-/** The transaction the kiosk is running now. */
-export interface ActiveTxn {
-  id: string;
-  actor: Actor<typeof transactionMachine>;
-  /** The customer asked to cancel while a note was in escrow: act once the note is resolved. */
-  cancelWhenResolved: boolean;
-}
 
 /** How long settling waits for a note in escrow to end up stacked or returned. */
 const NOTE_RESOLVE_MS = 5000;

@@ -26,15 +26,16 @@ import { AlarmBook, createManagementLink, deviceAlarms, journalChainAlarm, type 
 import { recoverOpenTransactions } from '../recovery/recover.js';
 import { createBusinessAdapter, Forwarder, OutboxMonitor, watchServerCertificate, type BusinessAdapter } from '../uplink/index.js';
 import { startScreen, type Screen } from '../api/index.js';
-import { ControlHandler, type TransactionDesk } from './control-handler.js';
+import { ControlHandler } from './control-handler.js';
+import type { ActiveTxn, TransactionDesk } from '../desk/desk.js';
 import { createDevices, fittedDevices, openWithin, type Devices } from './devices.js';
-import { NoteFlow, type ActiveTxn } from './notes.js';
+import { NoteFlow } from './notes.js';
 import { CoinFlow } from './coins.js';
 import { SystemdNotifier } from './sd-notify.js';
 import { ChangePayer } from './payout.js';
 import { ReceiptService } from './receipts.js';
 import { CardPayments } from './cards.js';
-import { stateName } from './state-name.js';
+import { stateName } from '../../states/state-name.js';
 
 type Service = 'pay' | 'topup' | 'lookup';
 
