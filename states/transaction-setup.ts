@@ -3,6 +3,7 @@
  * and actions. The states are in transaction.ts, the card payment in transaction-card.ts.
  */
 import { assign, emit, fromCallback, fromPromise, sendTo, setup } from 'xstate';
+import { isPhoneNumber } from '../src/domain/phone.js';
 import { acceptableNotes, escrowDecision, type EscrowView } from './escrow.js';
 import type {
   AcceptCashInput,
@@ -24,8 +25,6 @@ import type {
   TransactionOutput,
   TransactionStatus,
 } from './transaction-types.js';
-
-const PHONE = /^1\d{10}$/;
 
 function credit(ctx: TransactionContext, value: number): EscrowView {
   return { service: ctx.service, amountDue: ctx.amountDue, credited: ctx.credited + value, change: ctx.change };
@@ -102,7 +101,7 @@ export const transactionSetup = setup({
     cardAuthTimeout: ({ context }) => context.timeouts.cardAuthMs ?? context.timeouts.lookupMs,
   },
   guards: {
-    validPhone: ({ event }) => event.type === 'NUMBER' && PHONE.test(event.phone),
+    validPhone: ({ event }) => event.type === 'NUMBER' && isPhoneNumber(event.phone),
     offlineTopup: ({ context }) => context.service === 'topup' && context.offline,
     isLookupOnly: ({ context }) => context.service === 'lookup',
     canTakeMoney: ({ context }) => context.service !== 'lookup',

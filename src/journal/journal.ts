@@ -3,7 +3,8 @@ import { chainHash, checkChain, requireKey, type ChainResult } from './chain.js'
 import { openDatabase, openDatabaseReadOnly, type Database } from './db.js';
 import { latestVersion } from './migrations.js';
 
-export type Service = 'pay' | 'topup' | 'lookup';
+import type { Service } from '../domain/service.js';
+export type { Service };
 export type TxnStatus = 'open' | 'completed' | 'cancelled';
 
 export interface TxnRow {
