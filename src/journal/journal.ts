@@ -2,8 +2,8 @@ import type { Coin, Note } from '../../drivers/types.js';
 import { chainHash, checkChain, requireKey, type ChainResult } from './chain.js';
 import { openDatabase, openDatabaseReadOnly, type Database } from './db.js';
 import { latestVersion } from './migrations.js';
-
 import type { Service } from '../domain/service.js';
+
 export type { Service };
 export type TxnStatus = 'open' | 'completed' | 'cancelled';
 
