@@ -13,7 +13,7 @@ export async function runKiosk(configPath: string, options: RunKioskOptions = {}
   const ring = new LogRing(1000);
   const log = createLogger(config.log.level, ring);
   const { Runtime } = await import('./runtime/runtime.js');
-  const { TlsSetupError } = await import('./uplink/tls.js');
+  const { TlsSetupError } = await import('./tls/material.js');
   let runtime: InstanceType<typeof Runtime>;
   try {
     runtime = new Runtime(config, log, { logRing: ring, configPath, ...options });

@@ -8,9 +8,10 @@
  */
 import { assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
 import type { Health } from '../drivers/types.js';
+import { SERVICES, type Service } from '../src/domain/service.js';
 
 export type { Health };
-export type TerminalService = 'pay' | 'topup' | 'lookup';
+export type TerminalService = Service;
 
 /** The device name whose health decides whether cash can be taken. */
 export const VALIDATOR = 'validator';
@@ -21,7 +22,7 @@ export const CARD_READER = 'card-reader';
 export const PAYMENT_TERMINAL = 'payment-terminal';
 export const HOPPER_PREFIX = 'hopper:';
 
-const ALL_SERVICES: readonly TerminalService[] = ['pay', 'topup', 'lookup'];
+const ALL_SERVICES: readonly TerminalService[] = SERVICES;
 
 export interface TerminalContext {
   devices: Record<string, Health>;

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { Journal, readKey } from '../../src/journal/index.js';
 import { EnvelopeAdapter } from '../../src/uplink/link/envelope-adapter.js';
 import { Forwarder } from '../../src/uplink/forwarder.js';
-import { loadTlsMaterial } from '../../src/uplink/tls.js';
+import { loadTlsMaterial } from '../../src/tls/material.js';
 
 const { values: a } = parseArgs({
   options: {

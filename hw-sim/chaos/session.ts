@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ControlRequest } from '../../src/control/protocol.js';
+import type { PayingService } from '../../src/domain/service.js';
 import type { SimStack } from '../stack.js';
 import type { Ledger } from './ledger.js';
 import { Interrupted, Lives, quiet, type KillRecord } from './lives.js';
@@ -14,7 +15,7 @@ export interface StepRecord {
   id: string | null;
   /** A start went out: the journal may hold a transaction even without an answer (killed in between). */
   startSent: boolean;
-  service: 'pay' | 'topup' | null;
+  service: PayingService | null;
   /** What the customer actually put in. */
   inserted: Piece[];
   outcome: string;

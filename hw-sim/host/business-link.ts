@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { CURRENCY, PAYING_SERVICES, PHONE_PATTERN } from '../../src/domain/index.js';
 import { EnvelopeDecoder, EnvelopeError, encodeMessage, ErrorCode, Service, type EnvelopeMessage } from '../../src/uplink/link/envelope.js';
 import { cardRequestBody, decide, describeIssues, maskPan, type CardMode } from './card-authorisation.js';
 import type { HostStore, PaymentOutcome } from './store.js';
@@ -52,7 +53,7 @@ export interface RunningBusinessLink {
   close(): Promise<void>;
 }
 
-const phone = z.string().regex(/^1\d{10}$/, 'phone must be 11 digits starting with 1');
+const phone = z.string().regex(PHONE_PATTERN, 'phone must be 11 digits starting with 1');
 const fen = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const id = z.string().min(1).max(200);
 const when = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be a date-time');
@@ -60,10 +61,10 @@ const when = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be a d
 const paymentBody = z.object({
   messageId: id,
   txnId: id,
-  service: z.enum(['pay', 'topup']),
+  service: z.enum(PAYING_SERVICES),
   phone,
   amount: fen.positive(),
-  currency: z.literal('CNY'),
+  currency: z.literal(CURRENCY),
   cashIn: fen,
   cardIn: fen.optional(),
   // Checked against the authorisations by the store: an unproven card part is an anomaly, not a refusal.
@@ -82,7 +83,7 @@ const reversalBody = z.object({
   txnId: id,
   reverses: id,
   amount: fen.positive(),
-  currency: z.literal('CNY'),
+  currency: z.literal(CURRENCY),
   reason: z.string().min(1).max(500),
   createdAt: when,
 });

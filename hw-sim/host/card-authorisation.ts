@@ -4,6 +4,7 @@
  * the test card numbers below. It stands in for an acquirer, so it keeps the masked number only.
  */
 import { z } from 'zod';
+import { CURRENCY, PHONE_PATTERN } from '../../src/domain/index.js';
 
 /**
  * approve: approves and answers. decline: declines ('insufficient-funds') and answers.
@@ -55,9 +56,9 @@ export function maskPan(pan: string): string {
 export const cardRequestBody = z.object({
   requestId: z.string().min(1).max(200),
   txnId: z.string().min(1).max(200),
-  phone: z.string().regex(/^1\d{10}$/),
+  phone: z.string().regex(PHONE_PATTERN),
   amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-  currency: z.literal('CNY'),
+  currency: z.literal(CURRENCY),
   card: z.object({
     pan: z.string().regex(/^\d{12,19}$/),
     expiry: z.string().regex(/^\d{4}$/),

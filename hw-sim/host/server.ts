@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { PHONE_PATTERN } from '../../src/domain/phone.js';
 import { HOST_MODES, startBusinessLink, type HostMode, type HostTls, type RunningBusinessLink } from './business-link.js';
 import { CARD_MODES, type CardMode } from './card-authorisation.js';
 import { HostStore, type AccountSeed, type HostRecords } from './store.js';
@@ -63,7 +64,7 @@ export const DEMO_ACCOUNTS: readonly AccountSeed[] = [
 const DEFAULT_SLOW_MS = 2000;
 const MAX_BODY_BYTES = 16 * 1024;
 
-const phone = z.string().regex(/^1\d{10}$/, 'phone must be 11 digits starting with 1');
+const phone = z.string().regex(PHONE_PATTERN, 'phone must be 11 digits starting with 1');
 const fen = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 const accountBody = z.object({ phone, amountDue: fen, holder: z.string().min(1).max(100).optional() });

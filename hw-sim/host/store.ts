@@ -5,6 +5,7 @@
  * the masked card number only) and anomalies worth showing to a test or an operator.
  */
 import Database from 'better-sqlite3';
+import type { PayingService } from '../../src/domain/service.js';
 import { maskPan, type CardAnswerBody } from './card-authorisation.js';
 
 export interface AccountSeed {
@@ -25,7 +26,7 @@ export interface AccountRecord {
 export interface IncomingPayment {
   messageId: string;
   txnId: string;
-  service: 'pay' | 'topup';
+  service: PayingService;
   phone: string;
   amount: number;
   currency: string;
@@ -235,7 +236,7 @@ interface PaymentRow {
   txn_id: string;
   message_id: string;
   phone: string;
-  service: 'pay' | 'topup';
+  service: PayingService;
   amount: number;
   currency: string;
   cash_in: number;

@@ -1,3 +1,4 @@
+import { yuan } from '../../src/domain/money.js';
 import type { CellResult } from './cell.js';
 import type { TxnRecord } from './accounting.js';
 import { PLAN } from './steps.js';
@@ -16,8 +17,6 @@ export interface MatrixReport {
 export function accounted(c: CellResult): boolean {
   return c.error === null && c.violations.length === 0;
 }
-
-const yuan = (fen: number): string => (fen / 100).toFixed(2);
 
 const TERMINAL: Record<string, string> = { inService: 'in service', degraded: 'degraded' };
 const terminalWord = (state: string): string => TERMINAL[state] ?? (state.startsWith('outOfService') ? 'out of service' : state || '?');

@@ -3,7 +3,7 @@ import type { terminalMachine } from '../../states/terminal.js';
 import type { Config } from '../config/schema.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
-import type { TransactionDesk } from '../runtime/control-handler.js';
+import type { TransactionDesk } from '../desk/desk.js';
 import { ScreenState } from './screen-state.js';
 import { startApi, type RunningApi } from './server.js';
 

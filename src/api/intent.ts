@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { TransactionEvent } from '../../states/transaction.js';
-import type { TransactionDesk } from '../runtime/control-handler.js';
+import type { TransactionDesk } from '../desk/desk.js';
+import { PAYING_SERVICES } from '../domain/service.js';
 import type { Intent } from '../ui/view-model.js';
 import type { ScreenState } from './screen-state.js';
 
 export const intentSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('start'), service: z.enum(['pay', 'topup']) }).strict(),
+  z.object({ type: z.literal('start'), service: z.enum(PAYING_SERVICES) }).strict(),
   // The machine checks the number; this only keeps junk out of it and out of the journal.
   z.object({ type: z.literal('number'), phone: z.string().regex(/^\d{1,20}$/) }).strict(),
   z.object({ type: z.literal('confirm') }).strict(),

@@ -3,9 +3,8 @@ import type { Actor } from 'xstate';
 import type { terminalMachine } from '../../states/terminal.js';
 import { capabilities } from '../../states/terminal.js';
 import type { Journal } from '../journal/index.js';
-import type { TransactionDesk } from '../runtime/control-handler.js';
-import type { ActiveTxn } from '../runtime/notes.js';
-import { stateName } from '../runtime/state-name.js';
+import type { ActiveTxn, TransactionDesk } from '../desk/desk.js';
+import { stateName } from '../../states/state-name.js';
 import type { ScreenView } from '../ui/view-model.js';
 import { screenView, type Deadline, type ScreenInput } from './view.js';
 

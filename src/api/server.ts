@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log.js';
-import type { TransactionDesk } from '../runtime/control-handler.js';
+import type { TransactionDesk } from '../desk/desk.js';
 import type { ScreenMessage, ScreenView } from '../ui/view-model.js';
 import { notLocal, readJson, sendJson, serveStatic, uiDir } from './http.js';
 import { applyIntent, intentSchema } from './intent.js';

@@ -1,11 +1,6 @@
 /** Plain-text formatting for the serial console: money, durations and fixed-width tables. */
 
-/** Integer fen as yuan with two decimals, by string arithmetic so no float ever touches money. */
-export function yuan(fen: number): string {
-  if (!Number.isSafeInteger(fen)) return '?';
-  const digits = String(Math.abs(fen)).padStart(3, '0');
-  return `${fen < 0 ? '-' : ''}${digits.slice(0, -2)}.${digits.slice(-2)}`;
-}
+export { yuan } from '../domain/money.js';
 
 /** A face value as engineers say it: 50 yuan, 5 jiao. */
 export function faceValue(fen: number): string {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SERVICES } from '../domain/service.js';
 
 /**
  * The local control protocol: one JSON object per line over a unix socket, one answer line per
@@ -7,7 +8,7 @@ import { z } from 'zod';
  */
 export const controlRequest = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('status') }),
-  z.object({ cmd: z.literal('start'), service: z.enum(['pay', 'topup', 'lookup']) }),
+  z.object({ cmd: z.literal('start'), service: z.enum(SERVICES) }),
   z.object({ cmd: z.literal('number'), phone: z.string().max(32) }),
   z.object({ cmd: z.literal('confirm') }),
   /** Pay the amount due by card instead of cash (at the review). */

@@ -4,7 +4,9 @@ import { asTyped } from './events.js';
 import type { Database } from './store.js';
 import { toJson } from './validate.js';
 
-export type Service = 'pay' | 'topup' | 'lookup';
+import type { Service } from '../domain/service.js';
+
+export type { Service };
 export type TxnStatus = 'open' | 'completed' | 'cancelled';
 
 export interface TxnRow {

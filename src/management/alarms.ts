@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { DeviceStatus } from '../../drivers/types.js';
 import type { AlarmMessage, ManagementStore } from '../journal/index.js';
 import type { Logger } from '../log.js';
-import type { Alarm, AlarmSeverity, AlarmSink } from './alarm-sink.js';
+import type { Alarm, AlarmSeverity, AlarmSink } from '../alarms/sink.js';
 
 export type { AlarmMessage };
 

@@ -4,7 +4,7 @@
  */
 import { request } from 'node:https';
 import { z } from 'zod';
-import { clientTlsOptions, type TlsMaterial } from '../uplink/tls.js';
+import { clientTlsOptions, type TlsMaterial } from '../tls/material.js';
 
 export interface ManagementTarget {
   host: string;

@@ -1,12 +1,12 @@
 import type { Config } from '../config/schema.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
-import { loadTlsMaterial } from '../uplink/tls.js';
+import { loadTlsMaterial } from '../tls/material.js';
 import { AlarmBook } from './alarms.js';
 import { ManagementLink, type ManagedTerminal } from './link.js';
 import type { SectionApplier } from './reload.js';
 
-export type { Alarm, AlarmSeverity, AlarmSink } from './alarm-sink.js';
+export type { Alarm, AlarmSeverity, AlarmSink } from '../alarms/sink.js';
 export { AlarmBook, deviceAlarms, type ActiveAlarm, type AlarmMessage } from './alarms.js';
 export { ManagementLink, managementTarget, type ManagedTerminal, type ManagementLinkOptions } from './link.js';
 export { reloadConfiguration, type ReloadOutcome, type SectionApplier } from './reload.js';

@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
-import type { TlsMaterial } from '../uplink/tls.js';
+import type { TlsMaterial } from '../tls/material.js';
 import type { AlarmBook } from './alarms.js';
 import { CommandRefused, remoteCommandSchema, RemoteCommands, type CommandExecutor, type RemoteCommand } from './commands.js';
 import { extractArgsSchema, journalExtract } from './extract.js';

@@ -5,7 +5,7 @@ import type { AuthoriseCardInput, CardProgress, CardResult, StopCard } from '../
 import { PAYMENT_TERMINAL } from '../../states/terminal.js';
 import type { CardUnknownOutcome, Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
-import type { AlarmSink } from '../management/alarm-sink.js';
+import type { AlarmSink } from '../alarms/sink.js';
 import { UplinkError, type BusinessAdapter } from '../uplink/index.js';
 
 type SendBack = (event: CardProgress | CardResult) => void;

@@ -3,8 +3,8 @@ import { isAcceptingCash } from '../../states/transaction.js';
 import { COIN_ACCEPTOR } from '../../states/terminal.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
-import type { AlarmSink } from '../management/index.js';
-import type { ActiveTxn } from './notes.js';
+import type { AlarmSink } from '../alarms/sink.js';
+import type { ActiveTxn } from '../desk/desk.js';
 
 /**
  * The coin flow, journal first. Every coin is journalled with the acceptor's event counter, so

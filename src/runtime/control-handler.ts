@@ -1,24 +1,13 @@
 import type { Actor } from 'xstate';
-import type { TransactionEvent } from '../../states/transaction.js';
-import { capabilities, type TerminalService, type terminalMachine } from '../../states/terminal.js';
+import { capabilities, type terminalMachine } from '../../states/terminal.js';
 import type { Config } from '../config/schema.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger, LogRing } from '../log.js';
 import { fittedDevices, type Devices } from './devices.js';
-import type { ActiveTxn } from './notes.js';
+import type { TransactionDesk } from '../desk/desk.js';
 import type { ReceiptService } from './receipts.js';
-import { stateName } from './state-name.js';
-
-/** What the runtime's transaction lifecycle offers the control requests. */
-export interface TransactionDesk {
-  active(): ActiveTxn | null;
-  lastId(): string | null;
-  /** The validator has been told to accept notes for the running transaction. */
-  accepting(): boolean;
-  start(service: TerminalService): string;
-  customer(event: TransactionEvent): ControlResponse;
-}
+import { stateName } from '../../states/state-name.js';
 
 export interface ControlDeps {
   config: Config;

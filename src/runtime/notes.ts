@@ -1,18 +1,9 @@
 import { EventEmitter } from 'node:events';
-import type { Actor } from 'xstate';
 import type { BillAtPowerUp, EscrowDecision, Note } from '../../drivers/types.js';
-import { escrowDecision, isAcceptingCash, type transactionMachine } from '../../states/transaction.js';
-import type { Config } from '../config/schema.js';
+import type { EscrowAnswer } from '../../states/transaction.js';
+import type { ActiveTxn } from '../desk/desk.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
-
-/** The transaction the kiosk is running now. */
-export interface ActiveTxn {
-  id: string;
-  actor: Actor<typeof transactionMachine>;
-  /** The customer asked to cancel while a note was in escrow: act once the note is resolved. */
-  cancelWhenResolved: boolean;
-}
 
 /** How long settling waits for a note in escrow to end up stacked or returned. */
 const NOTE_RESOLVE_MS = 5000;
@@ -25,7 +16,6 @@ const NOTE_RESOLVE_MS = 5000;
 export class NoteFlow extends EventEmitter<{ 'note-resolved': [string] }> {
   constructor(
     private readonly journal: Journal,
-    private readonly limits: Config['limits'],
     /** The running transaction, if any. */
     private readonly active: () => ActiveTxn | null,
     private readonly log: Logger,
@@ -35,12 +25,12 @@ export class NoteFlow extends EventEmitter<{ 'note-resolved': [string] }> {
 
   onEscrow(note: Note): EscrowDecision {
     const a = this.active();
-    const snap = a?.actor.getSnapshot();
-    if (!a || !snap || !isAcceptingCash(snap) || a.cancelWhenResolved) {
+    const answer = a && !a.cancelWhenResolved ? askEscrow(a, note.value) : undefined;
+    if (!a || !answer?.takingCash) {
       this.returnStrayNote(note);
       return 'return';
     }
-    const decision = escrowDecision(snap.context, note.value, this.limits, true);
+    const { decision } = answer;
     this.journal.noteEscrowed(a.id, note);
     if (decision === 'return') {
       this.journal.noteReturned(a.id, note, 'over-limit');
@@ -147,4 +137,13 @@ export class NoteFlow extends EventEmitter<{ 'note-resolved': [string] }> {
       this.log.error({ txn: id, value: still.value }, 'a note in escrow was neither stacked nor returned; recorded for the cash count');
     }
   }
+}
+
+/** The running transaction's machine decides, from what it has credited so far; it answers at once. */
+function askEscrow(a: ActiveTxn, value: number): EscrowAnswer | undefined {
+  let answer: EscrowAnswer | undefined;
+  const sub = a.actor.on('escrow', (e) => (answer = e));
+  a.actor.send({ type: 'NOTE_ESCROWED', value });
+  sub.unsubscribe();
+  return answer;
 }

@@ -1,4 +1,10 @@
-/** Pure helpers of the screen, shared by the page and its tests. */
+/**
+ * Pure helpers of the screen, shared by the page and its tests.
+ *
+ * The screen is compiled on its own (src/ui/tsconfig.json, rootDir src/ui) and served from dist/ui,
+ * so it cannot import src/domain: `yuan` and `isMobileNumber` are copies of src/domain's `yuanSign`
+ * and `isMobileNumber`, the source of truth; test/domain/domain.test.ts keeps them equal.
+ */
 
 /** ¥123.50 from 12350 fen. */
 export function yuan(fen: number): string {

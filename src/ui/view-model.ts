@@ -18,6 +18,7 @@ export type ScreenName =
   | 'outOfService'
   | 'maintenance';
 
+/** src/domain's PayingService; a copy because the screen is compiled apart from src (see format.ts). */
 export type Service = 'pay' | 'topup';
 
 /** Degraded conditions the customer is told about before paying. */

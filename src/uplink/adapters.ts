@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { BusinessAdapter } from './adapter.js';
 import { EnvelopeAdapter } from './link/envelope-adapter.js';
-import { loadTlsMaterial } from './tls.js';
+import { loadTlsMaterial } from '../tls/material.js';
 
 type AdapterName = Config['server']['adapter'];
 

@@ -3,7 +3,7 @@
  * kiosk may be talking to an impostor, or the operator changed certificates without updating the
  * pinned CA. It is raised as an alarm while it lasts.
  */
-import type { AlarmSink } from '../management/alarm-sink.js';
+import type { AlarmSink } from '../alarms/sink.js';
 import type { BusinessAdapter, LinkDown } from './adapter.js';
 
 export const CERTIFICATE_ALARM = { kind: 'server-certificate', source: 'business-link' } as const;

@@ -17,4 +17,4 @@ export {
 } from './forwarder.js';
 export { paymentPayloadSchema, reversalPayloadSchema, type PaymentPayload, type ReversalPayload } from './messages.js';
 export { BACKLOG_ALARM, DISK_ALARM, OutboxMonitor, type MonitorReading, type OutboxMonitorOptions } from './outbox-monitor.js';
-export { loadTlsMaterial, clientTlsOptions, TlsSetupError, type TlsFiles, type TlsMaterial } from './tls.js';
+export { loadTlsMaterial, clientTlsOptions, TlsSetupError, type TlsFiles, type TlsMaterial } from '../tls/material.js';

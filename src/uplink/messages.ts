@@ -4,8 +4,11 @@
  * by the server over and over.
  */
 import { z } from 'zod';
+import { CURRENCY } from '../domain/money.js';
+import { PHONE_PATTERN } from '../domain/phone.js';
+import { PAYING_SERVICES } from '../domain/service.js';
 
-const phoneSchema = z.string().regex(/^1\d{10}$/);
+const phoneSchema = z.string().regex(PHONE_PATTERN);
 const fenSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** What a payment says of its card part. Never the card number: at most first 6 and last 4 digits. */
@@ -25,10 +28,10 @@ export const paymentPayloadSchema = z
   .object({
     messageId: z.string().min(1),
     txnId: z.string().min(1),
-    service: z.enum(['pay', 'topup']),
+    service: z.enum(PAYING_SERVICES),
     phone: phoneSchema,
     amount: fenSchema.positive(),
-    currency: z.literal('CNY'),
+    currency: z.literal(CURRENCY),
     cashIn: fenSchema,
     /** What the card paid, in fen; absent means 0. */
     cardIn: fenSchema.optional(),
@@ -45,7 +48,7 @@ export const reversalPayloadSchema = z.object({
   /** The message id of the request being undone. */
   reverses: z.string().min(1),
   amount: fenSchema.positive(),
-  currency: z.literal('CNY'),
+  currency: z.literal(CURRENCY),
   reason: z.string().min(1),
   createdAt: z.string().min(1),
 });

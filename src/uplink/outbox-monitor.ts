@@ -6,7 +6,7 @@
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { AlarmSink } from '../management/alarm-sink.js';
+import type { AlarmSink } from '../alarms/sink.js';
 
 export interface MonitorPort {
   /** When the oldest unacknowledged message (of `kind`, if given) was written (ISO 8601), or null for none. */

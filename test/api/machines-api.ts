@@ -7,8 +7,8 @@ import { transactionMachine, type AcceptCashInput, type CloseInput, type LookupI
 import { ScreenState } from '../../src/api/screen-state.js';
 import { startApi } from '../../src/api/server.js';
 import { Journal } from '../../src/journal/index.js';
-import type { TransactionDesk } from '../../src/runtime/control-handler.js';
-import type { ActiveTxn } from '../../src/runtime/notes.js';
+import type { TransactionDesk } from '../../src/desk/desk.js';
+import type { ActiveTxn } from '../../src/desk/desk.js';
 import { testKey } from '../journal/keys.js';
 
 /**

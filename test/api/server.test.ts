@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { terminalMachine } from '../../states/terminal.js';
 import { ScreenState } from '../../src/api/screen-state.js';
 import { startApi } from '../../src/api/server.js';
-import type { TransactionDesk } from '../../src/runtime/control-handler.js';
+import type { TransactionDesk } from '../../src/desk/desk.js';
 import { startMachinesApi } from './machines-api.js';
 
 const NOTE = { value: 5000, currency: 'CNY', code: 5 };

@@ -14,7 +14,7 @@ import { Journal } from '../../src/journal/index.js';
 import type { Alarm, AlarmSink } from '../../src/management/index.js';
 import { recoverOpenTransactions } from '../../src/recovery/recover.js';
 import { CoinFlow } from '../../src/runtime/coins.js';
-import type { ActiveTxn } from '../../src/runtime/notes.js';
+import type { ActiveTxn } from '../../src/desk/desk.js';
 import { testKey } from '../journal/keys.js';
 import { FakeLine } from './fake-line.js';
 import { FakeAcceptor } from './fake-acceptor.js';

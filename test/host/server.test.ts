@@ -10,7 +10,7 @@ import { hostCommand } from '../../hw-sim/host/command.js';
 import { startHost, type HostOptions, type RunningHost } from '../../hw-sim/host/server.js';
 import { ErrorCode, Service } from '../../src/uplink/link/envelope.js';
 import { LinkSession } from '../../src/uplink/link/session.js';
-import { loadTlsMaterial } from '../../src/uplink/tls.js';
+import { loadTlsMaterial } from '../../src/tls/material.js';
 import type { DevPkiFiles } from '../../hw-sim/pki/dev-pki.js';
 
 const ZHANG = '13800138000';

@@ -4,7 +4,7 @@ import t from 'tap';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Journal } from '../../src/journal/index.js';
-import type { Alarm, AlarmSink } from '../../src/management/alarm-sink.js';
+import type { Alarm, AlarmSink } from '../../src/alarms/sink.js';
 import { AlarmBook, deviceAlarms, journalChainAlarm, managementTarget } from '../../src/management/index.js';
 import { LogCapture } from './fixture.js';
 

@@ -16,7 +16,7 @@ import type { ControlRequest, ControlResponse } from '../../src/control/protocol
 import { Journal } from '../../src/journal/index.js';
 import { AlarmBook, ManagementLink, runtimeAppliers } from '../../src/management/index.js';
 import { createDevPki, type DevPkiFiles } from '../../hw-sim/pki/dev-pki.js';
-import { loadTlsMaterial } from '../../src/uplink/tls.js';
+import { loadTlsMaterial } from '../../src/tls/material.js';
 
 export const TERMINAL = 'K-TEST-1';
 const KEY = Buffer.alloc(32, 0x3c);

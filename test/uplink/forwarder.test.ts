@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDevPki } from '../../hw-sim/pki/dev-pki.js';
-import type { Alarm, AlarmSink } from '../../src/management/alarm-sink.js';
+import type { Alarm, AlarmSink } from '../../src/alarms/sink.js';
 import {
   Forwarder,
   MAX_REJECTIONS,

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Test } from 'tap';
 import { createDevPki, type DevPkiFiles } from '../../hw-sim/pki/dev-pki.js';
 import { EnvelopeDecoder, encodeMessage, Service, type EnvelopeMessage } from '../../src/uplink/link/envelope.js';
-import { loadTlsMaterial, type TlsMaterial } from '../../src/uplink/tls.js';
+import { loadTlsMaterial, type TlsMaterial } from '../../src/tls/material.js';
 
 export interface Pki {
   files: DevPkiFiles;

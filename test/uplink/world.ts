@@ -6,7 +6,7 @@ import { startHost, type HostOptions, type RunningHost } from '../../hw-sim/host
 import type { DevPkiFiles } from '../../hw-sim/pki/dev-pki.js';
 import { EnvelopeAdapter } from '../../src/uplink/link/envelope-adapter.js';
 import type { SessionOptions } from '../../src/uplink/link/session.js';
-import { loadTlsMaterial } from '../../src/uplink/tls.js';
+import { loadTlsMaterial } from '../../src/tls/material.js';
 
 export interface World {
   dir: string;

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import type { AccountInfo, AdapterEvents, BusinessAdapter, CardAuthorisationAnswer, CardAuthorisationRequest, DeliveryAck, OutboxMessage } from '../adapter.js';
 import type { CardRead, SensitiveCardData } from '../../../drivers/types.js';
+import { CURRENCY } from '../../domain/money.js';
 import { UplinkError } from '../errors.js';
 import { ErrorCode, Service } from './envelope.js';
 import { LinkSession, type Answer, type LinkDown, type SessionOptions } from './session.js';
@@ -127,7 +128,7 @@ function cardRequestBody(r: CardAuthorisationRequest, card: SensitiveCardData): 
     txnId: r.txnId,
     phone: r.phone,
     amount: r.amount,
-    currency: 'CNY',
+    currency: CURRENCY,
     card: { pan: ascii(card.pan), expiry: ascii(card.expiry), ...(card.track2 ? { track2: ascii(card.track2) } : {}) },
   };
 }

@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity, connect, createSecureContext, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { UplinkError } from '../errors.js';
-import { clientTlsOptions, TlsSetupError, type TlsMaterial } from '../tls.js';
+import { clientTlsOptions, TlsSetupError, type TlsMaterial } from '../../tls/material.js';
 import { DEFAULT_LIMITS, EnvelopeDecoder, EnvelopeError, encodeMessage, MAX_SEQ, Service, type EnvelopeLimits } from './envelope.js';
 
 /** Why the link is down. 'server-certificate': the server's certificate was not trusted. */
