@@ -46,7 +46,7 @@ export const benchmark: Benchmark = {
     return {
       benchmark: 'boot',
       method:
-        `spawning 'kiosk run' (from dist/) with the validator, coin acceptor, two hoppers and printer emulated on socat ptys ` +
+        `spawning the simulator's runtime entry (dist/hw-sim/runtime-entry.js) with the validator, coin acceptor, two hoppers and printer emulated on socat ptys ` +
         `(emulator default timing: the validator takes 300 ms to initialise after Reset) until it logs 'terminal in service'; ` +
         `the first boot creates the journal, the others recover it; median of ${boots}, against the median of ${boots} ` +
         `spawns of 'node -e 0' to their exit.`,

@@ -191,7 +191,7 @@ program
   .description('every emulator fault × every step of a payment, one fresh kiosk per cell: a table of outcomes; exits 1 if money goes unaccounted in any cell')
   .option('--faults <ids>', 'comma-separated fault ids (default: all)')
   .option('--steps <ids>', 'comma-separated step ids: idle,number,review,cash,escrow,partial,change,receipt (default: all)')
-  .option('--out <file>', 'write the markdown table there (e.g. docs/fault-matrix.md) instead of printing it')
+  .option('--out <file>', 'write the markdown table there (e.g. docs/reports/DATE-fault-matrix.md) instead of printing it')
   .option('--json', 'print the report as one JSON object')
   .option('--keep', "keep every cell's folder (journal, logs), not only the failing ones")
   .action(async (opts: import('./matrix/command.js').MatrixOptions) => {

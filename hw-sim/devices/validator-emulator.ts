@@ -1,7 +1,7 @@
 /**
  * A validator emulator as one object, the simulator's side of a driver descriptor: the model name
- * it answers for (the configuration's `validator.model`), a line for `sim device --help`, and how to
- * run it on a port with its operator console. The stack, the scenario runner and `sim device`
+ * it answers for (the configuration's `validator.model`), a line for `kiosk-sim device --help`, and how to
+ * run it on a port with its operator console. The stack, the scenario runner and `kiosk-sim device`
  * iterate over VALIDATOR_EMULATORS (hw-sim/devices/validators.ts).
  */
 import type { ConsoleOptions } from './command-console.js';
@@ -21,7 +21,7 @@ export interface ValidatorLineOptions {
 
 export interface ValidatorEmulator {
   readonly model: string;
-  /** One line for `sim device <model> --help`. */
+  /** One line for `kiosk-sim device <model> --help`. */
   readonly description: string;
   run(options: ValidatorEmulatorOptions, line?: ValidatorLineOptions): Promise<{ stop(): Promise<void> }>;
 }

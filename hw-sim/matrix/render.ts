@@ -93,7 +93,7 @@ function minutes(ms: number): string {
   return s < 120 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
-/** The whole report as the markdown page docs/fault-matrix.md is. */
+/** The whole report as the markdown page of a fault matrix report (docs/reports/). */
 export function renderMarkdown(r: MatrixReport): string {
   const byKey = new Map(r.cells.map((c) => [`${c.fault}/${c.step}`, c]));
   const bad = r.cells.filter((c) => !accounted(c));

@@ -3,8 +3,8 @@ import { SERVICES } from '../domain/service.js';
 
 /**
  * The local control protocol: one JSON object per line over a unix socket, one answer line per
- * request. The embedded launcher, the scenario runner and (later) the engineers' console use it;
- * the customer screen will use the HTTP API built on the same runtime calls.
+ * request. The embedded launcher, the scenario runner and the engineers' console use it;
+ * the customer screen uses the HTTP API (src/api) built on the same runtime calls.
  */
 export const controlRequest = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('status') }),

@@ -56,7 +56,8 @@ export interface EventRecord {
 /** Told of the events each write committed, right after the commit. */
 export type CommitObserver = (events: readonly JournalEvent[]) => void;
 
-export const PAYMENT_CURRENCY = 'CNY';
+/** The currency of payments and of the cash box (src/domain). */
+export { CURRENCY as PAYMENT_CURRENCY } from '../domain/money.js';
 
 /**
  * What every concern module writes through: one SQLite transaction per money fact, the hash chain

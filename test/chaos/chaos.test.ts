@@ -8,7 +8,7 @@ import type { ChaosReport } from '../../hw-sim/chaos/campaign.js';
  * (reversed), a card approved. Seed 154: a reader card declined, then cash; a card approved and the
  * link dropped (reversed); a timed kill. Seed 66: the payment terminal declines, the customer pays
  * cash, a kill during it. One run per seed keeps CI short; the campaign's larger runs are in the
- * README (Crash campaign).
+ * docs/testing.md (Crash campaign) and docs/reports/.
  */
 const SEEDS = [2, 154, 66];
 

@@ -55,7 +55,7 @@ t.test('every plan is one the session can run and the checks can judge', async (
 });
 
 t.test('the plan of a seed is pinned, card steps and the card path included', async (t) => {
-  // Seed 2001 of the campaign in the README: a reader run whose one card is approved and killed during its authorisation.
+  // Seed 2001 of the campaign in docs/reports/: a reader run whose one card is approved and killed during its authorisation.
   t.equal(
     describePlan(generatePlan(2001)),
     'reader | due 100 card approve, else [n100] | kills: kill 1859 ms after the card in #1 | fault: validator-jam at #1 | server down 1489 ms into #1, up after #1',

@@ -29,7 +29,7 @@ const TYPES = intentSchema.options.map((o) => o.shape.type.value as string);
 const BARE = new Set(TYPES.filter((type) => type !== 'start' && type !== 'number'));
 for (const type of ['start', 'number', 'confirm', 'done', 'cancel', 'activity']) assert.ok(TYPES.includes(type), `the intent ${type} is gone`);
 
-/** Whether `v` is an intent, from the list of intents the screen may send (docs: README, ui). */
+/** Whether `v` is an intent, from the list of intents the screen may send (docs/customer-screen.md, src/ui). */
 function wellFormed(v: unknown): boolean {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   const o = v as Record<string, unknown>;
