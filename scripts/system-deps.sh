@@ -8,6 +8,8 @@
 #   fonts-wqy-zenhei: a CJK font, so the Chinese screen renders (and its screenshots show) text.
 #   cage: the Wayland kiosk compositor systemd/kiosk-screen.service starts; systemd-analyze
 #         verify checks that the unit's command exists.
+#   openssl: an RSA server certificate for the weak-suite TLS tests (test/uplink/tls-ciphers.test.ts).
+#   udev: udevadm, which parses systemd/99-kiosk.rules in test/systemd/hardening.test.ts.
 set -euo pipefail
 missing=()
 command -v socat >/dev/null 2>&1 || missing+=(socat)
@@ -16,6 +18,8 @@ if [ "${1:-}" = tests ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   dpkg -s fonts-wqy-zenhei >/dev/null 2>&1 || missing+=(fonts-wqy-zenhei)
   command -v cage >/dev/null 2>&1 || missing+=(cage)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v udevadm >/dev/null 2>&1 || missing+=(udev)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -40,6 +40,7 @@ app=/opt/kiosk
 etc=/etc/kiosk
 config=$etc/config.json
 unit_dir=/etc/systemd/system
+dropin_dir=$unit_dir/kiosk.service.d
 rules=/etc/udev/rules.d/99-kiosk.rules
 tmpfiles=/etc/tmpfiles.d/kiosk.conf
 
@@ -152,10 +153,10 @@ for unit in kiosk.service kiosk-console@.service kiosk-screen.service; do
   if put "$rendered/$unit" "$unit_dir/$unit" 0644; then unit_changed=1; fi
 done
 
-step "udev rules: /dev/kiosk/bill-validator, /dev/kiosk/coin-bus, /dev/kiosk/printer"
+step "udev rules: /dev/kiosk/bill-validator, /dev/kiosk/coin-bus, /dev/kiosk/printer, /dev/kiosk/card-reader"
 if put "$src/systemd/99-kiosk.rules" "$rules" 0644; then
   run udevadm control --reload
-  run udevadm trigger --action=add --subsystem-match=tty --subsystem-match=usbmisc --subsystem-match=usb
+  run udevadm trigger --action=add --subsystem-match=tty --subsystem-match=usbmisc --subsystem-match=usb --subsystem-match=hidraw --subsystem-match=input
 fi
 
 step "tmpfiles: /var/lib/kiosk and /run/kiosk"
@@ -187,6 +188,15 @@ else
     fail "$config is not valid (the errors are above): fix it, then run this script again"
 fi
 
+step "the addresses kiosk.service may reach: $dropin_dir/ip-allow.conf"
+# The unit allows loopback only (IPAddressDeny=any); the servers of the configuration and the name
+# servers are added here, resolved now (systemd filters by address, not by name).
+ip_warning=''
+"$node_bin" "$src/systemd/ip-allow.mjs" "$check_file" >"$rendered/ip-allow.conf" || ip_warning=1
+sed -n 's/^IPAddressAllow=/    allow /p' "$rendered/ip-allow.conf"
+[ -n "$ip_warning" ] && echo "    warning: a configured host did not resolve (above): the kiosk cannot reach it until this script runs again"
+if put "$rendered/ip-allow.conf" "$dropin_dir/ip-allow.conf" 0644; then unit_changed=1; fi
+
 step "enable and start kiosk.service"
 [ "$unit_changed" -eq 1 ] && run systemctl daemon-reload
 run systemctl enable kiosk.service
@@ -202,13 +212,21 @@ fi
 
 if [ "$screen" -eq 1 ]; then
   step "the customer's screen: user kiosk-screen, kiosk-screen.service on tty1"
-  for group in video render input; do
+  # video and render for the display; not input: logind hands the session's input devices to cage,
+  # and a member of input could read every keyboard, the card reader's keystrokes included.
+  for group in video render; do
     getent group "$group" >/dev/null || run groupadd --system "$group"
   done
   if id kiosk-screen >/dev/null 2>&1; then
     echo "    user kiosk-screen exists"
   else
-    run useradd --system --user-group --groups video,render,input --home-dir /var/lib/kiosk-screen --no-create-home --shell /usr/sbin/nologin kiosk-screen
+    run useradd --system --user-group --groups video,render --home-dir /var/lib/kiosk-screen --no-create-home --shell /usr/sbin/nologin kiosk-screen
+  fi
+  # Installed by an earlier version with the input group: it leaves it.
+  if id -nG kiosk-screen 2>/dev/null | tr ' ' '\n' | grep -qx input; then
+    run gpasswd --delete kiosk-screen input
+  else
+    echo "    kiosk-screen is not in the input group"
   fi
   grep -q '"api"' "$check_file" 2>/dev/null || echo "    warning: $config has no \"api\" section, so no page is served: add \"api\": { \"port\": 8400 }"
   run systemctl enable kiosk-screen.service

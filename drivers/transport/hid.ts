@@ -64,7 +64,12 @@ export class NodeHidSource extends EventEmitter<HidSourceEvents> implements HidS
       throw new Error(`cannot open HID device ${this.description}: ${(err as Error).message}`);
     }
     this.device = device;
-    device.on('data', (data: Buffer) => this.emit('report', Buffer.from(data)));
+    // The driver zeroes the report it is given; node-hid's own buffer is zeroed here.
+    device.on('data', (data: Buffer) => {
+      const report = Buffer.from(data);
+      data.fill(0);
+      this.emit('report', report);
+    });
     // hidapi reports an unplugged device as a read error; the device is unusable from then on.
     device.on('error', (err: Error) => {
       if (this.device !== device) return;

@@ -128,5 +128,7 @@ function classify(e: Error): ManagementError {
   if (code === 'ECONNREFUSED') return new ManagementError('refused', `connection refused (${e.message})`);
   if (CERTIFICATE_CODES.has(code)) return new ManagementError('certificate', `the server's certificate is refused: ${code}`);
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return new ManagementError('handshake', `TLS handshake failed: ${code}`);
+  // An alert from the server (no suite in common, say) comes as EPROTO with OpenSSL's reason.
+  if (code === 'EPROTO') return new ManagementError('handshake', `TLS handshake failed: ${e.message}`);
   return new ManagementError('network', `${code || 'network error'}: ${e.message}`);
 }

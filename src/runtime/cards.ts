@@ -3,6 +3,7 @@ import { fromCallback } from 'xstate';
 import type { ApprovalRecord, AuthorisationResult, CardRead, CardReader, PaymentTerminal, TerminalProgress } from '../../drivers/types.js';
 import type { AuthoriseCardInput, CardProgress, CardResult, StopCard } from '../../states/transaction.js';
 import { PAYMENT_TERMINAL } from '../../states/terminal.js';
+import { maskCardNumbersInLines } from '../domain/card-number.js';
 import type { CardUnknownOutcome, Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
 import type { AlarmSink } from '../alarms/sink.js';
@@ -280,11 +281,17 @@ export class CardPayments {
     return this.unknownResult(input.id, requestId, result.code, result.approval?.receiptNo);
   }
 
-  /** The terminal's receipt lines (it masks the card itself), for the kiosk's receipt. */
+  /**
+   * The terminal's receipt lines, for the kiosk's receipt. A terminal should mask the card itself;
+   * whatever it prints is still searched for card numbers (Luhn) and masked to 6 + 4 before the
+   * journal keeps it.
+   */
   private keepReceipts(txnId: string, result: AuthorisationResult): void {
     const customer = result.receipts.filter((r) => r.type === 'customer' || r.type === 'unspecified');
     if (customer.length === 0) return;
-    this.o.journal.append(txnId, 'terminal.receipt', { lines: customer.flatMap((r) => r.lines) });
+    const { lines, found } = maskCardNumbersInLines(customer.flatMap((r) => r.lines));
+    if (found > 0) this.o.log.warn({ txn: txnId, found }, 'the terminal printed a card number on its receipt: masked before journalling');
+    this.o.journal.append(txnId, 'terminal.receipt', { lines });
   }
 
   // ------------------------------------------------------------------ shared

@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimStack } from '../../hw-sim/stack.js';
 import { Journal, readKey } from '../../src/journal/index.js';
+import { scanFolder } from '../../hw-sim/runner/pan-scan.js';
 import { cardOffered, kioskStatus, until } from './until.js';
 
 // The real runtime (dist/, built by `npx tsc -p tsconfig.json`) with a ZVT terminal emulator on
 // loopback TCP, a printer emulator and the reference server; the customer is played over the
 // control socket, one bill after another on the same kiosk.
 // One account per bill: a paid bill leaves nothing due on its account.
-const PHONES = ['13800138001', '13800138002', '13800138003', '13800138004'];
+const PHONES = ['13800138001', '13800138002', '13800138003', '13800138004', '13800138005'];
 const DUE = 3000;
 
 type Status = {
@@ -114,7 +115,25 @@ t.test('card payments at a ZVT terminal through the real runtime', async (t) => 
     t.same(net(), before, 'the silent terminal booked nothing');
   });
 
-  t.same(net(), [2 * DUE, DUE], 'approved minus reversed is what the customer paid for');
+  await t.test('a terminal that prints the full card number: journalled and printed masked to 6 + 4', async (t) => {
+    const id = await startBill(PHONES[4]!);
+    // Whole, grouped, and split over two lines.
+    stack.zvtEmulator.receiptExtra = ['CARD 4111111111111111', 'PAN 5555 5555', '5555 4444'];
+    t.teardown(() => void (stack.zvtEmulator.receiptExtra = []));
+    stack.zvtEmulator.choose('approve');
+    await stack.control({ cmd: 'card' });
+    t.match(await ended(id), { status: 'completed', cardIn: DUE });
+    const receipt = await until('the receipt with the terminal lines', async () => {
+      if (!existsSync(stack.receiptsDir)) return undefined;
+      return readdirSync(stack.receiptsDir)
+        .map((f) => readFileSync(join(stack.receiptsDir, f), 'utf8'))
+        .find((x) => x.includes('CARD 411111'));
+    });
+    t.match(receipt, /CARD 411111\*{6}1111/);
+    t.match(receipt, /PAN 5555 55\*\*\s+\*{4} 4444/);
+  });
+
+  t.same(net(), [3 * DUE, DUE], 'approved minus reversed is what the customer paid for');
   const verify = await stack.control({ cmd: 'verify' });
   t.same(verify.problems, [], 'journal money invariants hold');
   await stack.killRuntime('SIGTERM');
@@ -125,4 +144,8 @@ t.test('card payments at a ZVT terminal through the real runtime', async (t) => 
   t.equal(unresolved.length, 1, 'the silent terminal left one unresolved request for the operator');
   t.same(j.pendingTerminalReversals(), []);
   t.same(j.verify(), []);
+  const receiptEvents = all.flatMap((x) => j.events(x.id)).filter((e) => e.type === 'terminal.receipt');
+  t.ok(receiptEvents.some((e) => (e.data.lines as string[]).includes('CARD 411111******1111')), "the terminal's lines are journalled masked");
+  // The journal (with its WAL) and the printed receipts hold no card number in any form.
+  t.same(scanFolder(dir).findings.filter((f) => !f.file.startsWith('pki/')), [], 'no card number left in the kiosk files');
 });

@@ -124,12 +124,12 @@ t.test('wait-for-url.mjs waits for the page, and gives up on a bad argument', as
   t.equal(spawnSync(process.execPath, [join(dir, 'wait-for-url.mjs')], { encoding: 'utf8' }).status, 2, 'no URL');
 });
 
-t.test('udev rules: the three stable names, groups, modes and systemd tags', async (t) => {
+t.test('udev rules: the four stable names, groups, modes and systemd tags', async (t) => {
   const rules = read('99-kiosk.rules')
     .split('\n')
     .filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
   const naming = rules.filter((l) => l.includes('SYMLINK+='));
-  for (const name of ['kiosk/bill-validator', 'kiosk/coin-bus', 'kiosk/printer']) {
+  for (const name of ['kiosk/bill-validator', 'kiosk/coin-bus', 'kiosk/printer', 'kiosk/card-reader']) {
     t.ok(naming.some((l) => l.includes(`SYMLINK+="${name}"`)), name);
   }
   for (const [vendor, product] of [
@@ -142,7 +142,7 @@ t.test('udev rules: the three stable names, groups, modes and systemd tags', asy
   }
   t.ok(naming.some((l) => l.includes('SUBSYSTEM=="usbmisc"') && l.includes('KERNEL=="lp[0-9]*"')), 'usblp printers');
   for (const l of naming) {
-    t.match(l, /GROUP="(dialout|lp)"/, 'a group the service user is in');
+    t.match(l, /GROUP="(dialout|lp|kiosk)"/, 'a group the service user is in');
     t.match(l, /MODE="0660"/);
     t.match(l, /TAG\+="systemd"/);
   }
@@ -180,7 +180,8 @@ t.test('install.sh --dry-run lists every step and changes nothing', async (t) =>
     /systemctl enable kiosk\.service/,
     /systemctl (start|restart) kiosk\.service/,
     /systemctl enable kiosk-console@ttyS0\.service/,
-    /useradd .*--groups video,render,input .*kiosk-screen/,
+    /useradd .*--groups video,render .*kiosk-screen/,
+    /kiosk\.service\.d\/ip-allow\.conf/,
     /systemctl enable kiosk-screen\.service/,
     /dry run: nothing was changed/,
   ]) {

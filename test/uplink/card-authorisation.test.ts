@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { EnvelopeAdapter } from '../../src/uplink/link/envelope-adapter.js';
+import { cardRequestBody, EnvelopeAdapter } from '../../src/uplink/link/envelope-adapter.js';
 import { ErrorCode, Service } from '../../src/uplink/link/envelope.js';
 import { paymentPayloadSchema } from '../../src/uplink/messages.js';
 import { UplinkError, type UplinkErrorKind } from '../../src/uplink/errors.js';
@@ -358,3 +358,29 @@ t.test('what the kiosk sends, and answers the host never gives', async (t) => {
   t.notOk(logs.lines.some((l) => l.includes(VISA)), 'the card number is never logged');
 });
 
+
+t.test('the request body is JSON bytes assembled around the card bytes, the same document as before', async (t) => {
+  const s = swipe(VISA);
+  const r = request();
+  const body = await s.read.sensitive.consume((card) => cardRequestBody(r, card));
+  t.same(JSON.parse(body.toString('utf8')), {
+    ...r,
+    currency: 'CNY',
+    card: { pan: VISA, expiry: TEST_CARDS.visa!.expiry, track2: track2({ ...TEST_CARDS.visa!, pan: VISA }) },
+  });
+  // A body of its own, not a slice of Node's shared pool: zeroing it leaves no copy behind.
+  t.equal(body.byteOffset, 0);
+  t.equal(body.buffer.byteLength, body.length);
+  const odd = await swipe(VISA).read.sensitive.consume((card) =>
+    (() => {
+      card.pan[3] = 0x22; // a quote would need escaping: refused, not quoted
+      try {
+        cardRequestBody(r, card);
+        return 'built';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })(),
+  );
+  t.equal(odd, 'card data with a character JSON would escape');
+});

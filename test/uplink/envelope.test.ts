@@ -3,6 +3,7 @@ import t from 'tap';
 import {
   EnvelopeDecoder,
   EnvelopeError,
+  encodeFrames,
   encodeMessage,
   ErrorCode,
   Service,
@@ -194,3 +195,13 @@ check(
     }
   }),
 );
+
+t.test('encodeFrames: an encoded body gives the bytes encodeMessage gives, in a buffer of its own', async (t) => {
+  for (const v of VECTORS) {
+    const { body, ...head } = v.message;
+    const limits = v.limits ?? undefined;
+    const frames = encodeFrames(head, Buffer.from(JSON.stringify(body), 'utf8'), limits);
+    t.equal(frames.toString('hex'), v.hex, v.name);
+    t.equal(frames.buffer.byteLength, frames.length, `${v.name}: not a slice of the shared pool`);
+  }
+});

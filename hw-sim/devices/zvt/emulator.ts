@@ -58,6 +58,11 @@ export class ZvtEmulator extends EventEmitter<{ report: [string] }> {
   /** Bookings before this index were closed by an end of day. */
   private dayStart = 0;
   private queue: Promise<void> = Promise.resolve();
+  /**
+   * Lines printed on every receipt after the amount, as by a terminal that prints more than it
+   * should (a full card number, say): for the tests of the kiosk's masking.
+   */
+  receiptExtra: string[] = [];
   private ackWaiter: ((ok: boolean) => void) | undefined;
   /** The authorisation that can still be aborted (before the host was asked). */
   private abortable: { requested: boolean } | undefined;
@@ -245,6 +250,7 @@ export class ZvtEmulator extends EventEmitter<{ report: [string] }> {
       title,
       `TRACE ${String(trace).padStart(6, '0')}  RECEIPT ${String(receipt).padStart(4, '0')}`,
       `AMOUNT ${money}`,
+      ...this.receiptExtra,
       verdict,
     ];
   }

@@ -81,8 +81,9 @@ export class EnvelopeAdapter extends EventEmitter<AdapterEvents> implements Busi
   }
 
   /**
-   * The card data becomes strings only inside `consume`, for the request body, and the sensitive
-   * object is wiped as soon as the request is written, before the answer is awaited.
+   * The card data never becomes a string: the request body is assembled as bytes with the card's
+   * bytes copied in, zeroed as soon as the session has framed it, and the card is wiped before the
+   * answer is awaited.
    */
   async authoriseCard(request: CardAuthorisationRequest, read: CardRead): Promise<CardAuthorisationAnswer> {
     let sent: { answer: Promise<Answer> };
@@ -90,10 +91,15 @@ export class EnvelopeAdapter extends EventEmitter<AdapterEvents> implements Busi
       if (!this.session.up) {
         throw new UplinkError('unreachable', `card authorisation ${request.requestId}: the business link is down`);
       }
-      sent = await read.sensitive.consume((card) => ({
-        // Wrapped so that consume() does not wait for the answer to wipe the card.
-        answer: this.session.request(Service.authoriseCard, cardRequestBody(request, card)),
-      }));
+      sent = await read.sensitive.consume((card) => {
+        const body = cardRequestBody(request, card);
+        try {
+          // Wrapped so that consume() does not wait for the answer to wipe the card.
+          return { answer: this.session.requestBytes(Service.authoriseCard, body) };
+        } finally {
+          body.fill(0);
+        }
+      });
     } catch (err) {
       if (err instanceof UplinkError) throw err;
       throw new UplinkError('unreachable', `card authorisation ${request.requestId} not sent: ${(err as Error).message}`, { cause: err });
@@ -121,16 +127,30 @@ export class EnvelopeAdapter extends EventEmitter<AdapterEvents> implements Busi
   }
 }
 
-function cardRequestBody(r: CardAuthorisationRequest, card: SensitiveCardData): Record<string, unknown> {
-  const ascii = (b: Buffer): string => b.toString('latin1');
-  return {
-    requestId: r.requestId,
-    txnId: r.txnId,
-    phone: r.phone,
-    amount: r.amount,
-    currency: CURRENCY,
-    card: { pan: ascii(card.pan), expiry: ascii(card.expiry), ...(card.track2 ? { track2: ascii(card.track2) } : {}) },
-  };
+/**
+ * The request body as UTF-8 JSON bytes in a buffer of its own: the fields without card data through
+ * JSON.stringify, the card's bytes copied in. Card fields hold digits and the track's sentinels and
+ * separators only, which need no JSON escaping; anything else is refused without being quoted.
+ */
+export function cardRequestBody(r: CardAuthorisationRequest, card: SensitiveCardData): Buffer {
+  const head = JSON.stringify({ requestId: r.requestId, txnId: r.txnId, phone: r.phone, amount: r.amount, currency: CURRENCY });
+  const pieces: (string | Buffer)[] = [head.slice(0, -1), ',"card":{"pan":"', card.pan, '","expiry":"', card.expiry, '"'];
+  if (card.track2) pieces.push(',"track2":"', card.track2, '"');
+  pieces.push('}}');
+  let length = 0;
+  for (const p of pieces) {
+    if (Buffer.isBuffer(p)) {
+      if (!p.every((b) => b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c)) throw new TypeError('card data with a character JSON would escape');
+      length += p.length;
+    } else {
+      length += Buffer.byteLength(p, 'utf8');
+    }
+  }
+  // Buffer.alloc never hands out a slice of the shared pool, so zeroing it clears every copy.
+  const body = Buffer.alloc(length);
+  let at = 0;
+  for (const p of pieces) at += Buffer.isBuffer(p) ? p.copy(body, at) : body.write(p, at, 'utf8');
+  return body;
 }
 
 function said(a: Answer): string {

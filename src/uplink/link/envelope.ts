@@ -85,30 +85,40 @@ function checkUint(name: string, v: number, max: number): void {
 
 /** The bytes of one message: one part, or several when the body is longer than maxPartBytes. */
 export function encodeMessage(m: EnvelopeMessage, limits: EnvelopeLimits = DEFAULT_LIMITS): Buffer {
+  const json = JSON.stringify(m.body);
+  if (json === undefined) throw new TypeError('envelope: the body must be a JSON value');
+  return encodeFrames(m, Buffer.from(json, 'utf8'), limits);
+}
+
+/**
+ * The bytes of one message whose body is already encoded (UTF-8 JSON), in one buffer of its own
+ * (never a slice of Node's shared pool), so that a caller can zero it: the card authorisation's
+ * body holds card data that must never become a string.
+ */
+export function encodeFrames(m: Omit<EnvelopeMessage, 'body'>, body: Buffer, limits: EnvelopeLimits = DEFAULT_LIMITS): Buffer {
   checkUint('seq', m.seq, MAX_SEQ);
   checkUint('service', m.service, 0xffff);
   checkUint('error', m.error, 0xffff);
-  const json = JSON.stringify(m.body);
-  if (json === undefined) throw new TypeError('envelope: the body must be a JSON value');
-  const body = Buffer.from(json, 'utf8');
   if (body.length > limits.maxMessageBytes) {
     throw new EnvelopeError('oversize', `body of ${body.length} bytes exceeds the ${limits.maxMessageBytes}-byte message limit`);
   }
-  const parts: Buffer[] = [];
-  for (let at = 0; at < body.length; at += limits.maxPartBytes) {
-    const chunk = body.subarray(at, at + limits.maxPartBytes);
+  const parts = Math.max(1, Math.ceil(body.length / limits.maxPartBytes));
+  const frames = Buffer.alloc(parts * HEADER_BYTES + body.length);
+  let out = 0;
+  for (let at = 0; at < body.length || out === 0; at += limits.maxPartBytes) {
+    const length = Math.min(limits.maxPartBytes, body.length - at);
     const last = at + limits.maxPartBytes >= body.length;
-    const header = Buffer.alloc(HEADER_BYTES);
-    header.writeUInt16BE(MAGIC, 0);
-    header.writeUInt8(VERSION, 2);
-    header.writeUInt8((last ? FLAG_END : 0) | (m.response ? FLAG_RESPONSE : 0), 3);
-    header.writeUInt32BE(m.seq, 4);
-    header.writeUInt16BE(m.service, 8);
-    header.writeUInt16BE(m.error, 10);
-    header.writeUInt32BE(chunk.length, 12);
-    parts.push(header, chunk);
+    frames.writeUInt16BE(MAGIC, out);
+    frames.writeUInt8(VERSION, out + 2);
+    frames.writeUInt8((last ? FLAG_END : 0) | (m.response ? FLAG_RESPONSE : 0), out + 3);
+    frames.writeUInt32BE(m.seq, out + 4);
+    frames.writeUInt16BE(m.service, out + 8);
+    frames.writeUInt16BE(m.error, out + 10);
+    frames.writeUInt32BE(length, out + 12);
+    body.copy(frames, out + HEADER_BYTES, at, at + length);
+    out += HEADER_BYTES + length;
   }
-  return Buffer.concat(parts);
+  return frames;
 }
 
 interface Partial {

@@ -14,7 +14,7 @@ import { checkServerIdentity, connect, createSecureContext, type ConnectionOptio
 import type { Logger } from 'pino';
 import { UplinkError } from '../errors.js';
 import { clientTlsOptions, TlsSetupError, type TlsMaterial } from '../../tls/material.js';
-import { DEFAULT_LIMITS, EnvelopeDecoder, EnvelopeError, encodeMessage, MAX_SEQ, Service, type EnvelopeLimits } from './envelope.js';
+import { DEFAULT_LIMITS, EnvelopeDecoder, EnvelopeError, encodeFrames, encodeMessage, MAX_SEQ, Service, type EnvelopeLimits } from './envelope.js';
 
 /** Why the link is down. 'server-certificate': the server's certificate was not trusted. */
 export type DownReason = 'refused' | 'server-certificate' | 'client-certificate' | 'tls' | 'timeout' | 'closed' | 'protocol' | 'stopped';
@@ -155,6 +155,17 @@ export class LinkSession extends EventEmitter<SessionEvents> {
     return this.send(conn, service, body, timeoutMs);
   }
 
+  /**
+   * Sends a request whose body is already UTF-8 JSON bytes. The bytes are copied into the frame
+   * before this returns (the caller may zero `body` at once), and the frame is zeroed as soon as
+   * the socket has taken it: the way card data goes out without ever becoming a string.
+   */
+  requestBytes(service: number, body: Buffer, timeoutMs = this.opts.timeoutMs): Promise<Answer> {
+    const conn = this.conn;
+    if (!this.isUp || !conn) return this.request(service, undefined, timeoutMs);
+    return this.send(conn, service, body, timeoutMs);
+  }
+
   private connect(): void {
     const { host, port, serverName, tls } = this.opts;
     const options: ConnectionOptions = { ...clientTlsOptions(tls, serverName), host, port };
@@ -204,17 +215,23 @@ export class LinkSession extends EventEmitter<SessionEvents> {
     );
   }
 
+  /** A Buffer body is taken as encoded JSON, and its frame is zeroed once written. */
   private send(conn: Connection, service: number, body: unknown, timeoutMs: number): Promise<Answer> {
     const seq = this.nextSeq;
     this.nextSeq = seq >= MAX_SEQ ? 1 : seq + 1;
-    const bytes = encodeMessage({ seq, service, error: 0, response: false, body }, this.limits);
+    const head = { seq, service, error: 0, response: false };
+    const encoded = Buffer.isBuffer(body);
+    const bytes = encoded ? encodeFrames(head, body, this.limits) : encodeMessage({ ...head, body }, this.limits);
     return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq);
         reject(new UplinkError('outcome-unknown', `no answer to ${nameOf(service)} #${seq} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(seq, { service, resolve, reject, timer });
-      conn.socket.write(bytes);
+      // The socket may queue the buffer itself until it can write; it is done with it by the callback.
+      conn.socket.write(bytes, () => {
+        if (encoded) bytes.fill(0);
+      });
     });
   }
 
