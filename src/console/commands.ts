@@ -191,11 +191,11 @@ async function transactions(ctx: CommandContext, args: string[]): Promise<boolea
   }
   // One row per transaction within 80 columns: the id as its shortest unique prefix, the time
   // without the date when all are of one day, and how each ended (not only that it did).
-  const short = shortIds(txns.map((x) => str(x.id)));
+  const short = shortIds(txns.map((x) => str(x.id)), 7);
   const days = new Set(txns.map((x) => shortTime(x.createdAt).slice(0, 10)));
   const oneDay = days.size === 1;
   const rows = txns.map((x) => [
-    oneDay ? shortTime(x.createdAt).slice(11) : shortTime(x.createdAt).slice(5, 16),
+    oneDay ? shortTime(x.createdAt).slice(11, 16) : shortTime(x.createdAt).slice(5, 16),
     short.get(str(x.id)) ?? str(x.id),
     str(x.service),
     outcome(x),
@@ -205,7 +205,7 @@ async function transactions(ctx: CommandContext, args: string[]): Promise<boolea
     yuan(num(x.changePaid)),
     yuan(num(x.changeOwed)),
   ]);
-  const headers = [oneDay ? 'time' : 'date time', 'id', 'service', 'end', 'due', 'cash in', 'credited', 'change', 'owed'];
+  const headers = [oneDay ? 'time' : 'date time', 'id', 'svc', 'end', 'due', 'in', 'credit', 'change', 'owed'];
   const right: ('left' | 'right')[] = ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'];
   // The end reason gives way when the row would not fit.
   const others = headers.map((h, i) => (i === 3 ? 0 : Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))).reduce((a, b) => a + b, 0);
@@ -216,11 +216,14 @@ async function transactions(ctx: CommandContext, args: string[]): Promise<boolea
   return true;
 }
 
-/** How a transaction ended: its end reason (a jammed, partly paid payment is not just "completed"). */
+/**
+ * How a transaction ended: its end reason (a jammed, partly paid payment is not just "completed"),
+ * `-partial` shortened to `-part` so the reason keeps its point within 80 columns.
+ */
 function outcome(x: Payload): string {
   const status = str(x.status);
   if (status !== 'completed' && status !== 'cancelled') return status;
-  return typeof x.endReason === 'string' && x.endReason !== '' ? x.endReason : status;
+  return typeof x.endReason === 'string' && x.endReason !== '' ? x.endReason.replace(/-partial$/, '-part') : status;
 }
 
 /** The engineer types a few characters of an id; the service wants the whole one. */

@@ -283,6 +283,8 @@ export class ConsoleSession {
 
   private async pinEntered(name: string, pin: string): Promise<void> {
     this.stage = { kind: 'name' };
+    // Not a PIN (those are digits): the way out, as at the name.
+    if (pin === 'exit' || pin === 'logout') return this.leave();
     const engineers = this.opts.settings.engineers;
     const engineer = engineers.find((e) => e.name === name);
     // A PIN shorter than the rule is refused like a wrong one, after the same work.

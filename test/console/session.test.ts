@@ -1,6 +1,7 @@
 import t from 'tap';
 import type { ControlRequest, ControlResponse } from '../../src/control/protocol.js';
-import { hashPin } from '../../src/console/pin.js';
+import { scryptSync } from 'node:crypto';
+import { hashPin, verifyPin } from '../../src/console/pin.js';
 import { ConsoleSession } from '../../src/console/session.js';
 
 const ALICE_PIN = '246813';
@@ -329,8 +330,8 @@ t.test('transactions, transaction by id prefix, journal verify, forward', async 
   const list = await r.type('transactions 2');
   t.equal(list.length, 5, 'the day, header, rule, two rows');
   t.equal(list[0], 'transactions of 2026-03-01 (UTC, newest first):');
-  t.match(list[1], /^time\s+id\s+service\s+end\s+due\s+cash in\s+credited\s+change\s+owed$/);
-  t.match(list[3], /^09:00:00  019a0000-b  pay\s+paid\s+123.50\s+150.00\s+123.50\s+26.00\s+0.50$/);
+  t.match(list[1], /^time\s+id\s+svc\s+end\s+due\s+in\s+credit\s+change\s+owed$/);
+  t.match(list[3], /^09:00  019a0000-b  pay\s+paid\s+123.50\s+150.00\s+123.50\s+26.00\s+0.50$/);
   t.same(r.service.requests.find((q) => q.cmd === 'transactions'), { cmd: 'transactions', limit: 2 });
 
   const one = (await r.type('transaction 019a0000-aaaa')).join('\n');
@@ -500,4 +501,122 @@ t.test('lines are handled one after the other even when the service is slow', as
   const said = r.out.slice(from);
   t.match(said[0], /^outbox:/);
   t.equal(said.at(-1), 'journal verified: no problems found');
+});
+
+t.test('a flood of lines at a locked console is journalled once per window, with a count', async (t) => {
+  const r = rig({ maxFailures: 2, lockoutMs: 600_000 });
+  await r.login('alice', '111111');
+  await r.login('alice', '222222');
+  const before = r.service.audits.length;
+  // 11,000 lines typed in 10 s while the console is locked.
+  for (let i = 0; i < 11_000; i++) {
+    await r.session.handleLine(`line${i}`);
+    if (i % 1100 === 0) r.advance(1_000);
+  }
+  const flood = r.service.audits.slice(before);
+  t.ok(flood.length <= 2, `11,000 refused lines made ${flood.length} audit events`);
+  t.match(flood[0]?.action, /^login refused: console locked/);
+  r.advance(60_000);
+  await r.session.handleLine('again');
+  const summary = r.service.audits.at(-1)?.action ?? '';
+  t.match(summary, /10999 more refused lines not recorded one by one/, 'the next window says how many were left out');
+  t.equal(r.service.audits.length - before, flood.length + 1);
+});
+
+t.test('a PIN typed at the login prompt is not journalled as the refused name', async (t) => {
+  const r = rig();
+  await r.login('246813', '246813');
+  await r.login('24 68 13', '000000');
+  const actions = r.service.audits.map((a) => a.action).join('\n');
+  t.notMatch(actions, /2468/, 'the digits never reach the journal');
+  t.match(actions, /unknown name \(name of digits only, not recorded\)/);
+});
+
+t.test('each lock is longer than the one before; a login clears the escalation', async (t) => {
+  const r = rig({ maxFailures: 2, lockoutMs: 60_000 });
+  await r.login('alice', '111111');
+  t.match((await r.login('alice', '111111')).join('\n'), /console locked for 1 min 0 s/);
+  r.advance(60_000);
+  await r.login('alice', '111111');
+  t.match((await r.login('alice', '111111')).join('\n'), /console locked for 2 min 0 s/);
+  r.advance(120_000);
+  await r.login('alice', '111111');
+  t.match((await r.login('alice', '111111')).join('\n'), /console locked for 4 min 0 s/);
+  r.advance(240_000);
+  await r.login();
+  await r.type('logout');
+  await r.login('alice', '111111');
+  t.match((await r.login('alice', '111111')).join('\n'), /console locked for 1 min 0 s/, 'back to the first length after a good login');
+});
+
+t.test('a PIN shorter than six digits never logs in, even when its old hash matches', async (t) => {
+  // A hash made before the 6-digit rule, of the 4-digit PIN 2468.
+  const old = ['scrypt', 1024, 8, 1, SALT.toString('base64'), scryptSync('2468', SALT, 32, { N: 1024, r: 8, p: 1 }).toString('base64')].join('$');
+  t.ok(verifyPin('2468', old), 'the old hash itself still verifies');
+  const out: string[] = [];
+  const session = new ConsoleSession({
+    settings: { engineers: [{ name: 'carol', pin: old }], maxFailures: 3, lockoutMs: 1000, idleMs: 100_000 },
+    request: new FakeService().answer,
+    output: { line: (l) => out.push(l), prompt: () => undefined },
+  });
+  await session.handleLine('carol');
+  await session.handleLine('2468');
+  t.equal(session.user, null);
+  t.same(out, ['login incorrect'], 'too short: refused like a wrong PIN');
+});
+
+t.test('Ctrl-C, Ctrl-D and exit leave the login prompt', async (t) => {
+  // On a terminal (onExit given): the console ends.
+  for (const leave of [(r: ReturnType<typeof rig>) => r.session.interrupt(), (r: ReturnType<typeof rig>) => r.session.endOfInput(), (r: ReturnType<typeof rig>) => r.session.handleLine('exit')]) {
+    const r = rig();
+    await leave(r);
+    t.equal(r.exits(), 1, 'at the name');
+    const p = rig();
+    await p.type('alice');
+    await leave(p);
+    t.equal(p.exits(), 1, 'at the PIN');
+  }
+  // On a serial line (no onExit): a fresh login prompt.
+  const out: string[] = [];
+  const prompts: string[] = [];
+  const serial = new ConsoleSession({
+    settings: { engineers, maxFailures: 3, lockoutMs: 1000, idleMs: 100_000 },
+    request: new FakeService().answer,
+    output: { line: (l) => out.push(l), prompt: (text) => prompts.push(text) },
+    terminalId: 'SIM-0001',
+  });
+  serial.start();
+  await serial.handleLine('alice');
+  t.equal(prompts.at(-1), 'PIN: ');
+  await serial.endOfInput();
+  t.equal(prompts.at(-1), 'SIM-0001 login: ');
+  await serial.handleLine('alice');
+  await serial.interrupt();
+  t.equal(prompts.at(-1), 'SIM-0001 login: ');
+  await serial.handleLine(ALICE_PIN);
+  t.equal(prompts.at(-1), 'PIN: ', 'a fresh login: the next line is a name again');
+});
+
+t.test('transactions: a jammed, partly paid payment shows how it ended, in one 80-column row', async (t) => {
+  const service = new FakeService();
+  const answer = async (req: ControlRequest): Promise<ControlResponse> => {
+    const res = await service.answer(req);
+    if (req.cmd !== 'transactions' || !res.ok) return res;
+    const [first] = res.transactions as Record<string, unknown>[];
+    return { ok: true, transactions: [{ ...first, amountDue: 123450, cashIn: 100000, credited: 100000, changePaid: 0, changeOwed: 0, endReason: 'device-fault-partial' }] };
+  };
+  const out: string[] = [];
+  const session = new ConsoleSession({
+    settings: { engineers, maxFailures: 3, lockoutMs: 1000, idleMs: 100_000 },
+    request: answer,
+    output: { line: (l) => out.push(l), prompt: () => undefined },
+  });
+  await session.handleLine('alice');
+  await session.handleLine(ALICE_PIN);
+  const from = out.length;
+  await session.handleLine('transactions');
+  const list = out.slice(from);
+  for (const l of list) t.ok(l.length <= 80, `${l.length} columns: ${l}`);
+  t.match(list[3], /device-fault-part\s+1234\.50\s+1000\.00/);
+  t.notMatch(list[3], /completed/);
 });
