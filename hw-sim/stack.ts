@@ -305,7 +305,7 @@ export class SimStack {
       tls: { ca: this.pki.ca, cert: this.pki.clientCert, key: this.pki.clientKey, ...extra.tls },
       management: { host: '127.0.0.1', serverName: 'localhost', port: this.host.management!.port, heartbeatMs: 1000, countersMs: 10_000, timeoutMs: 2000, ...extra.management },
       forwarder: { batchSize: 20, idleMs: 500, backoffInitialMs: 200, backoffMaxMs: 2000, ...extra.forwarder },
-      control: { socket: this.socketPath },
+      control: { ...extra.control, socket: this.socketPath },
       // A demonstration engineer for `kiosk console` against the simulated kiosk: PIN 246810. The
       // hash is made once (hash-pin's full cost takes half a second), not at every start.
       console: { engineers: [{ name: 'engineer', pin: DEMO_ENGINEER_PIN_HASH }], ...extra.console },
