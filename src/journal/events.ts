@@ -194,8 +194,6 @@ const APPENDED = {
     /** The lock this change started, in milliseconds. */
     lockMs: z.number().int().optional(),
   }),
-  /** A control request refused to the peer that sent it. */
-  'control.refused': z.object({ cmd: z.string(), peer: z.object({ uid: z.number().int(), user: z.string(), pid: z.number().int() }) }),
   'alarm.raised': z.object({
     id: z.string(),
     kind: z.string(),
