@@ -6,7 +6,6 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ConfigInput } from '../src/config/schema.js';
 import { controlOnce } from '../src/control/client.js';
-import { hashPin } from '../src/console/pin.js';
 import type { ControlRequest, ControlResponse } from '../src/control/protocol.js';
 import { startHost, type HostOptions } from './host/server.js';
 import { devHostTls, readHostTls } from './host/dev-tls.js';
@@ -18,6 +17,10 @@ import { runEscposDevice } from './devices/escpos/console.js';
 import { runZvtDevice, type ZvtDevice } from './devices/zvt/console.js';
 import { runHidCardDevice, type HidCardDevice } from './devices/hid-card/console.js';
 import type { ZvtEmulator } from './devices/zvt/emulator.js';
+
+/** `kiosk console hash-pin` of the demonstration engineer's PIN, 246810 (see docs/operations.md). */
+export const DEMO_ENGINEER_PIN = '246810';
+const DEMO_ENGINEER_PIN_HASH = 'scrypt$131072$8$1$K9qD4fbGqWXGAAijkk6IFw==$04rRtyK7BTQaLFA8z74j4ZCSP6YO8vPh+7nQlGrtlFw=';
 import type { HidCardEmulator } from './devices/hid-card/emulator.js';
 
 /** The repository root, found from this file whether it runs from source (tests) or from dist/. */
@@ -302,9 +305,10 @@ export class SimStack {
       tls: { ca: this.pki.ca, cert: this.pki.clientCert, key: this.pki.clientKey, ...extra.tls },
       management: { host: '127.0.0.1', serverName: 'localhost', port: this.host.management!.port, heartbeatMs: 1000, countersMs: 10_000, timeoutMs: 2000, ...extra.management },
       forwarder: { batchSize: 20, idleMs: 500, backoffInitialMs: 200, backoffMaxMs: 2000, ...extra.forwarder },
-      control: { socket: this.socketPath },
-      // A demonstration engineer for `kiosk console` against the simulated kiosk: PIN 1234.
-      console: { engineers: [{ name: 'engineer', pin: hashPin('1234') }], ...extra.console },
+      control: { ...extra.control, socket: this.socketPath },
+      // A demonstration engineer for `kiosk console` against the simulated kiosk: PIN 246810. The
+      // hash is made once (hash-pin's full cost takes half a second), not at every start.
+      console: { engineers: [{ name: 'engineer', pin: DEMO_ENGINEER_PIN_HASH }], ...extra.console },
     };
     if (this.slots.has('coin')) config.coinAcceptor = { model: 'cctalk', port: this.hostPort('coin'), address: 2 };
     if (this.slots.has('h100')) {

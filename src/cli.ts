@@ -38,7 +38,7 @@ const consoleCmd = program
     const { serveConsole } = await import('./console/serve.js');
     const served = await serveConsole({
       config,
-      socket: opts.socket ?? config.control.socket,
+      socket: opts.socket ?? config.control.consoleSocket,
       ...(opts.port ? { port: opts.port } : {}),
     });
     stopOnSignal(() => served.stop());
@@ -74,10 +74,13 @@ const configCmd = program.command('config').description('configuration tools');
 configCmd
   .command('check')
   .argument('<file>', 'configuration file (JSON)')
-  .description('validate a configuration file and print it with defaults filled in')
-  .action((file: string) => {
+  .description('validate a configuration file and print it with defaults filled in, secrets masked; warn of factory secrets')
+  .action(async (file: string) => {
     const config = loadConfigOrExit(file);
-    console.log(JSON.stringify(config, null, 2));
+    const { maskSecrets, secretWarnings } = await import('./config/secrets.js');
+    const { weakPins } = await import('./console/pin.js');
+    console.log(JSON.stringify(maskSecrets(config), null, 2));
+    for (const warning of [...secretWarnings(config), ...weakPins(config.console.engineers)]) console.error(`warning: ${warning}`);
   });
 
 program

@@ -12,6 +12,9 @@ export async function runKiosk(configPath: string, options: RunKioskOptions = {}
   const config = loadConfigOrExit(configPath);
   const ring = new LogRing(1000);
   const log = createLogger(config.log.level, ring);
+  const { secretWarnings } = await import('./config/secrets.js');
+  const { weakPins } = await import('./console/pin.js');
+  for (const warning of [...secretWarnings(config), ...weakPins(config.console.engineers)]) log.warn({ warning }, 'weak secret in the configuration');
   const { Runtime } = await import('./runtime/runtime.js');
   const { TlsSetupError } = await import('./tls/material.js');
   let runtime: InstanceType<typeof Runtime>;

@@ -113,6 +113,16 @@ else
   echo "    kiosk is in dialout, plugdev and lp"
 fi
 
+step "the console user kiosk-console (the engineers' console; not the runtime's user)"
+# The console runs as its own user: it cannot read journal.key or the TLS key, and reaches the
+# runtime only through /run/kiosk-console/console.sock, where the runtime asks the kernel who
+# connected and allows that user only the engineers' commands.
+if id kiosk-console >/dev/null 2>&1; then
+  echo "    user kiosk-console exists"
+else
+  run useradd --system --user-group --groups dialout --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin kiosk-console
+fi
+
 step "copy the application to $app"
 app_changed=0
 parts=(dist node_modules package.json package-lock.json README.md systemd)
@@ -159,7 +169,7 @@ if put "$src/systemd/99-kiosk.rules" "$rules" 0644; then
   run udevadm trigger --action=add --subsystem-match=tty --subsystem-match=usbmisc --subsystem-match=usb --subsystem-match=hidraw --subsystem-match=input
 fi
 
-step "tmpfiles: /var/lib/kiosk and /run/kiosk"
+step "tmpfiles: /var/lib/kiosk, /run/kiosk and /run/kiosk-console"
 put "$src/systemd/kiosk.tmpfiles.conf" "$tmpfiles" 0644 || true
 run systemd-tmpfiles --create "$tmpfiles"
 

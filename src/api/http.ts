@@ -38,18 +38,40 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** A small JSON body; rejects anything larger than `limit` bytes or not JSON. */
+/** A request body over its limit: answered 413, and the rest of it is never read. */
+export class BodyTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`body too large (the limit is ${limit} bytes)`);
+  }
+}
+
+/**
+ * A small JSON body; rejects anything larger than `limit` bytes or not JSON. A body announced or
+ * found to be larger stops being read at once: the caller answers 413 and closes the connection
+ * (closeAfter), so a client cannot make the kiosk read 200 MB.
+ */
 export function readJson(req: IncomingMessage, limit = 4096): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    const announced = Number(req.headers['content-length'] ?? 0);
+    if (announced > limit) {
+      req.pause();
+      return reject(new BodyTooLarge(limit));
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    // An oversized body is read to its end and dropped, so the client still gets the answer.
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size <= limit) chunks.push(c);
-    });
+      if (size <= limit) {
+        chunks.push(c);
+        return;
+      }
+      req.off('data', onData);
+      req.pause();
+      reject(new BodyTooLarge(limit));
+    };
+    req.on('data', onData);
     req.on('end', () => {
-      if (size > limit) return reject(new Error('body too large'));
+      if (size > limit) return;
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
       } catch {
@@ -58,6 +80,23 @@ export function readJson(req: IncomingMessage, limit = 4096): Promise<unknown> {
     });
     req.on('error', reject);
   });
+}
+
+/**
+ * Answers and closes the connection without reading what is left of the request: the socket
+ * stops reading, the answer goes out, and the connection is ended (destroyed soon after, should
+ * the client not close its side).
+ */
+export function closeAfter(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+  const socket = req.socket;
+  socket.pause();
+  res.shouldKeepAlive = false;
+  res.setHeader('connection', 'close');
+  res.on('finish', () => {
+    socket.end();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
+  sendJson(res, status, body);
 }
 
 const TYPES: Record<string, string> = {

@@ -4,7 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import type { TransactionDesk } from '../desk/desk.js';
 import type { ScreenMessage, ScreenView } from '../ui/view-model.js';
-import { notLocal, readJson, sendJson, serveStatic, uiDir } from './http.js';
+import { BodyTooLarge, closeAfter, notLocal, readJson, sendJson, serveStatic, uiDir } from './http.js';
 import { applyIntent, intentSchema } from './intent.js';
 import type { ScreenState } from './screen-state.js';
 
@@ -31,6 +31,9 @@ const EVENTS_PATH = '/api/events';
  * `POST /api/intent` (what the customer pressed) and the WebSocket `/api/events`, which sends the
  * view model on connecting and again on every change.
  */
+/** Connections served at once; further ones are closed as they arrive. */
+export const MAX_CONNECTIONS = 32;
+
 export async function startApi(opts: ApiOptions): Promise<RunningApi> {
   const dir = opts.staticDir ?? uiDir();
   const log = opts.log.child({ part: 'screen' });
@@ -43,6 +46,9 @@ export async function startApi(opts: ApiOptions): Promise<RunningApi> {
       if (!res.headersSent) sendJson(res, 500, { ok: false, error: 'internal error' });
     });
   });
+
+  // One browser uses a handful of connections: more at once is someone else, and each one costs.
+  server.maxConnections = MAX_CONNECTIONS;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const refused = notLocal(req);
@@ -59,6 +65,7 @@ export async function startApi(opts: ApiOptions): Promise<RunningApi> {
       // A JSON content type cannot be sent cross-site without the browser asking first.
       if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return sendJson(res, 415, { ok: false, error: 'send application/json' });
       const body = await readJson(req).catch((e: Error) => e);
+      if (body instanceof BodyTooLarge) return closeAfter(req, res, 413, { ok: false, error: body.message });
       if (body instanceof Error) return sendJson(res, 400, { ok: false, error: body.message });
       const parsed = intentSchema.safeParse(body);
       if (!parsed.success) return sendJson(res, 400, { ok: false, error: 'not an intent', issues: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });

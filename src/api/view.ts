@@ -1,6 +1,7 @@
 import { acceptableNotes, type TransactionContext } from '../../states/transaction.js';
 import type { Capabilities } from '../../states/terminal.js';
 import type { TxnRow } from '../journal/index.js';
+import { maskHolderName } from '../domain/holder-name.js';
 import type { Amounts, CardStage, CardView, FinishingPhase, Notice, Offers, Outcome, ScreenName, ScreenView, Service } from '../ui/view-model.js';
 
 export type Deadline = { at: number; totalMs: number };
@@ -127,7 +128,8 @@ function transactionView(base: ScreenView, t: NonNullable<ScreenInput['transacti
     txnId: t.id,
     service,
     phone: ctx.phone,
-    holder: ctx.holder,
+    // Masked here, so the full name never reaches the browser.
+    holder: ctx.holder ? maskHolderName(ctx.holder) : null,
     amounts,
     accepts:
       screen === 'cash'

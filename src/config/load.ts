@@ -32,7 +32,11 @@ export function parseConfig(input: unknown, source: string, baseDir: string): Co
       path: abs(c.journal.path ?? join(dataDir, 'journal.db')),
       keyFile: abs(c.journal.keyFile ?? join(dataDir, 'journal.key')),
     },
-    control: { socket: abs(c.control.socket ?? join(dataDir, 'kiosk.sock')) },
+    control: {
+      ...c.control,
+      socket: abs(c.control.socket ?? join(dataDir, 'kiosk.sock')),
+      consoleSocket: abs(c.control.consoleSocket ?? join(dataDir, 'console.sock')),
+    },
     tls: {
       ca: abs(c.tls.ca ?? join(dataDir, 'pki', 'ca.crt')),
       cert: abs(c.tls.cert ?? join(dataDir, 'pki', 'kiosk.crt')),

@@ -57,7 +57,10 @@ export const configSchema = z
             z
               .object({
                 name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case name, up to 32 characters'),
-                pin: z.string().regex(/^scrypt\$/, 'a hash from `kiosk console hash-pin`, starting with scrypt$'),
+                pin: z
+                  .string()
+                  .regex(/^scrypt\$/, 'a hash from `kiosk console hash-pin`, starting with scrypt$')
+                  .meta({ secret: true }),
               })
               .strict(),
           )
@@ -141,7 +144,7 @@ export const configSchema = z
         port: z.string().min(1).optional(),
         baudRate: z.number().int().positive().default(9600),
         /** The terminal's six-digit password. */
-        password: z.string().regex(/^\d{6}$/, 'six digits').default('000000'),
+        password: z.string().regex(/^\d{6}$/, 'six digits').default('000000').meta({ secret: true }),
         /** ISO 4217 numeric currency code. */
         currency: z.number().int().min(1).max(999).default(156),
         ackTimeoutMs: ms.optional(),
@@ -258,7 +261,17 @@ export const configSchema = z
       .strict()
       .default({ inputMs: 60_000, lookupMs: 10_000, cashMs: 90_000, cardMs: 60_000, cardAuthMs: 60_000 }),
     control: z
-      .object({ socket: z.string().min(1).optional() })
+      .object({
+        /** The service's own socket (mode 0600): the launcher, `kiosk ctl`, the scenarios. Default: <dataDir>/kiosk.sock. */
+        socket: z.string().min(1).optional(),
+        /**
+         * The engineers' console's socket (mode 0660): the service asks the kernel who connected and
+         * lets users other than its own send only the engineers' commands. Default: <dataDir>/console.sock.
+         */
+        consoleSocket: z.string().min(1).optional(),
+        /** The group given the console's socket (name or number); default: the folder's (set-group-id) or the service's. */
+        consoleGroup: z.union([z.string().min(1), z.number().int().min(0)]).optional(),
+      })
       .strict()
       .default({}),
     /** The customer's screen and its local API on 127.0.0.1; absent: no screen is served. */
@@ -280,6 +293,6 @@ type Parsed = z.output<typeof configSchema>;
 export type Config = Parsed & {
   journal: { path: string; keyFile: string };
   server: { serverName: string };
-  control: { socket: string };
+  control: { socket: string; consoleSocket: string };
   tls: { ca: string; cert: string; key: string };
 };

@@ -1,5 +1,5 @@
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
-import { clip, duration, faceValue, flatten, shortTime, table, yuan } from './format.js';
+import { clip, duration, faceValue, flatten, shortIds, shortTime, table, WIDTH, wrapLine, yuan } from './format.js';
 
 export type Payload = Record<string, unknown>;
 
@@ -47,9 +47,11 @@ export const COMMANDS: readonly Command[] = [
   { name: 'exit', usage: 'exit', help: 'end this session' },
 ];
 
+/** The commands, their text wrapped at spaces under its own column so each fits 80 columns. */
 export function helpLines(): string[] {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
-  return ['commands:', ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.help}`)];
+  const indent = width + 4;
+  return ['commands:', ...COMMANDS.flatMap((c) => wrapLine(`  ${c.usage.padEnd(width)}  ${c.help}`, WIDTH, indent))];
 }
 
 function noArgs(args: string[], usage: string): void {
@@ -130,7 +132,7 @@ async function status(ctx: CommandContext, args: string[]): Promise<boolean> {
 function printOutbox(ctx: CommandContext, box: Payload): void {
   const oldest = typeof box.oldestPendingAt === 'string' ? box.oldestPendingAt : null;
   const age = oldest && !Number.isNaN(Date.parse(oldest)) ? ` (${duration(ctx.now() - Date.parse(oldest))} ago)` : '';
-  ctx.print(`outbox: ${num(box.pending)} pending${oldest ? `, oldest ${shortTime(oldest)}${age}` : ''}; ${num(box.acked)} acknowledged`);
+  ctx.print(`outbox: ${num(box.pending)} pending${oldest ? `, oldest ${shortTime(oldest)}${age}` : ''}; ${num(box.acked)} delivered`);
 }
 
 function cashRows(items: unknown[]): { rows: string[][]; pieces: number; total: number } {
@@ -187,20 +189,41 @@ async function transactions(ctx: CommandContext, args: string[]): Promise<boolea
     ctx.print('no transactions yet');
     return true;
   }
+  // One row per transaction within 80 columns: the id as its shortest unique prefix, the time
+  // without the date when all are of one day, and how each ended (not only that it did).
+  const short = shortIds(txns.map((x) => str(x.id)), 7);
+  const days = new Set(txns.map((x) => shortTime(x.createdAt).slice(0, 10)));
+  const oneDay = days.size === 1;
   const rows = txns.map((x) => [
-    shortTime(x.createdAt),
-    str(x.id),
+    oneDay ? shortTime(x.createdAt).slice(11, 16) : shortTime(x.createdAt).slice(5, 16),
+    short.get(str(x.id)) ?? str(x.id),
     str(x.service),
-    str(x.status),
+    outcome(x),
     x.amountDue === null || x.amountDue === undefined ? '-' : yuan(num(x.amountDue)),
     yuan(num(x.cashIn)),
     yuan(num(x.credited)),
     yuan(num(x.changePaid)),
     yuan(num(x.changeOwed)),
   ]);
+  const headers = [oneDay ? 'time' : 'date time', 'id', 'svc', 'end', 'due', 'in', 'credit', 'change', 'owed'];
   const right: ('left' | 'right')[] = ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'];
-  for (const line of table(['time (UTC)', 'id', 'service', 'status', 'due', 'cash in', 'credited', 'change', 'owed'], rows, right)) ctx.print(line);
+  // The end reason gives way when the row would not fit.
+  const others = headers.map((h, i) => (i === 3 ? 0 : Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))).reduce((a, b) => a + b, 0);
+  const room = Math.max(8, WIDTH - others - 2 * (headers.length - 1));
+  for (const r of rows) r[3] = clip(r[3] ?? '', room);
+  if (oneDay) ctx.print(`transactions of ${[...days][0]} (UTC, newest first):`);
+  for (const line of table(headers, rows, right)) ctx.print(line);
   return true;
+}
+
+/**
+ * How a transaction ended: its end reason (a jammed, partly paid payment is not just "completed"),
+ * `-partial` shortened to `-part` so the reason keeps its point within 80 columns.
+ */
+function outcome(x: Payload): string {
+  const status = str(x.status);
+  if (status !== 'completed' && status !== 'cancelled') return status;
+  return typeof x.endReason === 'string' && x.endReason !== '' ? x.endReason.replace(/-partial$/, '-part') : status;
 }
 
 /** The engineer types a few characters of an id; the service wants the whole one. */
@@ -228,11 +251,19 @@ async function transaction(ctx: CommandContext, args: string[]): Promise<boolean
   ctx.print(`  due ${x.amountDue === null || x.amountDue === undefined ? '-' : yuan(num(x.amountDue))}, cash in ${yuan(num(x.cashIn))}, credited ${yuan(num(x.credited))}`);
   ctx.print(`  change paid ${yuan(num(x.changePaid))}, change owed ${yuan(num(x.changeOwed))}${x.claimCode ? `, claim code ${str(x.claimCode)}` : ''}`);
   ctx.print(`  created ${shortTime(x.createdAt)}, updated ${shortTime(x.updatedAt)} (UTC)`);
-  const rows = list(res.events)
-    .map(record)
-    .map((e) => [String(num(e.seq)), shortTime(e.at), str(e.type), clip(JSON.stringify(e.data ?? {}), 60)]);
-  ctx.print(`journal events (${rows.length}):`);
-  for (const line of table(['seq', 'time (UTC)', 'event', 'data'], rows, ['right'])) ctx.print(`  ${line}`);
+  const events = list(res.events).map(record);
+  ctx.print(`journal events (${events.length}), time UTC:`);
+  // seq, time and type in columns; the data after them, wrapped under its own column.
+  const rows = events.map((e) => [String(num(e.seq)), shortTime(e.at).slice(11), str(e.type)]);
+  const lines = table(['seq', 'time', 'event'], rows, ['right']);
+  const dataAt = Math.max(...lines.map((l) => l.length)) + 4;
+  ctx.print(`  ${(lines[0] ?? '').padEnd(dataAt - 2)}data`);
+  ctx.print(`  ${lines[1] ?? ''}`);
+  events.forEach((e, i) => {
+    const data = JSON.stringify(e.data ?? {});
+    const row = `  ${(lines[i + 2] ?? '').padEnd(dataAt - 2)}${data}`;
+    for (const part of wrapLine(row, WIDTH, dataAt)) ctx.print(part);
+  });
   return true;
 }
 

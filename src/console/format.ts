@@ -56,3 +56,60 @@ export function shortTime(iso: unknown): string {
   const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)/.exec(iso);
   return m ? `${m[1]} ${m[2]}` : iso;
 }
+
+/** The smallest terminal the console is made for: 80 columns by 24 rows. */
+export const WIDTH = 80;
+/** Rows of output per screen: the 24th row is the prompt. */
+export const PAGE_LINES = 23;
+
+/**
+ * A line cut at spaces into rows of at most `width` characters, so the terminal never wraps a word
+ * in two. Continuation rows are indented by `indent` (by default the line's own indent plus two);
+ * a word longer than a row is cut where it must be.
+ */
+export function wrapLine(text: string, width = WIDTH, indent?: number): string[] {
+  if (text.length <= width) return [text];
+  const lead = indent ?? Math.min(/^ */.exec(text)![0].length + 2, Math.floor(width / 2));
+  const pad = ' '.repeat(lead);
+  const rows: string[] = [];
+  let rest = text;
+  let first = true;
+  while (rest.length > 0) {
+    const room = first ? width : width - lead;
+    if (rest.length <= room) {
+      rows.push(first ? rest : pad + rest);
+      break;
+    }
+    let cut = rest.lastIndexOf(' ', room);
+    // No space in reach (or only the indent): cut the word at the edge.
+    if (cut <= (first ? lead : 0)) cut = room;
+    rows.push((first ? '' : pad) + rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).trimStart();
+    first = false;
+  }
+  return rows;
+}
+
+/**
+ * The shortest prefix (at least `min` characters) that tells each id apart from the others, as git
+ * abbreviates commit ids. UUIDv7 ids begin with their time, so ids of the same minute share a
+ * long prefix: the prefix grows as far as needed.
+ */
+export function shortIds(ids: readonly string[], min = 8): Map<string, string> {
+  const out = new Map<string, string>();
+  const unique = [...new Set(ids)].sort();
+  for (let i = 0; i < unique.length; i++) {
+    const id = unique[i] as string;
+    const common = (other: string | undefined) => {
+      if (other === undefined) return 0;
+      let n = 0;
+      while (n < id.length && id[n] === other[n]) n++;
+      return n;
+    };
+    let len = Math.max(min, common(unique[i - 1]) + 1, common(unique[i + 1]) + 1);
+    // A prefix that ends on the dash would look cut off: take the next character too.
+    if (id[len - 1] === '-') len++;
+    out.set(id, id.slice(0, Math.min(len, id.length)));
+  }
+  return out;
+}

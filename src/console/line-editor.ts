@@ -13,6 +13,8 @@ export type LineEditorEvents = {
   line: [string];
   /** Ctrl-C: the line being typed was abandoned. */
   interrupt: [];
+  /** Ctrl-D on an empty line: the engineer is done. */
+  eof: [];
 };
 
 const BEL = '\x07';
@@ -139,9 +141,19 @@ export class LineEditor extends EventEmitter<LineEditorEvents> {
       case 0x7f:
         if (this.buffer === '') return '';
         this.buffer = this.buffer.slice(0, -1);
-        return this.echo(ERASE);
+        return this.masked ? '' : this.echo(ERASE);
       case 0x15:
         return this.replace('');
+      case 0x04:
+        // As on a shell: only an empty line ends; within a line Ctrl-D does nothing.
+        if (this.buffer !== '' || !this.prompting) return '';
+        this.echoOut += '\r\n';
+        this.flush();
+        this.rowDirty = false;
+        this.prompting = false;
+        this.masked = false;
+        this.emit('eof');
+        return '';
       case 0x03: {
         this.buffer = '';
         this.pending.length = 0;
@@ -192,7 +204,7 @@ export class LineEditor extends EventEmitter<LineEditorEvents> {
   }
 
   private replace(text: string): string {
-    const erase = ERASE.repeat(this.buffer.length);
+    const erase = this.masked ? '' : ERASE.repeat(this.buffer.length);
     this.buffer = text.slice(0, this.maxLength);
     this.belled = false;
     return this.echo(erase + this.shown(this.buffer));
@@ -229,8 +241,9 @@ export class LineEditor extends EventEmitter<LineEditorEvents> {
     return this.prompting ? text : '';
   }
 
+  /** A masked line (a PIN) echoes nothing at all: not even its length. */
   private shown(text: string): string {
-    return this.masked ? '*'.repeat(text.length) : text;
+    return this.masked ? '' : text;
   }
 }
 

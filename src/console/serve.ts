@@ -3,7 +3,7 @@ import { SerialTransport } from '../../drivers/transport/serial.js';
 import type { Config } from '../config/schema.js';
 import { ControlClient } from '../control/client.js';
 import { LineEditor } from './line-editor.js';
-import { isValidPin, hashPin } from './pin.js';
+import { isValidPin, hashPin, PIN_RULE_TEXT } from './pin.js';
 import { ConsoleSession, type Requester } from './session.js';
 
 export interface ConsoleServeOptions {
@@ -64,6 +64,7 @@ export async function serveConsole(opts: ConsoleServeOptions): Promise<ConsoleHa
   });
   editor.on('line', (line) => void session.handleLine(line));
   editor.on('interrupt', () => void session.interrupt());
+  editor.on('eof', () => void session.endOfInput());
   const feed = (chunk: Buffer) => {
     session.touch();
     editor.feed(chunk);
@@ -151,8 +152,8 @@ export interface HashPinStreams {
 
 /**
  * `kiosk console hash-pin`: reads a PIN twice without echo and prints its hash for the
- * configuration. Rejects with a clear message when the PIN is not 4 to 12 digits or the two
- * differ.
+ * configuration. Rejects with a clear message when the PIN is not 6 to 12 digits or the two
+ * differ. Nothing is echoed while the PIN is typed.
  */
 export async function hashPinCommand(
   io: HashPinStreams = { input: process.stdin, prompts: process.stderr, output: process.stdout },
@@ -175,6 +176,7 @@ export async function hashPinCommand(
   };
   editor.on('line', deliver);
   editor.on('interrupt', () => fail(new Error('cancelled')));
+  editor.on('eof', () => fail(new Error('cancelled')));
   const onData = (chunk: Buffer | string) => editor.feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   const onEnd = () => fail(new Error('no PIN given (end of input)'));
   const ask = (prompt: string) =>
@@ -188,8 +190,8 @@ export async function hashPinCommand(
   io.input.on('data', onData);
   io.input.once('end', onEnd);
   try {
-    const pin = await ask('PIN (4 to 12 digits): ');
-    if (!isValidPin(pin)) throw new Error('a PIN is 4 to 12 digits');
+    const pin = await ask('PIN (6 to 12 digits, not shown): ');
+    if (!isValidPin(pin)) throw new Error(PIN_RULE_TEXT);
     const again = await ask('the same PIN again: ');
     if (again !== pin) throw new Error('the two PINs differ');
     const hash = hashPin(pin);

@@ -1,8 +1,9 @@
 import type { Config } from '../config/schema.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 import { COLLECT_NOTES, COMMANDS, UsageError, collectionLines, collectionResult, helpLines, type CommandContext, type Payload } from './commands.js';
-import { duration, faceValue } from './format.js';
-import { hashPin, verifyPin } from './pin.js';
+import { duration, faceValue, PAGE_LINES, wrapLine } from './format.js';
+import { Lockout, RefusalAudit } from './lockout.js';
+import { COST, hashCost, hashPin, isValidPin, verifyPin } from './pin.js';
 
 /** Asks the kiosk service; rejects when it cannot be reached. */
 export type Requester = (req: ControlRequest) => Promise<ControlResponse>;
@@ -20,8 +21,13 @@ export interface SessionOptions {
   terminalId?: string;
   /** Milliseconds; injected by tests for lock-outs and idle logouts. */
   now?: () => number;
-  /** Called after `exit` (the stdin/stdout console ends there; a serial one goes back to login). */
+  /**
+   * Called when the engineer leaves: `exit`, or Ctrl-C, Ctrl-D or `exit` at the login prompt. The
+   * stdin/stdout console ends there; a serial one (no onExit) shows a fresh login prompt.
+   */
   onExit?: () => void;
+  /** How often refused input at a locked console is journalled: once per window. */
+  refusalWindowMs?: number;
 }
 
 type Stage =
@@ -29,19 +35,27 @@ type Stage =
   | { kind: 'pin'; name: string }
   | { kind: 'ready' }
   | { kind: 'count'; counts: number[] }
-  | { kind: 'confirm'; counts: number[] };
+  | { kind: 'confirm'; counts: number[] }
+  | { kind: 'more'; rest: string[]; then: Stage };
 
 const MAX_NAME = 32;
 
-let decoy: string | undefined;
+const decoys = new Map<string, string>();
 
 /**
- * Verified against when the name is unknown, so a wrong name takes as long as a wrong PIN and
- * the console does not tell which names exist.
+ * Verified against when the name is unknown (or the PIN too short to be one), so a wrong name
+ * takes as long as a wrong PIN and the console does not tell which names exist: made with the
+ * same cost as the first engineer's hash.
  */
-function decoyHash(): string {
-  decoy ??= hashPin('0000', Buffer.alloc(16, 0x5a));
-  return decoy;
+function decoyHash(like: string | undefined): string {
+  const cost = (like !== undefined ? hashCost(like) : null) ?? COST;
+  const key = `${cost.N}/${cost.r}/${cost.p}`;
+  let hash = decoys.get(key);
+  if (!hash) {
+    hash = hashPin('000000', Buffer.alloc(16, 0x5a), cost);
+    decoys.set(key, hash);
+  }
+  return hash;
 }
 
 /**
@@ -53,8 +67,9 @@ function decoyHash(): string {
 export class ConsoleSession {
   private stage: Stage = { kind: 'name' };
   private who: string | null = null;
-  private failures = 0;
-  private lockedUntil = 0;
+  /** The console's own copy of the lock-out; the service's copy (in the journal) wins when it answers. */
+  private readonly lockout: Lockout;
+  private readonly refusals: RefusalAudit;
   private lastActivity: number;
   private queue: Promise<void> = Promise.resolve();
   private busy = false;
@@ -65,6 +80,8 @@ export class ConsoleSession {
     this.now = opts.now ?? Date.now;
     this.terminalId = opts.terminalId ?? 'kiosk';
     this.lastActivity = this.now();
+    this.lockout = new Lockout(opts.settings.maxFailures, opts.settings.lockoutMs);
+    this.refusals = new RefusalAudit(opts.refusalWindowMs);
   }
 
   /** The engineer logged in, or null. */
@@ -93,6 +110,8 @@ export class ConsoleSession {
         return out.prompt(`notes of ${faceValue(COLLECT_NOTES[s.counts.length] ?? 0)}: `, false);
       case 'confirm':
         return out.prompt('confirm this collection? (y/n) ', false);
+      case 'more':
+        return out.prompt('--more-- (Enter: next page, q: stop) ', false);
     }
   }
 
@@ -110,15 +129,44 @@ export class ConsoleSession {
     });
   }
 
-  /** Ctrl-C: abandons a login or a collection in progress. */
+  /** Ctrl-C: leaves the login prompt, abandons a collection or the rest of a long output. */
   interrupt(): Promise<void> {
     return this.enqueue(async () => {
       this.touch();
       const s = this.stage;
-      if (s.kind === 'pin') this.stage = { kind: 'name' };
+      if (s.kind === 'name' || s.kind === 'pin') return this.leave();
       if (s.kind === 'count' || s.kind === 'confirm') await this.cancelCollection();
+      if (s.kind === 'more') this.stage = s.then;
       this.reprompt();
     });
+  }
+
+  /** Ctrl-D on an empty line: leaves the login prompt, or logs out, as a shell does. */
+  endOfInput(): Promise<void> {
+    return this.enqueue(async () => {
+      this.touch();
+      const s = this.stage;
+      if (s.kind === 'name' || s.kind === 'pin') return this.leave();
+      if (s.kind === 'ready') {
+        this.say('');
+        return this.command('exit');
+      }
+      this.reprompt();
+    });
+  }
+
+  /**
+   * Leaving the login prompt: the terminal's console ends; on a serial line, where the line stays
+   * for the next engineer, a fresh login prompt.
+   */
+  private leave(): void {
+    this.stage = { kind: 'name' };
+    if (this.opts.onExit) {
+      this.opts.onExit();
+      return;
+    }
+    this.say('');
+    this.reprompt();
   }
 
   /** Logs out a session idle for longer than idleMs; called periodically by the transport. */
@@ -183,6 +231,10 @@ export class ConsoleSession {
         return this.countEntered(s.counts, line);
       case 'confirm':
         return this.confirmEntered(s.counts, line);
+      case 'more':
+        this.stage = s.then;
+        if (line.toLowerCase() !== 'q') this.page(s.rest);
+        return;
     }
   }
 
@@ -190,39 +242,78 @@ export class ConsoleSession {
 
   private async nameEntered(name: string): Promise<void> {
     if (name === '') return;
-    const left = this.lockedUntil - this.now();
+    if (name === 'exit' || name === 'logout') return this.leave();
+    const left = await this.lockedFor();
     if (left > 0) {
-      this.say(`console locked after ${this.opts.settings.maxFailures} failed logins: try again in ${duration(left)}`);
-      await this.audit('-', `login refused: console locked (name ${safeName(name)})`, false);
+      this.say(`console locked after too many failed logins: try again in ${duration(left)}`);
+      const action = this.refusals.refused(this.now(), `login refused: console locked (name ${safeName(name)})`);
+      if (action !== null) await this.audit('-', action, false);
       return;
     }
-    if (this.lockedUntil !== 0) {
-      this.lockedUntil = 0;
-      this.failures = 0;
-    }
+    await this.flushRefusals();
     this.stage = { kind: 'pin', name: name.slice(0, 64) };
+  }
+
+  /**
+   * How long the console stays locked. While its own copy says locked it does not ask (a flood of
+   * lines must not become a flood of requests); otherwise the service's journalled lock-out
+   * decides, so a restarted console is as locked as the one before.
+   */
+  private async lockedFor(): Promise<number> {
+    const local = this.lockout.remaining(this.now());
+    if (local > 0) return local;
+    const answer = await this.lockoutRequest('check');
+    return answer ? Math.max(0, answer.lockedUntil - this.now()) : 0;
+  }
+
+  /** The service's lock-out (kept in its journal), or null when it cannot be asked. */
+  private async lockoutRequest(op: 'check' | 'failed' | 'success'): Promise<{ lockedUntil: number; lockMs: number | null } | null> {
+    try {
+      const res = await this.opts.request({ cmd: 'console-lockout', op });
+      if (!res.ok) return null;
+      const lockedUntil = typeof res.lockedUntil === 'number' ? res.lockedUntil : 0;
+      const lockMs = typeof res.lockMs === 'number' ? res.lockMs : null;
+      const state = this.lockout.state;
+      this.lockout.restore({ ...state, lockedUntil: Math.max(state.lockedUntil, lockedUntil) });
+      return { lockedUntil, lockMs };
+    } catch {
+      return null;
+    }
   }
 
   private async pinEntered(name: string, pin: string): Promise<void> {
     this.stage = { kind: 'name' };
-    const engineer = this.opts.settings.engineers.find((e) => e.name === name);
-    if (!engineer) verifyPin(pin, decoyHash());
-    if (engineer && verifyPin(pin, engineer.pin)) {
-      this.failures = 0;
+    // Not a PIN (those are digits): the way out, as at the name.
+    if (pin === 'exit' || pin === 'logout') return this.leave();
+    const engineers = this.opts.settings.engineers;
+    const engineer = engineers.find((e) => e.name === name);
+    // A PIN shorter than the rule is refused like a wrong one, after the same work.
+    const usable = isValidPin(pin);
+    if (!engineer || !usable) verifyPin(pin, decoyHash(engineers[0]?.pin));
+    if (engineer && usable && verifyPin(pin, engineer.pin)) {
+      this.lockout.succeeded();
+      await this.lockoutRequest('success');
       this.who = engineer.name;
       this.stage = { kind: 'ready' };
       this.say(`welcome, ${engineer.name}. Type 'help' for the commands.`);
       await this.audit(engineer.name, 'login', true);
       return;
     }
-    this.failures++;
+    const localLock = this.lockout.failed(this.now());
+    const remote = await this.lockoutRequest('failed');
+    // The service's answer wins; without one the console's own count decides.
+    const lockMs = remote ? remote.lockMs : localLock;
     this.say('login incorrect');
     await this.audit('-', `login refused: ${engineer ? 'wrong PIN' : 'unknown name'} (name ${safeName(name)})`, false);
-    if (this.failures >= this.opts.settings.maxFailures) {
-      this.lockedUntil = this.now() + this.opts.settings.lockoutMs;
-      this.say(`too many failed logins: console locked for ${duration(this.opts.settings.lockoutMs)}`);
-      await this.audit('-', `console locked for ${duration(this.opts.settings.lockoutMs)} after ${this.failures} failed logins`, false);
+    if (lockMs !== null) {
+      this.say(`too many failed logins: console locked for ${duration(lockMs)}`);
+      await this.audit('-', `console locked for ${duration(lockMs)} after ${this.opts.settings.maxFailures} failed logins`, false);
     }
+  }
+
+  private async flushRefusals(): Promise<void> {
+    const pending = this.refusals.flush();
+    if (pending !== null) await this.audit('-', `login refused: console locked; ${pending}`, false);
   }
 
   private endSession(): void {
@@ -244,7 +335,7 @@ export class ConsoleSession {
     }
     switch (cmd.name) {
       case 'help':
-        for (const l of helpLines()) this.say(l);
+        this.page(helpLines());
         await this.audit(who, line, true);
         return;
       case 'logout':
@@ -265,26 +356,44 @@ export class ConsoleSession {
         return;
     }
     let ok = false;
+    // A command's output is gathered and shown a screen at a time.
+    const printed: string[] = [];
     try {
-      ok = (await cmd.run?.(this.context(who), args)) ?? false;
+      ok = (await cmd.run?.(this.context(who, printed), args)) ?? false;
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
-      this.say(`error: ${e.message}`);
+      printed.push(`error: ${e.message}`);
     }
+    this.page(printed);
     await this.audit(who, line, ok);
   }
 
-  private context(who: string): CommandContext {
+  /**
+   * Lines shown a screen at a time (80×24: the last row is the prompt): past a screen the rest
+   * waits behind a `--more--` prompt. Long lines are wrapped at spaces, never mid-word.
+   */
+  private page(lines: string[]): void {
+    const rows = lines.flatMap((l) => wrapLine(l));
+    if (rows.length <= PAGE_LINES) {
+      for (const r of rows) this.opts.output.line(r);
+      return;
+    }
+    for (const r of rows.slice(0, PAGE_LINES)) this.opts.output.line(r);
+    this.stage = { kind: 'more', rest: rows.slice(PAGE_LINES), then: this.stage };
+  }
+
+  private context(who: string, printed: string[]): CommandContext {
+    const print = (l: string) => printed.push(l);
     return {
       who,
       now: this.now,
-      print: (l) => this.say(l),
-      request: (req) => this.ask(req),
+      print,
+      request: (req) => this.ask(req, print),
       call: async (req) => {
-        const res = await this.ask(req);
+        const res = await this.ask(req, print);
         if (!res) return null;
         if (!res.ok) {
-          this.say(`error: ${res.error}`);
+          print(`error: ${res.error}`);
           return null;
         }
         return res as Payload;
@@ -293,11 +402,11 @@ export class ConsoleSession {
   }
 
   /** A request to the service; a service that does not answer is one clear line, never a crash. */
-  private async ask(req: ControlRequest): Promise<ControlResponse | null> {
+  private async ask(req: ControlRequest, print: (l: string) => void = (l) => this.say(l)): Promise<ControlResponse | null> {
     try {
       return await this.opts.request(req);
     } catch (e) {
-      this.say(`service not reachable: ${(e as Error).message}`);
+      print(`service not reachable: ${(e as Error).message}`);
       return null;
     }
   }
@@ -349,7 +458,7 @@ export class ConsoleSession {
   // ------------------------------------------------------------------ output and audit
 
   private say(text: string): void {
-    this.opts.output.line(text);
+    for (const row of wrapLine(text)) this.opts.output.line(row);
   }
 
   /** Best effort: a service that cannot journal has already been reported as unreachable. */
@@ -362,8 +471,12 @@ export class ConsoleSession {
   }
 }
 
-/** A typed name as it goes to the journal: short, and only the characters a name may have. */
+/**
+ * A typed name as it goes to the journal: short, and only the characters a name may have. A name
+ * of digits only is most likely a PIN typed a line too early: it is not recorded at all.
+ */
 function safeName(name: string): string {
+  if (/^[\d\s]+$/.test(name)) return 'of digits only, not recorded';
   const cleaned = name.slice(0, MAX_NAME).replace(/[^a-z0-9_-]/gi, '?');
   return `"${cleaned}"`;
 }

@@ -46,6 +46,13 @@ export const controlRequest = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('config') }),
   /** The last lines the service logged (JSON objects), oldest first. */
   z.object({ cmd: z.literal('log-tail'), lines: z.number().int().min(1).max(1000).optional() }),
+  /**
+   * The engineers' console's lock-out, kept by the service in its journal so a restart of either
+   * does not open it: `check` reads it, `failed` counts a failed login (and may lock, each lock
+   * longer than the one before), `success` clears it. Answer: lockedUntil (epoch ms, 0 when open),
+   * lockMs (the lock this failure started, or null).
+   */
+  z.object({ cmd: z.literal('console-lockout'), op: z.enum(['check', 'failed', 'success']) }),
   /** The engineers' console reports a login, a refusal or a command; the service journals it. */
   z.object({
     cmd: z.literal('audit'),

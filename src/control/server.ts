@@ -1,18 +1,43 @@
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { peerCredentials, type Peer } from './peer.js';
 import { controlRequest, type ControlRequest, type ControlResponse } from './protocol.js';
 
 const MAX_LINE = 64 * 1024;
 
-export type ControlHandler = (req: ControlRequest) => Promise<ControlResponse> | ControlResponse;
+/** `peer` is given on a socket served with `identify`: who the kernel says sent the request. */
+export type ControlHandler = (req: ControlRequest, peer?: Peer) => Promise<ControlResponse> | ControlResponse;
 
-/** Serves the control protocol on a unix socket readable only by the service's own user. */
-export async function serveControl(path: string, handle: ControlHandler): Promise<Server> {
+export interface ServeControlOptions {
+  /** File mode of the socket: 0600 (the service's user only) unless told. */
+  mode?: number;
+  /** Group given the socket (a number; the folder's set-group-id bit is the other way). */
+  gid?: number;
+  /** Ask the kernel who connected (SO_PEERCRED) and hand it to the handler with each request. */
+  identify?: boolean;
+}
+
+/** Serves the control protocol on a unix socket, by default readable only by the service's own user. */
+export async function serveControl(path: string, handle: ControlHandler, opts: ServeControlOptions = {}): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true });
   // A socket file left by a killed process would make listen() fail with EADDRINUSE.
   rmSync(path, { force: true });
-  const server = createServer((socket) => serveConnection(socket, handle));
+  const server = createServer((socket) => {
+    if (!opts.identify) {
+      serveConnection(socket, handle);
+      return;
+    }
+    // Nothing is read before the sender is known; a sender that cannot be named is refused.
+    socket.pause();
+    peerCredentials(socket).then(
+      (peer) => {
+        serveConnection(socket, (req) => handle(req, peer));
+        socket.resume();
+      },
+      (e: Error) => socket.end(JSON.stringify({ ok: false, error: e.message }) + '\n'),
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => {
@@ -20,11 +45,12 @@ export async function serveControl(path: string, handle: ControlHandler): Promis
       resolve();
     });
   });
-  chmodSync(path, 0o600);
+  if (opts.gid !== undefined) chownSync(path, process.getuid?.() ?? -1, opts.gid);
+  chmodSync(path, opts.mode ?? 0o600);
   return server;
 }
 
-function serveConnection(socket: Socket, handle: ControlHandler): void {
+function serveConnection(socket: Socket, handle: (req: ControlRequest) => Promise<ControlResponse> | ControlResponse): void {
   let buffered = '';
   let queue = Promise.resolve();
   socket.setEncoding('utf8');
@@ -64,7 +90,7 @@ export function parseRequestLine(line: string): { ok: true; req: ControlRequest 
   return { ok: true, req: parsed.data };
 }
 
-async function answerLine(line: string, handle: ControlHandler): Promise<ControlResponse> {
+async function answerLine(line: string, handle: (req: ControlRequest) => Promise<ControlResponse> | ControlResponse): Promise<ControlResponse> {
   const parsed = parseRequestLine(line);
   if (!parsed.ok) return parsed;
   try {

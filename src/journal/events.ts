@@ -178,7 +178,22 @@ const APPENDED = {
   'recovery.payout': z.object({ payout: z.number().int(), decided: z.boolean() }),
   'operator.in-service': z.object({ by: z.string() }),
   'operator.out-of-service': z.object({ by: z.string(), reason: z.string() }),
-  'console.audit': z.object({ who: z.string(), action: z.string(), ok: z.boolean() }),
+  'console.audit': z.object({
+    who: z.string(),
+    action: z.string(),
+    ok: z.boolean(),
+    /** Who really sent it: the peer of the control connection (SO_PEERCRED). */
+    peer: z.object({ uid: z.number().int(), user: z.string(), pid: z.number().int() }).optional(),
+  }),
+  /** The console's lock-out after each change: the service restores it from the last one. */
+  'console.lockout': z.object({
+    failures: z.number().int(),
+    locks: z.number().int(),
+    /** ISO time; null when not locked. */
+    lockedUntil: z.string().nullable(),
+    /** The lock this change started, in milliseconds. */
+    lockMs: z.number().int().optional(),
+  }),
   'alarm.raised': z.object({
     id: z.string(),
     kind: z.string(),

@@ -1,7 +1,11 @@
 import type { Actor } from 'xstate';
 import { capabilities, type terminalMachine } from '../../states/terminal.js';
 import type { Config } from '../config/schema.js';
+import { maskSecrets } from '../config/secrets.js';
+import type { Peer } from '../control/peer.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
+import { mayRequest, roleOf } from '../control/roles.js';
+import { ConsoleLockoutBook } from './console-lockout.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger, LogRing } from '../log.js';
 import { fittedDevices, type Devices } from './devices.js';
@@ -23,7 +27,11 @@ export interface ControlDeps {
 
 /** Answers the local control protocol (launcher, scenario runner, engineers' console). */
 export class ControlHandler {
-  constructor(private readonly d: ControlDeps) {}
+  private readonly lockout: ConsoleLockoutBook;
+
+  constructor(private readonly d: ControlDeps) {
+    this.lockout = new ConsoleLockoutBook(d.journal, d.config.console);
+  }
 
   status(): Record<string, unknown> {
     const { journal, devices, terminal, transactions } = this.d;
@@ -47,7 +55,20 @@ export class ControlHandler {
     };
   }
 
-  async handle(req: ControlRequest): Promise<ControlResponse> {
+  /**
+   * One request. `peer` is who the kernel says sent it, on the console's socket; without it the
+   * request came through the service's own socket (or from the service itself).
+   */
+  async handle(req: ControlRequest, peer?: Peer): Promise<ControlResponse> {
+    if (peer && !mayRequest(roleOf(peer, process.getuid?.() ?? -1), req.cmd)) {
+      // Logged, not journalled: a refused sender must not be able to grow the journal.
+      this.d.log.warn({ cmd: req.cmd, uid: peer.uid, user: peer.user, pid: peer.pid }, 'control request refused to this user');
+      return { ok: false, error: `'${req.cmd}' is not allowed for user ${peer.user} (uid ${peer.uid})` };
+    }
+    return this.answer(req, peer);
+  }
+
+  private async answer(req: ControlRequest, peer: Peer | undefined): Promise<ControlResponse> {
     const { journal, terminal, transactions, log } = this.d;
     const hoppers = this.d.devices.hoppers;
     switch (req.cmd) {
@@ -122,12 +143,14 @@ export class ControlHandler {
       case 'device-test':
         return this.deviceTest(req.device);
       case 'config':
-        return { ok: true, config: maskedConfig(this.d.config) };
+        return { ok: true, config: maskSecrets(this.d.config) };
       case 'log-tail':
         return { ok: true, lines: this.d.logRing?.tail(req.lines ?? 50) ?? [] };
       case 'audit':
-        journal.append(null, 'console.audit', { who: req.who, action: req.action, ok: req.ok });
+        journal.append(null, 'console.audit', { who: req.who, action: req.action, ok: req.ok, ...(peer ? { peer } : {}) });
         return { ok: true };
+      case 'console-lockout':
+        return this.lockout.handle(req.op);
     }
   }
 
@@ -158,12 +181,4 @@ export class ControlHandler {
     this.d.journal.append(null, 'device.test', { device: name, ok: true });
     return { ok: true, ...result };
   }
-}
-
-/** The configuration as the console shows it: no PIN hashes. (TLS keys are files; only their paths are in it.) */
-function maskedConfig(config: Config): unknown {
-  return {
-    ...config,
-    console: { ...config.console, engineers: config.console.engineers.map((e) => ({ name: e.name, pin: '***' })) },
-  };
 }

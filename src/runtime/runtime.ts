@@ -12,6 +12,7 @@ import { createBusinessAdapter, Forwarder, OutboxMonitor, watchServerCertificate
 import { CardPayments } from './cards.js';
 import { CoinFlow } from './coins.js';
 import { ControlHandler } from './control-handler.js';
+import { serveConsoleControl } from './console-control.js';
 import { createDevices, fittedDevices, type Devices } from './devices.js';
 import { watchHealth } from './health.js';
 import { NoteFlow } from './notes.js';
@@ -58,6 +59,7 @@ export class Runtime {
   private readonly report: TerminalReport;
   private screen: Screen | undefined;
   private server: Server | undefined;
+  private consoleServer: Server | undefined;
   private stopped = false;
   private readonly notifier = new SystemdNotifier();
 
@@ -158,6 +160,7 @@ export class Runtime {
     this.business.start();
     this.terminal.subscribe((snap) => this.report.changed(stateName(snap.value), snap.context.reason ?? null));
     this.server = await serveControl(this.config.control.socket, (req) => this.control.handle(req));
+    this.consoleServer = await serveConsoleControl(this.config, this.control, this.log);
     if (this.config.api) {
       const { config, terminal, transactions, journal, log } = this;
       // Without its screen the kiosk still forwards payments and answers the console.
@@ -212,7 +215,7 @@ export class Runtime {
     await this.management?.stop();
     for (const [, d] of fittedDevices(this.devices)) await d.close();
     await this.screen?.close();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    for (const server of [this.consoleServer, this.server]) await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     this.journal.close();
   }
 

@@ -126,7 +126,8 @@ t.test('the transaction screens follow the machine', async (t) => {
 
   const review = screenView(input({ transaction: txn('review', ctx(), deadline) }));
   t.equal(review.screen, 'review');
-  t.equal(review.holder, 'Li Si');
+  t.equal(review.holder, 'L* S*', 'the holder masked: the full name never reaches the browser');
+  t.notMatch(JSON.stringify(review), /Li Si/);
   t.same(review.amounts, { due: 12350, inserted: 0, remaining: 12350, change: 0, changePaid: 0, owed: 0, credited: 0, card: 0 });
   t.same(review.notices, []);
 
@@ -236,4 +237,25 @@ t.test('a card payment\'s result shows the card amount; an unknown outcome shows
   t.equal(paid.result?.partial, false);
   const reversed = screenView(input({ result: { txn: row({ status: 'cancelled', cashIn: 0, cardIn: 0, credited: 0, changePaid: 0, endReason: 'card-unknown' }), receipt: 'none', deadline: { at: 1, totalMs: 1 } } }));
   t.equal(reversed.result?.outcome, 'card-reversed');
+});
+
+t.test("the account holder's name is masked as Chinese operators do", async (t) => {
+  const { maskHolderName } = await import('../../src/domain/holder-name.js');
+  const cases: [string, string][] = [
+    ['张四', '*四'],
+    ['李娜', '*娜'],
+    ['王小明', '**明'],
+    ['欧阳娜娜', '***娜'],
+    ['李', '*'],
+    ['Li Si', 'L* S*'],
+    ['Zhang San', 'Z* S*'],
+    ['  Zhao   Liu ', 'Z* L*'],
+    ['Anna 李娜', 'A* *娜'],
+  ];
+  for (const [name, shown] of cases) t.equal(maskHolderName(name), shown, name);
+  for (const name of ['张四', 'Zhang San']) {
+    const v = screenView(input({ transaction: txn('review', ctx({ holder: name })) }));
+    t.not(v.holder, name);
+    t.notMatch(JSON.stringify(v), name, `${name} appears nowhere in the view`);
+  }
 });

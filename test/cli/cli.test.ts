@@ -58,6 +58,38 @@ t.test('config check prints the configuration with defaults', async (t) => {
   t.equal(JSON.parse(r.stdout).validator.pollIntervalMs, 150);
 });
 
+t.test('config check masks every secret and warns of factory secrets', async (t) => {
+  const pinHash = 'scrypt$16384$8$1$AAECAwQFBgcICQoLDA0ODw==$U+WfH59WwjF9mfeh52/R1DZ3zLGcLBJeBU+agSgeCuw=';
+  const dir = t.testdir({
+    'own.json': JSON.stringify({
+      validator: { model: 'essp', port: '/dev/ttyUSB0', fixedKey: '0f1e2d3c4b5a6978' },
+      paymentTerminal: { transport: 'tcp', host: '10.0.0.9', password: '482915' },
+      console: { engineers: [{ name: 'alice', pin: pinHash }] },
+      server: { host: '127.0.0.1', port: 8480 },
+    }),
+    'factory.json': JSON.stringify({
+      validator: { model: 'essp', port: '/dev/ttyUSB0' },
+      paymentTerminal: { transport: 'tcp', host: '10.0.0.9' },
+      server: { host: '127.0.0.1', port: 8480 },
+    }),
+  });
+  const own = kiosk('config', 'check', join(dir, 'own.json'));
+  t.equal(own.status, 0);
+  for (const secret of ['0f1e2d3c4b5a6978', '482915', pinHash]) t.notMatch(own.stdout, secret, 'no secret in clear');
+  const shown = JSON.parse(own.stdout);
+  t.equal(shown.validator.fixedKey, '***');
+  t.equal(shown.paymentTerminal.password, '***');
+  t.equal(shown.console.engineers[0].pin, '***');
+  t.notMatch(own.stderr, /factory/, 'own secrets: no factory warning');
+  t.match(own.stderr, /console\.engineers\[0\]\.pin \(alice\): made at a lower cost/, 'an old PIN hash is pointed out');
+
+  const factory = kiosk('config', 'check', join(dir, 'factory.json'));
+  t.equal(factory.status, 0);
+  t.match(factory.stderr, /warning: validator\.fixedKey: the eSSP factory key 0123456701234567 is in use/);
+  t.match(factory.stderr, /warning: paymentTerminal\.password: the ZVT factory password 000000 is in use/);
+  t.notMatch(factory.stdout, /000000|0123456701234567/);
+});
+
 t.test('ctl against a socket nobody serves says so', async (t) => {
   const dir = t.testdir({});
   const r = kiosk('ctl', 'status', '--socket', join(dir, 'none.sock'));

@@ -58,7 +58,7 @@ t.test('the console on a serial line, against the real runtime of a simulated ki
   await until(() => existsSync(consoleEnd) && existsSync(laptopEnd), 'the socat links');
 
   const config = loadConfigFile(stack.configPath);
-  const served = await serveConsole({ config, port: consoleEnd, socket: stack.socketPath });
+  let served = await serveConsole({ config, port: consoleEnd, socket: stack.socketPath });
   cleanups.push(() => served.stop());
 
   const laptop = new SerialTransport({ path: laptopEnd, baudRate: 115200 });
@@ -82,7 +82,7 @@ t.test('the console on a serial line, against the real runtime of a simulated ki
   await type('', /SIM-0001 login: $/);
   await type('alice', /PIN: $/);
   const bad = await type('111111', /login incorrect\r\nSIM-0001 login: $/);
-  t.match(bad, /^\*{6}\r\n/, 'the PIN is echoed as stars, never in clear');
+  t.match(bad, /^\r\nlogin incorrect/, 'the PIN is not echoed at all, not even as stars');
 
   await type('alice', /PIN: $/);
   const welcome = await type(PIN, /alice@SIM-0001> $/);
@@ -137,4 +137,54 @@ t.test('the console on a serial line, against the real runtime of a simulated ki
       ['alice', 'logout', true],
     ],
   );
+
+  // An 80×24 terminal: every row at most 80 columns, no screen of output past 23 rows.
+  const rows = (text: string) => text.split('\r\n');
+  const fits = (text: string, what: string) => {
+    for (const row of rows(text)) t.ok(row.length <= 80, `${what}: ${row.length} columns: ${row}`);
+  };
+  await stack.control({ cmd: 'start', service: 'lookup' });
+  await stack.control({ cmd: 'cancel' });
+  for (let ended = false; !ended; await new Promise((r) => setTimeout(r, 50))) {
+    const st = await stack.control({ cmd: 'status' });
+    ended = st.ok && st.transaction === null;
+  }
+  await type('alice', /PIN: $/);
+  await type(PIN, /alice@SIM-0001> $/);
+  const help = await type('help', /--more-- \(Enter: next page, q: stop\) $/);
+  // The typed line scrolls away: the output and the --more-- prompt fill the 24 rows at most.
+  t.ok(rows(help).length - 1 <= 24, `help's first screen: ${rows(help).length - 1} rows`);
+  fits(help, 'help');
+  const helpRest = await type('', /alice@SIM-0001> $/);
+  t.match(helpRest, /exit/);
+  fits(helpRest, 'help, second screen');
+  const txns = await type('transactions', /alice@SIM-0001> $/);
+  fits(txns, 'transactions');
+  t.match(txns, /customer-cancel/, 'how it ended, not only that it did');
+  const id = /^\S+\s+(\S+)\s+lookup/m.exec(txns)?.[1] ?? '';
+  t.ok(id.length >= 7 && id.length < 36, `a short id: ${id}`);
+  const one = await type(`transaction ${id}`, /alice@SIM-0001> $/);
+  t.match(one, /txn\.started/, 'the short id is accepted');
+  fits(one, 'transaction');
+  await type('logout', /SIM-0001 login: $/);
+
+  // Ctrl-C and Ctrl-D at the login and PIN prompts: back to a fresh login prompt on a serial line.
+  await type(Buffer.from([0x03]), /SIM-0001 login: $/);
+  await type('alice', /PIN: $/);
+  await type(Buffer.from([0x04]), /SIM-0001 login: $/);
+  await type('exit', /SIM-0001 login: $/);
+
+  // Locked after three failures; neither a new console nor a restarted service opens the lock.
+  for (let i = 0; i < 3; i++) {
+    await type('alice', /PIN: $/);
+    await type('000000', /SIM-0001 login: $/);
+  }
+  await type('alice', /console locked after too many failed logins: try again in/);
+  await served.stop();
+  served = await serveConsole({ config, port: consoleEnd, socket: stack.socketPath });
+  await type('', /SIM-0001 login: $/).catch(() => undefined);
+  await type('alice', /console locked after too many failed logins: try again in/);
+  await stack.killRuntime('SIGTERM');
+  await stack.startRuntime();
+  await type('alice', /console locked after too many failed logins: try again in/);
 });

@@ -91,12 +91,12 @@ t.test('a very long line is capped with one bell', async (t) => {
   t.equal([...r.echoed()].filter((c) => c === '\x07').length, 2, 'one more bell for it');
 });
 
-t.test('masked mode echoes stars and keeps the PIN out of the history', async (t) => {
+t.test('masked mode echoes nothing, not even the length, and keeps the PIN out of the history', async (t) => {
   const r = rig();
   r.editor.prompt('PIN: ', { masked: true });
-  await r.type('1234\r');
+  await r.type('12345\x7f4\x15\x151234\r');
   t.same(r.lines, ['1234']);
-  t.equal(r.echoed(), 'PIN: ****\r\n');
+  t.equal(r.echoed(), 'PIN: \r\n', 'no star, no erase: only the end of the line');
   t.notMatch(r.echoed(), /1234/);
   r.editor.prompt('> ');
   r.clearEcho();
@@ -206,4 +206,16 @@ t.test('random binary noise never throws and never yields a control byte in a li
     }
   }
   t.pass('200 seeded runs of noise');
+});
+
+t.test('Ctrl-D on an empty line is the end of input; within a line it does nothing', async (t) => {
+  const r = rig();
+  let eofs = 0;
+  r.editor.on('eof', () => eofs++);
+  r.editor.prompt('> ');
+  await r.type('ab\x04');
+  t.equal(eofs, 0);
+  await r.type('\x15\x04');
+  t.equal(eofs, 1);
+  t.same(r.lines, []);
 });

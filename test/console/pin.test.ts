@@ -1,33 +1,37 @@
 import t from 'tap';
-import { hashPin, isValidPin, verifyPin } from '../../src/console/pin.js';
+import { COST, hashPin, isValidPin, isWeakHash, verifyPin } from '../../src/console/pin.js';
 
 // Computed once with Python's hashlib.scrypt (an implementation independent of node:crypto).
 const SALT = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
 const VECTOR = 'scrypt$16384$8$1$AAECAwQFBgcICQoLDA0ODw==$U+WfH59WwjF9mfeh52/R1DZ3zLGcLBJeBU+agSgeCuw=';
 
-t.test('a known vector with a fixed salt', async (t) => {
-  t.equal(hashPin('123456', SALT), VECTOR);
+t.test('a known vector with a fixed salt, made at the old cost: it still verifies', async (t) => {
+  t.equal(hashPin('123456', SALT, { N: 16384, r: 8, p: 1 }), VECTOR);
   t.ok(verifyPin('123456', VECTOR));
   t.notOk(verifyPin('123457', VECTOR));
+  t.ok(isWeakHash(VECTOR), 'and it is reported as weaker than today');
 });
 
-t.test('round trip with a random salt', async (t) => {
-  const a = hashPin('2468');
-  const b = hashPin('2468');
-  t.match(a, /^scrypt\$16384\$8\$1\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/);
+t.test('round trip with a random salt, at the cost of today', async (t) => {
+  const a = hashPin('246801');
+  const b = hashPin('246801');
+  t.match(a, /^scrypt\$131072\$8\$1\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/);
+  t.same(COST, { N: 131072, r: 8, p: 1 });
+  t.notOk(isWeakHash(a));
   t.not(a, b, 'a fresh salt each time');
-  t.ok(verifyPin('2468', a));
-  t.ok(verifyPin('2468', b));
-  t.notOk(verifyPin('2469', a), 'wrong PIN');
+  // The time a try takes (and so the days a search of the space takes) is measured in bench/pin-search.ts.
+  t.ok(verifyPin('246801', a));
+  t.ok(verifyPin('246801', b));
+  t.notOk(verifyPin('246802', a), 'wrong PIN');
   t.notOk(verifyPin('', a), 'empty PIN');
-  t.notOk(verifyPin('24680', a), 'longer PIN');
+  t.notOk(verifyPin('2468010', a), 'longer PIN');
 });
 
-t.test('PINs are 4 to 12 digits', async (t) => {
-  for (const ok of ['0000', '123456789012']) t.ok(isValidPin(ok), ok);
-  for (const bad of ['', '123', '1234567890123', '12a4', ' 1234', '1234\n', '١٢٣٤']) {
+t.test('PINs are 6 to 12 digits', async (t) => {
+  for (const ok of ['000000', '123456789012']) t.ok(isValidPin(ok), ok);
+  for (const bad of ['', '1234', '12345', '1234567890123', '12a456', ' 123456', '123456\n', '١٢٣٤٥٦']) {
     t.notOk(isValidPin(bad), JSON.stringify(bad));
-    t.throws(() => hashPin(bad), /4 to 12 digits/);
+    t.throws(() => hashPin(bad), /6 to 12 digits/);
   }
 });
 

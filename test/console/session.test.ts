@@ -1,14 +1,17 @@
 import t from 'tap';
 import type { ControlRequest, ControlResponse } from '../../src/control/protocol.js';
-import { hashPin } from '../../src/console/pin.js';
+import { scryptSync } from 'node:crypto';
+import { hashPin, verifyPin } from '../../src/console/pin.js';
 import { ConsoleSession } from '../../src/console/session.js';
 
-const ALICE_PIN = '2468';
-const BOB_PIN = '13579';
+const ALICE_PIN = '246813';
+const BOB_PIN = '135791';
 const SALT = Buffer.alloc(16, 7);
+// A cheap cost keeps these tests of the console's flow quick; pin.test.ts checks the real one.
+const CHEAP = { N: 1024, r: 8, p: 1 };
 const engineers = [
-  { name: 'alice', pin: hashPin(ALICE_PIN, SALT) },
-  { name: 'bob', pin: hashPin(BOB_PIN, SALT) },
+  { name: 'alice', pin: hashPin(ALICE_PIN, SALT, CHEAP) },
+  { name: 'bob', pin: hashPin(BOB_PIN, SALT, CHEAP) },
 ];
 
 const TXN_A = '019a0000-aaaa-7000-8000-000000000001';
@@ -196,7 +199,7 @@ t.test('login: name, masked PIN, welcome; audited', async (t) => {
 
 t.test('wrong PIN and unknown name are refused the same way; audited with who "-"', async (t) => {
   const r = rig();
-  t.same(await r.login('alice', '0000'), ['login incorrect']);
+  t.same(await r.login('alice', '000000'), ['login incorrect']);
   t.same(await r.login('mallory', '2468'), ['login incorrect'], 'an unknown name still asks for a PIN');
   t.equal(r.session.user, null);
   t.same(r.lastPrompt(), { text: 'SIM-0001 login: ', masked: false });
@@ -210,14 +213,14 @@ t.test('wrong PIN and unknown name are refused the same way; audited with who "-
 
 t.test('locked for lockoutMs after maxFailures in a row, then open again', async (t) => {
   const r = rig({ maxFailures: 3, lockoutMs: 300_000 });
-  await r.login('alice', '1111');
-  await r.login('alice', '2222');
-  const third = await r.login('bob', '3333');
+  await r.login('alice', '111111');
+  await r.login('alice', '222222');
+  const third = await r.login('bob', '333333');
   t.same(third, ['login incorrect', 'too many failed logins: console locked for 5 min 0 s']);
   t.same(r.service.audits.at(-1), { who: '-', action: 'console locked for 5 min 0 s after 3 failed logins', ok: false });
 
   r.advance(60_000);
-  t.same(await r.type('alice'), ['console locked after 3 failed logins: try again in 4 min 0 s']);
+  t.same(await r.type('alice'), ['console locked after too many failed logins: try again in 4 min 0 s']);
   t.same(r.lastPrompt(), { text: 'SIM-0001 login: ', masked: false }, 'no PIN is even asked while locked');
   t.same(r.service.audits.at(-1), { who: '-', action: 'login refused: console locked (name "alice")', ok: false });
 
@@ -227,17 +230,17 @@ t.test('locked for lockoutMs after maxFailures in a row, then open again', async
   r.advance(1_000);
   t.match((await r.login('alice', ALICE_PIN)).join('\n'), /welcome, alice/, 'open again after lockoutMs');
   await r.type('logout');
-  await r.login('alice', '1111');
-  await r.login('alice', '1111');
+  await r.login('alice', '111111');
+  await r.login('alice', '111111');
   t.match((await r.login('alice', ALICE_PIN)).join('\n'), /welcome/, 'a success resets the count: two failures do not lock');
 });
 
 t.test('a success between failures resets the count', async (t) => {
   const r = rig({ maxFailures: 2 });
-  await r.login('alice', '1111');
+  await r.login('alice', '111111');
   await r.login('alice', ALICE_PIN);
   await r.type('logout');
-  t.same(await r.login('alice', '1111'), ['login incorrect'], 'one failure after a success: not locked');
+  t.same(await r.login('alice', '111111'), ['login incorrect'], 'one failure after a success: not locked');
 });
 
 t.test('idle logout after idleMs; keystrokes count as activity', async (t) => {
@@ -266,10 +269,15 @@ t.test('idle logout after idleMs; keystrokes count as activity', async (t) => {
   t.same(p.lastPrompt(), { text: 'SIM-0001 login: ', masked: false }, 'a half-done login goes back to the name');
 });
 
-t.test('help lists every command, one line each', async (t) => {
+t.test('help lists every command, within 80 columns and a screen at a time', async (t) => {
   const r = rig();
   await r.login();
-  const lines = await r.type('help');
+  const first = await r.type('help');
+  t.ok(first.length <= 23, `one screen: ${first.length} lines`);
+  t.same(r.lastPrompt(), { text: '--more-- (Enter: next page, q: stop) ', masked: false }, 'the rest waits');
+  const lines = [...first, ...(await r.type(''))];
+  t.same(r.lastPrompt(), { text: 'alice@SIM-0001> ', masked: false });
+  for (const l of lines) t.ok(l.length <= 80, `fits 80 columns: ${l}`);
   for (const c of ['status', 'counters', 'transactions [n]', 'transaction <id>', 'journal verify', 'outbox', 'forward', 'collect', 'refill <hopper> <coins>', 'reprint [txn]', 'reprint-queue', 'out-of-service <reason...>', 'in-service', 'test <device>', 'config', 'log [n]', 'logout', 'exit']) {
     t.equal(lines.filter((l) => l.startsWith(`  ${c} `)).length, 1, c);
   }
@@ -286,7 +294,7 @@ t.test('status, counters, outbox', async (t) => {
   t.match(status, /receipts: no/);
   t.match(status, /^validator\s+ok\s+idle\s+idling$/m);
   t.match(status, /^hopper:h50\s+degraded\s+empty\s+hopper empty$/m);
-  t.match(status, /^outbox: 2 pending, oldest 2026-03-01 09:55:30 \(4 min 30 s ago\); 17 acknowledged$/m);
+  t.match(status, /^outbox: 2 pending, oldest 2026-03-01 09:55:30 \(4 min 30 s ago\); 17 delivered$/m);
   t.match(status, /^transaction running: none$/m);
 
   const counters = await r.type('counters');
@@ -308,7 +316,7 @@ t.test('status, counters, outbox', async (t) => {
     '  h100    1 yuan    180  180.00  ok',
     '  h50     5 jiao      0    0.00  degraded',
   ]);
-  t.same(await r.type('outbox'), ['outbox: 2 pending, oldest 2026-03-01 09:55:30 (4 min 30 s ago); 17 acknowledged']);
+  t.same(await r.type('outbox'), ['outbox: 2 pending, oldest 2026-03-01 09:55:30 (4 min 30 s ago); 17 delivered']);
   t.same(r.service.audits.slice(-3).map((a) => [a.action, a.ok]), [
     ['status', true],
     ['counters', true],
@@ -320,16 +328,17 @@ t.test('transactions, transaction by id prefix, journal verify, forward', async 
   const r = rig();
   await r.login();
   const list = await r.type('transactions 2');
-  t.equal(list.length, 4, 'header, rule, two rows');
-  t.match(list[0], /^time \(UTC\)\s+id\s+service\s+status\s+due\s+cash in\s+credited\s+change\s+owed$/);
-  t.match(list[2], new RegExp(`^2026-03-01 09:00:00  ${TXN_B}  pay\\s+completed\\s+123.50\\s+150.00\\s+123.50\\s+26.00\\s+0.50$`));
+  t.equal(list.length, 5, 'the day, header, rule, two rows');
+  t.equal(list[0], 'transactions of 2026-03-01 (UTC, newest first):');
+  t.match(list[1], /^time\s+id\s+svc\s+end\s+due\s+in\s+credit\s+change\s+owed$/);
+  t.match(list[3], /^09:00  019a0000-b  pay\s+paid\s+123.50\s+150.00\s+123.50\s+26.00\s+0.50$/);
   t.same(r.service.requests.find((q) => q.cmd === 'transactions'), { cmd: 'transactions', limit: 2 });
 
   const one = (await r.type('transaction 019a0000-aaaa')).join('\n');
   t.match(one, `transaction ${TXN_A}`);
   t.match(one, /due 50.00, cash in 50.00, credited 50.00/);
-  t.match(one, /journal events \(2\):/);
-  t.match(one, /41\s+2026-03-01 09:00:30\s+note.escrowed\s+\{"note":\{"value":5000\}\}/);
+  t.match(one, /journal events \(2\), time UTC:/);
+  t.match(one, /41\s+09:00:30\s+note.escrowed\s+\{"note":\{"value":5000\}\}/);
   t.same(await r.type('transaction 019a0000'), ["error: '019a0000' matches 2 transactions: type more of the id"]);
   t.same(await r.type('transaction ffff'), ["error: no transaction starts with 'ffff'"]);
   t.same(await r.type('transaction'), ['error: usage: transaction <id>']);
@@ -449,14 +458,16 @@ t.test('unknown commands, service down, logout and exit', async (t) => {
   t.same(await r.type('status extra'), ['error: usage: status']);
 
   r.service.down = true;
-  t.same(await r.type('status'), ['service not reachable: cannot reach the kiosk at /run/kiosk/kiosk.sock: connect ENOENT']);
-  t.same(await r.type('counters'), ['service not reachable: cannot reach the kiosk at /run/kiosk/kiosk.sock: connect ENOENT']);
+  // Past 80 columns a line goes on, indented, on the next row: cut at a space, not mid-word.
+  const unreachable = ['service not reachable: cannot reach the kiosk at /run/kiosk/kiosk.sock: connect', '  ENOENT'];
+  t.same(await r.type('status'), unreachable);
+  t.same(await r.type('counters'), unreachable);
   t.equal(r.lastPrompt()?.text, 'alice@SIM-0001> ', 'the console stays up');
   await r.type('collect');
   for (const n of ['0', '0', '0', '0', '1', '0']) await r.type(n);
   const notSent = await r.type('y');
   t.same(notSent, [
-    'service not reachable: cannot reach the kiosk at /run/kiosk/kiosk.sock: connect ENOENT',
+    ...unreachable,
     'the collection was NOT recorded: run collect again once the service answers',
   ]);
   r.service.down = false;
@@ -489,5 +500,123 @@ t.test('lines are handled one after the other even when the service is slow', as
   await Promise.all([session.handleLine('outbox'), session.handleLine('journal verify')]);
   const said = r.out.slice(from);
   t.match(said[0], /^outbox:/);
-  t.equal(said[1], 'journal verified: no problems found');
+  t.equal(said.at(-1), 'journal verified: no problems found');
+});
+
+t.test('a flood of lines at a locked console is journalled once per window, with a count', async (t) => {
+  const r = rig({ maxFailures: 2, lockoutMs: 600_000 });
+  await r.login('alice', '111111');
+  await r.login('alice', '222222');
+  const before = r.service.audits.length;
+  // 11,000 lines typed in 10 s while the console is locked.
+  for (let i = 0; i < 11_000; i++) {
+    await r.session.handleLine(`line${i}`);
+    if (i % 1100 === 0) r.advance(1_000);
+  }
+  const flood = r.service.audits.slice(before);
+  t.ok(flood.length <= 2, `11,000 refused lines made ${flood.length} audit events`);
+  t.match(flood[0]?.action, /^login refused: console locked/);
+  r.advance(60_000);
+  await r.session.handleLine('again');
+  const summary = r.service.audits.at(-1)?.action ?? '';
+  t.match(summary, /10999 more refused lines not recorded one by one/, 'the next window says how many were left out');
+  t.equal(r.service.audits.length - before, flood.length + 1);
+});
+
+t.test('a PIN typed at the login prompt is not journalled as the refused name', async (t) => {
+  const r = rig();
+  await r.login('246813', '246813');
+  await r.login('24 68 13', '000000');
+  const actions = r.service.audits.map((a) => a.action).join('\n');
+  t.notMatch(actions, /2468/, 'the digits never reach the journal');
+  t.match(actions, /unknown name \(name of digits only, not recorded\)/);
+});
+
+t.test('each lock is longer than the one before; a login clears the escalation', async (t) => {
+  const r = rig({ maxFailures: 2, lockoutMs: 60_000 });
+  await r.login('alice', '111111');
+  t.match((await r.login('alice', '111111')).join('\n'), /console locked for 1 min 0 s/);
+  r.advance(60_000);
+  await r.login('alice', '111111');
+  t.match((await r.login('alice', '111111')).join('\n'), /console locked for 2 min 0 s/);
+  r.advance(120_000);
+  await r.login('alice', '111111');
+  t.match((await r.login('alice', '111111')).join('\n'), /console locked for 4 min 0 s/);
+  r.advance(240_000);
+  await r.login();
+  await r.type('logout');
+  await r.login('alice', '111111');
+  t.match((await r.login('alice', '111111')).join('\n'), /console locked for 1 min 0 s/, 'back to the first length after a good login');
+});
+
+t.test('a PIN shorter than six digits never logs in, even when its old hash matches', async (t) => {
+  // A hash made before the 6-digit rule, of the 4-digit PIN 2468.
+  const old = ['scrypt', 1024, 8, 1, SALT.toString('base64'), scryptSync('2468', SALT, 32, { N: 1024, r: 8, p: 1 }).toString('base64')].join('$');
+  t.ok(verifyPin('2468', old), 'the old hash itself still verifies');
+  const out: string[] = [];
+  const session = new ConsoleSession({
+    settings: { engineers: [{ name: 'carol', pin: old }], maxFailures: 3, lockoutMs: 1000, idleMs: 100_000 },
+    request: new FakeService().answer,
+    output: { line: (l) => out.push(l), prompt: () => undefined },
+  });
+  await session.handleLine('carol');
+  await session.handleLine('2468');
+  t.equal(session.user, null);
+  t.same(out, ['login incorrect'], 'too short: refused like a wrong PIN');
+});
+
+t.test('Ctrl-C, Ctrl-D and exit leave the login prompt', async (t) => {
+  // On a terminal (onExit given): the console ends.
+  for (const leave of [(r: ReturnType<typeof rig>) => r.session.interrupt(), (r: ReturnType<typeof rig>) => r.session.endOfInput(), (r: ReturnType<typeof rig>) => r.session.handleLine('exit')]) {
+    const r = rig();
+    await leave(r);
+    t.equal(r.exits(), 1, 'at the name');
+    const p = rig();
+    await p.type('alice');
+    await leave(p);
+    t.equal(p.exits(), 1, 'at the PIN');
+  }
+  // On a serial line (no onExit): a fresh login prompt.
+  const out: string[] = [];
+  const prompts: string[] = [];
+  const serial = new ConsoleSession({
+    settings: { engineers, maxFailures: 3, lockoutMs: 1000, idleMs: 100_000 },
+    request: new FakeService().answer,
+    output: { line: (l) => out.push(l), prompt: (text) => prompts.push(text) },
+    terminalId: 'SIM-0001',
+  });
+  serial.start();
+  await serial.handleLine('alice');
+  t.equal(prompts.at(-1), 'PIN: ');
+  await serial.endOfInput();
+  t.equal(prompts.at(-1), 'SIM-0001 login: ');
+  await serial.handleLine('alice');
+  await serial.interrupt();
+  t.equal(prompts.at(-1), 'SIM-0001 login: ');
+  await serial.handleLine(ALICE_PIN);
+  t.equal(prompts.at(-1), 'PIN: ', 'a fresh login: the next line is a name again');
+});
+
+t.test('transactions: a jammed, partly paid payment shows how it ended, in one 80-column row', async (t) => {
+  const service = new FakeService();
+  const answer = async (req: ControlRequest): Promise<ControlResponse> => {
+    const res = await service.answer(req);
+    if (req.cmd !== 'transactions' || !res.ok) return res;
+    const [first] = res.transactions as Record<string, unknown>[];
+    return { ok: true, transactions: [{ ...first, amountDue: 123450, cashIn: 100000, credited: 100000, changePaid: 0, changeOwed: 0, endReason: 'device-fault-partial' }] };
+  };
+  const out: string[] = [];
+  const session = new ConsoleSession({
+    settings: { engineers, maxFailures: 3, lockoutMs: 1000, idleMs: 100_000 },
+    request: answer,
+    output: { line: (l) => out.push(l), prompt: () => undefined },
+  });
+  await session.handleLine('alice');
+  await session.handleLine(ALICE_PIN);
+  const from = out.length;
+  await session.handleLine('transactions');
+  const list = out.slice(from);
+  for (const l of list) t.ok(l.length <= 80, `${l.length} columns: ${l}`);
+  t.match(list[3], /device-fault-part\s+1234\.50\s+1000\.00/);
+  t.notMatch(list[3], /completed/);
 });

@@ -150,6 +150,8 @@ function rig(answers: readonly Answer[]) {
       if (req.action === 'login' && req.ok) logins.push(req.who);
       return { ok: true };
     }
+    // The lock-out is the service's: asked before anyone is logged in. This service keeps none.
+    if (req.cmd === 'console-lockout') return { ok: false, error: 'no lock-out here' };
     if (session?.user == null) problems.push(`'${req.cmd}' asked with nobody logged in`);
     const a = answers.length === 0 ? { ok: true as const } : answers[asked++ % answers.length]!;
     if (a === 'unreachable') throw new Error('cannot reach the kiosk at /run/kiosk/kiosk.sock: connect ENOENT');

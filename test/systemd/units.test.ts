@@ -50,7 +50,7 @@ t.test('kiosk.service: notify, watchdog, restart and hardening', async (t) => {
   t.equal(one('User'), 'kiosk');
   t.same(one('SupplementaryGroups')?.split(/\s+/).sort(), ['dialout', 'lp', 'plugdev']);
   t.equal(one('ProtectSystem'), 'strict');
-  t.same(one('ReadWritePaths')?.split(/\s+/).sort(), ['/run/kiosk', '/var/lib/kiosk']);
+  t.same(one('ReadWritePaths')?.split(/\s+/).sort(), ['/run/kiosk', '/run/kiosk-console', '/var/lib/kiosk']);
   t.equal(one('DevicePolicy'), 'closed');
   for (const cls of ['char-ttyS', 'char-ttyUSB', 'char-ttyACM', 'char-usb', 'char-usb_device', 'char-hidraw']) {
     t.ok(d.get('DeviceAllow')?.includes(`${cls} rw`), `DeviceAllow=${cls} rw`);
@@ -76,13 +76,14 @@ t.test('kiosk.service: notify, watchdog, restart and hardening', async (t) => {
   t.match(one('ExecStart'), /cli\.js run --config \/etc\/kiosk\/config\.json$/);
 });
 
-t.test('kiosk-console@.service: the port is the instance, same user and hardening', async (t) => {
+t.test('kiosk-console@.service: the port is the instance, its own user, same hardening', async (t) => {
   const d = directives(read('kiosk-console@.service'));
   const one = (k: string) => d.get(k)?.[0];
-  t.match(one('ExecStart'), /cli\.js console --port \/dev\/%I --config \/etc\/kiosk\/config\.json$/);
+  t.match(one('ExecStart'), /cli\.js console --port \/dev\/%I --config \$\{CREDENTIALS_DIRECTORY\}\/config\.json$/);
+  t.equal(one('LoadCredential'), 'config.json:/etc/kiosk/config.json');
   t.equal(one('Restart'), 'always');
   t.match(one('After'), /kiosk\.service/);
-  t.equal(one('User'), 'kiosk');
+  t.equal(one('User'), 'kiosk-console', "not the runtime's user, which can read journal.key and the TLS key");
   t.equal(one('NoNewPrivileges'), 'yes');
   t.equal(one('ProtectSystem'), 'strict');
   t.equal(one('DevicePolicy'), 'closed');
@@ -159,6 +160,7 @@ t.test('the example configuration passes `kiosk config check` and names /dev/kio
   t.equal(config.coinAcceptor?.port, '/dev/kiosk/coin-bus');
   t.equal(config.printer?.port, '/dev/kiosk/printer');
   t.equal(config.control.socket, '/run/kiosk/kiosk.sock');
+  t.equal(config.control.consoleSocket, '/run/kiosk-console/console.sock');
 });
 
 t.test('install.sh --dry-run lists every step and changes nothing', async (t) => {
@@ -168,6 +170,7 @@ t.test('install.sh --dry-run lists every step and changes nothing', async (t) =>
   for (const want of [
     /\[1\] check the prerequisites/,
     /the kiosk user, in dialout/,
+    /useradd .*kiosk-console/,
     /copy the application to \/opt\/kiosk/,
     /\/etc\/systemd\/system\/kiosk\.service/,
     /\/etc\/systemd\/system\/kiosk-console@\.service/,

@@ -125,6 +125,9 @@ t.test('a complete cash payment with change from the hoppers', async (t) => {
   await page.click('[data-action="ok"]');
   await screenIs(page, 'review');
   t.equal(await amount(page, 'due').textContent(), '¥123.50');
+  // Whoever typed the number sees the holder masked; the full name is nowhere in the page.
+  t.match(await page.textContent('p.account'), 'L* S*');
+  t.notMatch(await page.content(), 'Li Si', 'not in the page');
   await shot(page, 'review');
   await page.click('[data-action="confirm"]');
   await screenIs(page, 'cash');
