@@ -41,7 +41,7 @@ export function buildSlip(data: SlipData, opts: LayoutOptions = {}): Receipt {
   const unresolved = data.unresolved.reduce((a, b) => a + b, 0);
   const lines: ReceiptLine[] = [
     { text: data.operator, align: 'center', emphasis: true },
-    { text: '异常交易凭条 FAULT SLIP', align: 'center', emphasis: true, large: true },
+    { text: '异常凭条 FAULT SLIP', align: 'center', emphasis: true, large: true },
   ];
   if (data.reprint) lines.push({ text: '** 重打 REPRINT **', align: 'center', emphasis: true });
   lines.push(
@@ -59,7 +59,7 @@ export function buildSlip(data: SlipData, opts: LayoutOptions = {}): Receipt {
   if (data.changePaid > 0) lines.push({ text: `已找零 Change paid: ${formatFen(data.changePaid)}` });
   if (data.recovered) lines.push({ text: '终端重启后已处理 Closed after a restart' });
   if (data.cardReversed > 0) {
-    lines.push({ text: `银行卡交易已撤销，未扣款 Card payment reversed, not charged: ${formatFen(data.cardReversed)}` });
+    lines.push({ text: '银行卡已撤销 Card payment reversed' }, { text: `未扣款 Not charged: ${formatFen(data.cardReversed)}` });
   }
   if (unresolved > 0) {
     lines.push(
@@ -70,7 +70,12 @@ export function buildSlip(data: SlipData, opts: LayoutOptions = {}): Receipt {
     );
   }
   if (data.changeCredited > 0) {
-    lines.push(rule, { text: `找零已充入账户 Change credited to the account: ${formatFen(data.changeCredited)}`, emphasis: true });
+    lines.push(
+      rule,
+      { text: '找零已充入账户 Change credited', emphasis: true },
+      { text: formatFen(data.changeCredited), align: 'center', large: true },
+      { text: '已充入上述手机号码 To the account above' },
+    );
   }
   if (data.owed > 0) {
     lines.push(rule, { text: '欠找零 Change owed', emphasis: true }, { text: formatFen(data.owed), align: 'center', large: true });

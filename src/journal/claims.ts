@@ -84,6 +84,7 @@ export class Claims {
       const id = this.nextId(txnId);
       const at = this.l.stamp();
       this.l.insert(txnId, 'note.unresolved', { value, why, claimId: id }, at);
+      this.l.insert(txnId, 'claim.opened', { claimId: id, reason: 'note-unresolved', amount: value, claimCode: code, denomination: value }, at);
       return this.open(row, { id, code, reason: 'note-unresolved', amount: value, denomination: value, status: 'open' }, at);
     });
   }

@@ -111,6 +111,7 @@ t.test('a cash count that finds the jammed note confirms the oldest open claim o
     j.cancel(id, 'device-fault');
   }
   overpaid(j, 'e3');
+  j.settleOwedChange('e3', 'claim');
   const r = j.cashCollected('wang', { 5000: 2 });
   t.same(r.difference, { 5000: 1 });
   t.equal(r.ok, false, 'the count differs from the journal');
