@@ -1,5 +1,5 @@
 import { h } from './dom.js';
-import { faceValue, groupPhone, isMobileNumber, yuan } from './format.js';
+import { faceValue, groupPhone, isMobileNumber, maskedPhone, yuan } from './format.js';
 import { STRINGS, type Strings } from './strings.js';
 import type { Intent, Notice, ScreenView, SlipReason, SlipView } from './view-model.js';
 
@@ -276,7 +276,7 @@ function slip(v: ScreenView, c: ScreenContext): HTMLElement {
     { class: 'stack slip' },
     h('h1', { class: 'warn' }, STRINGS.zh.slipTitle, h('br', {}), h('span', { class: 'en' }, STRINGS.en.slipTitle)),
     ...s.reasons.map((r) => both(REASON_TEXT[r], 'reason', { 'data-reason': r })),
-    phoneLine(v, c),
+    v.phone && h('p', { class: 'account', 'data-field': 'masked-phone' }, `${STRINGS.zh.phone} ${STRINGS.en.phone}: ${maskedPhone(v.phone)}`),
     h(
       'div',
       { class: 'amounts summary' },

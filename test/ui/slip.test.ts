@@ -86,6 +86,10 @@ t.test('a note jams on its way to the cash box: the slip screen, in both languag
   const size = await page.locator('[data-field="claim-code"]').evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
   t.ok(size >= 48, `the claim code is large enough to photograph (${size}px)`);
   t.match(await page.textContent('[data-field="service-number"]'), '400-800-1234');
+  t.match(await page.textContent('[data-field="masked-phone"]'), '138****8070', 'the phone number masked, as on the paper');
+  t.ok(await page.locator('[data-action="done"]').isVisible(), 'the whole slip fits the screen');
+  const [bottom, mainBottom] = await page.locator('[data-action="done"]').evaluate((el) => [el.getBoundingClientRect().bottom, el.closest('main')!.getBoundingClientRect().bottom]);
+  t.ok(bottom! <= mainBottom!, `nothing to scroll to (${bottom}px of ${mainBottom}px)`);
   await page.locator('[data-paper="printed"]').waitFor();
   await shot(page, 'slip-jam');
   const st = await until('the jam recorded', (s) => s.lastTransaction !== null);
