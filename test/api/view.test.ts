@@ -13,6 +13,7 @@ function input(over: { state?: string; devices?: Record<string, 'ok' | 'degraded
     fitted: over.fitted ?? FITTED,
     transaction: over.transaction ?? null,
     result: over.result ?? null,
+    serviceNumber: over.serviceNumber ?? '10000',
   };
 }
 
@@ -236,4 +237,40 @@ t.test('a card payment\'s result shows the card amount; an unknown outcome shows
   t.equal(paid.result?.partial, false);
   const reversed = screenView(input({ result: { txn: row({ status: 'cancelled', cashIn: 0, cardIn: 0, credited: 0, changePaid: 0, endReason: 'card-unknown' }), receipt: 'none', deadline: { at: 1, totalMs: 1 } } }));
   t.equal(reversed.result?.outcome, 'card-reversed');
+});
+
+t.test('a transaction that owes the customer money ends on the slip screen, with what the journal says', async (t) => {
+  const deadline = { at: 1_000_000, totalMs: 120_000 };
+  const slip = {
+    reasons: ['note-unresolved', 'change-owed'] as ('note-unresolved' | 'change-owed')[],
+    unresolved: [5000],
+    owed: 50,
+    changeCredited: 0,
+    cardReversed: 0,
+    claimCode: 'ABCD-EFGH',
+    endedAt: '2026-01-01T00:01:00.000Z',
+    slip: 'queued' as const,
+  };
+  const txn = row({ cashIn: 5000, credited: 4950, changePaid: 0, changeOwed: 50, claimCode: 'ABCD-EFGH' });
+  const v = screenView(input({ result: { txn, receipt: 'failed', deadline, slip }, serviceNumber: '400-800-1234' }));
+  t.equal(v.screen, 'slip');
+  t.same(v.slip, {
+    reasons: ['note-unresolved', 'change-owed'],
+    inserted: 10000,
+    card: 0,
+    credited: 4950,
+    changePaid: 0,
+    owed: 50,
+    unresolved: 5000,
+    changeCredited: 0,
+    cardReversed: 0,
+    claimCode: 'ABCD-EFGH',
+    serviceNumber: '400-800-1234',
+    paper: 'queued',
+  });
+  t.equal(v.claimCode, 'ABCD-EFGH');
+  t.same(v.deadline, deadline);
+  const printing = screenView(input({ result: { txn, receipt: 'failed', deadline, slip: { ...slip, slip: 'none' } } }));
+  t.equal(printing.slip?.paper, 'printing', 'not yet journalled either way: still printing');
+  t.equal(screenView(input({ result: { txn: row(), receipt: 'printed', deadline, slip: null } })).screen, 'result', 'nothing owed: the plain result');
 });
