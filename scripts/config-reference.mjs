@@ -92,6 +92,11 @@ export const NOTES = {
   'hoppers[].securityMode': "dispense security: the hopper's serial number bytes (`serial`), or 8 bytes after a cipher key request (`zero8`)",
   change: 'change making',
   'change.reserve': "coins kept back below each hopper's estimated level when planning change",
+  'change.owed':
+    "change the hoppers could not pay: `claim` (a claim message to the server; staff pay it against the claim code on the fault slip) or `credit-account` (credited to the phone account at once as a claim of status `credited`, which the server applies as a top-up; the slip says so)",
+  recovery: 'what a restart finishes for a customer who is likely still at the kiosk ([the money path](money-path.md#resuming-after-a-restart))',
+  'recovery.resumePayoutWithinMs':
+    'change that no hopper was ever told to pay (no payout, or only payouts whose hopper counter proves no dispense) is paid after a restart when recovery runs within this long of the settlement; later it stays owed, with a claim and a fault slip. 0: never',
   printer: 'the receipt printer (ESC/POS); absent: no receipts',
   'printer.model': 'the driver',
   'printer.transport': 'how it is attached: `serial`, `lp` (`/dev/usb/lp*`, the kernel usblp driver) or `usb` (libusb bulk)',
@@ -121,6 +126,7 @@ export const NOTES = {
     'how often a terminal reversal that got no answer is tried again, until the terminal says reversed or refused (refused raises the alarm `card-reversal-refused`)',
   receipt: 'the printed receipt',
   'receipt.operator': 'the name printed at the top of each receipt',
+  'receipt.serviceNumber': "the operator's service number, printed on every fault slip and shown on the slip screen",
   tls:
     "mutual TLS for both links to the central side. Missing files stop `kiosk run` with exit code 2; `kiosk-sim pki init` writes development ones",
   'tls.ca': "the only CA trusted for the servers' certificates (pinned). Default: `<dataDir>/pki/ca.crt`",
@@ -160,6 +166,7 @@ export const NOTES = {
   'timeouts.cashMs': 'customer inactivity while the validator is open',
   'timeouts.cardMs': 'card payment: the customer presenting the card or finishing the PIN',
   'timeouts.cardAuthMs': 'card payment: the authorisation once sent; past it the outcome is unknown and reversed',
+  'timeouts.slipScreenMs': 'how long the fault slip screen (what the kiosk owes, the claim code) stays up unless the customer closes it: long enough to read it and take a photo',
   control: 'the local control socket used by `kiosk ctl`, the console and the simulator',
   'control.socket': "the service's own control socket (created with mode 0600: the service's user only). Default: `<dataDir>/kiosk.sock`",
   'control.consoleSocket':

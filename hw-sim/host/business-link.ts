@@ -87,6 +87,20 @@ const reversalBody = z.object({
   reason: z.string().min(1).max(500),
   createdAt: when,
 });
+const claimBody = z.object({
+  messageId: id,
+  claimId: id,
+  txnId: id,
+  claimCode: z.string().min(1).max(32),
+  reason: z.enum(['note-unresolved', 'change-owed']),
+  status: z.enum(['open', 'confirmed', 'credited']),
+  phone: phone.nullable(),
+  amount: fen.positive(),
+  currency: z.literal(CURRENCY),
+  denomination: fen.positive().optional(),
+  collection: z.number().int().nonnegative().optional(),
+  createdAt: when,
+});
 const lookupBody = z.object({ phone });
 const deliverBody = z.object({
   messages: z.array(z.object({ messageId: id, kind: z.string(), payload: z.record(z.string(), z.unknown()) })).max(1000),
@@ -248,6 +262,11 @@ export async function startBusinessLink(o: BusinessLinkOptions): Promise<Running
       if (!r.success) return refuse(`invalid-reversal: ${z.prettifyError(r.error)}`);
       if (r.data.messageId !== m.messageId) return refuse('invalid-reversal: messageId differs from the envelope');
       outcome = o.store.recordReversal(r.data, terminalId);
+    } else if (m.kind === 'claim') {
+      const c = claimBody.safeParse(m.payload);
+      if (!c.success) return refuse(`invalid-claim: ${z.prettifyError(c.error)}`);
+      if (c.data.messageId !== m.messageId) return refuse('invalid-claim: messageId differs from the envelope');
+      outcome = o.store.recordClaim(c.data, terminalId);
     } else {
       return refuse(`unsupported-kind: ${m.kind}`);
     }

@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import type { PayingService } from '../../src/domain/service.js';
 import { maskPan, type CardAnswerBody } from './card-authorisation.js';
+import { ClaimBook, CLAIMS_SCHEMA, type ClaimRecord, type IncomingClaim } from './claim-store.js';
 
 export interface AccountSeed {
   phone: string;
@@ -145,13 +146,14 @@ export interface HostRecords {
   accounts: AccountRecord[];
   cardAuthorisations: CardAuthorisationRecord[];
   cardBalance: CardBalance[];
+  claims: ClaimRecord[];
 }
 
 export type PaymentOutcome =
   | { status: 'accepted' | 'duplicate'; serverRef: string }
   | { status: 'conflict'; serverRef: string; detail: string };
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /** Version 1, as the HTTP host created it; version 2 adds what the business link brought. */
 const SCHEMA_V1 = `
@@ -375,6 +377,7 @@ export class HostStore {
   /** True when this open created the schema, i.e. the file held no host database before. */
   readonly created: boolean;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly claims: ClaimBook;
 
   constructor(readonly path: string, private readonly now: () => Date = () => new Date()) {
     this.db = new Database(path);
@@ -387,7 +390,8 @@ export class HostStore {
         throw new Error(`host db ${path} has schema version ${version}, newer than ${SCHEMA_VERSION}`);
       }
       this.created = version === 0;
-      const steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3].slice(version);
+      // Version 4: claims (hw-sim/host/claim-store.ts).
+      const steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, CLAIMS_SCHEMA].slice(version);
       steps.forEach((sql, i) =>
         this.db.transaction(() => {
           this.db.exec(sql);
@@ -398,6 +402,20 @@ export class HostStore {
       this.db.close();
       throw err;
     }
+    this.claims = new ClaimBook(this.db, {
+      credit: (phone, amount) => {
+        this.account(phone) ?? this.upsertAccount({ phone, amountDue: 0 });
+        this.sql('UPDATE accounts SET balance = balance + ? WHERE phone = ?').run(amount, phone);
+      },
+      anomaly: (kind, txnId, detail, at) => this.addAnomaly(kind, txnId, detail, at),
+      now: () => this.now().toISOString(),
+    });
+  }
+
+  /** Records a claim message once per message id (see ClaimBook). */
+  recordClaim(c: IncomingClaim, terminalId: string | null = null): PaymentOutcome {
+    assertFen(c.amount, 'amount');
+    return this.db.transaction(() => this.claims.record(c, terminalId))();
   }
 
   close(): void {
@@ -646,7 +664,7 @@ export class HostStore {
       .all() as AnomalyRecord[];
     const accounts = (this.sql('SELECT * FROM accounts ORDER BY phone').all() as AccountRow[]).map(toAccount);
     const cardAuthorisations = (this.sql('SELECT * FROM card_authorisations ORDER BY seq').all() as CardAuthorisationRow[]).map(toCardAuthorisation);
-    return { payments, reversals, anomalies, accounts, cardAuthorisations, cardBalance: this.cardBalance() };
+    return { payments, reversals, anomalies, accounts, cardAuthorisations, cardBalance: this.cardBalance(), claims: this.claims.all() };
   }
 
   /**

@@ -9,6 +9,7 @@ import { SimStack, type ValidatorModel } from '../stack.js';
 import { scenarioSchema, type Scenario, type Step } from './scenario.js';
 import { journalOrderProblems, managementProblems, queueRemoteCommand, waitForManagement } from './management.js';
 import { cardProblems, setServerCardMode, waitForServerCards, type CardRecords } from './cards.js';
+import { serverClaimProblems, slipProblems, type ClaimRecords } from './claims.js';
 
 export interface ScenarioResult {
   name: string;
@@ -83,14 +84,15 @@ async function runScenario(s: Scenario, folder: string, logLines: string[], vali
       if (st.ok) terminal = (st.terminal as { state: string }).state;
       await stack.killRuntime('SIGTERM');
     }
-    const records = (await (await fetch(`${stack.host.url}/_records`)).json()) as { payments: Record<string, unknown>[] } & CardRecords;
+    const records = (await (await fetch(`${stack.host.url}/_records`)).json()) as { payments: Record<string, unknown>[] } & CardRecords & ClaimRecords;
     // Read before check() opens the journal for writing.
     const undelivered = pendingOutbox(join(folder, 'journal.db'));
     const failures = check(s, join(folder, 'journal.db'), records.payments, terminal, stack.receiptsDir);
     if (s.expect.management) failures.push(...managementProblems(s.expect.management, stack.host.management?.records()));
     if (s.expect.journalOrder) failures.push(...journalOrderProblems(join(folder, 'journal.db'), s.expect.journalOrder));
     if (s.expect.delivered) failures.push(...deliveryProblems(join(folder, 'journal.db'), records.payments, undelivered));
-    if (s.expect.server) failures.push(...cardProblems(s.expect.server, records));
+    if (s.expect.server) failures.push(...cardProblems(s.expect.server, records), ...serverClaimProblems(s.expect.server, records));
+    failures.push(...slipProblems(join(folder, 'journal.db'), stack.receiptsDir, s.expect.slips));
     for (const [hopper, want] of Object.entries(s.expect.hopperPaid ?? {})) {
       const got = stack.coinsPaid.get(hopper) ?? 0;
       if (got !== want) failures.push(`hopper ${hopper} dropped ${got} coin(s), expected ${want}`);
@@ -129,6 +131,9 @@ async function runStep(stack: SimStack, step: Step, logLines: readonly string[])
     queueRemoteCommand(stack, step);
   } else if ('managementServer' in step) {
     stack.host.management?.setMode(step.managementServer, step.delayMs);
+  } else if ('collect' in step) {
+    const res = await stack.control({ cmd: 'cash-collection', by: step.by, counted: step.collect });
+    if (!res.ok) throw new Error(`the kiosk refused the collection: ${res.error}`);
   } else if ('unplug' in step) {
     await stack.unplug(step.unplug);
   } else if ('replug' in step) {
@@ -302,6 +307,7 @@ function check(
   const journal = Journal.open(journalPath, { key: readKey(join(dirname(journalPath), 'journal.key')) });
   try {
     for (const problem of journal.verify()) failures.push(`journal verify: ${problem}`);
+    for (const problem of journal.claimProblems()) failures.push(`claims: ${problem}`);
   } finally {
     journal.close();
   }
@@ -344,7 +350,13 @@ function deliveryProblems(journalPath: string, payments: Record<string, unknown>
   let settled: { id: string; credited: number }[];
   let journalOrder: string[];
   try {
-    settled = db.prepare(`SELECT id, credited FROM transactions WHERE status = 'completed' AND credited > 0 ORDER BY created_at, rowid`).all() as { id: string; credited: number }[];
+    // Owed change credited to the account travels as its claim message, not in the payment.
+    settled = db
+      .prepare(
+        `SELECT id, credited - COALESCE((SELECT SUM(amount) FROM claims c WHERE c.txn_id = t.id AND c.status = 'credited'), 0) AS credited
+         FROM transactions t WHERE status = 'completed' AND credited > 0 ORDER BY created_at, rowid`,
+      )
+      .all() as { id: string; credited: number }[];
     journalOrder = (db.prepare(`SELECT txn_id FROM outbox WHERE kind = 'payment' ORDER BY seq`).all() as { txn_id: string }[]).map((r) => r.txn_id);
   } finally {
     db.close();

@@ -67,6 +67,8 @@ const singleStep = z.union([
   /** The reference server's card mode for this terminal (admin POST /_card); 'by-card' lets the test card numbers decide. */
   z.object({ serverCard: z.enum(CARD_MODES) }).strict(),
   z.object({ wait }).strict(),
+  /** The cash box taken out and counted, as the console's `collect` reports it: note value (fen) to notes found. */
+  z.object({ collect: z.record(z.string().regex(/^\d{1,9}$/), z.number().int().nonnegative()), by: z.string().min(1).default('scenario') }).strict(),
   /** A remote command queued on the management server for this terminal, e.g. { "management": "out-of-service" }. */
   z.object({ management: z.string().min(1), args: z.record(z.string(), z.unknown()).optional(), by: z.string().min(1).optional() }).strict(),
   /** The management server's fault mode (see hw-sim/host/management.ts). */
@@ -179,6 +181,22 @@ export const scenarioSchema = z
             cardReversed: z.number().int().nonnegative().optional(),
             /** How many card authorisations the server declined. */
             cardDeclined: z.number().int().nonnegative().optional(),
+            /** The claims the server holds, in order (absent: not checked). */
+            claims: z
+              .array(
+                z
+                  .object({
+                    reason: z.enum(['note-unresolved', 'change-owed']).optional(),
+                    status: z.enum(['open', 'confirmed', 'credited']).optional(),
+                    amount: z.number().int().optional(),
+                    denomination: z.number().int().optional(),
+                    phone: z.string().optional(),
+                  })
+                  .strict(),
+              )
+              .optional(),
+            /** Prepaid balances of the server's accounts at the end, by phone number (fen). */
+            balances: z.record(z.string(), z.number().int()).optional(),
             /** The kinds of the anomalies the server recorded, in order (absent: not checked). */
             anomalies: z.array(z.string()).optional(),
           })
@@ -189,6 +207,8 @@ export const scenarioSchema = z
         coinbox: z.record(z.string(), z.number().int()).optional(),
         /** Text that must appear in the printed receipts (all receipt files joined). */
         receipts: z.array(z.string()).optional(),
+        /** The fault slips the printer printed: how many, and text each expected one shows. */
+        slips: z.object({ count: z.number().int().nonnegative().optional(), contain: z.array(z.string()).optional() }).strict().optional(),
         /** Coins each simulated hopper paid out in total, by hopper name. */
         hopperPaid: z.record(z.string(), z.number().int()).optional(),
         /** Journal event types (any transaction, or none) that must appear somewhere. */

@@ -29,8 +29,10 @@ function readTransactions(path: string): TxnRow[] {
 }
 
 /**
- * Every transaction ended and balances (cash in + card in = credited + change paid + change owed), and the
- * journal's own verify holds: the hash chain and its money invariants, as `kiosk journal verify` checks them.
+ * Every transaction ended and balances (cash in + card in = credited + change paid + change owed), the
+ * journal's own verify holds (the hash chain and its money invariants, as `kiosk journal verify` checks
+ * them), and every claim is accounted for: an unresolved note or change left owed without its claim
+ * message in the outbox is a violation.
  */
 export function journalProblems(path: string, key: Buffer): string[] {
   const problems: string[] = [];
@@ -43,6 +45,7 @@ export function journalProblems(path: string, key: Buffer): string[] {
   const journal = Journal.openReadOnly(path, { key });
   try {
     for (const p of journal.verify()) problems.push(`journal verify: ${p}`);
+    for (const p of journal.claimProblems()) problems.push(`claims: ${p}`);
   } finally {
     journal.close();
   }

@@ -14,6 +14,8 @@ export interface Screen {
   readonly url: string;
   /** The running transaction's machine changed. */
   changed(): void;
+  /** Shows the fault slip of a transaction recovery finished. */
+  show(txnId: string): void;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,8 @@ export async function startScreen(port: number, d: ScreenDeps): Promise<Screen> 
     fitted: { coins: d.config.coinAcceptor !== undefined, printer: d.config.printer !== undefined },
     // A kiosk configured for quick time-outs (tests, a busy station) also clears the summary sooner.
     resultMs: Math.min(RESULT_MAX_MS, d.config.timeouts.inputMs),
+    slipMs: d.config.timeouts.slipScreenMs,
+    serviceNumber: d.config.receipt.serviceNumber,
   });
   let api: RunningApi;
   try {
@@ -45,6 +49,7 @@ export async function startScreen(port: number, d: ScreenDeps): Promise<Screen> 
   return {
     url: api.url,
     changed: () => state.changed(),
+    show: (id) => state.show(id),
     close: async () => {
       state.close();
       await api.close();

@@ -11,10 +11,13 @@ import { screenView, type Deadline, type ScreenInput } from './view.js';
 export interface ScreenSources {
   terminal: Actor<typeof terminalMachine>;
   transactions: TransactionDesk;
-  journal: Pick<Journal, 'transaction' | 'events'>;
+  journal: Pick<Journal, 'transaction' | 'events' | 'faultSlip'>;
   fitted: ScreenInput['fitted'];
   /** How long a finished transaction's summary stays on the screen unless the customer closes it. */
   resultMs: number;
+  /** How long a fault slip stays: long enough to read it and take a photo of the claim code. */
+  slipMs: number;
+  serviceNumber: string;
 }
 
 /** The customer's own time-outs; the look-up's time-out is the kiosk waiting, not the customer. */
@@ -46,7 +49,11 @@ export class ScreenState extends EventEmitter<{ change: [ScreenView] }> {
       terminal: { state: stateName(t.value), caps: capabilities(t.context) },
       fitted: this.src.fitted,
       transaction: a ? transactionInput(a) : null,
-      result: result && this.result ? { txn: result, receipt: this.receiptOf(result.id), deadline: this.result.deadline } : null,
+      result:
+        result && this.result
+          ? { txn: result, receipt: this.receiptOf(result.id), deadline: this.result.deadline, slip: this.src.journal.faultSlip(result.id) }
+          : null,
+      serviceNumber: this.src.serviceNumber,
     });
   }
 
@@ -67,6 +74,16 @@ export class ScreenState extends EventEmitter<{ change: [ScreenView] }> {
     this.emit('change', view);
   }
 
+  /**
+   * Shows the fault slip of a transaction a restart finished (recovery), unless a customer is
+   * already using the kiosk.
+   */
+  show(id: string): void {
+    if (this.src.transactions.active() || !this.src.journal.transaction(id)) return;
+    this.ended(id);
+    this.changed();
+  }
+
   /** The customer closed the summary; false when none is on the screen. */
   dismiss(): boolean {
     if (!this.result) return false;
@@ -83,8 +100,10 @@ export class ScreenState extends EventEmitter<{ change: [ScreenView] }> {
   private ended(id: string): void {
     const txn = this.src.journal.transaction(id);
     // A customer who backed out before paying anything wants the start screen, not a summary.
-    if (!txn || (txn.status === 'cancelled' && txn.endReason === 'customer-cancel')) return;
-    const totalMs = this.src.resultMs;
+    const slip = txn ? this.src.journal.faultSlip(id) : null;
+    if (!txn || (txn.status === 'cancelled' && txn.endReason === 'customer-cancel' && !slip)) return;
+    // A fault slip stays up longer: the customer must be able to read it and photograph the code.
+    const totalMs = slip ? this.src.slipMs : this.src.resultMs;
     this.result = { id, deadline: { at: Date.now() + totalMs, totalMs } };
     clearTimeout(this.resultTimer);
     this.resultTimer = setTimeout(() => this.dismiss(), totalMs);

@@ -1,8 +1,8 @@
 import { acceptableNotes, type TransactionContext } from '../../states/transaction.js';
 import type { Capabilities } from '../../states/terminal.js';
-import type { TxnRow } from '../journal/index.js';
+import type { FaultFacts, TxnRow } from '../journal/index.js';
 import { maskHolderName } from '../domain/holder-name.js';
-import type { Amounts, CardStage, CardView, FinishingPhase, Notice, Offers, Outcome, ScreenName, ScreenView, Service } from '../ui/view-model.js';
+import type { Amounts, CardStage, CardView, FinishingPhase, Notice, Offers, Outcome, ScreenName, ScreenView, Service, SlipView } from '../ui/view-model.js';
 
 export type Deadline = { at: number; totalMs: number };
 
@@ -13,7 +13,9 @@ export interface ScreenInput {
   fitted: { coins: boolean; printer: boolean };
   transaction: { id: string; state: string; context: TransactionContext; deadline: Deadline | null } | null;
   /** The transaction that just ended, while its summary is on the screen. */
-  result: { txn: TxnRow; receipt: 'printed' | 'failed' | 'none'; deadline: Deadline } | null;
+  result: { txn: TxnRow; receipt: 'printed' | 'failed' | 'none'; deadline: Deadline; slip: FaultFacts | null } | null;
+  /** The operator's service number, shown with a fault slip. */
+  serviceNumber: string;
 }
 
 const SERVING = new Set(['inService', 'degraded']);
@@ -71,6 +73,7 @@ export function screenView(input: ScreenInput): ScreenView {
     phase: null,
     card: null,
     result: null,
+    slip: null,
     claimCode: null,
     error: null,
     offers,
@@ -79,7 +82,7 @@ export function screenView(input: ScreenInput): ScreenView {
     reason: null,
   };
   if (input.transaction) return transactionView(base, input.transaction, input.fitted);
-  if (input.result) return resultView(base, input.result);
+  if (input.result) return resultView(base, input.result, input.serviceNumber);
   if (state === 'outOfService.operator') return { ...base, screen: 'maintenance', reason: 'operator' };
   if (state === 'outOfService.bootFailed') return { ...base, screen: 'outOfService', reason: 'boot-failed' };
   if (!state.startsWith('outOfService') && !serving) return base;
@@ -163,7 +166,25 @@ const OUTCOMES: [RegExp, Outcome][] = [
   [/^card-unknown$/, 'card-reversed'],
 ];
 
-function resultView(base: ScreenView, r: NonNullable<ScreenInput['result']>): ScreenView {
+function slipView(txn: TxnRow, f: FaultFacts, serviceNumber: string): SlipView {
+  const unresolved = f.unresolved.reduce((a, b) => a + b, 0);
+  return {
+    reasons: f.reasons,
+    inserted: txn.cashIn + unresolved,
+    card: txn.cardIn,
+    credited: txn.credited,
+    changePaid: txn.changePaid,
+    owed: f.owed,
+    unresolved,
+    changeCredited: f.changeCredited,
+    cardReversed: f.cardReversed,
+    claimCode: f.claimCode,
+    serviceNumber,
+    paper: f.slip === 'none' ? 'printing' : f.slip,
+  };
+}
+
+function resultView(base: ScreenView, r: NonNullable<ScreenInput['result']>, serviceNumber: string): ScreenView {
   const { txn } = r;
   // A transaction the journal still holds open could not be settled: recovery closes it.
   const outcome: Outcome = txn.status === 'open' ? 'pending' : (OUTCOMES.find(([re]) => re.test(txn.endReason ?? ''))?.[1] ?? 'pending');
@@ -190,7 +211,8 @@ function resultView(base: ScreenView, r: NonNullable<ScreenInput['result']>): Sc
       partial: txn.cashIn > 0 && outcome !== 'paid' && outcome !== 'topped-up',
       receipt: r.receipt,
     },
-    claimCode: txn.changeOwed > 0 ? txn.claimCode : null,
+    ...(r.slip ? { screen: 'slip' as const, slip: slipView(txn, r.slip, serviceNumber) } : {}),
+    claimCode: r.slip ? r.slip.claimCode : txn.changeOwed > 0 ? txn.claimCode : null,
     deadline: r.deadline,
   };
 }

@@ -105,9 +105,24 @@ export const configSchema = z
       .object({
         /** Coins kept back below each hopper's estimated level when planning change. */
         reserve: z.number().int().min(0).max(1000).default(3),
+        /**
+         * Change the hoppers could not pay: 'claim' (paid by staff against the claim code) or
+         * 'credit-account' (credited to the phone account at once, as a top-up message).
+         */
+        owed: z.enum(['claim', 'credit-account']).default('claim'),
       })
       .strict()
-      .default({ reserve: 3 }),
+      .default({ reserve: 3, owed: 'claim' }),
+    recovery: z
+      .object({
+        /**
+         * After a restart, change that no hopper was ever told to pay is paid when recovery runs
+         * within this long of the settlement (the customer is likely still there); later it stays owed.
+         */
+        resumePayoutWithinMs: z.number().int().min(0).max(3_600_000).default(60_000),
+      })
+      .strict()
+      .default({ resumePayoutWithinMs: 60_000 }),
     /** The receipt printer; absent when none is fitted. */
     printer: z
       .object({
@@ -166,9 +181,11 @@ export const configSchema = z
       .object({
         /** The operator's name printed at the top of each receipt. */
         operator: z.string().min(1).max(64).default('示例电信 自助缴费'),
+        /** The operator's service number, printed on fault slips and shown with them. */
+        serviceNumber: z.string().min(1).max(32).default('10000'),
       })
       .strict()
-      .default({ operator: '示例电信 自助缴费' }),
+      .default({ operator: '示例电信 自助缴费', serviceNumber: '10000' }),
     /**
      * Mutual TLS for both links to the central side. `cert`/`key` are this kiosk's certificate and
      * key; `ca` is the only authority trusted for the servers' certificates (pinned). Defaults:
@@ -257,9 +274,11 @@ export const configSchema = z
         cardMs: ms.default(60_000),
         /** Card payment: the authorisation once sent; past it the outcome is unknown and reversed. */
         cardAuthMs: ms.default(60_000),
+        /** How long a fault slip (what the kiosk owes the customer, with the claim code) stays on the screen. */
+        slipScreenMs: ms.default(120_000),
       })
       .strict()
-      .default({ inputMs: 60_000, lookupMs: 10_000, cashMs: 90_000, cardMs: 60_000, cardAuthMs: 60_000 }),
+      .default({ inputMs: 60_000, lookupMs: 10_000, cashMs: 90_000, cardMs: 60_000, cardAuthMs: 60_000, slipScreenMs: 120_000 }),
     control: z
       .object({
         /** The service's own socket (mode 0600): the launcher, `kiosk ctl`, the scenarios. Default: <dataDir>/kiosk.sock. */

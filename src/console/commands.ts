@@ -37,7 +37,7 @@ export const COMMANDS: readonly Command[] = [
   { name: 'collect', usage: 'collect', help: 'cash collection: enter the counted notes, compare with the journal' },
   { name: 'refill', usage: 'refill <hopper> <coins>', help: 'record coins put into a hopper', run: refill },
   { name: 'reprint', usage: 'reprint [txn]', help: 'print a receipt again (default: oldest in the reprint queue)', run: reprint },
-  { name: 'reprint-queue', usage: 'reprint-queue', help: 'receipts waiting to be printed', run: reprintQueue },
+  { name: 'reprint-queue', usage: 'reprint-queue', help: 'fault slips and receipts waiting to be printed', run: reprintQueue },
   { name: 'out-of-service', usage: 'out-of-service <reason...>', help: 'take the terminal out of service', run: outOfService },
   { name: 'in-service', usage: 'in-service', help: 'put the terminal back in service', run: inService },
   { name: 'test', usage: 'test <device>', help: 'test a device: validator, coin-acceptor, printer, or a hopper name', run: deviceTest },
@@ -318,7 +318,7 @@ async function reprint(ctx: CommandContext, args: string[]): Promise<boolean> {
   }
   const res = await ctx.call(id ? { cmd: 'reprint', id } : { cmd: 'reprint' });
   if (!res) return false;
-  ctx.print(`receipt of ${str(res.id ?? id)} printed again`);
+  ctx.print(`${res.printed === 'slip' ? 'fault slip' : 'receipt'} of ${str(res.id ?? id)} printed again`);
   return true;
 }
 
@@ -327,8 +327,13 @@ async function reprintQueue(ctx: CommandContext, args: string[]): Promise<boolea
   const res = await ctx.call({ cmd: 'reprint-queue' });
   if (!res) return false;
   const queue = list(res.queue).map(String);
-  if (queue.length === 0) ctx.print('the reprint queue is empty');
-  else {
+  const slips = list(res.slips).map(String);
+  if (queue.length + slips.length === 0) ctx.print('the reprint queue is empty');
+  if (slips.length > 0) {
+    ctx.print(`${slips.length} fault slip(s) waiting, oldest first (printed first):`);
+    for (const id of slips) ctx.print(`  ${id}`);
+  }
+  if (queue.length > 0) {
     ctx.print(`${queue.length} receipt(s) waiting, oldest first:`);
     for (const id of queue) ctx.print(`  ${id}`);
   }
@@ -446,7 +451,10 @@ export function collectionResult(res: ControlResponse): { agreed: boolean; lines
   });
   lines.push(...table(['note', 'journal', 'counted', 'difference'], rows, ['left', 'right', 'right', 'right']).map((l) => `  ${l}`));
   lines.push(`  total: journal ${yuan(expectedTotal)}, counted ${yuan(countedTotal)}, difference ${yuan(countedTotal - expectedTotal)} yuan`);
-  if (!agreed) lines.push('the difference is journalled as an alarm; the cash box counters now start again at zero');
+  for (const c of list(answer.confirmed) as Payload[]) {
+    lines.push(`claim ${str(c.claimCode)} (transaction ${str(c.txnId)}): its ${faceValue(Number(c.value))} note was found; the claim is confirmed`);
+  }
+  if (!agreed) lines.push('a difference the claims do not explain is journalled as an alarm; the cash box counters now start again at zero');
   return { agreed, lines };
 }
 

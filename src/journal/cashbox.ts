@@ -1,4 +1,5 @@
 import type { CountedCash } from './cash-in.js';
+import type { ClaimRow, Claims } from './claims.js';
 import { PAYMENT_CURRENCY, type Ledger } from './ledger.js';
 import { requireText } from './validate.js';
 
@@ -9,20 +10,27 @@ export interface CashCollection {
   /** Counted minus expected, for every value either side has. */
   difference: Record<number, number>;
   ok: boolean;
+  /** The unresolved-note claims the surplus confirmed: their notes were in the box after all. */
+  confirmed: ClaimRow[];
 }
 
 /** The banknotes in the cash box since the last collection, and the collection that empties it. */
 export class CashBox {
   private readonly sql: ReturnType<typeof prepare>;
 
-  constructor(private readonly l: Ledger) {
+  constructor(
+    private readonly l: Ledger,
+    private readonly claims: Claims,
+  ) {
     this.sql = prepare(l.db);
   }
 
   /**
    * The cash box was emptied and its notes counted by `by`: `counted` maps note value (fen) to
    * notes found. The journal's counts, the counted ones and their differences are recorded, with
-   * an alarm when they differ, and the counters restart at zero for the new, empty box.
+   * an alarm when they differ by more than the open note claims explain (a note found beyond the
+   * count confirms the oldest open claim of its value), and the counters restart at zero for the
+   * new, empty box.
    */
   collected(by: string, counted: Record<number, number>): CashCollection {
     requireText('by', by);
@@ -45,24 +53,40 @@ export class CashBox {
       const expectedTotal = totalOf(expected);
       const countedTotal = totalOf(found);
 
+      const confirmable = this.claims.confirmable(difference);
+      const unexplained = { ...difference };
+      for (const c of confirmable) unexplained[c.denomination!]! -= 1;
+
       const at = this.l.stamp();
       const collected = this.l.insert(
         null,
         'cashbox.collected',
-        { by, currency: PAYMENT_CURRENCY, expected, counted: found, difference, expectedTotal, countedTotal, ok },
+        {
+          by,
+          currency: PAYMENT_CURRENCY,
+          expected,
+          counted: found,
+          difference,
+          expectedTotal,
+          countedTotal,
+          ok,
+          ...(confirmable.length > 0 ? { confirmedClaims: confirmable.map((c) => c.id) } : {}),
+        },
         at,
       );
-      if (!ok) {
-        const off = Object.fromEntries(values.filter((v) => difference[v] !== 0).map((v) => [v, difference[v] as number]));
+      const confirmed = this.claims.confirm(confirmable, collected.seq, at);
+      const off = Object.fromEntries(values.filter((v) => unexplained[v] !== 0).map((v) => [v, unexplained[v] as number]));
+      if (Object.keys(off).length > 0) {
+        const explained = confirmed.reduce((sum, c) => sum + c.amount, 0);
         this.l.insert(
           null,
           'alarm.cash-difference',
-          { by, collection: collected.seq, difference: off, expectedTotal, countedTotal, shortBy: expectedTotal - countedTotal },
+          { by, collection: collected.seq, difference: off, expectedTotal, countedTotal, shortBy: expectedTotal + explained - countedTotal },
           at,
         );
       }
       this.sql.empty.run();
-      return { expected, counted: found, difference, ok };
+      return { expected, counted: found, difference, ok, confirmed };
     });
   }
 

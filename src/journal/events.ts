@@ -84,6 +84,8 @@ const JOURNAL_OWNED = {
     expectedTotal: z.number().int(),
     countedTotal: z.number().int(),
     ok: z.boolean(),
+    /** The unresolved-note claims this count confirmed (their notes were found in the box). */
+    confirmedClaims: z.array(z.string()).optional(),
   }),
   'alarm.cash-difference': z.object({
     by: z.string(),
@@ -93,6 +95,18 @@ const JOURNAL_OWNED = {
     countedTotal: z.number().int(),
     shortBy: z.number().int(),
   }),
+  'note.unresolved': z.object({ value: z.number().int(), why: z.string(), claimId: z.string().optional() }),
+  'claim.opened': z.object({
+    claimId: z.string(),
+    reason: z.enum(['note-unresolved', 'change-owed']),
+    amount: z.number().int(),
+    claimCode: z.string(),
+    denomination: z.number().int().optional(),
+  }),
+  'claim.confirmed': z.object({ claimId: z.string(), collection: z.number().int(), denomination: z.number().int() }),
+  'change.credited': z.object({ claimId: z.string(), amount: z.number().int(), claimCode: z.string() }),
+  'slip.printed': z.object({ reprint: z.boolean() }),
+  'slip.failed': z.object({ reason: z.string() }),
   'receipt.printed': z.object({ reprint: z.boolean() }),
   'receipt.failed': z.object({ reason: z.string() }),
   'card.requested': z.object({
@@ -137,7 +151,6 @@ const APPENDED = {
   'note.rejected': z.object({ reason: z.string(), code: z.number().int() }),
   'note.stray-returned': z.object({ value: z.number().int(), currency: z.string(), why: z.string() }),
   'note.ack-resent': z.object({ value: z.number().int() }),
-  'note.unresolved': z.object({ value: z.number().int(), why: z.string() }),
   'alarm.unattributed-note': z.object({ value: z.number().int().nullable() }),
   'alarm.unattributed-coin': z.object({ value: z.number().int(), currency: z.string(), counter: z.number().int() }),
   'alarm.coin-events-lost': z.object({ count: z.number().int() }),

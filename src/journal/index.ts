@@ -22,6 +22,8 @@ export {
 export { Journal, type JournalOptions, type OutboxReader } from './journal.js';
 export type { CommitObserver, Service, TxnRow, TxnStatus } from './ledger.js';
 export type { CashCollection } from './cashbox.js';
+export type { FaultFacts, FaultReason } from './fault-slip.js';
+export type { ClaimMessage, ClaimReason, ClaimRow, ClaimStatus, OwedChangePolicy } from './claims.js';
 export type { CountedCash } from './cash-in.js';
 export type { HopperLevel, PayoutRow, PayoutStatus } from './change.js';
 export type {

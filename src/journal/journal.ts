@@ -4,12 +4,15 @@ import { CashIn, type CountedCash } from './cash-in.js';
 import { checkChain, requireKey, type ChainResult } from './chain.js';
 import { Cards, type CardApproval, type CardAttempt, type CardRequest, type CardUnknownOutcome, type TerminalReversalRow } from './cards.js';
 import { Change, type HopperLevel, type PayoutRow } from './change.js';
+import { Claims, type ClaimRow, type OwedChangePolicy } from './claims.js';
+import { faultFacts, type FaultFacts } from './fault-slip.js';
 import { isOwnedType, type AppendType, type EventPayloads, type EventType, type JournalEvent, type TypedEvent } from './events.js';
 import { Ledger, type CommitObserver, type Service, type TxnRow } from './ledger.js';
 import { ManagementTables, type ManagementStore } from './management-tables.js';
 import { latestVersion } from './migrations.js';
 import { Outbox, type OutboxRow, type ReversalMessage, type SendResult } from './outbox.js';
 import { Receipts } from './receipts.js';
+import { Slips } from './slips.js';
 import { openDatabase, openDatabaseReadOnly } from './store.js';
 import { Transactions, type LookupInfo } from './transactions.js';
 import { requireText, toJson } from './validate.js';
@@ -48,6 +51,8 @@ export class Journal {
   private readonly change: Change;
   private readonly box: CashBox;
   private readonly receipts: Receipts;
+  private readonly slips: Slips;
+  private readonly claims: Claims;
   private readonly cards: Cards;
   private readonly outbox: Outbox;
   private readonly money: MoneyCheck;
@@ -78,8 +83,10 @@ export class Journal {
     this.txns = new Transactions(ledger, this.outbox);
     this.cashIn = new CashIn(ledger);
     this.change = new Change(ledger);
-    this.box = new CashBox(ledger);
+    this.claims = new Claims(ledger, this.outbox);
+    this.box = new CashBox(ledger, this.claims);
     this.receipts = new Receipts(ledger);
+    this.slips = new Slips(ledger);
     this.cards = new Cards(ledger, this.outbox);
     this.money = new MoneyCheck(ledger);
     this.management = new ManagementTables(ledger);
@@ -233,6 +240,37 @@ export class Journal {
     return this.receipts.reprints();
   }
 
+  // ------------------------------------------------------------------ claims and fault slips
+
+  /** A note neither stacked nor returned: journalled with its claim (and the claim's message) in one commit. */
+  noteUnresolved(txnId: string, value: number, why: string): ClaimRow {
+    return this.claims.noteUnresolved(txnId, value, why);
+  }
+  /** The change still owed after every payout was decided: claimed, or credited to the account (policy). */
+  settleOwedChange(txnId: string, policy: OwedChangePolicy): ClaimRow | null {
+    return this.claims.settleOwedChange(txnId, policy);
+  }
+  claimsOf(txnId: string): ClaimRow[] {
+    return this.claims.ofTransaction(txnId);
+  }
+  /** Unresolved notes or owed change without their claim (the crash and soak campaigns' check). */
+  claimProblems(): string[] {
+    return this.ledger.db.transaction(() => this.claims.problems())();
+  }
+  /** What the transaction's fault slip says, or null when it ended with nothing owed to the customer. */
+  faultSlip(txnId: string): FaultFacts | null {
+    return faultFacts(this.ledger.mustGet(txnId), this.ledger.events(txnId));
+  }
+  slipPrinted(id: string, r: { reprint?: boolean } = {}): void {
+    this.slips.printed(id, r);
+  }
+  slipFailed(id: string, reason: string): void {
+    this.slips.failed(id, reason);
+  }
+  slipsToReprint(): string[] {
+    return this.slips.reprints();
+  }
+
   // ------------------------------------------------------------------ cards
 
   cardRequested(txnId: string, r: CardRequest): void {
@@ -321,4 +359,4 @@ function appendable(type: string, data: Record<string, unknown>): Record<string,
 }
 
 /** Families only the money methods write; plain-JS callers may not invent members of them either. */
-const OWNED_PREFIXES = ['payout.', 'receipt.', 'card.'] as const;
+const OWNED_PREFIXES = ['payout.', 'receipt.', 'card.', 'claim.', 'slip.', 'change.'] as const;

@@ -270,6 +270,32 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX terminal_reversals_pending ON terminal_reversals (created_at) WHERE status = 'pending';
     `,
   },
+  {
+    version: 8,
+    sql: `
+      -- Claims (issue 16): each unresolved note and each change owed is a claim the operator's
+      -- server is told of (an outbox message of kind 'claim'); a cash count that finds the note
+      -- confirms it. id is the message id of the claim as first sent.
+      CREATE TABLE claims (
+        id           TEXT PRIMARY KEY,
+        txn_id       TEXT NOT NULL REFERENCES transactions (id),
+        claim_code   TEXT NOT NULL CHECK (length(claim_code) > 0),
+        reason       TEXT NOT NULL CHECK (reason IN ('note-unresolved', 'change-owed')),
+        amount       INTEGER NOT NULL CHECK (typeof(amount) = 'integer' AND amount > 0),
+        denomination INTEGER CHECK (denomination IS NULL OR (typeof(denomination) = 'integer' AND denomination > 0)),
+        status       TEXT NOT NULL CHECK (status IN ('open', 'confirmed', 'credited')),
+        created_at   TEXT NOT NULL,
+        confirmed_at TEXT,
+        collection   INTEGER,
+        CHECK ((reason = 'note-unresolved') = (denomination IS NOT NULL)),
+        CHECK (status <> 'confirmed' OR (confirmed_at IS NOT NULL AND collection IS NOT NULL)),
+        CHECK (status <> 'credited' OR reason = 'change-owed')
+      );
+      CREATE INDEX claims_txn ON claims (txn_id);
+      CREATE INDEX claims_open_notes ON claims (denomination, created_at)
+        WHERE status = 'open' AND reason = 'note-unresolved';
+    `,
+  },
 ];
 
 export const latestVersion = migrations.reduce((v, m) => Math.max(v, m.version), 0);

@@ -82,6 +82,11 @@ export class Outbox {
     this.sql.insert.run(message.messageId, message.txnId, 'payment', JSON.stringify(message), message.settledAt);
   }
 
+  /** Queues a message of another kind (a claim); call it inside the write of the fact it tells. */
+  insertMessage(message: { messageId: string; txnId: string }, kind: string, at: string): void {
+    this.sql.insert.run(message.messageId, message.txnId, kind, JSON.stringify(message), at);
+  }
+
   /** Messages not yet acknowledged by the server, oldest first. */
   pending(limit: number): OutboxRow[] {
     requirePositive('limit', limit);

@@ -66,10 +66,12 @@ export class Transactions {
     const changeDue = s.changeDue ?? 0;
     requireAmount('changeDue', changeDue);
     // A code without change to claim would mean nothing on the receipt, so it is not kept.
-    const claimCode = changeDue > 0 ? s.claimCode : undefined;
-    if (changeDue > 0) requireText('claimCode (needed when change is due)', claimCode);
+    const given = changeDue > 0 ? s.claimCode : undefined;
+    if (changeDue > 0) requireText('claimCode (needed when change is due)', given);
     return this.l.write(() => {
       const row = this.l.mustBeOpen(id, 'settle');
+      // One code per transaction: a note claim made while it was open already gave it one.
+      const claimCode = changeDue > 0 ? (row.claimCode ?? given) : undefined;
       if (changeDue > row.cashIn) {
         throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
       }
@@ -78,14 +80,14 @@ export class Transactions {
       if (credited < 0) {
         throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
       }
-      if (claimCode !== undefined) {
+      if (claimCode !== undefined && claimCode !== row.claimCode) {
         const holder = this.sql.byClaim.get(claimCode) as { id: string } | undefined;
         if (holder) {
           throw new Error(`journal: cannot settle "${id}": claim code "${claimCode}" is already used by "${holder.id}"`);
         }
       }
       const at = this.l.stamp();
-      this.sql.settle.run(s.endReason, credited, changeDue, claimCode ?? null, at, id);
+      this.sql.settle.run(s.endReason, credited, changeDue, claimCode ?? row.claimCode, at, id);
       const data: EventPayloads['txn.settled'] = { endReason: s.endReason, cashIn: row.cashIn, credited, changeDue };
       if (row.cardIn > 0) data.cardIn = row.cardIn;
       if (claimCode !== undefined) data.claimCode = claimCode;

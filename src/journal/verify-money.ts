@@ -90,8 +90,11 @@ export class MoneyCheck {
 
     problems.push(...this.checkHopperLevels());
 
+    // Change credited to the account (policy credit-account) travels as its claim message, not in the payment.
     for (const r of this.l.rows<{ id: string; status: TxnStatus; credited: number; n: number; lo: number; hi: number }>(
-      `SELECT t.id, t.status, t.credited, COUNT(o.seq) AS n,
+      `SELECT t.id, t.status, t.credited - COALESCE((SELECT SUM(amount) FROM claims c WHERE c.txn_id = t.id
+                                                      AND c.status = 'credited'), 0) AS credited,
+              COUNT(o.seq) AS n,
               MIN(json_extract(o.payload, '$.amount')) AS lo, MAX(json_extract(o.payload, '$.amount')) AS hi
        FROM transactions t LEFT JOIN outbox o ON o.txn_id = t.id AND o.kind = 'payment'
        GROUP BY t.id`,

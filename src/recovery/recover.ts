@@ -59,7 +59,7 @@ export function recoverOpenTransactions(journal: Journal, facts: RecoveryFacts):
         journal.noteReturned(txn.id, pending, 'recovery: the validator handed it back');
         returned = pending.value;
       } else {
-        journal.append(txn.id, 'note.unresolved', { value: pending.value, why: 'recovery: the validator reports neither stacking nor returning it' });
+        journal.noteUnresolved(txn.id, pending.value, 'recovery: the validator reports neither stacking nor returning it');
         unresolved = pending.value;
       }
     }

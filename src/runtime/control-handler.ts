@@ -11,6 +11,7 @@ import type { Logger, LogRing } from '../log.js';
 import { fittedDevices, type Devices } from './devices.js';
 import type { TransactionDesk } from '../desk/desk.js';
 import type { ReceiptService } from './receipts.js';
+import type { SlipService } from './slips.js';
 import { stateName } from '../../states/state-name.js';
 
 export interface ControlDeps {
@@ -18,6 +19,7 @@ export interface ControlDeps {
   journal: Journal;
   devices: Devices;
   receipts: ReceiptService;
+  slips: SlipService;
   terminal: Actor<typeof terminalMachine>;
   transactions: TransactionDesk;
   forwardNow: () => void;
@@ -122,16 +124,31 @@ export class ControlHandler {
         const result = journal.cashCollected(req.by, counted);
         if (!result.ok) log.error({ ...result, by: req.by }, 'cash collection: the counted notes differ from the journal');
         else log.info({ by: req.by }, 'cash collection: counts agree with the journal');
-        return { ok: true, agrees: result.ok, expected: result.expected, counted: result.counted, difference: result.difference };
+        for (const c of result.confirmed) log.warn({ claim: c.id, txn: c.txnId, value: c.denomination, by: req.by }, 'cash collection: the count found the note of an open claim; the claim is confirmed');
+        if (result.confirmed.length > 0) this.d.forwardNow();
+        return {
+          ok: true,
+          agrees: result.ok,
+          expected: result.expected,
+          counted: result.counted,
+          difference: result.difference,
+          confirmed: result.confirmed.map((c) => ({ claim: c.id, txnId: c.txnId, claimCode: c.claimCode, value: c.denomination })),
+        };
       }
       case 'reprint': {
-        const id = req.id ?? journal.receiptsToReprint()[0];
+        // A fault slip waiting for the printer goes first: it is what tells a customer what is owed.
+        const slips = journal.slipsToReprint();
+        const id = req.id ?? slips[0] ?? journal.receiptsToReprint()[0];
         if (!id) return { ok: false, error: 'the reprint queue is empty' };
+        if (slips.includes(id)) {
+          await this.d.slips.print(id, { reprint: true });
+          return { ok: true, id, printed: 'slip' };
+        }
         await this.d.receipts.print(id, { reprint: true });
-        return { ok: true, id };
+        return { ok: true, id, printed: 'receipt' };
       }
       case 'reprint-queue':
-        return { ok: true, queue: journal.receiptsToReprint() };
+        return { ok: true, queue: journal.receiptsToReprint(), slips: journal.slipsToReprint() };
       case 'out-of-service':
         journal.append(null, 'operator.out-of-service', { by: req.by, reason: req.reason });
         terminal.send({ type: 'OUT_OF_SERVICE', by: req.by, reason: req.reason });

@@ -133,8 +133,8 @@ export class NoteFlow extends EventEmitter<{ 'note-resolved': [string] }> {
     await this.settled(id);
     const still = this.journal.pendingEscrow(id);
     if (still) {
-      this.journal.append(id, 'note.unresolved', { value: still.value, why: 'the validator did not stack or return it' });
-      this.log.error({ txn: id, value: still.value }, 'a note in escrow was neither stacked nor returned; recorded for the cash count');
+      const claim = this.journal.noteUnresolved(id, still.value, 'the validator did not stack or return it');
+      this.log.error({ txn: id, value: still.value, claim: claim.id }, 'a note in escrow was neither stacked nor returned; a claim is sent and the cash count settles it');
     }
   }
 }

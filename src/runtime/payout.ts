@@ -145,6 +145,9 @@ interface Outcome {
   undecided: boolean;
 }
 
+/** How a payout is decided when the hopper's counter proves the dispense never reached it. */
+export const NOT_DISPENSED = 'dispense not accepted';
+
 export type PayoutDecision =
   | { wait: number; paid: 0; unpaid: 0; via: string }
   | { wait: null; paid: number; unpaid: number; via: string };
@@ -161,7 +164,7 @@ export function decidePayout(st: HopperStatus, eventBefore: number, count: numbe
   }
   if (st.event === eventBefore && eventSeen === null) {
     // The dispense never reached the hopper: nothing was paid, all of it stays owed.
-    return { wait: null, paid: 0, unpaid: count, via: 'dispense not accepted' };
+    return { wait: null, paid: 0, unpaid: count, via: NOT_DISPENSED };
   }
   if (st.event === 0) {
     // Power cut: the hopper keeps the last payout's paid/unpaid in EEPROM and never resumes it.

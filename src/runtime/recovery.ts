@@ -8,6 +8,8 @@ import { recoverOpenTransactions } from '../recovery/recover.js';
 import type { CardPayments } from './cards.js';
 import { fittedDevices, openWithin, type Devices } from './devices.js';
 import type { ChangePayer } from './payout.js';
+import { finishInterrupted, type ResumeDeps } from './resume.js';
+import type { SlipService } from './slips.js';
 
 export interface BootRecoveryDeps {
   journal: Journal;
@@ -15,6 +17,9 @@ export interface BootRecoveryDeps {
   alarms: AlarmSink;
   cards: CardPayments;
   payer: ChangePayer;
+  slips: SlipService;
+  /** Finishing what a crash interrupted for the customer: change, receipt, slip (see resume.ts). */
+  resume: Omit<ResumeDeps, 'journal' | 'payer' | 'slips' | 'forwardNow' | 'log'>;
   /** How long the boot waits for each device to open. */
   bootWaitMs: number;
   forwardNow: () => void;
@@ -62,6 +67,8 @@ export class BootRecovery {
     this.send({ type: 'DEVICES_OPENED', validatorReady });
     const payouts = await this.d.payer.recoverPending();
     for (const p of payouts) this.d.journal.append(null, 'recovery.payout', { ...p });
+    const { journal, payer, slips, forwardNow, log } = this.d;
+    await finishInterrupted({ ...this.d.resume, journal, payer, slips, forwardNow, log });
   }
 
   validatorPowerUp(bill: BillAtPowerUp): void {
@@ -110,6 +117,10 @@ export class BootRecovery {
       if (d.action === 'card-reversed') this.d.cards.followUp(d.txnId, d.requestId, d.reversal);
       // The customer who would have taken this receipt is gone: keep it for a reprint.
       if (d.action === 'settled' && this.d.devices.printer) journal.receiptFailed(d.txnId, 'not printed: the kiosk restarted');
+      if (d.action !== 'deferred') {
+        const id = d.txnId;
+        void this.d.slips.issue(id).then((slip) => slip !== 'none' && this.d.resume.show(id));
+      }
     }
     if (decisions.length > 0) this.d.forwardNow();
     return decisions.some((d) => d.action === 'deferred');

@@ -19,6 +19,7 @@ import { NoteFlow } from './notes.js';
 import { ChangePayer } from './payout.js';
 import { ReceiptService } from './receipts.js';
 import { BootRecovery } from './recovery.js';
+import { SlipService } from './slips.js';
 import { SystemdNotifier } from './sd-notify.js';
 import { selfTest, TerminalReport } from './terminal-life.js';
 import { Transactions } from './transactions.js';
@@ -80,7 +81,9 @@ export class Runtime {
     this.notes = new NoteFlow(journal, active, log);
     this.coins = new CoinFlow(journal, devices.coinAcceptor, active, alarms, log.child({ part: 'coins' }));
     const payer = new ChangePayer(journal, hoppers, config.change.reserve, log.child({ part: 'change' }));
-    const receipts = new ReceiptService(journal, printer, { operator: config.receipt.operator, terminalId: config.terminalId, width: config.printer?.width ?? 42 }, log.child({ part: 'receipts' }));
+    const labels = { operator: config.receipt.operator, terminalId: config.terminalId, width: config.printer?.width ?? 42 };
+    const receipts = new ReceiptService(journal, printer, labels, log.child({ part: 'receipts' }));
+    const slips = new SlipService(journal, printer, { ...labels, serviceNumber: config.receipt.serviceNumber }, log.child({ part: 'slips' }));
     const business = (this.business = createBusinessAdapter(config, log.child({ part: 'business-link' })));
     this.cards = new CardPayments({
       journal,
@@ -110,7 +113,24 @@ export class Runtime {
       log: log.child({ part: 'outbox' }),
     });
     const forwardNow = () => this.forwarder.forwardNow();
-    this.recovery = new BootRecovery({ journal, devices, alarms, cards: this.cards, payer, bootWaitMs: config.validator.bootWaitMs, forwardNow, log });
+    this.recovery = new BootRecovery({
+      journal,
+      devices,
+      alarms,
+      cards: this.cards,
+      payer,
+      slips,
+      resume: {
+        receipts,
+        printer: printer !== undefined,
+        policy: config.change.owed,
+        withinMs: config.recovery.resumePayoutWithinMs,
+        show: (id) => this.screen?.show(id),
+      },
+      bootWaitMs: config.validator.bootWaitMs,
+      forwardNow,
+      log,
+    });
     this.terminal = createActor(
       terminalMachine.provide({
         actors: {
@@ -130,6 +150,7 @@ export class Runtime {
       coins: this.coins,
       payer,
       receipts,
+      slips,
       cards: this.cards,
       forwardNow,
       changed: () => this.screen?.changed(),
@@ -141,6 +162,7 @@ export class Runtime {
       journal,
       devices,
       receipts,
+      slips,
       terminal: this.terminal,
       transactions: this.transactions,
       forwardNow,

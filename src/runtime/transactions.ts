@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
 import type { DeviceStatus } from '../../drivers/types.js';
@@ -19,6 +18,7 @@ import {
 } from '../../states/transaction.js';
 import type { Config } from '../config/schema.js';
 import type { ControlResponse } from '../control/protocol.js';
+import { newClaimCode } from '../domain/claim-code.js';
 import type { ActiveTxn, TransactionDesk } from '../desk/desk.js';
 import type { Service } from '../domain/service.js';
 import type { Journal } from '../journal/index.js';
@@ -31,6 +31,7 @@ import { isDown } from './health.js';
 import type { NoteFlow } from './notes.js';
 import type { ChangePayer } from './payout.js';
 import type { ReceiptService } from './receipts.js';
+import type { SlipService } from './slips.js';
 
 /** How long a stop lets a settlement, payout or receipt under way finish (within TimeoutStopSec=90). */
 const STOP_EFFECTS_MS = 60_000;
@@ -45,6 +46,7 @@ export interface TransactionsDeps {
   coins: CoinFlow;
   payer: ChangePayer;
   receipts: ReceiptService;
+  slips: SlipService;
   cards: CardPayments;
   forwardNow: () => void;
   /** The running transaction's machine changed (the screen follows it). */
@@ -249,7 +251,11 @@ export class Transactions implements TransactionDesk {
           };
         }),
         settle: fromPromise<unknown, SettleInput>(({ input }) => this.close(input.id, input.endReason, input.changeDue)),
-        payChange: fromPromise<PayChangeOutput, PayChangeInput>(({ input }) => payer.pay(input.id, input.amount)),
+        payChange: fromPromise<PayChangeOutput, PayChangeInput>(async ({ input }) => {
+          const r = await payer.pay(input.id, input.amount);
+          this.settleOwedChange(input.id);
+          return r;
+        }),
         authoriseCard: cards.actor(),
         printReceipt: fromPromise<unknown, { id: string }>(({ input }) => receipts.print(input.id)),
         cancel: fromPromise<unknown, CloseInput>(({ input }) => this.close(input.id, input.endReason)),
@@ -275,7 +281,7 @@ export class Transactions implements TransactionDesk {
       // The machine computed the change from what it saw credited; the journal is the truth, and a
       // late note only ever adds to the credit, never to the change.
       const due = Math.min(changeDue, txn.cashIn);
-      journal.settle(id, due > 0 ? { endReason, changeDue: due, claimCode: claimCode() } : { endReason });
+      journal.settle(id, due > 0 ? { endReason, changeDue: due, claimCode: newClaimCode() } : { endReason });
       this.d.forwardNow();
     } else {
       journal.cancel(id, endReason);
@@ -298,15 +304,19 @@ export class Transactions implements TransactionDesk {
       { txn: a.id, status: txn?.status, endReason: txn?.endReason, credited: txn?.credited, cashIn: txn?.cashIn },
       `transaction ${txn?.status ?? 'ended'}: credited ${txn?.credited ?? 0} fen`,
     );
+    // Change the payout left owed is claimed even when the machine did not get that far.
+    if (txn?.status === 'completed') this.settleOwedChange(a.id);
+    void this.d.slips.issue(a.id).then(() => this.d.changed());
+    // A claim written while closing (an unresolved note) goes to the server at once.
+    this.d.forwardNow();
     this.d.ended();
   }
-}
 
-/** A code the customer shows to be paid change the kiosk owed: 8 characters, no 0/O/1/I. */
-function claimCode(): string {
-  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
-  const bytes = randomBytes(8);
-  let code = '';
-  for (const b of bytes) code += alphabet[b % alphabet.length];
-  return `${code.slice(0, 4)}-${code.slice(4)}`;
+  /** The change a payout left owed becomes a claim, or a credit to the account (`change.owed`). */
+  private settleOwedChange(id: string): void {
+    const claim = this.d.journal.settleOwedChange(id, this.d.config.change.owed);
+    if (!claim) return;
+    this.d.log.warn({ txn: id, claim: claim.id, amount: claim.amount, status: claim.status }, 'change owed: a claim is sent');
+    this.d.forwardNow();
+  }
 }

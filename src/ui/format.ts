@@ -28,6 +28,11 @@ export function groupPhone(digits: string): string {
   return [digits.slice(0, 3), digits.slice(3, 7), digits.slice(7, 11)].filter((p) => p !== '').join(' ');
 }
 
+/** 138****8000: a phone number as a slip shows it (it may be photographed). */
+export function maskedPhone(digits: string): string {
+  return digits.length >= 11 ? `${digits.slice(0, 3)}****${digits.slice(-4)}` : '*'.repeat(Math.max(0, digits.length - 4)) + digits.slice(-4);
+}
+
 /** Whole seconds left, never negative, rounded up so 0 appears only at the end. */
 export function secondsLeft(deadlineMs: number, nowMs: number): number {
   return Math.max(0, Math.ceil((deadlineMs - nowMs) / 1000));

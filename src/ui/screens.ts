@@ -1,7 +1,7 @@
 import { h } from './dom.js';
-import { faceValue, groupPhone, isMobileNumber, yuan } from './format.js';
-import type { Strings } from './strings.js';
-import type { Intent, Notice, ScreenView } from './view-model.js';
+import { faceValue, groupPhone, isMobileNumber, maskedPhone, yuan } from './format.js';
+import { STRINGS, type Strings } from './strings.js';
+import type { Intent, Notice, ScreenView, SlipReason, SlipView } from './view-model.js';
 
 export interface ScreenContext {
   t: Strings;
@@ -43,6 +43,8 @@ export function renderScreen(v: ScreenView, c: ScreenContext): HTMLElement {
       return finishing(v, c);
     case 'result':
       return result(v, c);
+    case 'slip':
+      return slip(v, c);
     case 'outOfService':
       return h(
         'div',
@@ -240,5 +242,62 @@ function result(v: ScreenView, c: ScreenContext): HTMLElement {
     v.claimCode && h('div', { class: 'claim' }, h('span', { class: 'label' }, t.claimTitle), h('strong', { 'data-field': 'claim-code' }, v.claimCode), h('p', {}, t.claimHint)),
     a.inserted + a.card > 0 && h('p', { class: 'receipt', 'data-receipt': r.receipt }, receipt),
     h('div', { class: 'actions' }, action('done', t.done, () => c.send({ type: 'done' }), 'primary')),
+  );
+}
+
+/** One line in both languages: the customer may read either, and a photo keeps both. */
+function both(key: keyof Strings, cls = '', attrs: Record<string, string> = {}): HTMLElement {
+  return h('p', { class: `both ${cls}`.trim(), ...attrs }, h('span', { lang: 'zh' }, STRINGS.zh[key] as string), h('span', { lang: 'en', class: 'en' }, STRINGS.en[key] as string));
+}
+
+function bothRow(name: string, key: keyof Strings, fen: number, cls = ''): HTMLElement {
+  return h(
+    'div',
+    { class: `amount ${cls}`.trim(), 'data-amount': name },
+    h('span', { class: 'label' }, `${STRINGS.zh[key] as string} ${STRINGS.en[key] as string}`),
+    h('span', { class: 'value' }, yuan(fen)),
+  );
+}
+
+const REASON_TEXT: Record<SlipReason, keyof Strings> = {
+  'note-unresolved': 'slipNoteUnresolved',
+  'change-owed': 'slipChangeOwed',
+  'change-credited': 'slipChangeCredited',
+  'card-reversed': 'slipCardReversed',
+  recovered: 'slipRecovered',
+};
+
+function slip(v: ScreenView, c: ScreenContext): HTMLElement {
+  const s: SlipView | null = v.slip;
+  if (!s) return message(c.t.settling);
+  const paper = { printed: 'slipPrinted', queued: 'slipQueued', printing: 'slipPrinting' } as const;
+  return h(
+    'div',
+    { class: 'stack slip' },
+    h('h1', { class: 'warn' }, STRINGS.zh.slipTitle, h('br', {}), h('span', { class: 'en' }, STRINGS.en.slipTitle)),
+    ...s.reasons.map((r) => both(REASON_TEXT[r], 'reason', { 'data-reason': r })),
+    v.phone && h('p', { class: 'account', 'data-field': 'masked-phone' }, `${STRINGS.zh.phone} ${STRINGS.en.phone}: ${maskedPhone(v.phone)}`),
+    h(
+      'div',
+      { class: 'amounts summary' },
+      s.inserted > 0 && bothRow('inserted', 'slipInserted', s.inserted),
+      s.card > 0 && bothRow('card', 'slipCard', s.card),
+      bothRow('credited', 'credited', s.credited),
+      s.changePaid > 0 && bothRow('change-paid', 'changePaid', s.changePaid),
+      s.unresolved > 0 && bothRow('unresolved', 'slipUnresolved', s.unresolved, 'warn'),
+      s.owed > 0 && bothRow('owed', 'slipOwed', s.owed, 'warn'),
+      s.changeCredited > 0 && bothRow('change-credited', 'slipCreditedChange', s.changeCredited),
+    ),
+    s.claimCode &&
+      h(
+        'div',
+        { class: 'claim claim-large' },
+        h('span', { class: 'label' }, `${STRINGS.zh.claimTitle} ${STRINGS.en.claimTitle}`),
+        h('strong', { 'data-field': 'claim-code' }, s.claimCode),
+        both('slipClaimHint'),
+      ),
+    h('p', { class: 'service-number', 'data-field': 'service-number' }, `${STRINGS.zh.slipService} ${STRINGS.en.slipService}: `, h('strong', {}, s.serviceNumber)),
+    both(paper[s.paper], `paper ${s.paper === 'queued' ? 'error' : ''}`.trim(), { 'data-paper': s.paper }),
+    h('div', { class: 'actions' }, action('done', c.t.done, () => c.send({ type: 'done' }), 'primary')),
   );
 }

@@ -15,6 +15,8 @@ export type ScreenName =
   | 'card'
   | 'finishing'
   | 'result'
+  /** A transaction ended with the customer's money not fully delivered: what is owed and the claim code. */
+  | 'slip'
   | 'outOfService'
   | 'maintenance';
 
@@ -86,6 +88,32 @@ export interface ResultView {
   receipt: 'printed' | 'failed' | 'none';
 }
 
+/** Why a fault slip was made (src/journal/fault-slip.ts). */
+export type SlipReason = 'note-unresolved' | 'change-owed' | 'change-credited' | 'card-reversed' | 'recovered';
+
+/** The fault slip as the screen shows it, in both languages at once. Amounts in fen. */
+export interface SlipView {
+  reasons: SlipReason[];
+  /** Cash put in, the notes not credited included. */
+  inserted: number;
+  card: number;
+  credited: number;
+  changePaid: number;
+  /** Change not paid, claimable with the code. */
+  owed: number;
+  /** Notes the validator kept without crediting them. */
+  unresolved: number;
+  /** Owed change credited to the phone account instead. */
+  changeCredited: number;
+  /** Card payments reversed: nothing was charged. */
+  cardReversed: number;
+  claimCode: string | null;
+  /** The operator's service number. */
+  serviceNumber: string;
+  /** The paper slip: printed, waiting for a reprint (the printer could not), or still printing. */
+  paper: 'printed' | 'queued' | 'printing';
+}
+
 export interface ScreenView {
   screen: ScreenName;
   /** The running (or just finished) transaction's id, so a screen can tell one customer from the next. */
@@ -100,6 +128,8 @@ export interface ScreenView {
   /** On the card screen. */
   card: CardView | null;
   result: ResultView | null;
+  /** On the slip screen. */
+  slip: SlipView | null;
   claimCode: string | null;
   /**
    * Why the last input was refused: 'bad-number', 'nothing-due', 'unknown-account', 'lookup-failed',

@@ -15,6 +15,6 @@ export {
   type SendResult,
   type SentInfo,
 } from './forwarder.js';
-export { paymentPayloadSchema, reversalPayloadSchema, type PaymentPayload, type ReversalPayload } from './messages.js';
+export { claimPayloadSchema, paymentPayloadSchema, reversalPayloadSchema, type ClaimPayload, type PaymentPayload, type ReversalPayload } from './messages.js';
 export { BACKLOG_ALARM, DISK_ALARM, OutboxMonitor, type MonitorReading, type OutboxMonitorOptions } from './outbox-monitor.js';
 export { loadTlsMaterial, clientTlsOptions, TlsSetupError, type TlsFiles, type TlsMaterial } from '../tls/material.js';

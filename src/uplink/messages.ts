@@ -54,7 +54,33 @@ export const reversalPayloadSchema = z.object({
 });
 export type ReversalPayload = z.infer<typeof reversalPayloadSchema>;
 
-export const OUTBOX_KINDS = { payment: paymentPayloadSchema, reversal: reversalPayloadSchema } as const;
+/**
+ * Money the kiosk holds for a customer (Journal.noteUnresolved, Journal.settleOwedChange): a note it
+ * neither stacked nor returned, or change it could not pay. 'open' is paid by staff against the
+ * claim code; 'confirmed' names an open claim a cash count proved (same claimId); 'credited' asks
+ * the server to top the phone account up with owed change.
+ */
+export const claimPayloadSchema = z
+  .object({
+    messageId: z.string().min(1),
+    claimId: z.string().min(1),
+    txnId: z.string().min(1),
+    claimCode: z.string().min(1),
+    reason: z.enum(['note-unresolved', 'change-owed']),
+    status: z.enum(['open', 'confirmed', 'credited']),
+    phone: phoneSchema.nullable(),
+    amount: fenSchema.positive(),
+    currency: z.literal(CURRENCY),
+    denomination: fenSchema.positive().optional(),
+    collection: z.number().int().nonnegative().optional(),
+    createdAt: z.string().min(1),
+  })
+  .refine((c) => (c.reason === 'note-unresolved') === (c.denomination !== undefined), { message: 'a note claim names its note, only it', path: ['denomination'] })
+  .refine((c) => c.status !== 'credited' || (c.reason === 'change-owed' && c.phone !== null), { message: 'only owed change is credited, to a phone account', path: ['status'] })
+  .refine((c) => (c.status === 'confirmed') === (c.collection !== undefined), { message: 'a confirmation names its collection', path: ['collection'] });
+export type ClaimPayload = z.infer<typeof claimPayloadSchema>;
+
+export const OUTBOX_KINDS = { payment: paymentPayloadSchema, reversal: reversalPayloadSchema, claim: claimPayloadSchema } as const;
 export type OutboxKind = keyof typeof OUTBOX_KINDS;
 
 export function isOutboxKind(kind: string): kind is OutboxKind {

@@ -13,6 +13,7 @@ function input(over: { state?: string; devices?: Record<string, 'ok' | 'degraded
     fitted: over.fitted ?? FITTED,
     transaction: over.transaction ?? null,
     result: over.result ?? null,
+    serviceNumber: over.serviceNumber ?? '10000',
   };
 }
 
@@ -171,27 +172,27 @@ t.test('finishing: the phase and the change fixed at settlement', async (t) => {
 
 t.test('result: the journal record, with the claim code for change owed', async (t) => {
   const deadline = { at: 5, totalMs: 30_000 };
-  const paid = screenView(input({ result: { txn: row(), receipt: 'printed', deadline } }));
+  const paid = screenView(input({ result: { txn: row(), receipt: 'printed', deadline, slip: null } }));
   t.equal(paid.screen, 'result');
   t.same(paid.result, { outcome: 'paid', partial: false, receipt: 'printed' });
   t.same(paid.amounts, { due: 12350, inserted: 15000, remaining: 0, change: 2650, changePaid: 2650, owed: 0, credited: 12350, card: 0 });
   t.equal(paid.claimCode, null);
   t.same(paid.deadline, deadline);
 
-  const owed = screenView(input({ result: { txn: row({ changePaid: 2600, changeOwed: 50, claimCode: 'ABCD-EFGH' }), receipt: 'failed', deadline } }));
+  const owed = screenView(input({ result: { txn: row({ changePaid: 2600, changeOwed: 50, claimCode: 'ABCD-EFGH' }), receipt: 'failed', deadline, slip: null } }));
   t.equal(owed.claimCode, 'ABCD-EFGH');
   t.equal(owed.amounts?.owed, 50);
   t.equal(owed.result?.receipt, 'failed');
 
-  const partial = screenView(input({ result: { txn: row({ endReason: 'customer-cancel-partial', cashIn: 5000, credited: 5000, changePaid: 0 }), receipt: 'printed', deadline } }));
+  const partial = screenView(input({ result: { txn: row({ endReason: 'customer-cancel-partial', cashIn: 5000, credited: 5000, changePaid: 0 }), receipt: 'printed', deadline, slip: null } }));
   t.same(partial.result, { outcome: 'cancelled', partial: true, receipt: 'printed' });
   t.equal(partial.amounts?.remaining, 7350);
-  const timeout = screenView(input({ result: { txn: row({ status: 'cancelled', endReason: 'timeout', cashIn: 0, credited: 0, changePaid: 0 }), receipt: 'none', deadline } }));
+  const timeout = screenView(input({ result: { txn: row({ status: 'cancelled', endReason: 'timeout', cashIn: 0, credited: 0, changePaid: 0 }), receipt: 'none', deadline, slip: null } }));
   t.same(timeout.result, { outcome: 'timeout', partial: false, receipt: 'none' });
-  t.equal(screenView(input({ result: { txn: row({ endReason: 'device-fault-partial' }), receipt: 'none', deadline } })).result?.outcome, 'fault');
-  t.equal(screenView(input({ result: { txn: row({ status: 'open', endReason: null }), receipt: 'none', deadline } })).result?.outcome, 'pending');
+  t.equal(screenView(input({ result: { txn: row({ endReason: 'device-fault-partial' }), receipt: 'none', deadline, slip: null } })).result?.outcome, 'fault');
+  t.equal(screenView(input({ result: { txn: row({ status: 'open', endReason: null }), receipt: 'none', deadline, slip: null } })).result?.outcome, 'pending');
   // The summary outranks the terminal's state: the customer sees it even if the kiosk just went out of service.
-  t.equal(screenView(input({ state: 'outOfService.operator', result: { txn: row(), receipt: 'none', deadline } })).screen, 'result');
+  t.equal(screenView(input({ state: 'outOfService.operator', result: { txn: row(), receipt: 'none', deadline, slip: null } })).screen, 'result');
 });
 
 t.test('a card is offered only where it can pay: a usable terminal, or a reader with the link up', async (t) => {
@@ -258,4 +259,40 @@ t.test("the account holder's name is masked as Chinese operators do", async (t) 
     t.not(v.holder, name);
     t.notMatch(JSON.stringify(v), name, `${name} appears nowhere in the view`);
   }
+});
+
+t.test('a transaction that owes the customer money ends on the slip screen, with what the journal says', async (t) => {
+  const deadline = { at: 1_000_000, totalMs: 120_000 };
+  const slip = {
+    reasons: ['note-unresolved', 'change-owed'] as ('note-unresolved' | 'change-owed')[],
+    unresolved: [5000],
+    owed: 50,
+    changeCredited: 0,
+    cardReversed: 0,
+    claimCode: 'ABCD-EFGH',
+    endedAt: '2026-01-01T00:01:00.000Z',
+    slip: 'queued' as const,
+  };
+  const txn = row({ cashIn: 5000, credited: 4950, changePaid: 0, changeOwed: 50, claimCode: 'ABCD-EFGH' });
+  const v = screenView(input({ result: { txn, receipt: 'failed', deadline, slip }, serviceNumber: '400-800-1234' }));
+  t.equal(v.screen, 'slip');
+  t.same(v.slip, {
+    reasons: ['note-unresolved', 'change-owed'],
+    inserted: 10000,
+    card: 0,
+    credited: 4950,
+    changePaid: 0,
+    owed: 50,
+    unresolved: 5000,
+    changeCredited: 0,
+    cardReversed: 0,
+    claimCode: 'ABCD-EFGH',
+    serviceNumber: '400-800-1234',
+    paper: 'queued',
+  });
+  t.equal(v.claimCode, 'ABCD-EFGH');
+  t.same(v.deadline, deadline);
+  const printing = screenView(input({ result: { txn, receipt: 'failed', deadline, slip: { ...slip, slip: 'none' } } }));
+  t.equal(printing.slip?.paper, 'printing', 'not yet journalled either way: still printing');
+  t.equal(screenView(input({ result: { txn: row(), receipt: 'printed', deadline, slip: null } })).screen, 'result', 'nothing owed: the plain result');
 });

@@ -111,3 +111,21 @@ t.test('a transaction nobody started, and a note lost without a record, are viol
   t.match(v, /transaction t3 is in the journal, but no step of the session started it/);
   t.match(v, /step 2 \(t2\): 1000 fen of notes were lost in the validator, the journal recorded 0 fen unresolved/);
 });
+
+t.test('every claim is accounted for: change left owed without a claim message is a violation, with it none', async (t) => {
+  const { path } = world(t);
+  const j = Journal.open(path, { key: testKey });
+  j.startTransaction('t4', 'pay');
+  j.recordLookup('t4', { phone: '13900000004', amountDue: 4500 });
+  j.noteEscrowed('t4', NOTE);
+  j.noteStacked('t4', NOTE);
+  j.settle('t4', { endReason: 'paid', changeDue: 500, claimCode: 'WXYZ-2345' });
+  const seq = j.payoutIntended('t4', { hopper: 'h100', coinValue: 100, count: 5, eventBefore: 1 });
+  j.payoutDone(seq, { paid: 0, unpaid: 5, via: 'dispense not accepted' });
+  j.close();
+  t.match(journalProblems(path, testKey).join('\n'), /claims: transaction "t4": owes change 500, claims in the outbox cover 0/);
+  const again = Journal.open(path, { key: testKey });
+  again.settleOwedChange('t4', 'claim');
+  again.close();
+  t.same(journalProblems(path, testKey), []);
+});

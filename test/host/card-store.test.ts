@@ -95,7 +95,7 @@ t.test('a version 2 database gains the card columns and table; its payments read
   new HostStore(path).close();
   const db = new Database(path);
   db.exec(`ALTER TABLE payments DROP COLUMN card_in; ALTER TABLE payments DROP COLUMN card_method; ALTER TABLE payments DROP COLUMN card_request_id;
-    ALTER TABLE payments DROP COLUMN card_receipt_no; ALTER TABLE payments DROP COLUMN card_masked_pan; DROP TABLE card_authorisations;
+    ALTER TABLE payments DROP COLUMN card_receipt_no; ALTER TABLE payments DROP COLUMN card_masked_pan; DROP TABLE card_authorisations; DROP TABLE claims; DROP TABLE claim_messages;
     INSERT INTO payments (seq, txn_id, message_id, phone, service, amount, currency, cash_in, settled_at, server_ref, received_at)
       VALUES (1, 'OLD', 'OLD:payment', '13800138000', 'pay', 100, 'CNY', 100, '2024-01-01T00:00:00Z', 'P000001', '2024-01-01T00:00:01Z');
     PRAGMA user_version = 2;`);
@@ -103,6 +103,6 @@ t.test('a version 2 database gains the card columns and table; its payments read
   const store = new HostStore(path);
   t.teardown(() => store.close());
   t.match(store.records(), { payments: [{ txnId: 'OLD', cardIn: 0, card: null }], cardAuthorisations: [], cardBalance: [] });
-  t.equal(store.db.pragma('user_version', { simple: true }), 3);
+  t.equal(store.db.pragma('user_version', { simple: true }), 4, 'through version 3 (cards) and 4 (claims)');
   t.match(store.recordPayment({ ...pay('OLD', 0), cashIn: 100, amount: 100 }), { status: 'duplicate' }, 'a resent cash payment without cardIn is still the same payment');
 });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Journal, migrate, migrations } from '../../src/journal/index.js';
+import { Journal, latestVersion, migrate, migrations } from '../../src/journal/index.js';
 import { recoverOpenTransactions } from '../../src/recovery/recover.js';
 import { testKey } from './keys.js';
 
@@ -50,7 +50,7 @@ t.test('migration 5 rebuilds a version-4 file: rows, references and constraints 
   const db = new BetterSqlite3(file);
   t.teardown(() => db.close());
   db.pragma('foreign_keys = ON');
-  t.equal(db.pragma('user_version', { simple: true }), 5);
+  t.equal(db.pragma('user_version', { simple: true }), latestVersion);
   t.same(db.pragma('foreign_key_check'), []);
   const indexes = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'transactions'`).all() as { name: string }[]).map((r) => r.name);
   t.ok(indexes.includes('transactions_open') && indexes.includes('transactions_claim_code'), indexes.join(', '));

@@ -242,6 +242,7 @@ t.test('cash collection that agrees with the journal', async (t) => {
     counted: { 2000: 1, 5000: 1, 10000: 1 },
     difference: { 2000: 0, 5000: 0, 10000: 0 },
     ok: true,
+    confirmed: [],
   });
   t.same(j.cashbox(), [], 'a new, empty cash box');
   t.equal(j.cashboxTotal(), 0);
@@ -270,6 +271,7 @@ t.test('cash collection with a difference raises an alarm, and the box still res
     counted: { 2000: 2, 10000: 1 },
     difference: { 2000: 1, 5000: -1, 10000: 0 },
     ok: false,
+    confirmed: [],
   });
   t.same(j.cashbox(), []);
   const db = new BetterSqlite3(j.path, { readonly: true });
