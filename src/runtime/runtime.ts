@@ -156,7 +156,10 @@ export class Runtime {
     });
     watchServerCertificate(this.business, this.alarms);
     this.business.start();
-    this.terminal.subscribe((snap) => this.report.changed(stateName(snap.value), snap.context.reason ?? null));
+    this.terminal.subscribe((snap) => {
+      this.report.changed(stateName(snap.value), snap.context.reason ?? null);
+      if (snap.matches('outOfService')) this.transactions.leftService();
+    });
     this.server = await serveControl(this.config.control.socket, (req) => this.control.handle(req));
     if (this.config.api) {
       const { config, terminal, transactions, journal, log } = this;
