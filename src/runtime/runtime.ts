@@ -96,6 +96,7 @@ export class Runtime {
       idleMs: config.forwarder.idleMs,
       backoff: { initialMs: config.forwarder.backoffInitialMs, maxMs: config.forwarder.backoffMaxMs },
       log: log.child({ part: 'forwarder' }),
+      alarms,
     });
     this.outboxMonitor = new OutboxMonitor({
       outbox: journal,

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Journal, migrate, migrations } from '../../src/journal/index.js';
+import { Journal, latestVersion, migrate, migrations } from '../../src/journal/index.js';
 import { recoverOpenTransactions } from '../../src/recovery/recover.js';
 import { testKey } from './keys.js';
 
@@ -50,7 +50,7 @@ t.test('migration 5 rebuilds a version-4 file: rows, references and constraints 
   const db = new BetterSqlite3(file);
   t.teardown(() => db.close());
   db.pragma('foreign_keys = ON');
-  t.equal(db.pragma('user_version', { simple: true }), 5);
+  t.equal(db.pragma('user_version', { simple: true }), latestVersion);
   t.same(db.pragma('foreign_key_check'), []);
   const indexes = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'transactions'`).all() as { name: string }[]).map((r) => r.name);
   t.ok(indexes.includes('transactions_open') && indexes.includes('transactions_claim_code'), indexes.join(', '));
@@ -120,7 +120,7 @@ t.test('unknown outcome (reader): the reversal is queued in the same write; an a
   const before = j.events('u1').length;
   t.same(j.cardUnknown('u1', { requestId: 'r1', reason: 'link-lost' }), { reversal: 'server', withdrawn: 3000 });
   const added = j.events('u1').slice(before).map((e) => e.type);
-  t.same(added, ['card.unknown', 'txn.reversal']);
+  t.same(added, ['card.unknown', 'txn.reversal', 'outbox.queued']);
   t.match(j.transaction('u1'), { cardIn: 0, credited: 0 });
   t.match(j.outboxPending(10), [{ kind: 'reversal', messageId: 'u1:reversal:r1', payload: { reverses: 'r1', amount: 3000 } }]);
   t.throws(() => j.cardApproved('u1', { requestId: 'r1', authCode: 'late' }), /already unknown/, 'a late approval is never booked');
