@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type BetterSqlite3 from 'better-sqlite3';
 import { chainHash, GENESIS, headMac, readHead } from './chain.js';
 import type { Database } from './store.js';
 
@@ -28,7 +29,7 @@ export function outboxMismatch(
 }
 
 /** The chained record of one outbox message, looked up by the partial index of migration 6. */
-export function queuedStatement(db: Database) {
+export function queuedStatement(db: Database): BetterSqlite3.Statement {
   return db.prepare(
     `SELECT json_extract(data, '$.kind') AS kind, json_extract(data, '$.digest') AS digest FROM events
      WHERE type = 'outbox.queued' AND json_extract(data, '$.messageId') = ?`,
