@@ -37,6 +37,8 @@ export type TerminalEvent =
   | { type: 'LINK'; up: boolean }
   | { type: 'OUT_OF_SERVICE'; by: string; reason: string }
   | { type: 'IN_SERVICE'; by: string }
+  /** The journal is not the one the servers saw (rolled back or forked): the money records cannot be trusted. */
+  | { type: 'JOURNAL_ROLLBACK'; reason: string }
   | { type: 'RETRY' };
 
 export interface SelfTestResult {
@@ -127,6 +129,8 @@ export const terminalMachine = setup({
     LINK: { actions: assign({ linkUp: ({ event }) => event.up }) },
     OUT_OF_SERVICE: { actions: assign({ operatorOut: ({ event }) => ({ by: event.by, reason: event.reason }) }) },
     IN_SERVICE: { actions: assign({ operatorOut: null }) },
+    // Like a failed recovery: only a new recovery run (which checks the journal again) may leave it.
+    JOURNAL_ROLLBACK: { target: '.outOfService.bootFailed', actions: assign({ reason: ({ event }) => event.reason }) },
   },
   states: {
     booting: { always: 'recovering' },

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { CURRENCY, PAYING_SERVICES, PHONE_PATTERN } from '../../src/domain/index.js';
 import { EnvelopeDecoder, EnvelopeError, encodeMessage, ErrorCode, Service, type EnvelopeMessage } from '../../src/uplink/link/envelope.js';
 import { cardRequestBody, decide, describeIssues, maskPan, type CardMode } from './card-authorisation.js';
+import { headSchema } from './chain-heads.js';
 import type { HostStore, PaymentOutcome } from './store.js';
 
 /**
@@ -104,6 +105,8 @@ const claimBody = z.object({
 const lookupBody = z.object({ phone });
 const deliverBody = z.object({
   messages: z.array(z.object({ messageId: id, kind: z.string(), payload: z.record(z.string(), z.unknown()) })).max(1000),
+  /** The kiosk's journal chain head when it sent the batch; absent from kiosks before issue 15. */
+  chainHead: headSchema.optional(),
 });
 
 /** Something no envelope starts with: what a confused proxy might send. */
@@ -246,7 +249,10 @@ export async function startBusinessLink(o: BusinessLinkOptions): Promise<Running
     const q = deliverBody.safeParse(body);
     if (!q.success) return [ErrorCode.badRequest, { error: 'invalid-body', detail: z.prettifyError(q.error) }];
     const acks = o.store.batch(() => q.data.messages.map((m) => store(terminalId, m)));
-    return [ErrorCode.none, { acks }];
+    if (!q.data.chainHead) return [ErrorCode.none, { acks }];
+    const v = o.store.chainHeads.report(terminalId, q.data.chainHead, new Date().toISOString());
+    if (v.anomaly) o.store.addAnomaly(v.anomaly.kind, null, v.anomaly.detail);
+    return [ErrorCode.none, { acks, chainHead: v.highest, ...(v.before ? { chainHeadBefore: v.before } : {}) }];
   }
 
   function store(terminalId: string, m: { messageId: string; kind: string; payload: Record<string, unknown> }): Ack {

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { ChainHeadBook, type Head, type HeadVerdict } from './chain-heads.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS mgmt_heartbeats (
@@ -103,6 +104,7 @@ type Row = Record<string, unknown>;
 
 export class ManagementStore {
   private readonly db: Database.Database;
+  private heads!: ChainHeadBook;
 
   constructor(
     path: string,
@@ -115,6 +117,7 @@ export class ManagementStore {
       // The business side writes the same file from its own connection.
       this.db.pragma('busy_timeout = 5000');
       this.db.exec(SCHEMA);
+      this.heads = new ChainHeadBook(this.db, 'mgmt_chain_heads');
     } catch (err) {
       this.db.close();
       throw err;
@@ -132,6 +135,28 @@ export class ManagementStore {
          ON CONFLICT (terminal_id) DO UPDATE SET body = excluded.body, received_at = excluded.received_at, count = count + 1`,
       )
       .run(terminalId, JSON.stringify(body), this.stamp());
+  }
+
+  /**
+   * A heartbeat's chain head. An older or forked head is the management side's own alarm for that
+   * terminal (source 'server'), stored like the alarms the kiosks raise.
+   */
+  chainHead(terminalId: string, head: Head): HeadVerdict {
+    const at = this.stamp();
+    const v = this.heads.report(terminalId, head, at);
+    if (v.anomaly) {
+      this.db
+        .prepare(
+          `INSERT INTO mgmt_alarms (terminal_id, id, action, kind, source, severity, detail, at, received_at)
+           VALUES (?, ?, 'raise', ?, 'server', 'critical', ?, ?, ?)`,
+        )
+        .run(terminalId, `server-${randomUUID()}`, v.anomaly.kind, v.anomaly.detail, at, at);
+    }
+    return v;
+  }
+
+  chainHeads(): ReturnType<ChainHeadBook['all']> {
+    return this.heads.all();
   }
 
   counters(terminalId: string, body: unknown): void {

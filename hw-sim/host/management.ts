@@ -15,6 +15,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { headSchema } from './chain-heads.js';
 import { ManagementStore, type ManagementRecords } from './management-store.js';
 
 export const MANAGEMENT_MODES = ['ok', 'refuse', 'late', 'error', 'drop'] as const;
@@ -131,8 +132,13 @@ export async function startManagementServer(opts: ManagementServerOptions): Prom
     const path = new URL(req.url ?? '/', 'https://management').pathname;
     if (req.method !== 'POST') throw new HttpError(405, 'method-not-allowed', `${req.method} is not allowed`);
     if (path === '/v1/heartbeat') {
-      store.heartbeat(terminal, await readJson(req, anyObject));
-      return answer(req, res, { commands: store.pendingCommands(terminal) });
+      const body = await readJson(req, anyObject);
+      store.heartbeat(terminal, body);
+      // The chain head a kiosk reports (absent before issue 15): kept, compared, and sent back.
+      const head = headSchema.safeParse(body.chainHead);
+      const v = head.success ? store.chainHead(terminal, head.data) : undefined;
+      const heads = v ? { chainHead: v.highest, ...(v.before ? { chainHeadBefore: v.before } : {}) } : {};
+      return answer(req, res, { commands: store.pendingCommands(terminal), ...heads });
     }
     if (path === '/v1/counters') {
       store.counters(terminal, await readJson(req, anyObject));

@@ -4,6 +4,7 @@
  * per message id), reversals (one per message id), card authorisations (one per request id, with
  * the masked card number only) and anomalies worth showing to a test or an operator.
  */
+import { ChainHeadBook } from './chain-heads.js';
 import Database from 'better-sqlite3';
 import type { PayingService } from '../../src/domain/service.js';
 import { maskPan, type CardAnswerBody } from './card-authorisation.js';
@@ -374,6 +375,8 @@ function toAccount(r: AccountRow): AccountRecord {
 
 export class HostStore {
   readonly db: Database.Database;
+  /** The journal chain heads each terminal reported with its deliveries. */
+  readonly chainHeads: ChainHeadBook;
   /** True when this open created the schema, i.e. the file held no host database before. */
   readonly created: boolean;
   private readonly statements = new Map<string, Database.Statement>();
@@ -398,6 +401,7 @@ export class HostStore {
           this.db.pragma(`user_version = ${version + i + 1}`);
         })(),
       );
+      this.chainHeads = new ChainHeadBook(this.db, 'chain_heads');
     } catch (err) {
       this.db.close();
       throw err;

@@ -7,8 +7,12 @@ import { KEY_BYTES } from './key.js';
  * the terminal secret, over the previous event's hash and the event itself, so nobody without the
  * key can edit, remove, add or move an event without breaking the chain from that event on.
  *
- * What it cannot show: someone holding an older copy of the file can put it back whole (a rollback
- * to an earlier, genuine state); only the server's copy of the payments can tell that.
+ * The chain head (the last event's seq and hash) carries its own keyed seal, so cutting events off
+ * the end and moving the head back to an earlier event is caught too.
+ *
+ * What it cannot show: someone holding an older copy of the file (or cutting the WAL) can put back
+ * an earlier, genuine state whole. That is caught by whoever saw a later head: the kiosk reports
+ * its head to both servers, which keep the highest they saw (see chain-heads.ts).
  */
 
 type Database = BetterSqlite3.Database;
@@ -62,6 +66,11 @@ export function chainHash(key: Buffer, prevHash: string, e: ChainedFields): stri
   return createHmac('sha256', key).update(prevHash).update('\n').update(canonical).digest('hex');
 }
 
+/** The keyed seal of the chain head: without the key, nobody can point the head at another event. */
+export function headMac(key: Buffer, head: { seq: number; hash: string }): string {
+  return createHmac('sha256', key).update(`chain-head\n${head.seq}\n${head.hash}`).digest('hex');
+}
+
 /**
  * Walks the chain from the first event and reports the first broken link. Event seqs are
  * AUTOINCREMENT from 1 and events are never deleted, so they must run 1, 2, 3 … with no gap, and
@@ -85,7 +94,7 @@ export function checkChain(db: Database, key: Buffer): ChainResult {
   }
   const last = expected - 1;
 
-  if (!broken) return checkTail(db, last);
+  if (!broken) return checkTail(db, key, last, prev);
   const { row, kind } = broken;
   const event = { type: row.type, txnId: row.txn_id, at: row.at };
   switch (kind) {
@@ -189,8 +198,11 @@ function classifyHash(db: Database, key: Buffer, row: ChainRow, last: number): C
   };
 }
 
-/** Events removed from the end leave the issued seqs (and the chain head) ahead of the last row. */
-function checkTail(db: Database, last: number): ChainResult {
+/**
+ * Events removed from the end leave the issued seqs (and the chain head) ahead of the last row;
+ * moving them back too breaks the head's seal.
+ */
+function checkTail(db: Database, key: Buffer, last: number, lastHash: string): ChainResult {
   const issued = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as
     | { seq: number }
     | undefined;
@@ -207,6 +219,18 @@ function checkTail(db: Database, last: number): ChainResult {
   if (!head) {
     return { ok: false, seq: last + 1, problem: 'deleted', detail: 'the chain head record is missing' };
   }
+  // A journal created without a key (tests of the store alone) has an empty chain and no seal yet.
+  const unsealedEmpty = head.mac === null && head.seq === 0 && last === 0;
+  if (!unsealedEmpty && (head.seq !== last || head.hash !== lastHash || head.mac !== headMac(key, head))) {
+    return {
+      ok: false,
+      seq: last + 1,
+      problem: 'deleted',
+      detail:
+        `the chain head (event ${head.seq}) does not carry the journal's seal: it was moved, ` +
+        `so events after event ${last} may have been cut from the end`,
+    };
+  }
   return { ok: true, events: last };
 }
 
@@ -218,8 +242,28 @@ function anyVerifies(db: Database, key: Buffer): boolean {
   return false;
 }
 
-export function readHead(db: Database): { seq: number; hash: string } | undefined {
-  return db.prepare('SELECT seq, hash FROM chain_head WHERE id = 1').get() as { seq: number; hash: string } | undefined;
+export interface ChainHead {
+  seq: number;
+  hash: string;
+  /** headMac of seq and hash; null only before migration 6 sealed it. */
+  mac: string | null;
+}
+
+export function readHead(db: Database): ChainHead | undefined {
+  const cols = db.prepare(`SELECT name FROM pragma_table_info('chain_head') WHERE name = 'mac'`).get() ? 'seq, hash, mac' : 'seq, hash, NULL AS mac';
+  return db.prepare(`SELECT ${cols} FROM chain_head WHERE id = 1`).get() as ChainHead | undefined;
+}
+
+/** Migration 6: seals the chain head as it stands (a journal without events needs no key yet). */
+export function sealHead(db: Database, key: Buffer | undefined): void {
+  const head = readHead(db);
+  if (!head) throw new Error('the chain head record is missing');
+  if (key === undefined) {
+    if (head.seq === 0) return;
+    throw new Error('the chain head must be sealed with the journal key; open it with its key');
+  }
+  requireKey(key);
+  db.prepare('UPDATE chain_head SET mac = ? WHERE id = 1').run(headMac(key, head));
 }
 
 function describe(row: ChainedFields): string {

@@ -37,6 +37,14 @@ const JOURNAL_OWNED = {
     claimCode: z.string().optional(),
   }),
   'txn.cancelled': z.object({ reason: z.string() }),
+  /** Written in the same commit as each outbox row: binds its payload (SHA-256 of the stored JSON) to the chain. */
+  'outbox.queued': z.object({
+    messageId: z.string(),
+    kind: z.string(),
+    digest: z.string().regex(/^[0-9a-f]{64}$/),
+    /** 'migration': a row queued before version 6, bound as it stood at the upgrade. */
+    bound: z.literal('migration').optional(),
+  }),
   'txn.reversal': z.object({ messageId: z.string(), reverses: z.string(), amount: z.number().int(), reason: z.string() }),
   'note.escrowed': z.object({ note: cash }),
   'note.stacked': z.object({ note: cash, via: z.string().optional() }),

@@ -2,6 +2,7 @@ import type { Coin, Note } from '../../drivers/types.js';
 import { CashBox, type CashCollection } from './cashbox.js';
 import { CashIn, type CountedCash } from './cash-in.js';
 import { checkChain, requireKey, type ChainResult } from './chain.js';
+import { ChainHeads, type AcknowledgedHead, type HeadRef } from './chain-heads.js';
 import { Cards, type CardApproval, type CardAttempt, type CardRequest, type CardUnknownOutcome, type TerminalReversalRow } from './cards.js';
 import { Change, type HopperLevel, type PayoutRow } from './change.js';
 import { Claims, type ClaimRow, type OwedChangePolicy } from './claims.js';
@@ -17,6 +18,7 @@ import { openDatabase, openDatabaseReadOnly } from './store.js';
 import { Transactions, type LookupInfo } from './transactions.js';
 import { requireText, toJson } from './validate.js';
 import { MoneyCheck } from './verify-money.js';
+import { recordProblems } from './verify-records.js';
 
 export interface JournalOptions {
   /** The terminal secret keying the hash chain (32 bytes, from loadOrCreateKey). */
@@ -56,6 +58,7 @@ export class Journal {
   private readonly cards: Cards;
   private readonly outbox: Outbox;
   private readonly money: MoneyCheck;
+  private readonly heads: ChainHeads;
 
   /**
    * Opens (creating and migrating as needed) the journal for writing. A wrong key is not refused
@@ -90,6 +93,7 @@ export class Journal {
     this.cards = new Cards(ledger, this.outbox);
     this.money = new MoneyCheck(ledger);
     this.management = new ManagementTables(ledger);
+    this.heads = new ChainHeads(ledger);
   }
 
   close(): void {
@@ -322,6 +326,24 @@ export class Journal {
     return this.outbox.queueReversal(txnId, r);
   }
 
+  // ------------------------------------------------------------------ chain head (rollback detection)
+
+  /** The last event's seq and hash: what the kiosk reports to the servers. */
+  chainHead(): HeadRef {
+    return this.heads.head();
+  }
+  /** The hash of the event at `seq`, or undefined when the journal holds no such event. */
+  hashAt(seq: number): string | undefined {
+    return this.heads.hashAt(seq);
+  }
+  /** The highest head a server confirmed it saw. */
+  acknowledgedHead(): AcknowledgedHead | undefined {
+    return this.heads.acknowledged();
+  }
+  acknowledgeHead(head: HeadRef, server: string): void {
+    this.heads.acknowledge(head, server);
+  }
+
   // ------------------------------------------------------------------ audit
 
   /** The hash chain and the money invariants; returns a list of problems, empty when all is well. */
@@ -340,9 +362,12 @@ export class Journal {
     return db.transaction(() => checkChain(db, this.key))();
   }
 
-  /** Money invariants over the whole journal, without the hash chain, as of one moment. */
+  /**
+   * Money invariants over the whole journal, without the hash chain, as of one moment: the
+   * invariants, the transaction rows against their events, the outbox against its chained digests.
+   */
   verifyMoney(): string[] {
-    return this.ledger.db.transaction(() => this.money.problems())();
+    return this.ledger.db.transaction(() => [...this.money.problems(), ...recordProblems(this.ledger), ...this.outbox.problems()])();
   }
 }
 

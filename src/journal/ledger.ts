@@ -1,4 +1,4 @@
-import { chainHash } from './chain.js';
+import { chainHash, headMac } from './chain.js';
 import type { EventPayloads, EventType, JournalEvent, TypedEvent } from './events.js';
 import { asTyped } from './events.js';
 import type { Database } from './store.js';
@@ -118,7 +118,7 @@ export class Ledger {
     const json = toJson(data, `event "${type}"`);
     const hash = chainHash(this.key, head.hash, { seq, txn_id: txnId, type, data: json, at });
     this.sql.insertEvent.run(seq, txnId, type, json, at, head.hash, hash);
-    this.sql.moveHead.run(seq, hash);
+    this.sql.moveHead.run(seq, hash, headMac(this.key, { seq, hash }));
     const event = { seq, txnId, type, data, at };
     this.uncommitted.push(event);
     return event;
@@ -193,7 +193,7 @@ function prepare(db: Database) {
       'INSERT INTO events (seq, txn_id, type, data, at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
     chainHead: db.prepare('SELECT hash FROM chain_head WHERE id = 1'),
-    moveHead: db.prepare('UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1'),
+    moveHead: db.prepare('UPDATE chain_head SET seq = ?, hash = ?, mac = ? WHERE id = 1'),
     events: db.prepare('SELECT * FROM events WHERE txn_id = ? ORDER BY seq'),
     eventsOfTxn: db.prepare('SELECT * FROM events WHERE txn_id = ? AND type = ? ORDER BY seq'),
     eventsOfType: db.prepare('SELECT * FROM events WHERE type = ? ORDER BY seq'),

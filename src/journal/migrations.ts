@@ -1,4 +1,5 @@
-import { sealHistory } from './chain.js';
+import { bindExistingOutbox } from './bindings.js';
+import { sealHead, sealHistory } from './chain.js';
 import type BetterSqlite3 from 'better-sqlite3';
 
 /**
@@ -271,7 +272,33 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
-    version: 8,
+    version: 6,
+    sql: `
+      -- Issue 15: the chain head carries a keyed seal (chain.ts headMac), so moving it back to an
+      -- earlier event after cutting the end of the journal is caught.
+      ALTER TABLE chain_head ADD COLUMN mac TEXT CHECK (mac IS NULL OR length(mac) = 64);
+
+      -- The highest chain head a server confirmed it saw (chain-heads.ts). Not an event: it moves
+      -- with every acknowledged report, and an event would move the head it records.
+      CREATE TABLE chain_acknowledged (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        seq    INTEGER NOT NULL CHECK (typeof(seq) = 'integer' AND seq >= 0),
+        hash   TEXT NOT NULL CHECK (length(hash) = 64),
+        server TEXT NOT NULL,
+        at     TEXT NOT NULL
+      );
+
+      -- Each outbox row is bound to the chain by an 'outbox.queued' event with its payload's
+      -- digest (bindings.ts); the forwarder looks it up by message id before each send.
+      CREATE INDEX events_outbox_queued ON events (json_extract(data, '$.messageId')) WHERE type = 'outbox.queued';
+    `,
+    after: (db, ctx) => {
+      sealHead(db, ctx.key);
+      bindExistingOutbox(db, ctx.key);
+    },
+  },
+  {
+    version: 7,
     sql: `
       -- Claims (issue 16): each unresolved note and each change owed is a claim the operator's
       -- server is told of (an outbox message of kind 'claim'); a cash count that finds the note

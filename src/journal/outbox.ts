@@ -1,3 +1,4 @@
+import { outboxMismatch, payloadDigest, queuedStatement } from './bindings.js';
 import { PAYMENT_CURRENCY, type Ledger, type Service } from './ledger.js';
 import { requirePositive, requireText } from './validate.js';
 
@@ -13,6 +14,8 @@ export interface OutboxRow {
   lastError: string | null;
   ackedAt: string | null;
   serverRef: string | null;
+  /** Why this row is not what the journal chained when it was queued; absent when it is. */
+  tampered?: string;
 }
 
 /** The outbox payload of a settled transaction that credited money. */
@@ -79,18 +82,47 @@ export class Outbox {
 
   /** Queues the payment message of a settle; call it inside that settle's write. */
   insertPayment(message: PaymentMessage): void {
-    this.sql.insert.run(message.messageId, message.txnId, 'payment', JSON.stringify(message), message.settledAt);
+    this.queue(message.txnId, 'payment', message.messageId, JSON.stringify(message), message.settledAt);
   }
 
   /** Queues a message of another kind (a claim); call it inside the write of the fact it tells. */
   insertMessage(message: { messageId: string; txnId: string }, kind: string, at: string): void {
-    this.sql.insert.run(message.messageId, message.txnId, kind, JSON.stringify(message), at);
+    this.queue(message.txnId, kind, message.messageId, JSON.stringify(message), at);
   }
 
-  /** Messages not yet acknowledged by the server, oldest first. */
+  /** The row and the chained event that binds its payload, in the write under way. */
+  private queue(txnId: string, kind: string, messageId: string, payload: string, at: string): void {
+    this.sql.insert.run(messageId, txnId, kind, payload, at);
+    this.l.insert(txnId, 'outbox.queued', { messageId, kind, digest: payloadDigest(payload) }, at);
+  }
+
+  /**
+   * Messages not yet acknowledged by the server, oldest first. Each is checked against the event
+   * that bound it when it was queued: one that no longer matches carries `tampered`.
+   */
   pending(limit: number): OutboxRow[] {
     requirePositive('limit', limit);
-    return (this.sql.pending.all(limit) as OutboxRecord[]).map(toOutbox);
+    return (this.sql.pending.all(limit) as OutboxRecord[]).map((r) => {
+      const why = this.mismatch(r);
+      return why === null ? toOutbox(r) : { ...toOutbox(r), tampered: why };
+    });
+  }
+
+  /** Every outbox row against its chained record, and every record against its row (verify). */
+  problems(): string[] {
+    const problems: string[] = [];
+    for (const r of this.sql.all.iterate() as IterableIterator<OutboxRecord>) {
+      const why = this.mismatch(r);
+      if (why !== null) problems.push(why);
+    }
+    for (const e of this.sql.queuedWithoutRow.all() as { seq: number; message_id: string }[]) {
+      problems.push(`outbox message ${e.message_id} (queued by event ${e.seq}) is missing from the outbox: it was deleted`);
+    }
+    return problems;
+  }
+
+  private mismatch(r: OutboxRecord): string | null {
+    return outboxMismatch(r, this.sql.queued.get(r.message_id) as { kind: string; digest: string } | undefined);
   }
 
   stats(): { pending: number; oldestPendingAt: string | null; acked: number } {
@@ -157,7 +189,7 @@ export class Outbox {
       createdAt: at,
     };
     this.l.insert(txnId, 'txn.reversal', { messageId, reverses: r.reverses, amount: r.amount, reason: r.reason }, at);
-    this.sql.insert.run(messageId, txnId, 'reversal', JSON.stringify(message), at);
+    this.queue(txnId, 'reversal', messageId, JSON.stringify(message), at);
     return message;
   }
 
@@ -174,6 +206,12 @@ function prepare(db: Ledger['db']) {
   return {
     insert: db.prepare('INSERT INTO outbox (message_id, txn_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)'),
     pending: db.prepare('SELECT * FROM outbox WHERE acked_at IS NULL ORDER BY seq LIMIT ?'),
+    all: db.prepare('SELECT * FROM outbox ORDER BY seq'),
+    queued: queuedStatement(db),
+    queuedWithoutRow: db.prepare(
+      `SELECT e.seq, json_extract(e.data, '$.messageId') AS message_id FROM events e
+       WHERE e.type = 'outbox.queued' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = json_extract(e.data, '$.messageId'))`,
+    ),
     stats: db.prepare(
       `SELECT
          (SELECT COUNT(*) FROM outbox WHERE acked_at IS NULL) AS pending,

@@ -1,5 +1,5 @@
 import { foldCardAttempts, paymentCard } from './cards.js';
-import type { EventPayloads } from './events.js';
+import type { EventPayloads, JournalEvent } from './events.js';
 import { PAYMENT_CURRENCY, toTxn, type Ledger, type Service, type TxnRecord, type TxnRow } from './ledger.js';
 import type { Outbox, PaymentMessage } from './outbox.js';
 import { requireAmount, requirePositive, requireText } from './validate.js';
@@ -75,7 +75,8 @@ export class Transactions {
       if (changeDue > row.cashIn) {
         throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
       }
-      const card = foldCardAttempts(id, this.l.events(id)).find((c) => c.status === 'approved');
+      const events = this.l.events(id);
+      const card = foldCardAttempts(id, events).find((c) => c.status === 'approved');
       const credited = row.cashIn + row.cardIn - changeDue;
       if (credited < 0) {
         throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
@@ -93,11 +94,13 @@ export class Transactions {
       if (claimCode !== undefined) data.claimCode = claimCode;
       this.l.insert(id, 'txn.settled', data, at);
       if (credited > 0) {
+        // Who is paid and for what comes from the chained events, not from the row, which SQL
+        // can change without breaking the chain (verify() reports a row that differs).
         const message: PaymentMessage = {
           messageId: `${id}:payment`,
           txnId: id,
-          service: row.service,
-          phone: row.phone,
+          service: chained(events, 'txn.started')?.service ?? row.service,
+          phone: chained(events, 'txn.lookup')?.phone ?? null,
           amount: credited,
           currency: PAYMENT_CURRENCY,
           cashIn: row.cashIn,
@@ -142,6 +145,12 @@ export class Transactions {
     requirePositive('limit', limit);
     return (this.sql.list.all(limit) as TxnRecord[]).map(toTxn);
   }
+}
+
+/** The data of the last event of `type` among a transaction's events. */
+function chained<T extends 'txn.started' | 'txn.lookup'>(events: readonly JournalEvent[], type: T): EventPayloads[T] | undefined {
+  const e = events.findLast((x) => x.type === type);
+  return e && (e.data as EventPayloads[T]);
 }
 
 function prepare(db: Ledger['db']) {

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
+import type { HeadWitness } from './link.js';
 import { loadTlsMaterial } from '../tls/material.js';
 import { AlarmBook } from './alarms.js';
 import { ManagementLink, type ManagedTerminal } from './link.js';
@@ -8,7 +9,8 @@ import type { SectionApplier } from './reload.js';
 
 export type { Alarm, AlarmSeverity, AlarmSink } from '../alarms/sink.js';
 export { AlarmBook, deviceAlarms, type ActiveAlarm, type AlarmMessage } from './alarms.js';
-export { ManagementLink, managementTarget, type ManagedTerminal, type ManagementLinkOptions } from './link.js';
+export { ManagementLink, managementTarget, type HeadWitness, type ManagedTerminal, type ManagementLinkOptions } from './link.js';
+export { ChainWitness } from './chain-witness.js';
 export { reloadConfiguration, type ReloadOutcome, type SectionApplier } from './reload.js';
 
 /**
@@ -46,6 +48,7 @@ export interface ManagementDeps {
   /** Sections besides limits, time-outs, log and management that the runtime can apply. */
   appliers?: Record<string, SectionApplier>;
   log: Logger;
+  witness?: HeadWitness;
 }
 
 /**
@@ -74,5 +77,6 @@ export function createManagementLink(d: ManagementDeps): ManagementLink | undefi
     appliers: { ...runtimeAppliers(d.config, d.log), ...d.appliers },
     tls,
     log: d.log.child({ part: 'management' }),
+    ...(d.witness ? { witness: d.witness } : {}),
   });
 }

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
-import type { Journal } from '../journal/index.js';
+import type { HeadRef, Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
 import type { TlsMaterial } from '../tls/material.js';
 import type { AlarmBook } from './alarms.js';
@@ -40,9 +40,19 @@ export interface ManagementLinkOptions {
   tls: TlsMaterial;
   log: Logger;
   now?: () => Date;
+  /** Reports the journal's chain head with each heartbeat and checks what the server saw (issue 15). */
+  witness?: HeadWitness;
 }
 
-const heartbeatAnswer = z.object({ commands: z.array(remoteCommandSchema).default([]) });
+/** What the links need for rollback detection (implemented by ChainWitness). */
+export interface HeadWitness {
+  report(): HeadRef;
+  serverSaw(server: string, heads: { chainHead?: HeadRef | undefined; chainHeadBefore?: HeadRef | undefined }): void;
+}
+
+const headRef = z.object({ seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/) });
+/** A server before issue 15 sends no chain heads; one that keeps them sends the highest it knew before and after this heartbeat. */
+const heartbeatAnswer = z.object({ commands: z.array(remoteCommandSchema).default([]), chainHead: headRef.optional(), chainHeadBefore: headRef.optional() });
 const alarmsAnswer = z.object({ acked: z.array(z.string()) });
 const okAnswer = z.object({}).passthrough();
 
@@ -156,7 +166,9 @@ export class ManagementLink {
         activeAlarms: this.alarms.active().length,
         at,
       });
-      const answer = await this.post('/v1/heartbeat', hb, heartbeatAnswer);
+      const witness = this.opts.witness;
+      const answer = await this.post('/v1/heartbeat', witness ? { ...hb, chainHead: witness.report() } : hb, heartbeatAnswer);
+      witness?.serverSaw('management', answer);
       await this.sendCountersIfDue();
       if (!this.stopped) this.commands.receive(answer.commands);
       await this.sendAcknowledgements();

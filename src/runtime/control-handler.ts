@@ -152,7 +152,7 @@ export class ControlHandler {
       case 'out-of-service':
         journal.append(null, 'operator.out-of-service', { by: req.by, reason: req.reason });
         terminal.send({ type: 'OUT_OF_SERVICE', by: req.by, reason: req.reason });
-        return { ok: true, note: transactions.active() ? 'the running transaction finishes first; no new one starts' : 'out of service' };
+        return { ok: true, note: transactions.active() ? 'a running transaction that holds money finishes first (one that holds none is cancelled); no new one starts' : 'out of service' };
       case 'in-service':
         journal.append(null, 'operator.in-service', { by: req.by });
         terminal.send({ type: 'IN_SERVICE', by: req.by });

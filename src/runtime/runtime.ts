@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import { serveControl } from '../control/server.js';
 import { Journal, loadOrCreateKey, type JournalEvent } from '../journal/index.js';
 import type { Logger, LogRing } from '../log.js';
-import { AlarmBook, createManagementLink, journalChainAlarm, type ManagementLink } from '../management/index.js';
+import { AlarmBook, ChainWitness, createManagementLink, journalChainAlarm, type ManagementLink } from '../management/index.js';
 import { createBusinessAdapter, Forwarder, OutboxMonitor, watchServerCertificate, type BusinessAdapter } from '../uplink/index.js';
 import { CardPayments } from './cards.js';
 import { CoinFlow } from './coins.js';
@@ -46,6 +46,8 @@ export class Runtime {
   readonly devices: Devices;
   /** Where every part reports conditions for the operator (journalled, then sent by the management link). */
   readonly alarms: AlarmBook;
+  /** Compares the journal's chain head with what the servers saw (rollback detection). */
+  private readonly witness: ChainWitness;
   private management: ManagementLink | undefined;
   private readonly notes: NoteFlow;
   private readonly coins: CoinFlow;
@@ -75,6 +77,7 @@ export class Runtime {
       ...(deps.onJournalCommit ? { onCommit: (events: readonly JournalEvent[]) => events.forEach((e) => deps.onJournalCommit?.(e)) } : {}),
     }));
     const alarms = (this.alarms = new AlarmBook(journal, log.child({ part: 'alarms' })));
+    const witness = (this.witness = new ChainWitness(journal, alarms, log, (reason) => this.terminal.send({ type: 'JOURNAL_ROLLBACK', reason })));
     const devices = (this.devices = createDevices(config, log, key));
     const { hoppers, printer } = devices;
     const active = () => this.transactions.active();
@@ -84,7 +87,7 @@ export class Runtime {
     const labels = { operator: config.receipt.operator, terminalId: config.terminalId, width: config.printer?.width ?? 42 };
     const receipts = new ReceiptService(journal, printer, labels, log.child({ part: 'receipts' }));
     const slips = new SlipService(journal, printer, { ...labels, serviceNumber: config.receipt.serviceNumber }, log.child({ part: 'slips' }));
-    const business = (this.business = createBusinessAdapter(config, log.child({ part: 'business-link' })));
+    const business = (this.business = createBusinessAdapter(config, log.child({ part: 'business-link' }), witness));
     this.cards = new CardPayments({
       journal,
       reader: devices.cardReader,
@@ -101,6 +104,7 @@ export class Runtime {
       idleMs: config.forwarder.idleMs,
       backoff: { initialMs: config.forwarder.backoffInitialMs, maxMs: config.forwarder.backoffMaxMs },
       log: log.child({ part: 'forwarder' }),
+      alarms,
     });
     this.outboxMonitor = new OutboxMonitor({
       outbox: journal,
@@ -134,7 +138,11 @@ export class Runtime {
     this.terminal = createActor(
       terminalMachine.provide({
         actors: {
-          recover: fromPromise<unknown, void>(() => this.recovery.recover()),
+          recover: fromPromise<unknown, void>(() => {
+            // A journal below the head a server confirmed is not recovered into service.
+            const rolledBack = witness.failure();
+            return rolledBack === null ? this.recovery.recover() : Promise.reject(new Error(rolledBack));
+          }),
           selfTest: fromPromise<SelfTestResult, void>(() => selfTest(devices, business, config.server.timeoutMs)),
         },
       }),
@@ -180,7 +188,10 @@ export class Runtime {
     });
     watchServerCertificate(this.business, this.alarms);
     this.business.start();
-    this.terminal.subscribe((snap) => this.report.changed(stateName(snap.value), snap.context.reason ?? null));
+    this.terminal.subscribe((snap) => {
+      this.report.changed(stateName(snap.value), snap.context.reason ?? null);
+      if (snap.matches('outOfService')) this.transactions.leftService();
+    });
     this.server = await serveControl(this.config.control.socket, (req) => this.control.handle(req));
     this.consoleServer = await serveConsoleControl(this.config, this.control, this.log);
     if (this.config.api) {
@@ -199,6 +210,7 @@ export class Runtime {
       alarms: this.alarms,
       terminal: { status: () => this.status(), control: (req) => this.control.handle(req) },
       log: this.log,
+      witness: this.witness,
     });
     this.terminal.start();
     this.forwarder.start();

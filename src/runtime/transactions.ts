@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
 import type { DeviceStatus } from '../../drivers/types.js';
 import { stateName } from '../../states/state-name.js';
-import { capabilities, type terminalMachine } from '../../states/terminal.js';
+import { capabilities, offeredServices, type terminalMachine } from '../../states/terminal.js';
 import {
   isAcceptingCash,
   transactionMachine,
@@ -89,8 +89,11 @@ export class Transactions implements TransactionDesk {
     const snap = this.d.terminal.getSnapshot();
     const caps = capabilities(snap.context);
     const offlineTopup = service === 'topup' && caps.cash && !caps.online;
-    if (!caps.services.includes(service)) {
-      throw new Error(`service '${service}' is not available now (terminal ${stateName(snap.value)}; available: ${caps.services.join(', ') || 'none'})`);
+    // What the devices and the link could do is not enough: out of service (an engineer, a remote
+    // command, a failed boot) or still booting, nothing is offered to a customer.
+    const offered = offeredServices(snap);
+    if (!offered.includes(service)) {
+      throw new Error(`service '${service}' is not available now (terminal ${stateName(snap.value)}; available: ${offered.join(', ') || 'none'})`);
     }
     const id = uuidv7();
     journal.startTransaction(id, service);
@@ -154,6 +157,22 @@ export class Transactions implements TransactionDesk {
       journal.recordLookup(a.id, { phone: after.context.phone, amountDue: null, offline: true });
     }
     return { ok: true };
+  }
+
+  /**
+   * The terminal left service. A transaction that has taken no money yet is cancelled, so that
+   * no device is enabled for it while out of service; one that holds money finishes (its customer
+   * may still complete the payment, and the change and receipt are owed to them).
+   */
+  leftService(): void {
+    const a = this.current;
+    if (!a) return;
+    const snap = a.actor.getSnapshot();
+    const waiting = (['number', 'lookup', 'lookupFailed', 'review', 'cash'] as const).some((w) => snap.matches(w));
+    if (!waiting || snap.context.credited > 0 || snap.context.cardIn > 0) return;
+    if (!snap.can({ type: 'CANCEL' })) return;
+    this.d.log.info({ txn: a.id }, 'out of service: the transaction that took no money is cancelled');
+    this.customer({ type: 'CANCEL' });
   }
 
   /** The validator's health changed: a customer feeding notes is told at once when it went down. */

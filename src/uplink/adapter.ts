@@ -53,6 +53,21 @@ export type CardAuthorisationAnswer =
 
 export type AdapterEvents = { up: [LinkUp]; down: [LinkDown] };
 
+/** A point of the journal's hash chain: an event's seq and hash. */
+export interface ChainHeadRef {
+  seq: number;
+  hash: string;
+}
+
+/**
+ * Rollback detection (issue 15): the head reported with each delivery, and the heads the server
+ * answers with, checked against the journal (ChainWitness in src/management/).
+ */
+export interface ChainHeadWitness {
+  report(): ChainHeadRef;
+  serverSaw(server: string, heads: { chainHead?: ChainHeadRef | undefined; chainHeadBefore?: ChainHeadRef | undefined }): void;
+}
+
 export interface BusinessAdapter extends Pick<EventEmitter<AdapterEvents>, 'on' | 'off' | 'once'> {
   start(): void;
   stop(): Promise<void>;

@@ -4,15 +4,16 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { BusinessAdapter } from './adapter.js';
+import type { BusinessAdapter, ChainHeadWitness } from './adapter.js';
 import { EnvelopeAdapter } from './link/envelope-adapter.js';
 import { loadTlsMaterial } from '../tls/material.js';
 
 type AdapterName = Config['server']['adapter'];
 
-const FACTORIES: Record<AdapterName, (config: Config, log: Logger) => BusinessAdapter> = {
-  envelope: (config, log) =>
-    new EnvelopeAdapter({
+const FACTORIES: Record<AdapterName, (config: Config, log: Logger, witness?: ChainHeadWitness) => BusinessAdapter> = {
+  envelope: (config, log, witness) =>
+    new EnvelopeAdapter(
+      {
       host: config.server.host,
       port: config.server.port,
       serverName: config.server.serverName ?? config.server.host,
@@ -22,10 +23,12 @@ const FACTORIES: Record<AdapterName, (config: Config, log: Logger) => BusinessAd
       backoff: { initialMs: config.forwarder.backoffInitialMs, maxMs: config.forwarder.backoffMaxMs },
       hello: { terminalId: config.terminalId },
       log,
-    }),
+      },
+      witness,
+    ),
 };
 
 /** Reads the TLS files and builds the adapter; throws TlsSetupError naming a missing or bad file. */
-export function createBusinessAdapter(config: Config, log: Logger): BusinessAdapter {
-  return FACTORIES[config.server.adapter](config, log);
+export function createBusinessAdapter(config: Config, log: Logger, witness?: ChainHeadWitness): BusinessAdapter {
+  return FACTORIES[config.server.adapter](config, log, witness);
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { BusinessAdapter, DeliveryAck, OutboxMessage } from './adapter.js';
 import { UplinkError } from './errors.js';
+import type { AlarmSink } from '../alarms/sink.js';
 import { isOutboxKind, OUTBOX_KINDS } from './messages.js';
 
 export interface OutboxEntry {
@@ -16,6 +17,8 @@ export interface OutboxEntry {
   kind: string;
   payload: Record<string, unknown>;
   attempts: number;
+  /** The journal found the row is not what it chained when it was queued (see journal/bindings.ts). */
+  tampered?: string;
 }
 
 export type SendResult = { ok: true; serverRef?: string } | { ok: false; error: string };
@@ -44,6 +47,8 @@ export interface ForwarderOptions {
   /** In [0, 1); replaceable so tests are deterministic. */
   random?: () => number;
   log?: Pick<Logger, 'info' | 'warn'>;
+  /** Where an edited message is reported (a critical alarm); it is never sent. */
+  alarms?: AlarmSink;
 }
 
 export interface SentInfo {
@@ -71,6 +76,8 @@ export interface BackoffInfo {
 export type ForwarderEvents = {
   sent: [SentInfo];
   poison: [PoisonInfo];
+  /** A message that no longer matches what the journal chained: kept, never sent. */
+  tampered: [{ messageId: string; error: string }];
   backoff: [BackoffInfo];
   /** An acknowledgement for a message not in the batch, or a second one for the same message. */
   'ignored-ack': [DeliveryAck];
@@ -87,6 +94,7 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly random: () => number;
   private readonly log: Pick<Logger, 'info' | 'warn'> | undefined;
+  private readonly alarms: AlarmSink | undefined;
   private readonly onLinkUp = (): void => this.poke();
 
   private running = false;
@@ -106,6 +114,7 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
     this.backoff = opts.backoff ?? { initialMs: 1000, maxMs: 60_000 };
     this.random = opts.random ?? Math.random;
     this.log = opts.log;
+    this.alarms = opts.alarms;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${this.batchSize}`);
   }
 
@@ -182,6 +191,10 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
     const sendable: OutboxMessage[] = [];
     const bad: { messageId: string; error: string }[] = [];
     for (const e of batch) {
+      if (e.tampered !== undefined) {
+        this.setAsideTampered(e.messageId, e.tampered);
+        continue;
+      }
       if (!isOutboxKind(e.kind)) {
         bad.push({ messageId: e.messageId, error: `unsupported outbox kind '${e.kind}'` });
         continue;
@@ -199,6 +212,18 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
       }
     }
     return sendable;
+  }
+
+  /**
+   * A payload edited after it was queued (a payment redirected to another phone) is never sent,
+   * whatever it says: the row stays as it is for the investigation, the operator gets a critical
+   * alarm, and the rest of the queue goes on.
+   */
+  private setAsideTampered(messageId: string, error: string): void {
+    this.skipped.add(messageId);
+    this.emit('tampered', { messageId, error });
+    this.log?.warn({ messageId, error }, 'outbox message edited after it was queued: not sent');
+    this.alarms?.raise({ kind: 'outbox-tampered', source: messageId, severity: 'critical', detail: error });
   }
 
   /** Applies the server's acks to the batch: one commit, then the events. */

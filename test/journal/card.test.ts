@@ -120,7 +120,7 @@ t.test('unknown outcome (reader): the reversal is queued in the same write; an a
   const before = j.events('u1').length;
   t.same(j.cardUnknown('u1', { requestId: 'r1', reason: 'link-lost' }), { reversal: 'server', withdrawn: 3000 });
   const added = j.events('u1').slice(before).map((e) => e.type);
-  t.same(added, ['card.unknown', 'txn.reversal']);
+  t.same(added, ['card.unknown', 'txn.reversal', 'outbox.queued']);
   t.match(j.transaction('u1'), { cardIn: 0, credited: 0 });
   t.match(j.outboxPending(10), [{ kind: 'reversal', messageId: 'u1:reversal:r1', payload: { reverses: 'r1', amount: 3000 } }]);
   t.throws(() => j.cardApproved('u1', { requestId: 'r1', authCode: 'late' }), /already unknown/, 'a late approval is never booked');

@@ -135,7 +135,7 @@ j.payoutDone(seq, { paid: 3, unpaid: 0, via: 'await-payout' });`,
     claimCode: 'CP-1',
   });
   const types = j.events('crash-p').map((e) => e.type);
-  t.same(types.slice(-2), ['txn.settled', 'payout.intended']);
+  t.same(types.slice(-3), ['txn.settled', 'outbox.queued', 'payout.intended']);
   t.notOk(types.includes('payout.started'));
   t.notOk(types.includes('payout.done'));
   const pending = j.pendingPayouts();

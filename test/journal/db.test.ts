@@ -106,6 +106,7 @@ t.test('a version-1 file is brought up to date with its data kept and sealed', a
      updated_at) VALUES (?, 'pay', '13800138000', 'completed', 'paid', ?, ?, ?, ?, ?)`,
   );
   const stacked = old.prepare(`INSERT INTO events (txn_id, type, data, at) VALUES (?, 'note.stacked', ?, ?)`);
+  const event = old.prepare(`INSERT INTO events (txn_id, type, data, at) VALUES (?, ?, ?, ?)`);
   const outbox = old.prepare(
     `INSERT INTO outbox (message_id, txn_id, kind, payload, created_at) VALUES (?, ?, 'payment', ?, ?)`,
   );
@@ -114,7 +115,10 @@ t.test('a version-1 file is brought up to date with its data kept and sealed', a
     ['old-owes', 500],
   ] as const) {
     txn.run(id, 5000, 5000 - owed, owed, at, at);
+    event.run(id, 'txn.started', JSON.stringify({ service: 'pay' }), at);
+    event.run(id, 'txn.lookup', JSON.stringify({ phone: '13800138000', amountDue: null }), at);
     stacked.run(id, JSON.stringify({ note: { value: 5000, currency: 'CNY', code: 0x66 } }), at);
+    event.run(id, 'txn.settled', JSON.stringify({ endReason: 'paid', cashIn: 5000, credited: 5000 - owed, changeDue: owed }), at);
     outbox.run(`${id}:payment`, id, JSON.stringify({ amount: 5000 - owed }), at);
   }
   old.prepare(`INSERT INTO cashbox (currency, value, count) VALUES ('CNY', 5000, 2)`).run();

@@ -61,7 +61,7 @@ t.test('a full cash payment: rows, events in order, cash box, one outbox message
   const events = j.events('tx-1');
   t.same(
     events.map((e) => e.type),
-    ['txn.started', 'txn.lookup', 'note.escrowed', 'note.stacked', 'note.escrowed', 'note.stacked', 'txn.settled'],
+    ['txn.started', 'txn.lookup', 'note.escrowed', 'note.stacked', 'note.escrowed', 'note.stacked', 'txn.settled', 'outbox.queued'],
   );
   t.ok(events.every((e, i) => i === 0 || e.seq > events[i - 1]!.seq), 'seq increases');
   t.same(events[1]!.data, { phone: '13800138000', amountDue: 15000, holder: 'Zhang' });
@@ -98,7 +98,7 @@ t.test('settle with change due moves it from the credit to change owed, under a 
   j.noteStacked('tx-c', yuan100);
   const done = j.settle('tx-c', { endReason: 'paid', changeDue: 2500, claimCode: 'K7Q2' });
   t.match(done, { cashIn: 10000, credited: 7500, changePaid: 0, changeOwed: 2500, claimCode: 'K7Q2' });
-  t.same(j.events('tx-c').at(-1)!.data, {
+  t.same(j.events('tx-c').at(-2)!.data, {
     endReason: 'paid',
     cashIn: 10000,
     credited: 7500,

@@ -38,11 +38,11 @@ t.test('a reversal is journalled and queued in one commit, once per reversed req
   const [row] = j.outboxPending(10);
   t.match(row, { messageId: r.messageId, txnId: 'card-1', kind: 'reversal', payload: r, attempts: 0 });
   const events = j.events('card-1').map((e) => e.type);
-  t.same(events, ['txn.started', 'txn.reversal']);
+  t.same(events, ['txn.started', 'txn.reversal', 'outbox.queued']);
 
   t.same(j.queueReversal('card-1', { reverses: 'card-1:authorise', amount: 5000, reason: 'asked again' }), r, 'asking again returns the first');
   t.equal(j.outboxStats().pending, 1);
-  t.equal(j.events('card-1').length, 2, 'and journals nothing new');
+  t.equal(j.events('card-1').length, 3, 'and journals nothing new');
 
   t.throws(() => j.queueReversal('nope', { reverses: 'x', amount: 1, reason: 'r' }), /unknown transaction/);
   t.throws(() => j.queueReversal('card-1', { reverses: '', amount: 1, reason: 'r' }), /reverses/);
@@ -57,7 +57,7 @@ t.test('a reversal is journalled and queued in one commit, once per reversed req
   broken.exec(`CREATE TRIGGER no_reversal BEFORE INSERT ON outbox WHEN NEW.kind = 'reversal' BEGIN SELECT RAISE(ABORT, 'disk trouble'); END`);
   broken.close();
   t.throws(() => j.queueReversal('card-1', { reverses: 'card-1:second', amount: 100, reason: 'r' }), /disk trouble/);
-  t.equal(j.events('card-1').length, 2, 'the event rolled back with the outbox row');
+  t.equal(j.events('card-1').length, 3, 'the event rolled back with the outbox row');
 });
 
 t.test('markSentAll records a whole batch; unknown and already-acked ids change nothing', async (t) => {

@@ -462,3 +462,33 @@ t.test('a server certificate the kiosk does not trust raises an alarm until the 
   t.ok(await w.adapter.waitUp(10_000));
   t.same(sink.log, ['raise server-certificate business-link critical', 'clear server-certificate business-link']);
 });
+
+t.test('a waiting payment redirected in the journal file is never sent: critical alarm, row kept (issue 15, item 3)', async (t) => {
+  const w = await world(t);
+  const path = join(t.testdir(), 'journal.db');
+  const journal = Journal.open(path, { key: testKey });
+  t.teardown(() => journal.close());
+  const note = { value: 5000, currency: 'CNY', code: 0x66 };
+  for (const id of ['V', 'W']) {
+    journal.startTransaction(id, 'pay');
+    journal.recordLookup(id, { phone: '13800138000', amountDue: 5000 });
+    journal.noteStacked(id, note);
+    journal.settle(id, { endReason: 'paid' });
+  }
+  // The server was down; the attacker edits the waiting message with plain SQL.
+  const attacker = new (await import('better-sqlite3')).default(path);
+  attacker.prepare(`UPDATE outbox SET payload = json_set(payload, '$.phone', '13999999999') WHERE message_id = 'V:payment'`).run();
+  attacker.close();
+
+  const sink = new RecordingSink();
+  const fwd = forwarder(t, { outbox: journal, adapter: w.adapter, alarms: sink });
+  const tampered = nextEvents(fwd, 'tampered', 1);
+  const sent = nextEvents(fwd, 'sent', 1);
+  fwd.start();
+  t.match(await tampered, [{ messageId: 'V:payment', error: /no longer matches the digest/ }]);
+  t.same((await sent).map((s) => s.messageId), ['W:payment'], 'the rest of the queue goes on');
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(paymentsAt(w).map((p) => [p.txnId, p.phone]), [['W', '13800138000']], 'nothing reached the server for the edited message');
+  t.same(sink.log, ['raise outbox-tampered V:payment critical']);
+  t.match(journal.outboxPending(10), [{ messageId: 'V:payment', ackedAt: null, payload: { phone: '13999999999' } }], 'the row is kept as found');
+});

@@ -1,7 +1,7 @@
 /** The business adapter over the envelope link: look-up, batched delivery and card authorisation as envelope services. */
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
-import type { AccountInfo, AdapterEvents, BusinessAdapter, CardAuthorisationAnswer, CardAuthorisationRequest, DeliveryAck, OutboxMessage } from '../adapter.js';
+import type { AccountInfo, AdapterEvents, BusinessAdapter, ChainHeadWitness, CardAuthorisationAnswer, CardAuthorisationRequest, DeliveryAck, OutboxMessage } from '../adapter.js';
 import type { CardRead, SensitiveCardData } from '../../../drivers/types.js';
 import { CURRENCY } from '../../domain/money.js';
 import { UplinkError } from '../errors.js';
@@ -14,7 +14,12 @@ const accountAnswer = z.object({
   amountDue: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
 });
 
+const headRef = z.object({ seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/) });
+
+/** A server before issue 15 answers without chain heads; one that keeps them sends the highest it knew before and after the batch. */
 const deliverAnswer = z.object({
+  chainHead: headRef.optional(),
+  chainHeadBefore: headRef.optional(),
   acks: z.array(
     z.discriminatedUnion('status', [
       z.object({ messageId: z.string(), status: z.enum(['accepted', 'duplicate']), serverRef: z.string().min(1) }),
@@ -33,7 +38,10 @@ const errorBody = z.object({ error: z.string(), detail: z.string().optional() })
 export class EnvelopeAdapter extends EventEmitter<AdapterEvents> implements BusinessAdapter {
   private readonly session: LinkSession;
 
-  constructor(opts: SessionOptions) {
+  constructor(
+    opts: SessionOptions,
+    private readonly witness?: ChainHeadWitness,
+  ) {
     super();
     this.session = new LinkSession(opts);
     this.session.on('up', (u) => this.emit('up', u));
@@ -72,11 +80,13 @@ export class EnvelopeAdapter extends EventEmitter<AdapterEvents> implements Busi
   }
 
   async deliver(batch: readonly OutboxMessage[]): Promise<DeliveryAck[]> {
-    const a = await this.session.request(Service.deliver, { messages: batch });
+    const body = this.witness ? { messages: batch, chainHead: this.witness.report() } : { messages: batch };
+    const a = await this.session.request(Service.deliver, body);
     throwUnlessDone('delivery', a);
     const parsed = deliverAnswer.safeParse(a.body);
     // The server answered, but what it acknowledged cannot be told: as if no answer came.
     if (!parsed.success) throw new UplinkError('outcome-unknown', `unusable delivery answer: ${z.prettifyError(parsed.error)}`);
+    this.witness?.serverSaw('business', parsed.data);
     return parsed.data.acks;
   }
 

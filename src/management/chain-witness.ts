@@ -1,0 +1,76 @@
+import type { AlarmSink } from '../alarms/sink.js';
+import type { HeadRef, Journal } from '../journal/index.js';
+import type { Logger } from '../log.js';
+
+const ALARM = { kind: 'journal-rollback', source: 'journal' } as const;
+
+/**
+ * The kiosk's side of rollback detection. A journal put back to an older copy (or with its WAL cut
+ * short) is a sound chain by itself; the servers are the witnesses that saw a later head. The kiosk
+ * reports its head with each heartbeat and delivery; each server answers with the highest head it
+ * knew before and after the report; both must be events of this journal with the same hash. If
+ * not, the journal was rolled back or forked: a critical alarm, and the terminal leaves service
+ * and stays out (`failure`) until the operator has looked at it.
+ *
+ * The last head a server confirmed is also kept in the journal and checked at boot; on its own it
+ * cannot catch a rollback of the whole file (it is rolled back with it), which is why every
+ * server answer is checked as well.
+ */
+export class ChainWitness {
+  private failed: string | null = null;
+
+  constructor(
+    private readonly journal: Pick<Journal, 'chainHead' | 'hashAt' | 'acknowledgedHead' | 'acknowledgeHead'>,
+    private readonly alarms: AlarmSink,
+    private readonly log: Pick<Logger, 'error'>,
+    /** The journal was found rolled back or forked. */
+    private readonly onRollback: (reason: string) => void = () => undefined,
+  ) {}
+
+  /** What to report to a server now. */
+  report(): HeadRef {
+    return this.journal.chainHead();
+  }
+
+  /** Why the terminal must not serve, or null: a rollback seen in this run, or the journal below its acknowledged head. */
+  failure(): string | null {
+    if (this.failed !== null) return this.failed;
+    const ack = this.journal.acknowledgedHead();
+    if (ack) {
+      const why = this.mismatch(`the ${ack.server} server`, ack);
+      if (why) this.fail(why);
+    }
+    return this.failed;
+  }
+
+  /**
+   * A server's answer: the highest heads it knew before and after this report (absent: a server
+   * that keeps none). Each must be in this journal's chain.
+   */
+  serverSaw(server: string, heads: { chainHead?: HeadRef | undefined; chainHeadBefore?: HeadRef | undefined }): void {
+    for (const ref of [heads.chainHeadBefore, heads.chainHead]) {
+      if (!ref) continue;
+      const why = this.mismatch(`the ${server} server`, ref);
+      if (why) return this.fail(why);
+    }
+    if (heads.chainHead) this.journal.acknowledgeHead(heads.chainHead, server);
+  }
+
+  private mismatch(who: string, ref: HeadRef): string | null {
+    const own = this.journal.hashAt(ref.seq);
+    if (own === ref.hash) return null;
+    const head = this.journal.chainHead();
+    return own === undefined
+      ? `journal rolled back: ${who} saw event ${ref.seq}, but the journal ends at event ${head.seq}`
+      : `journal forked: event ${ref.seq} differs from the one ${who} saw`;
+  }
+
+  private fail(reason: string): void {
+    const first = this.failed === null;
+    this.failed = reason;
+    this.alarms.raise({ ...ALARM, severity: 'critical', detail: reason });
+    if (!first) return;
+    this.log.error({ reason }, 'the journal is not the one the servers saw: out of service');
+    this.onRollback(reason);
+  }
+}
