@@ -4,6 +4,7 @@
  * closes it again; a whole check is bounded in time, so a device that stops answering is reported
  * rather than waited for.
  */
+import type { EventEmitter } from 'node:events';
 import type {
   BillValidator,
   CoinAcceptor,
@@ -64,6 +65,8 @@ export interface CheckOptions {
   print?: boolean;
   /** Printed on the test page. */
   terminalId?: string;
+  /** How long the health step waits for the device to settle. Default 600 ms. */
+  settleMs?: number;
   /** The equipment category the driver verifies before its open() resolves, when it does. */
   category?: string;
   now?: () => Date;
@@ -126,16 +129,11 @@ export async function checkBillValidator(validator: BillValidator, opts: CheckOp
         return 'inhibit off, then on again: both echoed by the validator';
       },
     },
-    {
-      name: 'health',
-      run: async () => {
-        if (stacked.length > 0) {
-          const what = stacked.map((n) => (n ? `${n.currency} ${money(n.value)}` : 'a note of unknown value')).join(', ');
-          throw new Error(`stacked during the check, outside any transaction: ${what}; count it at cash-up`);
-        }
-        return healthDetail(validator.status());
-      },
-    },
+    healthStep(validator, opts, () => {
+      if (stacked.length === 0) return undefined;
+      const what = stacked.map((n) => (n ? `${n.currency} ${money(n.value)}` : 'a note of unknown value')).join(', ');
+      return `stacked during the check, outside any transaction: ${what}; count it at cash-up`;
+    }),
   ]);
 }
 
@@ -164,7 +162,7 @@ export async function checkCoinAcceptor(acceptor: CoinAcceptor, opts: CheckOptio
         return `coins ${coins.map((c) => money(c.value)).join(', ')} enabled, then inhibited again`;
       },
     },
-    { name: 'health', run: async () => healthDetail(acceptor.status()) },
+    healthStep(acceptor, opts),
   ]);
 }
 
@@ -218,7 +216,7 @@ export async function checkHopper(hopper: CoinHopper, opts: CheckOptions): Promi
         return `1 coin of ${money(hopper.coinValue)} paid (event ${event})`;
       },
     },
-    { name: 'health', run: async () => healthDetail(hopper.status()) },
+    healthStep(hopper, opts),
   ]);
 }
 
@@ -247,7 +245,7 @@ export async function checkPrinter(printer: Printer, opts: CheckOptions): Promis
         return 'printed and cut; status after the job is fine';
       },
     },
-    { name: 'health', run: async () => healthDetail(printer.status()) },
+    healthStep(printer, opts),
   ]);
 }
 
@@ -297,10 +295,66 @@ function openFailure(err: unknown, status: DeviceStatus): string {
   return message;
 }
 
-function healthDetail(s: DeviceStatus): string {
-  if (s.health === 'ok' || s.health === 'degraded') return `${s.health}: ${s.detail}`;
-  if (s.health === 'offline') throw new Error(`no answer: ${s.detail}`);
-  throw new Error(`${s.health} (${s.code}): ${s.detail}`);
+/**
+ * The last step of every check. A driver reports a fault at its next poll, not at once (an ID-003
+ * validator answers 'initialising' right after its reset, and only then 'stacker open'), so the
+ * step waits for the device to settle before it reads the health. Anything short of ready fails
+ * it, and so does a fault that came and went during the check: a technician signs off on this.
+ */
+function healthStep(device: Device<any>, opts: CheckOptions, extra?: () => string | undefined): Step {
+  return {
+    name: 'health',
+    run: async () => {
+      const settled = await settle(device, opts.settleMs ?? SETTLE_MS);
+      const problem = extra?.();
+      if (problem) throw new Error(problem);
+      const s = device.status();
+      const earlier = (SEEN.get(device) ?? []).filter((x) => x.health === 'fault' && x.code !== s.code);
+      const also = earlier.length > 0 ? `; during the check also ${[...new Set(earlier.map(statusText))].join(', ')}` : '';
+      if (s.health === 'offline') throw new Error(`no answer: ${s.detail}${also}`);
+      if (s.health === 'fault') throw new Error(`fault (${s.code}): ${s.detail}${also}`);
+      if (s.health === 'degraded') {
+        throw new Error(`not ready (${s.code}): ${s.detail}${settled ? '' : `, still after ${seconds(SETTLE_LIMIT_MS)}`}${also}`);
+      }
+      if (earlier.length > 0) throw new Error(`ready now, but reported during the check: ${[...new Set(earlier.map(statusText))].join(', ')}`);
+      return `${s.health}: ${s.detail}`;
+    },
+  };
+}
+
+function statusText(s: DeviceStatus): string {
+  return `${s.code} (${s.detail})`;
+}
+
+/** Every status each device's driver reported during its check, filled by runCheck. */
+const SEEN = new WeakMap<Device<any>, DeviceStatus[]>();
+
+/** How long the health step watches the device before reading it, and at most while it keeps changing. */
+const SETTLE_MS = 600;
+const SETTLE_LIMIT_MS = 3_000;
+
+/**
+ * Waits `quietMs`, then on while the device is not ready and its status changed within the last
+ * `quietMs` (it is still on its way somewhere), up to SETTLE_LIMIT_MS. Resolves false at the limit.
+ */
+async function settle(device: Device<any>, quietMs: number): Promise<boolean> {
+  let changed = Date.now();
+  const onStatus = () => (changed = Date.now());
+  (device as unknown as EventEmitter).on('status', onStatus);
+  const started = Date.now();
+  try {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, Math.min(quietMs, 100)));
+      const now = Date.now();
+      if (now - started < quietMs) continue;
+      const s = device.status();
+      if (s.health === 'ok' && now - changed >= quietMs) return true;
+      if (s.health !== 'ok' && now - changed >= quietMs && s.code !== 'initializing') return true;
+      if (now - started >= SETTLE_LIMIT_MS) return false;
+    }
+  } finally {
+    (device as unknown as EventEmitter).off('status', onStatus);
+  }
 }
 
 /** Integer fen as yuan with two decimals, by integer arithmetic. */
@@ -330,6 +384,10 @@ async function runCheck(device: Device<any>, opts: CheckOptions, facts: Facts, s
   const deadline = started + timeoutMs;
   const reports: StepReport[] = [];
   const total = steps.length + 1;
+  const seen: DeviceStatus[] = [];
+  SEEN.set(device, seen);
+  const onStatus = (s: DeviceStatus) => seen.push(s);
+  (device as unknown as EventEmitter).on('status', onStatus);
   /** Why the remaining steps are not run. */
   let halted: string | undefined;
 
@@ -345,7 +403,13 @@ async function runCheck(device: Device<any>, opts: CheckOptions, facts: Facts, s
       const result = await withDeadline(step.run(), deadline - t0);
       if (result === TIMED_OUT) {
         halted = 'the check ran out of time';
-        report = { name: step.name, outcome: 'failed', detail: `no answer within ${seconds(timeoutMs)} (the check's time-out)`, ms: 0 };
+        const s = device.status();
+        // A device that answers but never gets ready is not a silent one: say what it last said.
+        const detail =
+          s.health === 'offline' || s.code === 'closed'
+            ? `no answer within ${seconds(timeoutMs)} (the check's time-out)`
+            : `not finished within ${seconds(timeoutMs)} (the check's time-out); the device says ${s.code}: ${s.detail}`;
+        report = { name: step.name, outcome: 'failed', detail, ms: 0 };
       } else if (result instanceof Skip) {
         report = { name: step.name, outcome: 'skipped', detail: result.reason, ms: 0 };
       } else {
@@ -359,6 +423,7 @@ async function runCheck(device: Device<any>, opts: CheckOptions, facts: Facts, s
     reports.push(report);
   }
 
+  (device as unknown as EventEmitter).off('status', onStatus);
   const identity = device.identity();
   const status = device.status();
   opts.onStep?.({ device: opts.name, index: total, total, step: 'close' });

@@ -69,6 +69,7 @@ function step(report: DeviceReport, name: string) {
 t.test('a device that never answers fails at the time-out, the rest is skipped, and it is closed', async (t) => {
   const hopper = new FakeHopper();
   hopper.open = never;
+  hopper.current = { health: 'offline', code: 'no-answer', detail: 'no reply' };
   const seen: string[] = [];
   const report = await checkHopper(hopper, { name: 'h100', port: '/dev/x', timeoutMs: 50, onStep: (p) => seen.push(`${p.index}/${p.total} ${p.step}`) });
   t.notOk(report.ok);
