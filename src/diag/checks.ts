@@ -7,6 +7,7 @@
 import type { EventEmitter } from 'node:events';
 import type {
   BillValidator,
+  CardReader,
   CoinAcceptor,
   CoinHopper,
   Device,
@@ -14,9 +15,11 @@ import type {
   DeviceKind,
   DeviceStatus,
   Note,
+  PaymentTerminal,
   Printer,
   Receipt,
 } from '../../drivers/types.js';
+import { STOP_SERVICE } from './service.js';
 
 export type StepOutcome = 'ok' | 'failed' | 'skipped';
 
@@ -65,6 +68,8 @@ export interface CheckOptions {
   print?: boolean;
   /** Printed on the test page. */
   terminalId?: string;
+  /** Hoppers: the value of one coin in fen, when known (the configuration, or --coin). */
+  coinValue?: number;
   /** How long the health step waits for the device to settle. Default 600 ms. */
   settleMs?: number;
   /** The equipment category the driver verifies before its open() resolves, when it does. */
@@ -213,7 +218,8 @@ export async function checkHopper(hopper: CoinHopper, opts: CheckOptions): Promi
         const { paid, unpaid } = await hopper.awaitPayout(event);
         Object.assign(facts, { testPaid: paid, testUnpaid: unpaid });
         if (paid !== 1 || unpaid !== 0) throw new Error(`asked 1 coin: ${paid} paid, ${unpaid} unpaid (event ${event})`);
-        return `1 coin of ${money(hopper.coinValue)} paid (event ${event})`;
+        const value = opts.coinValue !== undefined ? `of ${money(opts.coinValue)} ` : '(of a value not known here: give --coin <fen>) ';
+        return `1 coin ${value}paid (event ${event})`;
       },
     },
     healthStep(hopper, opts),
@@ -246,6 +252,44 @@ export async function checkPrinter(printer: Printer, opts: CheckOptions): Promis
       },
     },
     healthStep(printer, opts),
+  ]);
+}
+
+export async function checkCardReader(reader: CardReader, opts: CheckOptions): Promise<DeviceReport> {
+  const facts: Facts = {};
+  return runCheck(reader, opts, facts, [
+    openStep(reader, 'reader found and listening'),
+    {
+      name: 'identity',
+      run: async () => {
+        const id = reader.identity();
+        facts.presence = reader.capabilities.presence;
+        return `${id.model}, ${reader.capabilities.presence ? 'reports a card inserted and removed' : 'swipe only'}`;
+      },
+    },
+    {
+      name: 'enable / disable',
+      run: async () => {
+        await reader.enable();
+        await reader.disable();
+        return 'reads turned on, then off again';
+      },
+    },
+    healthStep(reader, opts),
+  ]);
+}
+
+export async function checkPaymentTerminal(terminal: PaymentTerminal, opts: CheckOptions): Promise<DeviceReport> {
+  return runCheck(terminal, opts, {}, [
+    openStep(terminal, 'connected and registered'),
+    {
+      name: 'identity',
+      run: async () => {
+        const id = terminal.identity();
+        return [id.model, id.version ? `version ${id.version}` : undefined, id.serial ? `serial ${id.serial}` : undefined].filter(Boolean).join(', ');
+      },
+    },
+    healthStep(terminal, opts),
   ]);
 }
 
@@ -290,6 +334,9 @@ function openStep(device: Device<any>, done: string): Step {
 /** Tells the technician which of the two usual problems it is: the wrong path or a silent device. */
 function openFailure(err: unknown, status: DeviceStatus): string {
   const message = (err as Error).message;
+  if (/cannot lock port|resource temporarily unavailable/i.test(message)) {
+    return `the port is in use by another program, most likely the kiosk service: stop it (${STOP_SERVICE}), or run kiosk diag --config to have the running service test its devices (${message})`;
+  }
   if (/cannot open/i.test(message)) return `cannot open: ${message}`;
   if (status.health === 'offline') return `no answer: ${message}`;
   return message;
