@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
 import { DEMO_ACCOUNTS, HOST_MODES } from '../host/server.js';
 import { Summariser, refusal } from './summary.js';
+import { DEFAULT_TIME_ZONE, formatTime } from '../../drivers/escpos/receipt.js';
 import { SimStack } from '../stack.js';
 import { startPanel } from '../panel/server.js';
 import type { ControlRequest } from '../../src/control/protocol.js';
@@ -59,7 +60,8 @@ export async function runEmbedded(dir: string): Promise<void> {
     },
     onRuntimeDied: ({ code, signal }) => void restart(signal ? `killed by ${signal}` : `exit code ${code}`),
   });
-  out.say(`kiosk embedded default: files in ${stack.dir}; the full log (JSON lines) in ${logPath}`);
+  out.say(`kiosk embedded default: files in ${stack.dir}; the full log (JSON lines, UTC) in ${logPath}`);
+  out.say(`times at this prompt and on receipts are ${TIME_ZONE} (${formatTime(new Date(), TIME_ZONE).slice(20)})`);
   await stack.start();
   out.say(`reference server on port ${stack.host.port} (admin ${stack.host.url}); demo accounts reset: 13800138000 owes 50.00, 13900139000 owes 123.50, 13700137000 owes nothing`);
   let stopping = false;
@@ -165,8 +167,12 @@ class PromptOutput {
   }
 }
 
+/** The kiosk's time zone, as on its receipts (the configuration's `timeZone`). */
+const TIME_ZONE = DEFAULT_TIME_ZONE;
+
+/** HH:MM:SS of a log line, in the kiosk's time zone. */
 function clock(time: unknown): string {
-  return typeof time === 'string' ? time.slice(11, 19) : '        ';
+  return typeof time === 'string' ? formatTime(new Date(time), TIME_ZONE).slice(11, 19) : '        ';
 }
 
 /** A free loopback TCP port, chosen once for the screen. */

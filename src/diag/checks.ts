@@ -19,6 +19,7 @@ import type {
   Printer,
   Receipt,
 } from '../../drivers/types.js';
+import { formatTime } from '../../drivers/escpos/receipt.js';
 import { STOP_SERVICE } from './service.js';
 
 export type StepOutcome = 'ok' | 'failed' | 'skipped';
@@ -68,6 +69,8 @@ export interface CheckOptions {
   print?: boolean;
   /** Printed on the test page. */
   terminalId?: string;
+  /** The time zone of the test page's time (the configuration's `timeZone`). */
+  timeZone?: string;
   /** Hoppers: the value of one coin in fen, when known (the configuration, or --coin). */
   coinValue?: number;
   /** How long the health step waits for the device to settle. Default 600 ms. */
@@ -247,7 +250,7 @@ export async function checkPrinter(printer: Printer, opts: CheckOptions): Promis
       name: 'test page',
       run: async () => {
         if (!opts.print) return new Skip('not asked (--print)');
-        await printer.print(testPage(opts.terminalId ?? 'unknown terminal', now()));
+        await printer.print(testPage(opts.terminalId ?? 'unknown terminal', now(), opts.timeZone));
         return 'printed and cut; status after the job is fine';
       },
     },
@@ -294,13 +297,13 @@ export async function checkPaymentTerminal(terminal: PaymentTerminal, opts: Chec
 }
 
 /** The page a technician tears off to see text, Chinese characters, the QR code and the cutter. */
-export function testPage(terminalId: string, at: Date): Receipt {
+export function testPage(terminalId: string, at: Date, timeZone?: string): Receipt {
   const stamp = at.toISOString();
   return {
     lines: [
       { text: 'TEST PAGE / 测试页', align: 'center', emphasis: true },
       { text: `terminal ${terminalId}`, align: 'center' },
-      { text: stamp, align: 'center' },
+      { text: formatTime(at, timeZone), align: 'center' },
       { text: 'kiosk diag: text, 中文, QR and cut' },
     ],
     qr: `diag ${terminalId} ${stamp}`,

@@ -107,6 +107,7 @@ export async function runDiag(opts: DiagOptions): Promise<boolean> {
         payout: opts.payout,
         print: opts.print,
         terminalId,
+        ...(opts.config ? { timeZone: opts.config.timeZone } : {}),
         ...(device.coinValue !== undefined ? { coinValue: device.coinValue } : {}),
         ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
         ...(progress ? { onStep: (p) => progress.step(p) } : {}),

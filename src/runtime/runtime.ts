@@ -78,7 +78,7 @@ export class Runtime {
     this.notes = new NoteFlow(journal, active, log);
     this.coins = new CoinFlow(journal, devices.coinAcceptor, active, alarms, log.child({ part: 'coins' }));
     const payer = new ChangePayer(journal, hoppers, config.change.reserve, log.child({ part: 'change' }));
-    const receipts = new ReceiptService(journal, printer, { operator: config.receipt.operator, terminalId: config.terminalId, width: config.printer?.width ?? 42 }, log.child({ part: 'receipts' }));
+    const receipts = new ReceiptService(journal, printer, { operator: config.receipt.operator, terminalId: config.terminalId, width: config.printer?.width ?? 42, timeZone: config.timeZone }, log.child({ part: 'receipts' }));
     const business = (this.business = createBusinessAdapter(config, log.child({ part: 'business-link' })));
     this.cards = new CardPayments({
       journal,
