@@ -42,7 +42,7 @@ export class Summariser {
     const msg = String(e.msg ?? '');
     const level = Number(e.level);
     if (QUIET.has(msg)) return undefined;
-    if (msg.startsWith('terminal ')) return `kiosk ${STARTING[msg.slice('terminal '.length)] ?? msg.slice('terminal '.length)}${services(e)}`;
+    if (msg.startsWith('terminal ')) return `terminal ${STARTING[msg.slice('terminal '.length)] ?? msg.slice('terminal '.length)}${services(e)}`;
     if (msg === 'link to the central server is down') {
       if (this.linkDown) return undefined;
       this.linkDown = true;

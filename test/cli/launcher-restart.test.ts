@@ -47,7 +47,7 @@ t.test('a runtime killed under the launcher is reported and restarted', async (t
   process.kill(pid!, 'SIGKILL');
   await waitFor(/the kiosk runtime died \(killed by SIGKILL\); restarting it in 2 s, as systemd would/, before);
   await waitFor(/the kiosk runtime was restarted/, before, 60_000);
-  await waitFor(/kiosk in service/, before, 60_000);
+  await waitFor(/terminal in service/, before, 60_000);
   t.not(runtimePid(child.pid!), pid, 'a new runtime process');
 
   const asked = output.length;

@@ -84,7 +84,7 @@ for (const run of [1, 2]) {
       if (launcher.child.exitCode === null) launcher.child.kill('SIGKILL');
     });
     await launcher.waitFor('kiosk> ', 90_000);
-    t.match(launcher.output, /kiosk in service/, 'the prompt comes once the kiosk is in service');
+    t.match(launcher.output, /terminal in service/, 'the prompt comes once the kiosk is in service');
     for (const step of session) {
       if (step.type === 'send') await launcher.send(step.line);
       else for (const phrase of step.phrases) await launcher.waitFor(phrase, 30_000);
