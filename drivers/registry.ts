@@ -10,7 +10,8 @@ import { ccnetModel } from './ccnet/index.js';
 import { esspModel } from './essp/index.js';
 import { createCctalkCoinAcceptor, createCctalkHopper } from './cctalk/index.js';
 import { createEscposPrinter } from './escpos/index.js';
-import { createHidKeyboardReader, createHidVendorReader, type HidCardOptions } from './hid-card/index.js';
+import { randomBytes } from 'node:crypto';
+import { createHidKeyboardReader, createHidVendorReader, derivePanKey, type HidCardOptions } from './hid-card/index.js';
 import { createZvtTerminal, type ZvtTerminalOptions } from './zvt/index.js';
 
 export type { BillValidatorOptions } from './descriptor.js';
@@ -78,13 +79,41 @@ export const PRINTERS: readonly DeviceDescriptor<Printer, PrinterOptions>[] = [
   },
 ];
 
+// A diagnostic keeps no card data, so the key of the masked numbers' hashes is a throw-away one.
+const diagPanKey = () => derivePanKey(randomBytes(32));
+
 export const CARD_READERS = [
-  { model: 'hid-keyboard', kind: 'card-reader', options: noOptions, create: createHidKeyboardReader },
-  { model: 'hid-vendor', kind: 'card-reader', options: noOptions, create: createHidVendorReader },
+  {
+    model: 'hid-keyboard',
+    kind: 'card-reader',
+    options: noOptions,
+    create: createHidKeyboardReader,
+    diag: { kind: 'hid-keyboard', forPort: (device: string) => createHidKeyboardReader({ device, panKey: diagPanKey() }) },
+  },
+  {
+    model: 'hid-vendor',
+    kind: 'card-reader',
+    options: noOptions,
+    create: createHidVendorReader,
+    diag: { kind: 'hid-vendor', forPort: (device: string) => createHidVendorReader({ device, panKey: diagPanKey() }) },
+  },
 ] as const satisfies readonly DeviceDescriptor<CardReader, HidCardOptions>[];
 
 export const PAYMENT_TERMINALS = [
-  { model: 'zvt', kind: 'payment-terminal', options: noOptions, create: createZvtTerminal },
+  {
+    model: 'zvt',
+    kind: 'payment-terminal',
+    options: noOptions,
+    create: createZvtTerminal,
+    // HOST:PORT is the terminal on the network, anything else a serial line.
+    diag: {
+      kind: 'zvt',
+      forPort: (port: string) => {
+        const tcp = /^(.+):(\d{1,5})$/.exec(port);
+        return createZvtTerminal(tcp && !port.startsWith('/') ? { transport: 'tcp', host: tcp[1]!, tcpPort: Number(tcp[2]) } : { transport: 'serial', port });
+      },
+    },
+  },
 ] as const satisfies readonly DeviceDescriptor<PaymentTerminal, ZvtTerminalOptions>[];
 
 // ---------------------------------------------------------------- derived
@@ -132,4 +161,4 @@ export function createPaymentTerminal(model: string, opts: ZvtTerminalOptions): 
 }
 
 /** Every model `kiosk diag --kind` can check on a bare port, by its diag name. */
-export const DIAG_MODELS = [...VALIDATORS, ...COIN_ACCEPTORS, ...HOPPERS, ...PRINTERS].flatMap((d) => (d.diag ? [{ model: d.model, kind: d.kind, diag: d.diag }] : []));
+export const DIAG_MODELS = [...VALIDATORS, ...COIN_ACCEPTORS, ...HOPPERS, ...PRINTERS, ...CARD_READERS, ...PAYMENT_TERMINALS].flatMap((d) => (d.diag ? [{ model: d.model, kind: d.kind, diag: d.diag }] : []));

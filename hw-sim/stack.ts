@@ -74,6 +74,8 @@ export interface StackOptions {
   onRuntimeLog?: (entry: Record<string, unknown>) => void;
   /** Each line an emulator reports, with the device's name. */
   onDeviceLine?: (device: string, line: string) => void;
+  /** The runtime process ended without killRuntime() or stop() asking it to (a crash, a kill from outside). */
+  onRuntimeDied?: (how: { code: number | null; signal: NodeJS.Signals | null }) => void;
 }
 
 type Host = Awaited<ReturnType<typeof startHost>>;
@@ -112,6 +114,8 @@ export class SimStack {
   /** Coins each hopper emulator reported dropping, counted from its own output lines. */
   readonly coinsPaid = new Map<string, number>();
   private runtime: ChildProcess | undefined;
+  /** Runtime processes asked to stop: their exit is expected, not a death. */
+  private readonly killing = new WeakSet<ChildProcess>();
   private runtimeExit: Promise<number | null> | undefined;
   private logWaiters: { match: (e: Record<string, unknown>) => boolean; resolve: () => void }[] = [];
   private deviceWaiters: { device: string; match: (line: string) => boolean; resolve: () => void }[] = [];
@@ -333,6 +337,10 @@ export class SimStack {
     });
     this.runtime = child;
     this.runtimeExit = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+    child.once('exit', (code, signal) => {
+      if (this.killing.has(child)) return;
+      this.opts.onRuntimeDied?.({ code, signal });
+    });
     const onLine = (line: string) => {
       let entry: Record<string, unknown>;
       try {
@@ -445,6 +453,7 @@ export class SimStack {
   async killRuntime(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.runtime;
     if (!child) return;
+    this.killing.add(child);
     child.kill(signal);
     await this.runtimeExited(15_000);
   }

@@ -57,6 +57,8 @@ such as "port is required for serial printers", are named in the meaning).
  */
 export const NOTES = {
   terminalId: "this terminal's name; the common name of the kiosk's certificate must be the same",
+  timeZone:
+    'the IANA time zone of every time a person reads: receipts (printed with their UTC offset), the diag test page, the embedded launcher. The JSON log stays in UTC',
   dataDir: 'folder for the journal, its key, the certificates and the control socket, unless given below',
   journal: 'the SQLite journal (WAL, `synchronous=FULL`) and the key of its hash chain',
   'journal.path': 'the SQLite journal. Default: `<dataDir>/journal.db`',

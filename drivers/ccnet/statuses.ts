@@ -31,6 +31,7 @@ export const NOTE_CYCLE_ENDS = new Set<Reply['kind']>([
 ]);
 
 export const RESET_DONE = new Set<Reply['kind']>([
+  'pause',
   'disabled',
   'idling',
   'stacker-full',

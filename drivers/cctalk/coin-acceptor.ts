@@ -5,9 +5,9 @@
  * channels may be accepted and whether accepting is on at all (master inhibit).
  */
 import type { Coin, CoinAcceptor, CoinAcceptorEvents, DeviceIdentity, DeviceStatus, DriverLog } from '../types.js';
-import type { CctalkBus } from './bus.js';
+import { CctalkBusError, type CctalkBus } from './bus.js';
 import { CctalkDevice, ascii, type Backoff } from './device.js';
-import { Address, Category, Header, coinErrorText, seriousCoinError } from './headers.js';
+import { Address, Category, Header, coinErrorText, selfCheckFaultText, seriousCoinError } from './headers.js';
 
 export interface CoinChannel {
   channel: number;
@@ -83,6 +83,8 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
   private counter: number | undefined;
   /** The counter the last 'counter' event gave. */
   private reported: number | undefined;
+  /** The device answered the self-check (header 232) with NAK or nothing once. */
+  private selfCheckUnsupported = false;
   /** The host's journalled counter, for the first open only. */
   private resumeCounter: number | undefined;
   /** Reads of the buffer, one at a time: two replies handled out of order would look like a wrap. */
@@ -178,13 +180,48 @@ export class CctalkCoinAcceptor extends CctalkDevice<CoinAcceptorEvents> impleme
       this.takeEvents(credit, true);
     }
     this.reportCounter(this.counter);
+    const fault = await this.selfCheck();
+    if (fault) {
+      // A lasting fault (a blocked sensor, a corrupt memory): it stays inhibited until serviced.
+      this.setStatus(fault);
+      this.log('info', `${this.label}: open, but the self-check reports a fault`, { code: fault.code, detail: fault.detail });
+      return;
+    }
     if (this.desired.accepting) await this.applyDesired();
     this.setStatus(this.readyStatus());
     this.log('info', `${this.label}: ready`, { serial: this.serial, coins: this.coinList.map((c) => `${c.code}:${c.value}`) });
   }
 
   protected async tick(): Promise<void> {
+    if (this.current.health === 'fault') {
+      // Asked again each poll: once the technician fixed it, the device is enabled as wanted.
+      const fault = await this.selfCheck();
+      if (fault) return this.setStatus(fault);
+      if (this.desired.accepting) await this.applyDesired();
+      this.setStatus(this.readyStatus());
+    }
     await this.readEvents();
+  }
+
+  /**
+   * Header 232: a fault the device found in itself, or undefined. Some acceptors do not implement
+   * it and answer NAK or nothing (it already answered the simple poll): that is taken as no fault
+   * and it is not asked again. Asked once, without re-sends.
+   */
+  private async selfCheck(): Promise<DeviceStatus | undefined> {
+    if (this.selfCheckUnsupported) return undefined;
+    let reply: Buffer;
+    try {
+      reply = await this.request(Header.performSelfCheck, undefined, { retry: false });
+    } catch (err) {
+      if (!(err instanceof CctalkBusError) || (err.reason !== 'nak' && err.reason !== 'no-reply')) throw err;
+      this.selfCheckUnsupported = true;
+      this.log('info', `${this.label}: no answer to the self-check (header 232); not asked again`, { reason: err.reason });
+      return undefined;
+    }
+    const code = reply[0] ?? 0;
+    if (code === 0) return undefined;
+    return { health: 'fault', code: 'self-check', detail: `self-check: ${selfCheckFaultText(code)} (fault code ${code})` };
   }
 
   private readEvents(): Promise<void> {

@@ -15,6 +15,7 @@ export const Header = {
   modifyMasterInhibit: 228,
   readBufferedCredit: 229,
   modifyInhibitStatus: 231,
+  performSelfCheck: 232,
   requestSerialNumber: 242,
   requestEquipmentCategory: 245,
   simplePoll: 254,
@@ -114,6 +115,36 @@ const SERIOUS_COIN_ERRORS: ReadonlyMap<number, string> = new Map([
   [254, 'coin-return-activated'],
   [255, 'alarm'],
 ]);
+
+/**
+ * Header 232 (perform self-check) fault codes that a coin acceptor may report, after the ccTalk
+ * generic specification's fault code table; 0 is no fault. Any other code is a fault that stops
+ * the device from working until it is serviced.
+ */
+const SELF_CHECK_FAULTS: Readonly<Record<number, string>> = {
+  1: 'EEPROM checksum corrupted',
+  2: 'fault on inductive coils',
+  3: 'fault on credit sensor',
+  4: 'fault on piezo sensor',
+  5: 'fault on reflective sensor',
+  6: 'fault on diameter sensor',
+  7: 'fault on wake-up sensor',
+  8: 'fault on sorter exit sensors',
+  9: 'NVRAM checksum corrupted',
+  18: 'fault on reject sensor',
+  19: 'fault on coin return mechanism',
+  20: 'fault on C.O.S. mechanism',
+  21: 'fault on rim sensor',
+  22: 'fault on thermistor',
+  30: 'ROM checksum mismatch',
+  32: 'internal comms bad',
+  33: 'supply voltage outside operating limits',
+  34: 'temperature outside operating limits',
+};
+
+export function selfCheckFaultText(code: number): string {
+  return SELF_CHECK_FAULTS[code] ?? `fault code ${code}`;
+}
 
 /** The status code for a serious coin acceptor error, or undefined for a routine one. */
 export function seriousCoinError(code: number): string | undefined {

@@ -33,8 +33,8 @@ export interface ReceiptData {
   recovered?: boolean;
   /** Printed again on the customer's request. */
   reprint?: boolean;
-  /** Minutes east of UTC for the printed time; China Standard Time (+8 h, no DST) when absent. */
-  utcOffsetMinutes?: number;
+  /** IANA time zone of the printed time (the configuration's `timeZone`); Asia/Shanghai when absent. */
+  timeZone?: string;
 }
 
 export interface ReceiptCard {
@@ -52,7 +52,8 @@ export interface LayoutOptions {
   width?: PaperWidth;
 }
 
-const CHINA_STANDARD_TIME_MIN = 8 * 60;
+/** China Standard Time: what a kiosk prints when its configuration names no zone. */
+export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
 
 function checkFen(fen: number, what: string): void {
   if (!Number.isSafeInteger(fen) || fen < 0) {
@@ -75,17 +76,26 @@ export function maskPhone(phone: string): string {
   return '*'.repeat(p.length);
 }
 
-function two(n: number): string {
-  return String(n).padStart(2, '0');
-}
-
-/** 'YYYY-MM-DD HH:mm:ss' at a fixed UTC offset, independent of the host's time zone. */
-export function formatTime(at: Date, utcOffsetMinutes = CHINA_STANDARD_TIME_MIN): string {
-  const t = new Date(at.getTime() + utcOffsetMinutes * 60_000);
-  return (
-    `${t.getUTCFullYear()}-${two(t.getUTCMonth() + 1)}-${two(t.getUTCDate())} ` +
-    `${two(t.getUTCHours())}:${two(t.getUTCMinutes())}:${two(t.getUTCSeconds())}`
-  );
+/**
+ * 'YYYY-MM-DD HH:mm:ss UTC+08:00' in an IANA time zone (the configuration's `timeZone`),
+ * independent of the host's own zone; the offset says which time it is.
+ */
+export function formatTime(at: Date, timeZone = DEFAULT_TIME_ZONE): string {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'longOffset',
+  }).formatToParts(at);
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
+  // 'GMT+08:00', or 'GMT' alone at offset zero.
+  const offset = part('timeZoneName').replace(/^GMT/, '') || '+00:00';
+  return `${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')}:${part('second')} UTC${offset}`;
 }
 
 /** Counts per face value, highest value first: '￥50.00 x 2'. */
@@ -118,8 +128,11 @@ export function buildReceipt(data: ReceiptData, opts: LayoutOptions = {}): Recei
   lines.push(
     rule,
     { text: `终端 Terminal: ${data.terminalId}` },
-    { text: `时间 Time: ${formatTime(data.at, data.utcOffsetMinutes)}` },
-    { text: `流水号 Txn: ${data.txnId}` },
+    { text: `时间 Time: ${formatTime(data.at, data.timeZone)}` },
+    // The id on a line of its own, so it never breaks; 36 characters do not fit 32 columns, and
+    // without its hyphens (32 hex digits) it still reads as the same id.
+    { text: '流水号 Txn:' },
+    { text: (opts.width ?? 32) >= data.txnId.length ? data.txnId : data.txnId.replace(/-/g, '') },
     { text: `业务 Service: ${data.service}` },
     { text: `号码 Account: ${maskPhone(data.phone)}` },
   );

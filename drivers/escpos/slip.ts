@@ -33,7 +33,8 @@ export interface SlipData {
   recovered: boolean;
   claimCode?: string;
   reprint?: boolean;
-  utcOffsetMinutes?: number;
+  /** IANA time zone the slip's time is shown in (the configuration's timeZone). */
+  timeZone?: string;
 }
 
 export function buildSlip(data: SlipData, opts: LayoutOptions = {}): Receipt {
@@ -48,7 +49,7 @@ export function buildSlip(data: SlipData, opts: LayoutOptions = {}): Receipt {
     { text: '请妥善保管本凭条 Keep this slip', align: 'center' },
     rule,
     { text: `终端 Terminal: ${data.terminalId}` },
-    { text: `时间 Time: ${formatTime(data.at, data.utcOffsetMinutes)}` },
+    { text: `时间 Time: ${formatTime(data.at, data.timeZone)}` },
     { text: `流水号 Txn: ${data.txnId}` },
     { text: `号码 Account: ${maskPhone(data.phone)}` },
     rule,

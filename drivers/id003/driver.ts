@@ -152,6 +152,15 @@ export class Id003Validator extends ValidatorBase<NoteCycle> {
         this.reapply = true;
       }
     }
+    // Settings go in while it initialises; a removed cash box or a jam shows only after that, so
+    // open() waits for it to finish rather than report 'initialising' as ready.
+    while (status.kind === 'initialize') {
+      if (++polls > RESET_POLLS) throw new Error('device did not finish initialising after Reset');
+      await this.sleep(this.pollIntervalMs);
+      if (this.closed) return;
+      status = await this.requestStatus();
+      this.handleStatus(status);
+    }
     this.log('info', 'id003: ready', { version: this.version, notes: this.notes.map((n) => n.value) });
   }
 

@@ -43,7 +43,7 @@ const CARD_STAGES: Record<string, CardStage> = {
 };
 
 function cardView(ctx: TransactionContext): CardView {
-  return { stage: CARD_STAGES[ctx.cardStage ?? 'present-card'] ?? 'wait', maskedPan: ctx.maskedPan };
+  return { stage: CARD_STAGES[ctx.cardStage ?? 'present-card'] ?? 'wait', via: ctx.card === 'terminal' ? 'terminal' : 'reader', maskedPan: ctx.maskedPan };
 }
 
 /**

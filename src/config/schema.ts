@@ -28,6 +28,15 @@ type ValidatorForm = (typeof VALIDATORS)[number] extends infer D
     : never
   : never;
 
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The whole configuration. Every key is documented in the README; `.strict()` everywhere so that a
  * misspelt key is an error rather than a silently ignored setting.
@@ -35,6 +44,12 @@ type ValidatorForm = (typeof VALIDATORS)[number] extends infer D
 export const configSchema = z
   .object({
     terminalId: z.string().min(1).default('KIOSK-0001'),
+    /** The IANA time zone every time a person reads is shown in (receipts, the launcher, diag), with its offset. */
+    timeZone: z
+      .string()
+      .min(1)
+      .refine((tz) => isTimeZone(tz), 'an IANA time zone name, e.g. Asia/Shanghai or UTC')
+      .default('Asia/Shanghai'),
     /** Folder for the journal and the control socket unless they are given explicitly. */
     dataDir: z.string().min(1).default('var'),
     journal: z

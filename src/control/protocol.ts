@@ -40,8 +40,11 @@ export const controlRequest = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('reprint-queue') }),
   z.object({ cmd: z.literal('out-of-service'), by: z.string().max(64), reason: z.string().max(200) }),
   z.object({ cmd: z.literal('in-service'), by: z.string().max(64) }),
-  /** Test one device while the service runs: validator, coin-acceptor, hopper:<name>, printer. */
-  z.object({ cmd: z.literal('device-test'), device: z.string().max(64) }),
+  /**
+   * Test one device while the service runs: validator, coin-acceptor, hopper:<name>, printer,
+   * card-reader, payment-terminal. `print: false`: no test page (kiosk diag without --print).
+   */
+  z.object({ cmd: z.literal('device-test'), device: z.string().max(64), print: z.boolean().optional() }),
   /** The running configuration with secrets masked. */
   z.object({ cmd: z.literal('config') }),
   /** The last lines the service logged (JSON objects), oldest first. */

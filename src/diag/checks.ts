@@ -4,8 +4,10 @@
  * closes it again; a whole check is bounded in time, so a device that stops answering is reported
  * rather than waited for.
  */
+import type { EventEmitter } from 'node:events';
 import type {
   BillValidator,
+  CardReader,
   CoinAcceptor,
   CoinHopper,
   Device,
@@ -13,9 +15,12 @@ import type {
   DeviceKind,
   DeviceStatus,
   Note,
+  PaymentTerminal,
   Printer,
   Receipt,
 } from '../../drivers/types.js';
+import { formatTime } from '../../drivers/escpos/receipt.js';
+import { STOP_SERVICE } from './service.js';
 
 export type StepOutcome = 'ok' | 'failed' | 'skipped';
 
@@ -64,6 +69,12 @@ export interface CheckOptions {
   print?: boolean;
   /** Printed on the test page. */
   terminalId?: string;
+  /** The time zone of the test page's time (the configuration's `timeZone`). */
+  timeZone?: string;
+  /** Hoppers: the value of one coin in fen, when known (the configuration, or --coin). */
+  coinValue?: number;
+  /** How long the health step waits for the device to settle. Default 600 ms. */
+  settleMs?: number;
   /** The equipment category the driver verifies before its open() resolves, when it does. */
   category?: string;
   now?: () => Date;
@@ -126,16 +137,11 @@ export async function checkBillValidator(validator: BillValidator, opts: CheckOp
         return 'inhibit off, then on again: both echoed by the validator';
       },
     },
-    {
-      name: 'health',
-      run: async () => {
-        if (stacked.length > 0) {
-          const what = stacked.map((n) => (n ? `${n.currency} ${money(n.value)}` : 'a note of unknown value')).join(', ');
-          throw new Error(`stacked during the check, outside any transaction: ${what}; count it at cash-up`);
-        }
-        return healthDetail(validator.status());
-      },
-    },
+    healthStep(validator, opts, () => {
+      if (stacked.length === 0) return undefined;
+      const what = stacked.map((n) => (n ? `${n.currency} ${money(n.value)}` : 'a note of unknown value')).join(', ');
+      return `stacked during the check, outside any transaction: ${what}; count it at cash-up`;
+    }),
   ]);
 }
 
@@ -164,7 +170,7 @@ export async function checkCoinAcceptor(acceptor: CoinAcceptor, opts: CheckOptio
         return `coins ${coins.map((c) => money(c.value)).join(', ')} enabled, then inhibited again`;
       },
     },
-    { name: 'health', run: async () => healthDetail(acceptor.status()) },
+    healthStep(acceptor, opts),
   ]);
 }
 
@@ -215,10 +221,11 @@ export async function checkHopper(hopper: CoinHopper, opts: CheckOptions): Promi
         const { paid, unpaid } = await hopper.awaitPayout(event);
         Object.assign(facts, { testPaid: paid, testUnpaid: unpaid });
         if (paid !== 1 || unpaid !== 0) throw new Error(`asked 1 coin: ${paid} paid, ${unpaid} unpaid (event ${event})`);
-        return `1 coin of ${money(hopper.coinValue)} paid (event ${event})`;
+        const value = opts.coinValue !== undefined ? `of ${money(opts.coinValue)} ` : '(of a value not known here: give --coin <fen>) ';
+        return `1 coin ${value}paid (event ${event})`;
       },
     },
-    { name: 'health', run: async () => healthDetail(hopper.status()) },
+    healthStep(hopper, opts),
   ]);
 }
 
@@ -243,22 +250,60 @@ export async function checkPrinter(printer: Printer, opts: CheckOptions): Promis
       name: 'test page',
       run: async () => {
         if (!opts.print) return new Skip('not asked (--print)');
-        await printer.print(testPage(opts.terminalId ?? 'unknown terminal', now()));
+        await printer.print(testPage(opts.terminalId ?? 'unknown terminal', now(), opts.timeZone));
         return 'printed and cut; status after the job is fine';
       },
     },
-    { name: 'health', run: async () => healthDetail(printer.status()) },
+    healthStep(printer, opts),
+  ]);
+}
+
+export async function checkCardReader(reader: CardReader, opts: CheckOptions): Promise<DeviceReport> {
+  const facts: Facts = {};
+  return runCheck(reader, opts, facts, [
+    openStep(reader, 'reader found and listening'),
+    {
+      name: 'identity',
+      run: async () => {
+        const id = reader.identity();
+        facts.presence = reader.capabilities.presence;
+        return `${id.model}, ${reader.capabilities.presence ? 'reports a card inserted and removed' : 'swipe only'}`;
+      },
+    },
+    {
+      name: 'enable / disable',
+      run: async () => {
+        await reader.enable();
+        await reader.disable();
+        return 'reads turned on, then off again';
+      },
+    },
+    healthStep(reader, opts),
+  ]);
+}
+
+export async function checkPaymentTerminal(terminal: PaymentTerminal, opts: CheckOptions): Promise<DeviceReport> {
+  return runCheck(terminal, opts, {}, [
+    openStep(terminal, 'connected and registered'),
+    {
+      name: 'identity',
+      run: async () => {
+        const id = terminal.identity();
+        return [id.model, id.version ? `version ${id.version}` : undefined, id.serial ? `serial ${id.serial}` : undefined].filter(Boolean).join(', ');
+      },
+    },
+    healthStep(terminal, opts),
   ]);
 }
 
 /** The page a technician tears off to see text, Chinese characters, the QR code and the cutter. */
-export function testPage(terminalId: string, at: Date): Receipt {
+export function testPage(terminalId: string, at: Date, timeZone?: string): Receipt {
   const stamp = at.toISOString();
   return {
     lines: [
       { text: 'TEST PAGE / 测试页', align: 'center', emphasis: true },
       { text: `terminal ${terminalId}`, align: 'center' },
-      { text: stamp, align: 'center' },
+      { text: formatTime(at, timeZone), align: 'center' },
       { text: 'kiosk diag: text, 中文, QR and cut' },
     ],
     qr: `diag ${terminalId} ${stamp}`,
@@ -292,15 +337,74 @@ function openStep(device: Device<any>, done: string): Step {
 /** Tells the technician which of the two usual problems it is: the wrong path or a silent device. */
 function openFailure(err: unknown, status: DeviceStatus): string {
   const message = (err as Error).message;
+  if (/cannot lock port|resource temporarily unavailable/i.test(message)) {
+    return `the port is in use by another program, most likely the kiosk service: stop it (${STOP_SERVICE}), or run kiosk diag --config to have the running service test its devices (${message})`;
+  }
   if (/cannot open/i.test(message)) return `cannot open: ${message}`;
   if (status.health === 'offline') return `no answer: ${message}`;
   return message;
 }
 
-function healthDetail(s: DeviceStatus): string {
-  if (s.health === 'ok' || s.health === 'degraded') return `${s.health}: ${s.detail}`;
-  if (s.health === 'offline') throw new Error(`no answer: ${s.detail}`);
-  throw new Error(`${s.health} (${s.code}): ${s.detail}`);
+/**
+ * The last step of every check. A driver reports a fault at its next poll, not at once (an ID-003
+ * validator answers 'initialising' right after its reset, and only then 'stacker open'), so the
+ * step waits for the device to settle before it reads the health. Anything short of ready fails
+ * it, and so does a fault that came and went during the check: a technician signs off on this.
+ */
+function healthStep(device: Device<any>, opts: CheckOptions, extra?: () => string | undefined): Step {
+  return {
+    name: 'health',
+    run: async () => {
+      const settled = await settle(device, opts.settleMs ?? SETTLE_MS);
+      const problem = extra?.();
+      if (problem) throw new Error(problem);
+      const s = device.status();
+      const earlier = (SEEN.get(device) ?? []).filter((x) => x.health === 'fault' && x.code !== s.code);
+      const also = earlier.length > 0 ? `; during the check also ${[...new Set(earlier.map(statusText))].join(', ')}` : '';
+      if (s.health === 'offline') throw new Error(`no answer: ${s.detail}${also}`);
+      if (s.health === 'fault') throw new Error(`fault (${s.code}): ${s.detail}${also}`);
+      if (s.health === 'degraded') {
+        throw new Error(`not ready (${s.code}): ${s.detail}${settled ? '' : `, still after ${seconds(SETTLE_LIMIT_MS)}`}${also}`);
+      }
+      if (earlier.length > 0) throw new Error(`ready now, but reported during the check: ${[...new Set(earlier.map(statusText))].join(', ')}`);
+      return `${s.health}: ${s.detail}`;
+    },
+  };
+}
+
+function statusText(s: DeviceStatus): string {
+  return `${s.code} (${s.detail})`;
+}
+
+/** Every status each device's driver reported during its check, filled by runCheck. */
+const SEEN = new WeakMap<Device<any>, DeviceStatus[]>();
+
+/** How long the health step watches the device before reading it, and at most while it keeps changing. */
+const SETTLE_MS = 600;
+const SETTLE_LIMIT_MS = 3_000;
+
+/**
+ * Waits `quietMs`, then on while the device is not ready and its status changed within the last
+ * `quietMs` (it is still on its way somewhere), up to SETTLE_LIMIT_MS. Resolves false at the limit.
+ */
+async function settle(device: Device<any>, quietMs: number): Promise<boolean> {
+  let changed = Date.now();
+  const onStatus = () => (changed = Date.now());
+  (device as unknown as EventEmitter).on('status', onStatus);
+  const started = Date.now();
+  try {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, Math.min(quietMs, 100)));
+      const now = Date.now();
+      if (now - started < quietMs) continue;
+      const s = device.status();
+      if (s.health === 'ok' && now - changed >= quietMs) return true;
+      if (s.health !== 'ok' && now - changed >= quietMs && s.code !== 'initializing') return true;
+      if (now - started >= SETTLE_LIMIT_MS) return false;
+    }
+  } finally {
+    (device as unknown as EventEmitter).off('status', onStatus);
+  }
 }
 
 /** Integer fen as yuan with two decimals, by integer arithmetic. */
@@ -330,6 +434,10 @@ async function runCheck(device: Device<any>, opts: CheckOptions, facts: Facts, s
   const deadline = started + timeoutMs;
   const reports: StepReport[] = [];
   const total = steps.length + 1;
+  const seen: DeviceStatus[] = [];
+  SEEN.set(device, seen);
+  const onStatus = (s: DeviceStatus) => seen.push(s);
+  (device as unknown as EventEmitter).on('status', onStatus);
   /** Why the remaining steps are not run. */
   let halted: string | undefined;
 
@@ -345,7 +453,13 @@ async function runCheck(device: Device<any>, opts: CheckOptions, facts: Facts, s
       const result = await withDeadline(step.run(), deadline - t0);
       if (result === TIMED_OUT) {
         halted = 'the check ran out of time';
-        report = { name: step.name, outcome: 'failed', detail: `no answer within ${seconds(timeoutMs)} (the check's time-out)`, ms: 0 };
+        const s = device.status();
+        // A device that answers but never gets ready is not a silent one: say what it last said.
+        const detail =
+          s.health === 'offline' || s.code === 'closed'
+            ? `no answer within ${seconds(timeoutMs)} (the check's time-out)`
+            : `not finished within ${seconds(timeoutMs)} (the check's time-out); the device says ${s.code}: ${s.detail}`;
+        report = { name: step.name, outcome: 'failed', detail, ms: 0 };
       } else if (result instanceof Skip) {
         report = { name: step.name, outcome: 'skipped', detail: result.reason, ms: 0 };
       } else {
@@ -359,6 +473,7 @@ async function runCheck(device: Device<any>, opts: CheckOptions, facts: Facts, s
     reports.push(report);
   }
 
+  (device as unknown as EventEmitter).off('status', onStatus);
   const identity = device.identity();
   const status = device.status();
   opts.onStep?.({ device: opts.name, index: total, total, step: 'close' });

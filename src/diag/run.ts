@@ -5,13 +5,25 @@
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { Category } from '../../drivers/cctalk/index.js';
-import { DIAG_MODELS, createBillValidator, createCoinAcceptor, createHopper, createPrinter } from '../../drivers/registry.js';
+import { randomBytes } from 'node:crypto';
+import { derivePanKey } from '../../drivers/hid-card/index.js';
+import {
+  DIAG_MODELS,
+  createBillValidator,
+  createCardReader,
+  createCoinAcceptor,
+  createHopper,
+  createPaymentTerminal,
+  createPrinter,
+} from '../../drivers/registry.js';
 import type { DeviceKind } from '../../drivers/types.js';
 import type { Config } from '../config/schema.js';
 import {
   checkBillValidator,
+  checkCardReader,
   checkCoinAcceptor,
   checkHopper,
+  checkPaymentTerminal,
   checkPrinter,
   money,
   type CheckOptions,
@@ -19,6 +31,7 @@ import {
 } from './checks.js';
 import type { DiagKind } from './kinds.js';
 import { PlainProgress, TtyProgress, formatReport, type Progress } from './render.js';
+import { STOP_SERVICE, diagThroughService, serviceStatus } from './service.js';
 
 export interface DiagOptions {
   config?: Config;
@@ -27,6 +40,8 @@ export interface DiagOptions {
   kind?: DiagKind;
   /** ccTalk address for `kind` cctalk-coin or cctalk-hopper; the driver's default without it. */
   address?: number;
+  /** `kind` cctalk-hopper: the value of its coin in fen, for the payout's report. */
+  coinValue?: number;
   json: boolean;
   /** Pay one real coin from each hopper. */
   payout: boolean;
@@ -46,6 +61,8 @@ interface Planned {
   /** Model and port, for the progress line. */
   what: string;
   check(opts: CheckOptions): Promise<DeviceReport>;
+  /** Hoppers: the value of one coin, when known. */
+  coinValue?: number;
 }
 
 /**
@@ -59,7 +76,23 @@ const VERIFIED_CATEGORY: Partial<Record<DeviceKind, Record<string, string>>> = {
 
 /** Runs the checks and writes the report to `out`. Resolves true when every check passed. */
 export async function runDiag(opts: DiagOptions): Promise<boolean> {
-  const plan = opts.port !== undefined || opts.kind !== undefined ? [single(opts)] : configured(opts.config);
+  const isSingle = opts.port !== undefined || opts.kind !== undefined;
+  if (!isSingle && opts.config) {
+    const socket = opts.config.control.socket;
+    const status = await serviceStatus(socket);
+    if (status) {
+      if (!opts.json) {
+        opts.out.write(
+          `the kiosk service is running (its control socket ${socket} answered) and holds the device ports:\n` +
+            `each device is tested by the service itself. To test them from here instead, stop it first: ${STOP_SERVICE}\n`,
+        );
+      }
+      const progress = opts.json ? undefined : new PlainProgress(opts.out);
+      const reports = await diagThroughService(socket, status, opts.print, progress);
+      return finish(opts, reports, 'service');
+    }
+  }
+  const plan = isSingle ? [single(opts)] : configured(opts.config);
   const progress: Progress | undefined = opts.json ? undefined : opts.isTTY ? new TtyProgress(opts.out) : new PlainProgress(opts.out);
   const terminalId = opts.config?.terminalId ?? hostname();
 
@@ -74,6 +107,8 @@ export async function runDiag(opts: DiagOptions): Promise<boolean> {
         payout: opts.payout,
         print: opts.print,
         terminalId,
+        ...(opts.config ? { timeZone: opts.config.timeZone } : {}),
+        ...(device.coinValue !== undefined ? { coinValue: device.coinValue } : {}),
         ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
         ...(progress ? { onStep: (p) => progress.step(p) } : {}),
       });
@@ -84,8 +119,12 @@ export async function runDiag(opts: DiagOptions): Promise<boolean> {
     reports.push(report);
   }
 
-  const ok = reports.every((r) => r.ok);
-  if (opts.json) opts.out.write(JSON.stringify({ devices: reports, ok }, null, 2) + '\n');
+  return finish(opts, reports, 'direct');
+}
+
+function finish(opts: DiagOptions, reports: DeviceReport[], via: 'direct' | 'service'): boolean {
+  const ok = reports.length > 0 && reports.every((r) => r.ok);
+  if (opts.json) opts.out.write(JSON.stringify({ devices: reports, ok, via }, null, 2) + '\n');
   else opts.out.write(formatReport(reports));
   return ok;
 }
@@ -115,6 +154,7 @@ function configured(config: Config | undefined): Planned[] {
     plan.push({
       name: h.name,
       kind: 'coin-hopper',
+      coinValue: h.coinValue,
       port: h.port,
       what: `${h.model} @${h.address} on ${h.port}, coins of ${money(h.coinValue)}`,
       check: (o) =>
@@ -146,6 +186,40 @@ function configured(config: Config | undefined): Planned[] {
         ),
     });
   }
+  const r = config.cardReader;
+  if (r) {
+    plan.push({
+      name: 'card-reader',
+      kind: 'card-reader',
+      port: r.device,
+      what: `${r.model} on ${r.device}`,
+      // Diag keeps no card data: a throw-away key for the masked numbers' hashes.
+      check: (o) => checkCardReader(createCardReader(r.model, { device: r.device, panKey: derivePanKey(randomBytes(32)) }), o),
+    });
+  }
+  const t = config.paymentTerminal;
+  if (t) {
+    const where = t.transport === 'tcp' ? `${t.host}:${t.tcpPort}` : t.port!;
+    plan.push({
+      name: 'payment-terminal',
+      kind: 'payment-terminal',
+      port: where,
+      what: `${t.model} (${t.transport}) on ${where}`,
+      check: (o) =>
+        checkPaymentTerminal(
+          createPaymentTerminal(t.model, {
+            transport: t.transport,
+            tcpPort: t.tcpPort,
+            baudRate: t.baudRate,
+            password: t.password,
+            currency: t.currency,
+            ...(t.host !== undefined ? { host: t.host } : {}),
+            ...(t.port !== undefined ? { port: t.port } : {}),
+          }),
+          o,
+        ),
+    });
+  }
   return plan;
 }
 
@@ -159,7 +233,7 @@ function single(opts: DiagOptions): Planned {
   const what =
     found.kind === 'printer'
       ? `${model} (${port.startsWith('/dev/usb/lp') ? 'lp' : 'serial'}) on ${port}`
-      : `${model}${found.kind === 'bill-validator' ? '' : where} on ${port}`;
+      : `${model}${found.kind === 'coin-acceptor' || found.kind === 'coin-hopper' ? where : ''} on ${port}`;
   const check = (o: CheckOptions): Promise<DeviceReport> => {
     const device = found.diag.forPort(port, address);
     switch (device.kind) {
@@ -171,11 +245,16 @@ function single(opts: DiagOptions): Planned {
         return checkHopper(device, withCategory(o, device.kind, model));
       case 'printer':
         return checkPrinter(device, o);
+      case 'card-reader':
+        return checkCardReader(device, o);
+      case 'payment-terminal':
+        return checkPaymentTerminal(device, o);
       default:
         throw new Error(`kiosk diag cannot check a ${(device as { kind: string }).kind}`);
     }
   };
-  return { name: SINGLE_NAMES[found.kind], kind: found.kind, port, what, check };
+  const coinValue = found.kind === 'coin-hopper' ? opts.coinValue : undefined;
+  return { name: SINGLE_NAMES[found.kind], kind: found.kind, port, what, check, ...(coinValue !== undefined ? { coinValue } : {}) };
 }
 
 /** The name of the one device's report, by class. */

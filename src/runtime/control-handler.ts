@@ -158,7 +158,7 @@ export class ControlHandler {
         terminal.send({ type: 'IN_SERVICE', by: req.by });
         return { ok: true };
       case 'device-test':
-        return this.deviceTest(req.device);
+        return this.deviceTest(req.device, req.print ?? true);
       case 'config':
         return { ok: true, config: maskSecrets(this.d.config) };
       case 'log-tail':
@@ -172,7 +172,7 @@ export class ControlHandler {
   }
 
   /** A device test while the service runs; it never takes or pays money. */
-  private async deviceTest(name: string): Promise<ControlResponse> {
+  private async deviceTest(name: string, print: boolean): Promise<ControlResponse> {
     if (this.d.transactions.active()) return { ok: false, error: 'a transaction is running: test the devices when the kiosk is idle' };
     const fitted = fittedDevices(this.d.devices);
     const device = fitted.find(([n]) => n === name)?.[1];
@@ -181,7 +181,7 @@ export class ControlHandler {
     if (device.kind === 'coin-hopper') {
       result.flags = await device.selfTest();
       result.counters = await device.readStatus();
-    } else if (device.kind === 'printer') {
+    } else if (device.kind === 'printer' && print) {
       await device.print({
         lines: [
           { text: '测试页 TEST PAGE', align: 'center', emphasis: true, large: true },
@@ -195,6 +195,8 @@ export class ControlHandler {
       await device.disable();
       result.statusCycle = 'enable/disable answered';
     }
+    // The health after the test: a hopper's self-test may have turned a flag into a fault.
+    result.status = device.status();
     this.d.journal.append(null, 'device.test', { device: name, ok: true });
     return { ok: true, ...result };
   }

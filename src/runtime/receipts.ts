@@ -14,7 +14,7 @@ export class ReceiptService {
   constructor(
     private readonly journal: Journal,
     private readonly printer: Printer | undefined,
-    private readonly labels: { operator: string; terminalId: string; width: 32 | 42 | 48 },
+    private readonly labels: { operator: string; terminalId: string; width: 32 | 42 | 48; timeZone: string },
     private readonly log: Logger,
   ) {}
 
@@ -32,6 +32,7 @@ export class ReceiptService {
       operator: this.labels.operator,
       terminalId: this.labels.terminalId,
       at: new Date(settled?.at ?? txn.updatedAt),
+      timeZone: this.labels.timeZone,
       txnId,
       service: SERVICE_NAMES[txn.service] ?? txn.service,
       phone: txn.phone ?? '',

@@ -84,7 +84,7 @@ export class Runtime {
     this.notes = new NoteFlow(journal, active, log);
     this.coins = new CoinFlow(journal, devices.coinAcceptor, active, alarms, log.child({ part: 'coins' }));
     const payer = new ChangePayer(journal, hoppers, config.change.reserve, log.child({ part: 'change' }));
-    const labels = { operator: config.receipt.operator, terminalId: config.terminalId, width: config.printer?.width ?? 42 };
+    const labels = { operator: config.receipt.operator, terminalId: config.terminalId, width: config.printer?.width ?? 42, timeZone: config.timeZone };
     const receipts = new ReceiptService(journal, printer, labels, log.child({ part: 'receipts' }));
     const slips = new SlipService(journal, printer, { ...labels, serviceNumber: config.receipt.serviceNumber }, log.child({ part: 'slips' }));
     const business = (this.business = createBusinessAdapter(config, log.child({ part: 'business-link' }), witness));

@@ -8,6 +8,7 @@ export interface SlipLabels {
   operator: string;
   terminalId: string;
   serviceNumber: string;
+  timeZone: string;
   width: 32 | 42 | 48;
 }
 
@@ -49,6 +50,7 @@ export class SlipService {
       cardReversed: facts.cardReversed,
       recovered: facts.reasons.includes('recovered'),
       ...(facts.claimCode ? { claimCode: facts.claimCode } : {}),
+      timeZone: this.labels.timeZone,
       ...(flags.reprint ? { reprint: true } : {}),
     };
   }

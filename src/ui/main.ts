@@ -7,6 +7,8 @@ import type { Intent, ScreenMessage, ScreenView } from './view-model.js';
 // Everything shown comes from the server's view model; the page keeps only the language, the
 // digits being typed, and the offset between its clock and the server's (for the count-down).
 const LANG_KEY = 'kiosk-lang';
+/** Screens between customers. */
+const IDLE = new Set(['home', 'starting', 'outOfService', 'maintenance']);
 /** Below this the count-down becomes a prompt asking whether the customer is still there. */
 const PROMPT_BELOW_S = 15;
 /** Touches on an input screen reset the machine's inactivity timer at most this often. */
@@ -35,6 +37,8 @@ function setLang(next: Lang): void {
 }
 
 async function send(intent: Intent): Promise<void> {
+  // Without the runtime nothing a customer presses can be done: the page shows no buttons then.
+  if (!connected) return;
   if (intent.type !== 'activity') lastActivity = Date.now();
   try {
     const res = await fetch('/api/intent', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(intent) });
@@ -54,8 +58,8 @@ function receive(msg: ScreenMessage): void {
   // is cleared so the refusal shows.
   const sameEntry = before?.screen === 'number' && view.screen === 'number' && before.txnId === view.txnId;
   if (!sameEntry || (view.error === 'bad-number' && before?.error !== 'bad-number')) digits = '';
-  // The next customer starts in Chinese.
-  if (view.screen === 'home' && before && before.screen !== 'home' && before.screen !== 'starting' && lang !== 'zh') {
+  // The next customer starts in Chinese, also when the kiosk goes out of service after a transaction.
+  if (IDLE.has(view.screen) && before && !IDLE.has(before.screen) && lang !== 'zh') {
     lang = 'zh';
     sessionStorage.setItem(LANG_KEY, lang);
   }
@@ -69,8 +73,17 @@ function render(): void {
   title.textContent = t.title;
   langButton.textContent = t.switchLang;
   banner.textContent = t.connecting;
-  banner.hidden = connected;
+  banner.hidden = connected || view !== null;
   if (!view) return;
+  if (!connected) {
+    // The runtime is gone (stopped, restarting): a page that cannot act shows nothing to press,
+    // and no count-down or dialog that would freeze; it comes back by itself with the connection.
+    main.dataset.screen = 'disconnected';
+    main.replaceChildren(h('div', { class: 'message spinner', 'data-field': 'disconnected' }, h('p', { class: 'big' }, t.disconnected)));
+    countdown.hidden = true;
+    prompt.hidden = true;
+    return;
+  }
   main.dataset.screen = view.screen;
   main.replaceChildren(
     renderScreen(view, {
@@ -91,7 +104,7 @@ function render(): void {
 function tick(): void {
   const t = STRINGS[lang];
   const d = view?.deadline;
-  if (!d) {
+  if (!d || !connected) {
     countdown.hidden = true;
     prompt.hidden = true;
     return;

@@ -189,7 +189,8 @@ function cash(v: ScreenView, c: ScreenContext): HTMLElement {
 function card(v: ScreenView, c: ScreenContext): HTMLElement {
   const { t } = c;
   const stage = v.card?.stage ?? 'present';
-  const text = { present: t.cardPresent, 'read-error': t.cardReadError, authorising: t.cardAuthorising, pin: t.cardPin, wait: t.cardWait, remove: t.cardRemove }[stage];
+  const present = v.card?.via === 'terminal' ? t.cardPresentTerminal : t.cardPresent;
+  const text = { present, 'read-error': t.cardReadError, authorising: t.cardAuthorising, pin: t.cardPin, wait: t.cardWait, remove: t.cardRemove }[stage];
   const busy = stage === 'authorising' || stage === 'wait';
   return h(
     'div',
@@ -212,7 +213,14 @@ function finishing(v: ScreenView, c: ScreenContext): HTMLElement {
     'div',
     { class: 'stack' },
     message(text, 'spinner'),
-    a && h('div', { class: 'amounts' }, amountRow('inserted', t.inserted, a.inserted), a.change > 0 && amountRow('change', t.changeLabel, a.change, 'main')),
+    // Paid by card: say so, rather than "inserted ¥0.00".
+    a &&
+      h(
+        'div',
+        { class: 'amounts' },
+        a.card > 0 ? amountRow('card', t.cardPaid, a.card) : amountRow('inserted', t.inserted, a.inserted),
+        a.change > 0 && amountRow('change', t.changeLabel, a.change, 'main'),
+      ),
   );
 }
 
@@ -224,6 +232,8 @@ function result(v: ScreenView, c: ScreenContext): HTMLElement {
   const titles = { paid: t.paid, 'topped-up': t.toppedUp, cancelled: t.cancelled, timeout: t.timedOut, fault: t.fault, pending: t.pending, 'card-reversed': t.cardUnknown };
   const receipt = { printed: t.receiptPrinted, failed: t.receiptFailed, none: t.receiptNone }[r.receipt];
   const ok = r.outcome === 'paid' || r.outcome === 'topped-up';
+  // A bill left part-paid (a fault, a time-out, a cancel with money in): what is still owed, and what to do.
+  const stillOwed = !ok && a.due !== null && a.inserted + a.card > 0 ? Math.max(0, a.due - a.credited) : 0;
   return h(
     'div',
     { class: 'stack result' },
@@ -238,7 +248,9 @@ function result(v: ScreenView, c: ScreenContext): HTMLElement {
       amountRow('credited', t.credited, a.credited),
       a.changePaid > 0 && amountRow('change-paid', t.changePaid, a.changePaid),
       a.owed > 0 && amountRow('owed', t.changeOwed, a.owed, 'warn'),
+      stillOwed > 0 && amountRow('still-owed', t.stillOwed, stillOwed, 'warn'),
     ),
+    stillOwed > 0 && h('p', { class: 'hint', 'data-field': 'still-owed-hint' }, t.stillOwedHint),
     v.claimCode && h('div', { class: 'claim' }, h('span', { class: 'label' }, t.claimTitle), h('strong', { 'data-field': 'claim-code' }, v.claimCode), h('p', {}, t.claimHint)),
     a.inserted + a.card > 0 && h('p', { class: 'receipt', 'data-receipt': r.receipt }, receipt),
     h('div', { class: 'actions' }, action('done', t.done, () => c.send({ type: 'done' }), 'primary')),

@@ -46,6 +46,8 @@ export type CardStage = 'present' | 'read-error' | 'authorising' | 'pin' | 'wait
 
 export interface CardView {
   stage: CardStage;
+  /** What takes the card: the kiosk's stripe reader (swipe only) or a payment terminal (insert, tap or swipe). */
+  via: 'reader' | 'terminal';
   /** First 6 / last 4 at most, once the card is read (stripe reader only). */
   maskedPan: string | null;
 }

@@ -40,9 +40,10 @@ t.test('phone masking', async (t) => {
 });
 
 t.test('time at China Standard Time whatever the host zone', async (t) => {
-  t.equal(formatTime(new Date('2024-05-01T06:03:09Z')), '2024-05-01 14:03:09');
-  t.equal(formatTime(new Date('2024-12-31T16:00:00Z')), '2025-01-01 00:00:00', 'crosses the year');
-  t.equal(formatTime(new Date('2024-05-01T06:03:09Z'), 0), '2024-05-01 06:03:09');
+  t.equal(formatTime(new Date('2024-05-01T06:03:09Z')), '2024-05-01 14:03:09 UTC+08:00');
+  t.equal(formatTime(new Date('2024-12-31T16:00:00Z')), '2025-01-01 00:00:00 UTC+08:00', 'crosses the year');
+  t.equal(formatTime(new Date('2024-05-01T06:03:09Z'), 'UTC'), '2024-05-01 06:03:09 UTC+00:00');
+  t.equal(formatTime(new Date('2024-07-01T12:00:00Z'), 'Europe/Berlin'), '2024-07-01 14:00:00 UTC+02:00', 'summer time of the zone');
 });
 
 t.test('cash summarised by value and count, highest first', async (t) => {
@@ -57,8 +58,9 @@ t.test('the receipt', async (t) => {
   t.equal(r.qr, 'TXN-20240501-0007', 'QR carries the transaction id');
   t.match(r.lines[0], { text: '示例电信 自助缴费', align: 'center', emphasis: true });
   t.ok(lines.includes('终端 Terminal: K-0042'));
-  t.ok(lines.includes('时间 Time: 2024-05-01 14:03:09'));
-  t.ok(lines.includes('流水号 Txn: TXN-20240501-0007'));
+  t.ok(lines.includes('时间 Time: 2024-05-01 14:03:09 UTC+08:00'), 'local time, saying which');
+  t.ok(lines.includes('流水号 Txn:'));
+  t.ok(lines.includes('TXN-20240501-0007'), 'the id on a line of its own');
   t.ok(lines.includes('业务 Service: 话费缴费 Bill payment'));
   t.ok(lines.includes('号码 Account: 138****8000'));
   t.notOk(lines.some((l) => l.includes('13800138000')), 'the full number is never printed');
@@ -107,4 +109,15 @@ t.test('rules follow the paper width', async (t) => {
 t.test('amounts that are not integer fen are refused', async (t) => {
   t.throws(() => buildReceipt({ ...base, credited: 43.5 }), RangeError);
   t.throws(() => buildReceipt({ ...base, notes: [20.0, 0.5] }), RangeError);
+});
+
+t.test('a transaction id never breaks across lines, at any paper width', async (t) => {
+  const id = '01a24e24-8a21-757a-bdf2-0858f9f063cc';
+  for (const width of [32, 42, 48] as const) {
+    const r = buildReceipt({ ...base, txnId: id }, { width });
+    const line = r.lines.find((l) => l.text.replace(/-/g, '') === id.replace(/-/g, ''));
+    t.ok(line, `width ${width}: the id is one line`);
+    t.ok(line!.text.length <= width, `width ${width}: ${line!.text.length} characters fit`);
+  }
+  t.equal(buildReceipt({ ...base, txnId: id }, { width: 48 }).lines.some((l) => l.text === id), true, 'with its hyphens where they fit');
 });

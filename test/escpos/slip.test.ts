@@ -26,7 +26,7 @@ t.test('a jammed note: what went in, nothing credited, the note to claim, the co
   t.ok(lines.includes('异常凭条 FAULT SLIP'));
   t.ok(lines.includes('号码 Account: 138****8000'), 'the phone number masked');
   t.notOk(lines.some((l) => l.includes('13800138000')), 'never the whole number');
-  t.ok(lines.includes('时间 Time: 2026-01-01 10:03:04'), 'China Standard Time');
+  t.ok(lines.includes('时间 Time: 2026-01-01 10:03:04 UTC+08:00'), 'China Standard Time, and it says so');
   t.ok(lines.includes('投入现金 Cash in: ￥50.00'), 'the unresolved note counts as put in');
   t.ok(lines.includes('到账金额 Credited: ￥0.00'));
   t.ok(lines.includes('  ￥50.00 x 1'));

@@ -21,6 +21,8 @@ const EMPTY_CHANNEL_ID = '......';
 const RING_SIZE = 5;
 /** Result B of a credit: the sorter path the coin took. */
 const SORTER_PATH = 1;
+/** Self-check (header 232) fault code: fault on credit sensor. */
+const CREDIT_SENSOR_FAULT = 3;
 /** Result B of an error event (A = 0). */
 export const COIN_ERROR = { rejectCoin: 1, inhibitedCoin: 2, unspecifiedAlarm: 255 } as const;
 
@@ -161,6 +163,9 @@ export class CoinAcceptorEmulator extends EventEmitter<CoinAcceptorEmulatorEvent
         return data.length === 0 ? ack([this.masterEnabled ? 1 : 0]) : NAK;
       case H.coinId:
         return this.coinId(data);
+      case H.performSelfCheck:
+        // A coin stuck in the path blocks the credit sensor: fault code 3 until cleared.
+        return data.length === 0 ? ack([this.jammed ? CREDIT_SENSOR_FAULT : 0]) : NAK;
       case H.reset:
         if (data.length !== 0) return NAK;
         this.restart();

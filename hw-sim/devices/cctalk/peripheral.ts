@@ -16,6 +16,7 @@ export const H = {
   readBufferedCredit: 229,
   requestInhibits: 230,
   modifyInhibits: 231,
+  performSelfCheck: 232,
   softwareRevision: 241,
   serialNumber: 242,
   productCode: 244,
