@@ -1,4 +1,6 @@
+import type { Health } from '../../drivers/types.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
+import { healthProblem } from '../diag/health.js';
 import { clip, duration, faceValue, flatten, shortIds, shortTime, table, WIDTH, wrapLine, yuan } from './format.js';
 
 export type Payload = Record<string, unknown>;
@@ -375,6 +377,13 @@ async function deviceTest(ctx: CommandContext, args: string[]): Promise<boolean>
   if (!res) return false;
   const { ok: _ok, ...rest } = res;
   for (const line of flatten(rest)) ctx.print(`  ${clip(line, 120)}`);
+  // The service answers with the health after the test; anything short of ready fails, as in diag.
+  const status = record(res.status);
+  const wrong = typeof status.health === 'string' ? healthProblem({ health: status.health as Health, code: str(status.code), detail: str(status.detail) }) : 'the service reported no health after the test';
+  if (wrong) {
+    ctx.print(`${device}: test FAILED: ${wrong}`);
+    return false;
+  }
   ctx.print(`${device}: test passed`);
   return true;
 }

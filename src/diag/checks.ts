@@ -20,6 +20,7 @@ import type {
   Receipt,
 } from '../../drivers/types.js';
 import { formatTime } from '../../drivers/escpos/receipt.js';
+import { healthProblem } from './health.js';
 import { STOP_SERVICE } from './service.js';
 
 export type StepOutcome = 'ok' | 'failed' | 'skipped';
@@ -361,11 +362,8 @@ function healthStep(device: Device<any>, opts: CheckOptions, extra?: () => strin
       const s = device.status();
       const earlier = (SEEN.get(device) ?? []).filter((x) => x.health === 'fault' && x.code !== s.code);
       const also = earlier.length > 0 ? `; during the check also ${[...new Set(earlier.map(statusText))].join(', ')}` : '';
-      if (s.health === 'offline') throw new Error(`no answer: ${s.detail}${also}`);
-      if (s.health === 'fault') throw new Error(`fault (${s.code}): ${s.detail}${also}`);
-      if (s.health === 'degraded') {
-        throw new Error(`not ready (${s.code}): ${s.detail}${settled ? '' : `, still after ${seconds(SETTLE_LIMIT_MS)}`}${also}`);
-      }
+      const wrong = healthProblem(s);
+      if (wrong) throw new Error(`${wrong}${s.health === 'degraded' && !settled ? `, still after ${seconds(SETTLE_LIMIT_MS)}` : ''}${also}`);
       if (earlier.length > 0) throw new Error(`ready now, but reported during the check: ${[...new Set(earlier.map(statusText))].join(', ')}`);
       return `${s.health}: ${s.detail}`;
     },

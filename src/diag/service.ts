@@ -7,6 +7,7 @@ import { controlOnce } from '../control/client.js';
 import type { ControlResponse } from '../control/protocol.js';
 import type { DeviceIdentity, DeviceKind, DeviceStatus } from '../../drivers/types.js';
 import type { DeviceReport, StepReport } from './checks.js';
+import { healthProblem } from './health.js';
 
 /** How the operator stops the service, for the messages that need it. */
 export const STOP_SERVICE = 'sudo systemctl stop kiosk';
@@ -78,9 +79,8 @@ function testDetail(answer: Record<string, unknown>): string {
 }
 
 function healthStep(s: DeviceStatus): StepReport {
-  if (s.health === 'ok') return { name: 'health', outcome: 'ok', detail: `ok: ${s.detail}`, ms: 0 };
-  const what = s.health === 'offline' ? 'no answer' : s.health === 'degraded' ? `not ready (${s.code})` : `fault (${s.code})`;
-  return { name: 'health', outcome: 'failed', detail: `${what}: ${s.detail}`, ms: 0 };
+  const wrong = healthProblem(s);
+  return wrong ? { name: 'health', outcome: 'failed', detail: wrong, ms: 0 } : { name: 'health', outcome: 'ok', detail: `ok: ${s.detail}`, ms: 0 };
 }
 
 function report(name: string, status: DeviceStatus, steps: StepReport[], ms: number): DeviceReport {

@@ -196,8 +196,9 @@ export class ControlHandler {
       result.statusCycle = 'enable/disable answered';
     }
     // The health after the test: a hopper's self-test may have turned a flag into a fault.
-    result.status = device.status();
-    this.d.journal.append(null, 'device.test', { device: name, ok: true });
+    const after = device.status();
+    result.status = after;
+    this.d.journal.append(null, 'device.test', { device: name, ok: after.health === 'ok' });
     return { ok: true, ...result };
   }
 }

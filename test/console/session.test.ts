@@ -25,6 +25,8 @@ class FakeService {
   readonly requests: ControlRequest[] = [];
   down = false;
   outOfService = false;
+  /** What the runtime reads from each device after its test, as `device-test` answers it. */
+  health: Record<string, { health: string; code: string; detail: string }> = { 'hopper:h100': { health: 'ok', code: 'ok', detail: 'ready' } };
 
   get audits(): Audit[] {
     return this.requests.filter((r): r is Extract<ControlRequest, { cmd: 'audit' }> => r.cmd === 'audit').map(({ who, action, ok }) => ({ who, action, ok }));
@@ -126,8 +128,8 @@ class FakeService {
         this.outOfService = false;
         return { ok: true };
       case 'device-test':
-        if (req.device !== 'hopper:h100') return { ok: false, error: `no device '${req.device}' (fitted: validator, hopper:h100)` };
-        return { ok: true, device: req.device, identity: { kind: 'coin-hopper', model: 'cctalk' }, status: { health: 'ok', code: 'ok', detail: 'ready' } };
+        if (!this.health[req.device]) return { ok: false, error: `no device '${req.device}' (fitted: validator, hopper:h100)` };
+        return { ok: true, device: req.device, identity: { kind: 'coin-hopper', model: 'cctalk' }, status: this.health[req.device] };
       case 'config':
         return { ok: true, config: { terminalId: 'SIM-0001', server: { host: 'billing.example', port: 8480 }, console: { engineers: [{ name: 'alice', pin: '***' }] } } };
       case 'log-tail':
@@ -619,4 +621,25 @@ t.test('transactions: a jammed, partly paid payment shows how it ended, in one 8
   for (const l of list) t.ok(l.length <= 80, `${l.length} columns: ${l}`);
   t.match(list[3], /device-fault-part\s+1234\.50\s+1000\.00/);
   t.notMatch(list[3], /completed/);
+});
+
+t.test('test: a device that ends its test faulty, offline or not ready FAILS, named, as diag judges it', async (t) => {
+  const r = rig();
+  await r.login();
+  r.service.health.validator = { health: 'fault', code: 'stacker-open', detail: 'stacker open' };
+  const fault = await r.type('test validator');
+  t.equal(fault.at(-1), 'validator: test FAILED: fault (stacker-open): stacker open');
+  t.notOk(fault.some((l) => /passed/.test(l)), 'never "passed"');
+  r.service.health['hopper:h100'] = { health: 'degraded', code: 'empty', detail: 'hopper empty' };
+  t.equal((await r.type('test h100')).at(-1), 'hopper:h100: test FAILED: not ready (empty): hopper empty');
+  r.service.health['hopper:h100'] = { health: 'offline', code: 'no-answer', detail: 'no reply in 3 polls' };
+  t.equal((await r.type('test h100')).at(-1), 'hopper:h100: test FAILED: no answer: no reply in 3 polls');
+  t.same(r.service.audits.slice(-3).map((a) => [a.action, a.ok]), [
+    ['test validator', false],
+    ['test h100', false],
+    ['test h100', false],
+  ]);
+  r.service.health['hopper:h100'] = { health: 'ok', code: 'ok', detail: 'ready' };
+  t.equal((await r.type('test h100')).at(-1), 'hopper:h100: test passed');
+  t.equal(r.service.audits.at(-1)?.ok, true);
 });
