@@ -5,6 +5,9 @@
  */
 import type { Receipt, ReceiptLine } from '../types.js';
 import type { PaperWidth } from './encoder.js';
+import { formatTime } from '../time.js';
+
+export { DEFAULT_TIME_ZONE, formatTime } from '../time.js';
 
 export interface ReceiptData {
   /** Operator shown at the top, e.g. '中国移动 China Mobile'. */
@@ -52,8 +55,6 @@ export interface LayoutOptions {
   width?: PaperWidth;
 }
 
-/** China Standard Time: what a kiosk prints when its configuration names no zone. */
-export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
 
 function checkFen(fen: number, what: string): void {
   if (!Number.isSafeInteger(fen) || fen < 0) {
@@ -74,28 +75,6 @@ export function maskPhone(phone: string): string {
   if (p.length >= 11) return p.slice(0, 3) + '*'.repeat(p.length - 7) + p.slice(-4);
   if (p.length > 4) return '*'.repeat(p.length - 4) + p.slice(-4);
   return '*'.repeat(p.length);
-}
-
-/**
- * 'YYYY-MM-DD HH:mm:ss UTC+08:00' in an IANA time zone (the configuration's `timeZone`),
- * independent of the host's own zone; the offset says which time it is.
- */
-export function formatTime(at: Date, timeZone = DEFAULT_TIME_ZONE): string {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-    timeZoneName: 'longOffset',
-  }).formatToParts(at);
-  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
-  // 'GMT+08:00', or 'GMT' alone at offset zero.
-  const offset = part('timeZoneName').replace(/^GMT/, '') || '+00:00';
-  return `${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')}:${part('second')} UTC${offset}`;
 }
 
 /** Counts per face value, highest value first: '￥50.00 x 2'. */

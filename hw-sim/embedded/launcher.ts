@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
 import { DEMO_ACCOUNTS, HOST_MODES } from '../host/server.js';
 import { Summariser, refusal } from './summary.js';
-import { DEFAULT_TIME_ZONE, formatTime } from '../../drivers/escpos/receipt.js';
+import { DEFAULT_TIME_ZONE, formatTime } from '../../drivers/time.js';
 import { SimStack } from '../stack.js';
 import { startPanel } from '../panel/server.js';
 import type { ControlRequest } from '../../src/control/protocol.js';

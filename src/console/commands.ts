@@ -1,7 +1,7 @@
 import type { Health } from '../../drivers/types.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 import { healthProblem } from '../diag/health.js';
-import { clip, duration, faceValue, flatten, shortIds, shortTime, table, WIDTH, wrapLine, yuan } from './format.js';
+import { clip, duration, faceValue, flatten, localClock, localTime, shortIds, table, WIDTH, wrapLine, yuan, zoneLabel } from './format.js';
 
 export type Payload = Record<string, unknown>;
 
@@ -9,6 +9,8 @@ export type Payload = Record<string, unknown>;
 export interface CommandContext {
   who: string;
   now(): number;
+  /** The kiosk's configured IANA time zone: every time shown is in it, and says so. */
+  timeZone: string;
   print(line: string): void;
   /** The raw answer, or null when the service could not be reached (already said). */
   request(req: ControlRequest): Promise<ControlResponse | null>;
@@ -134,7 +136,8 @@ async function status(ctx: CommandContext, args: string[]): Promise<boolean> {
 function printOutbox(ctx: CommandContext, box: Payload): void {
   const oldest = typeof box.oldestPendingAt === 'string' ? box.oldestPendingAt : null;
   const age = oldest && !Number.isNaN(Date.parse(oldest)) ? ` (${duration(ctx.now() - Date.parse(oldest))} ago)` : '';
-  ctx.print(`outbox: ${num(box.pending)} pending${oldest ? `, oldest ${shortTime(oldest)}${age}` : ''}; ${num(box.acked)} delivered`);
+  ctx.print(`outbox: ${num(box.pending)} pending, ${num(box.acked)} delivered`);
+  if (oldest) ctx.print(`  oldest pending: ${localTime(oldest, ctx.timeZone)}${age}`);
 }
 
 function cashRows(items: unknown[]): { rows: string[][]; pieces: number; total: number } {
@@ -194,10 +197,11 @@ async function transactions(ctx: CommandContext, args: string[]): Promise<boolea
   // One row per transaction within 80 columns: the id as its shortest unique prefix, the time
   // without the date when all are of one day, and how each ended (not only that it did).
   const short = shortIds(txns.map((x) => str(x.id)), 7);
-  const days = new Set(txns.map((x) => shortTime(x.createdAt).slice(0, 10)));
+  const clock = (x: Payload) => localClock(x.createdAt, ctx.timeZone);
+  const days = new Set(txns.map((x) => clock(x).slice(0, 10)));
   const oneDay = days.size === 1;
   const rows = txns.map((x) => [
-    oneDay ? shortTime(x.createdAt).slice(11, 16) : shortTime(x.createdAt).slice(5, 16),
+    oneDay ? clock(x).slice(11, 16) : clock(x).slice(5, 16),
     short.get(str(x.id)) ?? str(x.id),
     str(x.service),
     outcome(x),
@@ -213,7 +217,8 @@ async function transactions(ctx: CommandContext, args: string[]): Promise<boolea
   const others = headers.map((h, i) => (i === 3 ? 0 : Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))).reduce((a, b) => a + b, 0);
   const room = Math.max(8, WIDTH - others - 2 * (headers.length - 1));
   for (const r of rows) r[3] = clip(r[3] ?? '', room);
-  if (oneDay) ctx.print(`transactions of ${[...days][0]} (UTC, newest first):`);
+  const zone = zoneLabel(ctx.timeZone, txns[0]?.createdAt);
+  ctx.print(oneDay ? `transactions of ${[...days][0]} (times ${zone}; newest first):` : `transactions, newest first (times ${zone}):`);
   for (const line of table(headers, rows, right)) ctx.print(line);
   return true;
 }
@@ -252,11 +257,12 @@ async function transaction(ctx: CommandContext, args: string[]): Promise<boolean
   ctx.print(`  service ${str(x.service)}, phone ${str(x.phone)}, status ${str(x.status)}${x.endReason ? ` (${str(x.endReason)})` : ''}`);
   ctx.print(`  due ${x.amountDue === null || x.amountDue === undefined ? '-' : yuan(num(x.amountDue))}, cash in ${yuan(num(x.cashIn))}, credited ${yuan(num(x.credited))}`);
   ctx.print(`  change paid ${yuan(num(x.changePaid))}, change owed ${yuan(num(x.changeOwed))}${x.claimCode ? `, claim code ${str(x.claimCode)}` : ''}`);
-  ctx.print(`  created ${shortTime(x.createdAt)}, updated ${shortTime(x.updatedAt)} (UTC)`);
+  ctx.print(`  created ${localTime(x.createdAt, ctx.timeZone)} (${ctx.timeZone})`);
+  ctx.print(`  updated ${localTime(x.updatedAt, ctx.timeZone)}`);
   const events = list(res.events).map(record);
-  ctx.print(`journal events (${events.length}), time UTC:`);
+  ctx.print(`journal events (${events.length}), times ${zoneLabel(ctx.timeZone, events[0]?.at)}:`);
   // seq, time and type in columns; the data after them, wrapped under its own column.
-  const rows = events.map((e) => [String(num(e.seq)), shortTime(e.at).slice(11), str(e.type)]);
+  const rows = events.map((e) => [String(num(e.seq)), localClock(e.at, ctx.timeZone).slice(11), str(e.type)]);
   const lines = table(['seq', 'time', 'event'], rows, ['right']);
   const dataAt = Math.max(...lines.map((l) => l.length)) + 4;
   ctx.print(`  ${(lines[0] ?? '').padEnd(dataAt - 2)}data`);
@@ -406,15 +412,14 @@ async function log(ctx: CommandContext, args: string[]): Promise<boolean> {
   if (!res) return false;
   const entries = list(res.lines);
   if (entries.length === 0) ctx.print('the service has no log lines to show');
+  else ctx.print(`times ${zoneLabel(ctx.timeZone, ctx.now())}:`);
   for (const entry of entries) {
     if (typeof entry === 'string') {
       ctx.print(clip(entry, 200));
       continue;
     }
     const e = record(entry);
-    const at = typeof e.time === 'number' ? new Date(e.time) : null;
-    // A number beyond Date's range makes toISOString throw: such a line shows no time.
-    const time = at ? (Number.isNaN(at.getTime()) ? '-' : shortTime(at.toISOString())) : shortTime(e.time);
+    const time = localClock(e.time, ctx.timeZone);
     const level = typeof e.level === 'number' ? (LEVELS[e.level] ?? String(e.level)) : str(e.level);
     const extra = Object.fromEntries(Object.entries(e).filter(([k]) => !LOG_NOISE.has(k)));
     const rest = Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : '';

@@ -1,5 +1,7 @@
 /** Plain-text formatting for the serial console: money, durations and fixed-width tables. */
 
+import { formatTime } from '../../drivers/time.js';
+
 export { yuan } from '../domain/money.js';
 
 /** A face value as engineers say it: 50 yuan, 5 jiao. */
@@ -50,11 +52,28 @@ export function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 3))}...`;
 }
 
-/** 2026-01-05T10:20:30.123Z → 2026-01-05 10:20:30 (UTC, as the journal stores it). */
-export function shortTime(iso: unknown): string {
-  if (typeof iso !== 'string') return '-';
-  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)/.exec(iso);
-  return m ? `${m[1]} ${m[2]}` : iso;
+/**
+ * A stored time (ISO text or epoch milliseconds, UTC as the journal keeps it) as a person reads it
+ * in the kiosk's zone: '2026-01-05 18:20:30 UTC+08:00'; text that is no time is shown as it is.
+ */
+export function localTime(at: unknown, timeZone: string): string {
+  if (typeof at !== 'string' && typeof at !== 'number') return '-';
+  const date = new Date(at);
+  if (Number.isNaN(date.getTime())) return typeof at === 'string' ? at : '-';
+  return formatTime(date, timeZone);
+}
+
+/** The same without the offset, 'YYYY-MM-DD hh:mm:ss', for columns under a heading that names the zone. */
+export function localClock(at: unknown, timeZone: string): string {
+  const text = localTime(at, timeZone);
+  return /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/.test(text) ? text.slice(0, 19) : text;
+}
+
+/** 'Asia/Shanghai, UTC+08:00': the zone by name, and its offset at `at`. */
+export function zoneLabel(timeZone: string, at: unknown = Date.now()): string {
+  const when = localTime(at, timeZone);
+  const offset = / (UTC\S*)$/.exec(when)?.[1] ?? formatTime(new Date(), timeZone).slice(20);
+  return `${timeZone}, ${offset}`;
 }
 
 /** The smallest terminal the console is made for: 80 columns by 24 rows. */

@@ -57,6 +57,7 @@ export async function serveConsole(opts: ConsoleServeOptions): Promise<ConsoleHa
   const session = new ConsoleSession({
     settings: opts.config.console,
     terminalId: opts.config.terminalId,
+    timeZone: opts.config.timeZone,
     request: socketRequester(opts.socket, opts.requestTimeoutMs),
     output: { line: (text) => editor.writeLine(text), prompt: (text, masked) => editor.prompt(text, { masked }) },
     // On a serial line `exit` only logs out: the line stays for the next engineer.

@@ -1,3 +1,4 @@
+import { DEFAULT_TIME_ZONE } from '../../drivers/time.js';
 import type { Config } from '../config/schema.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 import { COLLECT_NOTES, COMMANDS, UsageError, collectionLines, collectionResult, helpLines, type CommandContext, type Payload } from './commands.js';
@@ -19,6 +20,8 @@ export interface SessionOptions {
   request: Requester;
   output: ConsoleOutput;
   terminalId?: string;
+  /** The configuration's IANA time zone, in which every time is shown; Asia/Shanghai when absent. */
+  timeZone?: string;
   /** Milliseconds; injected by tests for lock-outs and idle logouts. */
   now?: () => number;
   /**
@@ -387,6 +390,7 @@ export class ConsoleSession {
     return {
       who,
       now: this.now,
+      timeZone: this.opts.timeZone ?? DEFAULT_TIME_ZONE,
       print,
       request: (req) => this.ask(req, print),
       call: async (req) => {

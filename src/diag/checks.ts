@@ -19,7 +19,7 @@ import type {
   Printer,
   Receipt,
 } from '../../drivers/types.js';
-import { formatTime } from '../../drivers/escpos/receipt.js';
+import { formatTime } from '../../drivers/time.js';
 import { healthProblem } from './health.js';
 import { STOP_SERVICE } from './service.js';
 

@@ -13,6 +13,7 @@ import type { TransactionDesk } from '../desk/desk.js';
 import type { ReceiptService } from './receipts.js';
 import type { SlipService } from './slips.js';
 import { stateName } from '../../states/state-name.js';
+import { formatTime } from '../../drivers/time.js';
 
 export interface ControlDeps {
   config: Config;
@@ -185,7 +186,7 @@ export class ControlHandler {
       await device.print({
         lines: [
           { text: '测试页 TEST PAGE', align: 'center', emphasis: true, large: true },
-          { text: `${this.d.config.terminalId} ${new Date().toISOString()}`, align: 'center' },
+          { text: `${this.d.config.terminalId} ${formatTime(new Date(), this.d.config.timeZone)}`, align: 'center' },
         ],
         qr: this.d.config.terminalId,
       });

@@ -148,7 +148,7 @@ class FakeService {
   };
 }
 
-function rig(opts: { maxFailures?: number; lockoutMs?: number; idleMs?: number } = {}) {
+function rig(opts: { maxFailures?: number; lockoutMs?: number; idleMs?: number; timeZone?: string } = {}) {
   const service = new FakeService();
   let now = NOW;
   const out: string[] = [];
@@ -156,9 +156,10 @@ function rig(opts: { maxFailures?: number; lockoutMs?: number; idleMs?: number }
   let exits = 0;
   const session = new ConsoleSession({
     settings: { engineers, maxFailures: opts.maxFailures ?? 3, lockoutMs: opts.lockoutMs ?? 300_000, idleMs: opts.idleMs ?? 600_000 },
-    request: service.answer,
+    request: (req) => service.answer(req),
     output: { line: (l) => out.push(l), prompt: (text, masked) => prompts.push({ text, masked }) },
     terminalId: 'SIM-0001',
+    ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
     now: () => now,
     onExit: () => exits++,
   });
@@ -296,7 +297,7 @@ t.test('status, counters, outbox', async (t) => {
   t.match(status, /receipts: no/);
   t.match(status, /^validator\s+ok\s+idle\s+idling$/m);
   t.match(status, /^hopper:h50\s+degraded\s+empty\s+hopper empty$/m);
-  t.match(status, /^outbox: 2 pending, oldest 2026-03-01 09:55:30 \(4 min 30 s ago\); 17 delivered$/m);
+  t.match(status, /^outbox: 2 pending, 17 delivered\n  oldest pending: 2026-03-01 17:55:30 UTC\+08:00 \(4 min 30 s ago\)$/m);
   t.match(status, /^transaction running: none$/m);
 
   const counters = await r.type('counters');
@@ -318,7 +319,7 @@ t.test('status, counters, outbox', async (t) => {
     '  h100    1 yuan    180  180.00  ok',
     '  h50     5 jiao      0    0.00  degraded',
   ]);
-  t.same(await r.type('outbox'), ['outbox: 2 pending, oldest 2026-03-01 09:55:30 (4 min 30 s ago); 17 delivered']);
+  t.same(await r.type('outbox'), ['outbox: 2 pending, 17 delivered', '  oldest pending: 2026-03-01 17:55:30 UTC+08:00 (4 min 30 s ago)']);
   t.same(r.service.audits.slice(-3).map((a) => [a.action, a.ok]), [
     ['status', true],
     ['counters', true],
@@ -331,16 +332,17 @@ t.test('transactions, transaction by id prefix, journal verify, forward', async 
   await r.login();
   const list = await r.type('transactions 2');
   t.equal(list.length, 5, 'the day, header, rule, two rows');
-  t.equal(list[0], 'transactions of 2026-03-01 (UTC, newest first):');
+  t.equal(list[0], 'transactions of 2026-03-01 (times Asia/Shanghai, UTC+08:00; newest first):');
   t.match(list[1], /^time\s+id\s+svc\s+end\s+due\s+in\s+credit\s+change\s+owed$/);
-  t.match(list[3], /^09:00  019a0000-b  pay\s+paid\s+123.50\s+150.00\s+123.50\s+26.00\s+0.50$/);
+  t.match(list[3], /^17:00  019a0000-b  pay\s+paid\s+123.50\s+150.00\s+123.50\s+26.00\s+0.50$/);
   t.same(r.service.requests.find((q) => q.cmd === 'transactions'), { cmd: 'transactions', limit: 2 });
 
   const one = (await r.type('transaction 019a0000-aaaa')).join('\n');
   t.match(one, `transaction ${TXN_A}`);
   t.match(one, /due 50.00, cash in 50.00, credited 50.00/);
-  t.match(one, /journal events \(2\), time UTC:/);
-  t.match(one, /41\s+09:00:30\s+note.escrowed\s+\{"note":\{"value":5000\}\}/);
+  t.match(one, /^  created 2026-03-01 17:00:00 UTC\+08:00 \(Asia\/Shanghai\)\n  updated 2026-03-01 17:01:00 UTC\+08:00$/m);
+  t.match(one, /journal events \(2\), times Asia\/Shanghai, UTC\+08:00:/);
+  t.match(one, /41\s+17:00:30\s+note.escrowed\s+\{"note":\{"value":5000\}\}/);
   t.same(await r.type('transaction 019a0000'), ["error: '019a0000' matches 2 transactions: type more of the id"]);
   t.same(await r.type('transaction ffff'), ["error: no transaction starts with 'ffff'"]);
   t.same(await r.type('transaction'), ['error: usage: transaction <id>']);
@@ -393,7 +395,7 @@ t.test('refill, reprint, reprint-queue, out-of-service, in-service, test, config
   t.ok(config.includes('console.engineers[0].pin = ***'));
 
   const log = await r.type('log 5');
-  t.same(log, ['2026-03-01 09:59:00 INFO  terminal in service {"state":"inService"}', 'not json at all']);
+  t.same(log, ['times Asia/Shanghai, UTC+08:00:', '2026-03-01 17:59:00 INFO  terminal in service {"state":"inService"}', 'not json at all']);
   t.same(r.service.requests.find((q) => q.cmd === 'log-tail'), { cmd: 'log-tail', lines: 5 });
   t.same(await r.type('log 5000'), ["error: n must be a whole number from 1 to 1000, not '5000'"]);
 });
@@ -642,4 +644,35 @@ t.test('test: a device that ends its test faulty, offline or not ready FAILS, na
   r.service.health['hopper:h100'] = { health: 'ok', code: 'ok', detail: 'ready' };
   t.equal((await r.type('test h100')).at(-1), 'hopper:h100: test passed');
   t.equal(r.service.audits.at(-1)?.ok, true);
+});
+
+t.test("times are shown in the kiosk's configured zone, and the zone is named", async (t) => {
+  const r = rig({ timeZone: 'America/New_York' });
+  await r.login();
+  // 09:00 UTC on 1 March is 04:00 in New York (UTC-05:00, before summer time).
+  const list = await r.type('transactions 2');
+  t.equal(list[0], 'transactions of 2026-03-01 (times America/New_York, UTC-05:00; newest first):');
+  t.match(list[3], /^04:00  019a0000-b/);
+  const one = (await r.type(`transaction ${TXN_A}`)).join('\n');
+  t.match(one, /^  created 2026-03-01 04:00:00 UTC-05:00 \(America\/New_York\)\n  updated 2026-03-01 04:01:00 UTC-05:00$/m);
+  t.match(one, /journal events \(2\), times America\/New_York, UTC-05:00:/);
+  t.match(one, /41\s+04:00:30\s+note.escrowed/);
+  t.equal((await r.type('outbox'))[1], '  oldest pending: 2026-03-01 04:55:30 UTC-05:00 (4 min 30 s ago)');
+  t.equal((await r.type('log 1'))[1], '2026-03-01 04:59:00 INFO  terminal in service {"state":"inService"}');
+
+  // Rows of two local days: the date is shown in each row, and the zone still named.
+  const shanghai = rig();
+  await shanghai.login();
+  const base = shanghai.service.answer;
+  shanghai.service.answer = async (req) => {
+    const res = await base(req);
+    if (req.cmd !== 'transactions' || !res.ok) return res;
+    const [b, a] = res.transactions as Record<string, unknown>[];
+    // 15:59:59 and 16:00:00 UTC are either side of midnight in Shanghai.
+    return { ...res, transactions: [{ ...b, createdAt: '2026-03-01T16:00:00.000Z' }, { ...a, createdAt: '2026-03-01T15:59:59.000Z' }] };
+  };
+  const two = await shanghai.type('transactions 2');
+  t.equal(two[0], 'transactions, newest first (times Asia/Shanghai, UTC+08:00):');
+  t.match(two[3], /^03-02 00:00  /);
+  t.match(two[4], /^03-01 23:59  /);
 });
