@@ -82,7 +82,7 @@ export function screenView(input: ScreenInput): ScreenView {
     reason: null,
   };
   if (input.transaction) return transactionView(base, input.transaction, input.fitted);
-  if (input.result) return resultView(base, input.result, input.serviceNumber);
+  if (input.result) return resultView(base, input.result, input.serviceNumber, input.fitted.printer);
   if (state === 'outOfService.operator') return { ...base, screen: 'maintenance', reason: 'operator' };
   if (state === 'outOfService.bootFailed') return { ...base, screen: 'outOfService', reason: 'boot-failed' };
   if (!state.startsWith('outOfService') && !serving) return base;
@@ -166,7 +166,7 @@ const OUTCOMES: [RegExp, Outcome][] = [
   [/^card-unknown$/, 'card-reversed'],
 ];
 
-function slipView(txn: TxnRow, f: FaultFacts, serviceNumber: string): SlipView {
+function slipView(txn: TxnRow, f: FaultFacts, serviceNumber: string, printer: boolean): SlipView {
   const unresolved = f.unresolved.reduce((a, b) => a + b, 0);
   return {
     reasons: f.reasons,
@@ -180,11 +180,12 @@ function slipView(txn: TxnRow, f: FaultFacts, serviceNumber: string): SlipView {
     cardReversed: f.cardReversed,
     claimCode: f.claimCode,
     serviceNumber,
-    paper: f.slip === 'none' ? 'printing' : f.slip,
+    // Without a printer the slip is queued too (for the record), but nothing failed: there is none.
+    paper: !printer ? 'no-printer' : f.slip === 'none' ? 'printing' : f.slip,
   };
 }
 
-function resultView(base: ScreenView, r: NonNullable<ScreenInput['result']>, serviceNumber: string): ScreenView {
+function resultView(base: ScreenView, r: NonNullable<ScreenInput['result']>, serviceNumber: string, printer: boolean): ScreenView {
   const { txn } = r;
   // A transaction the journal still holds open could not be settled: recovery closes it.
   const outcome: Outcome = txn.status === 'open' ? 'pending' : (OUTCOMES.find(([re]) => re.test(txn.endReason ?? ''))?.[1] ?? 'pending');
@@ -211,7 +212,7 @@ function resultView(base: ScreenView, r: NonNullable<ScreenInput['result']>, ser
       partial: txn.cashIn > 0 && outcome !== 'paid' && outcome !== 'topped-up',
       receipt: r.receipt,
     },
-    ...(r.slip ? { screen: 'slip' as const, slip: slipView(txn, r.slip, serviceNumber) } : {}),
+    ...(r.slip ? { screen: 'slip' as const, slip: slipView(txn, r.slip, serviceNumber, printer) } : {}),
     claimCode: r.slip ? r.slip.claimCode : txn.changeOwed > 0 ? txn.claimCode : null,
     deadline: r.deadline,
   };

@@ -282,7 +282,7 @@ const REASON_TEXT: Record<SlipReason, keyof Strings> = {
 function slip(v: ScreenView, c: ScreenContext): HTMLElement {
   const s: SlipView | null = v.slip;
   if (!s) return message(c.t.settling);
-  const paper = { printed: 'slipPrinted', queued: 'slipQueued', printing: 'slipPrinting' } as const;
+  const paper = { printed: 'slipPrinted', queued: 'slipQueued', printing: 'slipPrinting', 'no-printer': s.claimCode ? 'slipNoPrinter' : 'slipNoPrinterNoCode' } as const;
   return h(
     'div',
     { class: 'stack slip' },

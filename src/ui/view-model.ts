@@ -112,8 +112,8 @@ export interface SlipView {
   claimCode: string | null;
   /** The operator's service number. */
   serviceNumber: string;
-  /** The paper slip: printed, waiting for a reprint (the printer could not), or still printing. */
-  paper: 'printed' | 'queued' | 'printing';
+  /** The paper slip: printed, waiting for a reprint (the printer could not), still printing, or none (no printer fitted). */
+  paper: 'printed' | 'queued' | 'printing' | 'no-printer';
 }
 
 export interface ScreenView {

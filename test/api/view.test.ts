@@ -296,3 +296,24 @@ t.test('a transaction that owes the customer money ends on the slip screen, with
   t.equal(printing.slip?.paper, 'printing', 'not yet journalled either way: still printing');
   t.equal(screenView(input({ result: { txn: row(), receipt: 'printed', deadline, slip: null } })).screen, 'result', 'nothing owed: the plain result');
 });
+
+t.test('a kiosk without a printer says it prints no slips, not that its printer failed', async (t) => {
+  const deadline = { at: 1_000_000, totalMs: 120_000 };
+  const slip = {
+    reasons: ['change-owed'] as 'change-owed'[],
+    unresolved: [],
+    owed: 50,
+    changeCredited: 0,
+    cardReversed: 0,
+    claimCode: 'ABCD-EFGH',
+    endedAt: '2026-01-01T00:01:00.000Z',
+    // What slips.ts journals with no printer fitted: a failed slip, queued.
+    slip: 'queued' as const,
+  };
+  const txn = row({ cashIn: 5000, credited: 4950, changePaid: 0, changeOwed: 50, claimCode: 'ABCD-EFGH' });
+  const result = { txn, receipt: 'none' as const, deadline, slip };
+  const none = screenView({ ...input({ result }), fitted: { coins: true, printer: false } });
+  t.equal(none.screen, 'slip');
+  t.equal(none.slip?.paper, 'no-printer');
+  t.equal(screenView({ ...input({ result }), fitted: { coins: true, printer: true } }).slip?.paper, 'queued', 'a fitted printer that failed is still said to have failed');
+});
