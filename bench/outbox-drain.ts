@@ -14,6 +14,7 @@ import { startHost } from '../hw-sim/host/server.js';
 import { repoRoot } from '../hw-sim/stack.js';
 import { MB } from '../hw-sim/soak/process-stats.js';
 import { Journal, loadOrCreateKey } from '../src/journal/index.js';
+import { bindOutboxRows } from '../src/journal/bindings.js';
 import { bareNodeRssBytes } from './lib/bare-node.js';
 import { figure, type BenchContext, type BenchResult, type Benchmark } from './lib/types.js';
 
@@ -24,13 +25,17 @@ const TARGET_FIRST_MS = 500;
 
 type Report = { event: string; at: number; [k: string]: unknown };
 
-/** Writes `n` settled payments straight into the outbox table, in one commit. */
-function fill(journalPath: string, from: number, n: number): void {
+/**
+ * Writes `n` settled payments straight into the outbox table, in one commit, each bound to the
+ * journal's chain as the journal itself binds what it queues (the forwarder sends nothing else).
+ */
+function fill(journalPath: string, key: Buffer, from: number, n: number): void {
   const db = new BetterSqlite3(journalPath);
   db.pragma('busy_timeout = 10000');
   try {
     const insert = db.prepare('INSERT INTO outbox (message_id, txn_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)');
     const at = new Date().toISOString();
+    const ids = new Set<string>();
     db.transaction(() => {
       for (let i = from; i < from + n; i++) {
         const txnId = `bench-${String(i).padStart(7, '0')}`;
@@ -38,7 +43,9 @@ function fill(journalPath: string, from: number, n: number): void {
         const phone = `137${String(i % 100_000_000).padStart(8, '0')}`;
         const payload = { messageId, txnId, service: 'topup', phone, amount: 1000, currency: 'CNY', cashIn: 1000, settledAt: at };
         insert.run(messageId, txnId, 'payment', JSON.stringify(payload), at);
+        ids.add(messageId);
       }
+      bindOutboxRows(db, key, 'benchmark', ids);
     })();
   } finally {
     db.close();
@@ -98,8 +105,9 @@ export const benchmark: Benchmark = {
     mkdirSync(dir, { recursive: true });
     const journalPath = join(dir, 'journal.db');
     const keyFile = join(dir, 'journal.key');
-    Journal.open(journalPath, { key: loadOrCreateKey(keyFile) }).close();
-    fill(journalPath, 0, messages);
+    const key = loadOrCreateKey(keyFile);
+    Journal.open(journalPath, { key }).close();
+    fill(journalPath, key, 0, messages);
     ctx.progress(`outbox-drain: ${messages} payments in the outbox`);
 
     const { tls, files } = await devHostTls(join(dir, 'pki'), 'BENCH-0001');
@@ -124,7 +132,7 @@ export const benchmark: Benchmark = {
 
       host.setMode('down');
       await next('down', 30_000);
-      fill(journalPath, messages, afterOutage);
+      fill(journalPath, key, messages, afterOutage);
       await new Promise((r) => setTimeout(r, outageMs));
       const back = Date.now();
       host.setMode('ok');

@@ -4,6 +4,12 @@ import type { HidSource, HidSourceEvents } from './hid.js';
 
 /** Longest report accepted from the stream; larger lengths mean the stream is out of step. */
 const MAX_REPORT = 4096;
+/**
+ * The socket reads into this one buffer (net's `onread`), which is zeroed after each read: left to
+ * itself, Node reads into a fresh allocation per chunk and frees it with the card data still in it,
+ * where a memory dump would find it.
+ */
+const READ_BUFFER_BYTES = 2 * (MAX_REPORT + 2);
 
 /**
  * HID input reports over a unix socket, for the reader emulator (`kiosk-sim device hid-card`) when the
@@ -26,13 +32,22 @@ export class SocketHidSource extends EventEmitter<HidSourceEvents> implements Hi
   open(): Promise<void> {
     if (this.socket) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const socket = createConnection(this.path);
+      const readBuffer = Buffer.alloc(READ_BUFFER_BYTES);
+      const socket = createConnection({
+        path: this.path,
+        onread: {
+          buffer: readBuffer,
+          callback: (read: number, buf: Uint8Array) => {
+            this.onData(Buffer.from(buf.buffer, buf.byteOffset, read));
+            return true;
+          },
+        },
+      });
       socket.once('error', (err) => reject(new Error(`cannot open HID device ${this.description}: ${err.message}`)));
       socket.once('connect', () => {
         socket.removeAllListeners('error');
         this.socket = socket;
         this.pending = Buffer.alloc(0);
-        socket.on('data', (chunk: Buffer) => this.onData(chunk));
         socket.on('error', (err) => this.emit('error', err));
         socket.on('close', () => {
           if (this.socket !== socket) return;

@@ -1,4 +1,7 @@
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const scryptAsync = promisify(scrypt) as (pin: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
 /** Engineers' PINs: digits only, so they can be typed on any keypad or terminal; six at least. */
 export const PIN_RULE = /^\d{6,12}$/;
@@ -43,17 +46,16 @@ export function hashPin(pin: string, salt: Buffer = randomBytes(SALT_BYTES), cos
   return ['scrypt', cost.N, cost.r, cost.p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
-/** True only when `pin` matches; any malformed or unsupported hash is simply false. */
-export function verifyPin(pin: string, hash: string): boolean {
+/**
+ * True only when `pin` matches; any malformed or unsupported hash is simply false. Computed off the
+ * event loop (libuv's thread pool): a login costs about half a second of scrypt, which must not
+ * stall whatever else the process serves meanwhile.
+ */
+export async function verifyPin(pin: string, hash: string): Promise<boolean> {
   const parsed = parseHash(hash);
   if (!parsed) return false;
   try {
-    const key = scryptSync(pin, parsed.salt, parsed.key.length, {
-      N: parsed.n,
-      r: parsed.r,
-      p: parsed.p,
-      maxmem: MAX_MEM,
-    });
+    const key = await scryptAsync(pin, parsed.salt, parsed.key.length, { N: parsed.n, r: parsed.r, p: parsed.p, maxmem: MAX_MEM });
     return timingSafeEqual(key, parsed.key);
   } catch {
     return false;

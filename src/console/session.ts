@@ -292,8 +292,8 @@ export class ConsoleSession {
     const engineer = engineers.find((e) => e.name === name);
     // A PIN shorter than the rule is refused like a wrong one, after the same work.
     const usable = isValidPin(pin);
-    if (!engineer || !usable) verifyPin(pin, decoyHash(engineers[0]?.pin));
-    if (engineer && usable && verifyPin(pin, engineer.pin)) {
+    if (!engineer || !usable) await verifyPin(pin, decoyHash(engineers[0]?.pin));
+    if (engineer && usable && (await verifyPin(pin, engineer.pin))) {
       this.lockout.succeeded();
       await this.lockoutRequest('success');
       this.who = engineer.name;

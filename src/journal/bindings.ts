@@ -41,12 +41,23 @@ export function queuedStatement(db: Database): BetterSqlite3.Statement {
  * the file it finds, as the sealing of migration 3 did), each by a chained `outbox.queued` event.
  */
 export function bindExistingOutbox(db: Database, key: Buffer | undefined): void {
-  const rows = db.prepare('SELECT message_id, txn_id, kind, payload FROM outbox ORDER BY seq').all() as {
-    message_id: string;
-    txn_id: string | null;
-    kind: string;
-    payload: string;
-  }[];
+  bindOutboxRows(db, key, 'migration');
+}
+
+/**
+ * Binds outbox rows to the chain, each by a chained `outbox.queued` event: every row (the
+ * migration), or the rows of the given message ids (a tool that filled the table itself, such as
+ * the outbox-drain benchmark). The caller runs it inside its own transaction.
+ */
+export function bindOutboxRows(db: Database, key: Buffer | undefined, bound: string, messageIds?: ReadonlySet<string>): void {
+  const rows = (
+    db.prepare('SELECT message_id, txn_id, kind, payload FROM outbox ORDER BY seq').all() as {
+      message_id: string;
+      txn_id: string | null;
+      kind: string;
+      payload: string;
+    }[]
+  ).filter((r) => !messageIds || messageIds.has(r.message_id));
   if (rows.length === 0) return;
   if (key === undefined) throw new Error(`${rows.length} outbox messages must be bound to the chain with the journal key; open it with its key`);
   const at = new Date().toISOString();
@@ -59,7 +70,7 @@ export function bindExistingOutbox(db: Database, key: Buffer | undefined): void 
   for (const r of rows) {
     const prev = readHead(db)?.hash ?? GENESIS;
     const { seq } = nextSeq.get() as { seq: number };
-    const data = JSON.stringify({ messageId: r.message_id, kind: r.kind, digest: payloadDigest(r.payload), bound: 'migration' });
+    const data = JSON.stringify({ messageId: r.message_id, kind: r.kind, digest: payloadDigest(r.payload), bound });
     const hash = chainHash(key, prev, { seq, txn_id: r.txn_id, type: 'outbox.queued', data, at });
     insert.run(seq, r.txn_id, 'outbox.queued', data, at, prev, hash);
     move.run(seq, hash, headMac(key, { seq, hash }));

@@ -12,10 +12,10 @@ export function recordProblems(l: Ledger): string[] {
   const facts = new Map<string, Facts>();
   for (const e of l.rows<{ txn_id: string; type: string; data: string }>(
     `SELECT txn_id, type, data FROM events
-     WHERE txn_id IS NOT NULL AND type IN ('txn.started', 'txn.lookup', 'txn.settled', 'txn.cancelled', 'payout.done', 'change.credited')
+     WHERE txn_id IS NOT NULL AND type IN ('txn.started', 'txn.lookup', 'txn.settled', 'txn.cancelled', 'payout.done', 'change.credited', 'claim.opened')
      ORDER BY seq`,
   )) {
-    const f = facts.get(e.txn_id) ?? { started: null, lookup: null, settled: null, cancelled: null, changePaid: 0, changeCredited: 0 };
+    const f = facts.get(e.txn_id) ?? { started: null, lookup: null, settled: null, cancelled: null, changePaid: 0, changeCredited: 0, claimCode: null };
     facts.set(e.txn_id, f);
     const data = JSON.parse(e.data) as Record<string, unknown>;
     if (e.type === 'txn.started') f.started = data as EventPayloads['txn.started'];
@@ -23,6 +23,7 @@ export function recordProblems(l: Ledger): string[] {
     else if (e.type === 'txn.settled') f.settled = data as EventPayloads['txn.settled'];
     else if (e.type === 'txn.cancelled') f.cancelled = data as EventPayloads['txn.cancelled'];
     else if (e.type === 'change.credited') f.changeCredited += Number(data.amount ?? 0);
+    else if (e.type === 'claim.opened') f.claimCode ??= String(data.claimCode);
     else f.changePaid += Number(data.amountPaid ?? 0);
   }
   for (const r of l.rows<TxnRecord>('SELECT * FROM transactions ORDER BY created_at, rowid')) {
@@ -43,7 +44,8 @@ export function recordProblems(l: Ledger): string[] {
       differ('end reason', r.end_reason, f.settled.endReason);
       // Owed change credited to the phone account (policy credit-account) moved from owed to credited.
       differ('credited', r.credited, f.settled.credited + f.changeCredited);
-      differ('claim code', r.claim_code, f.settled.claimCode ?? null);
+      // A claim opened before the settlement (a note unresolved) gives the transaction its code.
+      differ('claim code', r.claim_code, f.settled.claimCode ?? f.claimCode);
       differ('change paid', r.change_paid, f.changePaid);
       differ('change paid + owed', r.change_paid + r.change_owed, f.settled.changeDue - f.changeCredited);
     } else if (f.cancelled) {
@@ -60,4 +62,5 @@ interface Facts {
   cancelled: EventPayloads['txn.cancelled'] | null;
   changePaid: number;
   changeCredited: number;
+  claimCode: string | null;
 }

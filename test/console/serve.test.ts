@@ -132,7 +132,7 @@ t.test('hashPinCommand reads the PIN twice and prints only the hash', async (t) 
     }
   };
   const ok = await run('246810\r\n246810\r\n');
-  t.ok(ok.hash && verifyPin('246810', ok.hash), 'the hash verifies');
+  t.ok(ok.hash && await verifyPin('246810', ok.hash), 'the hash verifies');
   t.equal(ok.printed, `${ok.hash}\n`, 'stdout carries the hash alone');
   t.notMatch(ok.shown, /246810/, 'the PIN is never echoed');
   t.notMatch(ok.shown, /\*/, 'not even stars: the length is not shown');
