@@ -22,6 +22,8 @@ export class ChainWitness {
   private failed: string | null = null;
   /** Heads of a journal an engineer set aside: a server still holding one is no longer a witness against us. */
   private readonly accepted = new Set<string>();
+  /** Server heads journalled as marks in this run: each server's head is marked once, so an acceptance covers them all. */
+  private readonly marked = new Set<string>();
 
   constructor(
     private readonly journal: Pick<
@@ -96,8 +98,12 @@ export class ChainWitness {
     const first = this.failed === null;
     this.failed = reason;
     this.alarms.raise({ ...ALARM, severity: 'critical', detail: reason });
+    const mark = seen && `${seen.server}:${refKey(seen.head)}`;
+    if (seen && mark && !this.marked.has(mark)) {
+      this.marked.add(mark);
+      this.journal.recordRollback(seen.server, seen.head, reason);
+    }
     if (!first) return;
-    if (seen) this.journal.recordRollback(seen.server, seen.head, reason);
     this.log.error({ reason }, 'the journal is not the one the servers saw: out of service');
     this.onRollback(reason);
   }
