@@ -49,6 +49,14 @@ export class ChainHeadBook {
     })();
   }
 
+  /**
+   * Forgets what a terminal reported: its operator replaced the journal on purpose (a new storage
+   * card) and accepted it on the kiosk. The next report starts the record afresh. Returns the rows forgotten.
+   */
+  reset(terminalId: string): number {
+    return this.db.prepare(`DELETE FROM ${this.table} WHERE terminal_id = ?`).run(terminalId).changes;
+  }
+
   /** Every head seen, by terminal and seq. */
   all(): { terminalId: string; seq: number; hash: string; firstSeen: string }[] {
     return this.db.prepare(`SELECT terminal_id AS terminalId, seq, hash, first_seen AS firstSeen FROM ${this.table} ORDER BY terminal_id, seq`).all() as {

@@ -155,6 +155,10 @@ export class ManagementStore {
     return v;
   }
 
+  resetChainHeads(terminalId: string): number {
+    return this.heads.reset(terminalId);
+  }
+
   chainHeads(): ReturnType<ChainHeadBook['all']> {
     return this.heads.all();
   }

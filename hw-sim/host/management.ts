@@ -43,6 +43,8 @@ export interface RunningManagement {
   records(): ManagementRecords;
   /** Serves an admin route of the host's plain HTTP; false when the route is not one of these. */
   admin(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean>;
+  /** Forgets the chain heads a terminal reported (see ChainHeadBook.reset); returns the rows forgotten. */
+  resetChainHeads(terminalId: string): number;
   close(): Promise<void>;
 }
 
@@ -213,6 +215,7 @@ export async function startManagementServer(opts: ManagementServerOptions): Prom
     setMode,
     queueCommand: (c) => store.queueCommand(c),
     records: () => store.records(),
+    resetChainHeads: (terminalId) => store.resetChainHeads(terminalId),
     async admin(req, res, path) {
       const r = `${req.method} ${path}`;
       try {

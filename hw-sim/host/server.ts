@@ -40,7 +40,7 @@ export interface HostOptions {
 }
 
 export interface RunningHost {
-  /** The admin HTTP endpoint, e.g. http://127.0.0.1:8481 (GET /_records, POST /_mode, /_card, /_accounts). */
+  /** The admin HTTP endpoint, e.g. http://127.0.0.1:8481 (GET /_records, POST /_mode, /_card, /_accounts, /_chain-heads/reset?terminal=…). */
   url: string;
   adminPort: number;
   /** The business link's TLS port. */
@@ -141,6 +141,14 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
     if (route === 'GET /healthz') return sendJson(res, 200, { ok: true, mode });
     if (route === 'GET /_card') return sendJson(res, 200, cardState());
     if (route === 'GET /_records') return sendJson(res, 200, store.records());
+    if (route === 'POST /_chain-heads/reset') {
+      // An operator's admin call after a deliberately replaced journal: both servers forget the heads.
+      const terminal = new URL(req.url ?? '/', 'http://host').searchParams.get('terminal');
+      if (!terminal || !/^[\w.:-]{1,64}$/.test(terminal)) throw new HttpError(400, 'invalid-query', 'POST /_chain-heads/reset needs ?terminal=<terminal id>');
+      const forgotten = { business: store.chainHeads.reset(terminal), management: management?.resetChainHeads(terminal) ?? 0 };
+      log?.warn({ terminal, forgotten }, 'chain heads reset by the operator');
+      return sendJson(res, 200, { terminal, forgotten });
+    }
     if (route === 'POST /_accounts') return sendJson(res, 200, store.upsertAccount(await readJson(req, accountBody)));
     if (route === 'POST /_mode') {
       const m = await readJson(req, modeBody);

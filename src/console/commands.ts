@@ -36,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   { name: 'transactions', usage: 'transactions [n]', help: 'the last n transactions (default 10)', run: transactions },
   { name: 'transaction', usage: 'transaction <id>', help: 'one transaction and its journal events (an id prefix is enough)', run: transaction },
   { name: 'journal', usage: 'journal verify', help: 'check the journal: money invariant and counters', run: journalVerify },
+  { name: 'journal-rollback-accept', usage: 'journal-rollback-accept', help: 'after a journal-rollback alarm for a replaced storage card: accept the journal in use', run: journalRollbackAccept },
   { name: 'outbox', usage: 'outbox', help: 'payments waiting for the central server: how many, the oldest', run: outbox },
   { name: 'forward', usage: 'forward', help: 'send the outbox to the central server now', run: forward },
   { name: 'collect', usage: 'collect', help: 'cash collection: enter the counted notes, compare with the journal' },
@@ -287,6 +288,18 @@ async function journalVerify(ctx: CommandContext, args: string[]): Promise<boole
   ctx.print(`journal verification found ${problems.length} problem(s):`);
   for (const p of problems) ctx.print(`  - ${p}`);
   return false;
+}
+
+/** After a replaced storage card: the journal in use stands, whatever head the servers saw before. */
+async function journalRollbackAccept(ctx: CommandContext, args: string[]): Promise<boolean> {
+  noArgs(args, 'journal-rollback-accept');
+  const res = await ctx.call({ cmd: 'journal-rollback-accept', by: ctx.who });
+  if (!res) return false;
+  const accepted = list(res.accepted).map((h) => record(h));
+  ctx.print(accepted.length === 0 ? 'no rollback was waiting; the journal is accepted as it is' : `accepted: ${accepted.map((h) => `${str(h.server, '?')} server's event ${String(h.seq)}`).join(', ')}`);
+  ctx.print('reset the terminal\'s head on both servers too (see docs/operations.md)');
+  await printTerminalState(ctx);
+  return true;
 }
 
 async function outbox(ctx: CommandContext, args: string[]): Promise<boolean> {

@@ -41,6 +41,11 @@ export const controlRequest = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('out-of-service'), by: z.string().max(64), reason: z.string().max(200) }),
   z.object({ cmd: z.literal('in-service'), by: z.string().max(64) }),
   /**
+   * The journal in use is accepted after a rollback was found (a replaced storage card): the heads
+   * the servers saw are set aside and the terminal recovers into service again.
+   */
+  z.object({ cmd: z.literal('journal-rollback-accept'), by: z.string().max(64) }),
+  /**
    * Test one device while the service runs: validator, coin-acceptor, hopper:<name>, printer,
    * card-reader, payment-terminal. `print: false`: no test page (kiosk diag without --print).
    */

@@ -26,6 +26,7 @@ export const ENGINEER_COMMANDS: ReadonlySet<ControlRequest['cmd']> = new Set<Con
   'reprint',
   'out-of-service',
   'in-service',
+  'journal-rollback-accept',
   'device-test',
 ]);
 

@@ -16,6 +16,9 @@ export function requestFromWords(command: string, arg: string | undefined): Cont
     case 'transaction':
       if (!arg) throw new Error('transaction needs an id');
       return { cmd: 'transaction', id: arg };
+    case 'journal-rollback-accept':
+      if (!arg) throw new Error('journal-rollback-accept needs who accepts the journal (your name)');
+      return { cmd: 'journal-rollback-accept', by: arg };
     case 'transactions':
       return arg ? { cmd: 'transactions', limit: Number(arg) } : { cmd: 'transactions' };
     case 'status':

@@ -18,6 +18,7 @@ const terminalReversal = z.object({
   detail: z.string(),
 });
 const cardMethod = z.enum(['reader', 'terminal']);
+const head = z.object({ seq: z.number().int(), hash: z.string() });
 
 /** Written only by the journal's own money methods: append() refuses them. */
 const JOURNAL_OWNED = {
@@ -44,6 +45,14 @@ const JOURNAL_OWNED = {
     digest: z.string().regex(/^[0-9a-f]{64}$/),
     /** 'migration': a row queued before version 6, bound as it stood at the upgrade. */
     bound: z.literal('migration').optional(),
+  }),
+  /** A server saw a later or different head than this journal's: the durable mark that keeps the kiosk out of service. */
+  'journal.rollback-detected': z.object({ server: z.string(), serverHead: head, ownHead: head, reason: z.string() }),
+  /** An engineer accepted the journal in use (a replaced storage card): the heads the servers saw are set aside. */
+  'journal.rollback-accepted': z.object({
+    by: z.string(),
+    peer: z.object({ uid: z.number().int(), user: z.string(), pid: z.number().int() }).optional(),
+    accepted: z.array(head.extend({ server: z.string() })),
   }),
   'txn.reversal': z.object({ messageId: z.string(), reverses: z.string(), amount: z.number().int(), reason: z.string() }),
   'note.escrowed': z.object({ note: cash }),

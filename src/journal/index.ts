@@ -37,7 +37,7 @@ export type {
 } from './cards.js';
 export type { OutboxRow, PaymentCard, PaymentMessage, ReversalMessage, SendResult } from './outbox.js';
 export type { LookupInfo } from './transactions.js';
-export type { AcknowledgedHead, HeadRef } from './chain-heads.js';
+export type { AcknowledgedHead, HeadRef, RollbackMark } from './chain-heads.js';
 export type {
   ActiveAlarmRow,
   AlarmMessage,

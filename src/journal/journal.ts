@@ -2,7 +2,7 @@ import type { Coin, Note } from '../../drivers/types.js';
 import { CashBox, type CashCollection } from './cashbox.js';
 import { CashIn, type CountedCash } from './cash-in.js';
 import { checkChain, requireKey, type ChainResult } from './chain.js';
-import { ChainHeads, type AcknowledgedHead, type HeadRef } from './chain-heads.js';
+import { ChainHeads, type AcknowledgedHead, type HeadRef, type RollbackMark } from './chain-heads.js';
 import { Cards, type CardApproval, type CardAttempt, type CardRequest, type CardUnknownOutcome, type TerminalReversalRow } from './cards.js';
 import { Change, type HopperLevel, type PayoutRow } from './change.js';
 import { Claims, type ClaimRow, type OwedChangePolicy } from './claims.js';
@@ -342,6 +342,19 @@ export class Journal {
   }
   acknowledgeHead(head: HeadRef, server: string): void {
     this.heads.acknowledge(head, server);
+  }
+  /** A server saw a head this journal does not hold: the durable mark, written into the file in use. */
+  recordRollback(server: string, serverHead: HeadRef, reason: string): void {
+    this.heads.recordRollback(server, serverHead, reason);
+  }
+  unresolvedRollback(): RollbackMark | undefined {
+    return this.heads.unresolvedRollback();
+  }
+  acceptedHeads(): (HeadRef & { server: string })[] {
+    return this.heads.acceptedHeads();
+  }
+  acceptRollback(by: string, peer?: { uid: number; user: string; pid: number }): (HeadRef & { server: string })[] {
+    return this.heads.acceptRollback(by, peer);
   }
 
   // ------------------------------------------------------------------ audit

@@ -14,18 +14,29 @@ const ALARM = { kind: 'journal-rollback', source: 'journal' } as const;
  *
  * The last head a server confirmed is also kept in the journal and checked at boot; on its own it
  * cannot catch a rollback of the whole file (it is rolled back with it), which is why every
- * server answer is checked as well.
+ * server answer is checked as well. A rollback found is journalled into the file in use, so a
+ * restart does not serve customers until a server answers again: the mark holds the kiosk out
+ * of service from boot on until an engineer accepts the journal (a replaced storage card).
  */
 export class ChainWitness {
   private failed: string | null = null;
+  /** Heads of a journal an engineer set aside: a server still holding one is no longer a witness against us. */
+  private readonly accepted = new Set<string>();
+  /** Server heads journalled as marks in this run: each server's head is marked once, so an acceptance covers them all. */
+  private readonly marked = new Set<string>();
 
   constructor(
-    private readonly journal: Pick<Journal, 'chainHead' | 'hashAt' | 'acknowledgedHead' | 'acknowledgeHead'>,
+    private readonly journal: Pick<
+      Journal,
+      'chainHead' | 'hashAt' | 'acknowledgedHead' | 'acknowledgeHead' | 'recordRollback' | 'unresolvedRollback' | 'acceptedHeads' | 'acceptRollback'
+    >,
     private readonly alarms: AlarmSink,
     private readonly log: Pick<Logger, 'error'>,
     /** The journal was found rolled back or forked. */
     private readonly onRollback: (reason: string) => void = () => undefined,
-  ) {}
+  ) {
+    for (const h of journal.acceptedHeads()) this.accepted.add(refKey(h));
+  }
 
   /** What to report to a server now. */
   report(): HeadRef {
@@ -35,12 +46,29 @@ export class ChainWitness {
   /** Why the terminal must not serve, or null: a rollback seen in this run, or the journal below its acknowledged head. */
   failure(): string | null {
     if (this.failed !== null) return this.failed;
+    const mark = this.journal.unresolvedRollback();
+    if (mark) {
+      this.fail(`${mark.reason} (found before this start; an engineer must accept the journal: journal-rollback-accept)`);
+      return this.failed;
+    }
     const ack = this.journal.acknowledgedHead();
     if (ack) {
       const why = this.mismatch(`the ${ack.server} server`, ack);
-      if (why) this.fail(why);
+      if (why) this.fail(why, { server: ack.server, head: ack });
     }
     return this.failed;
+  }
+
+  /**
+   * An engineer accepts the journal in use: the heads the servers saw are set aside, the alarm is
+   * cleared, and the terminal may be recovered into service again. Returns the heads set aside.
+   */
+  accept(by: string, peer?: { uid: number; user: string; pid: number }): HeadRef[] {
+    const heads = this.journal.acceptRollback(by, peer);
+    for (const h of heads) this.accepted.add(refKey(h));
+    this.failed = null;
+    this.alarms.clear(ALARM.kind, ALARM.source);
+    return heads;
   }
 
   /**
@@ -49,11 +77,11 @@ export class ChainWitness {
    */
   serverSaw(server: string, heads: { chainHead?: HeadRef | undefined; chainHeadBefore?: HeadRef | undefined }): void {
     for (const ref of [heads.chainHeadBefore, heads.chainHead]) {
-      if (!ref) continue;
+      if (!ref || this.accepted.has(refKey(ref))) continue;
       const why = this.mismatch(`the ${server} server`, ref);
-      if (why) return this.fail(why);
+      if (why) return this.fail(why, { server, head: ref });
     }
-    if (heads.chainHead) this.journal.acknowledgeHead(heads.chainHead, server);
+    if (heads.chainHead && !this.accepted.has(refKey(heads.chainHead))) this.journal.acknowledgeHead(heads.chainHead, server);
   }
 
   private mismatch(who: string, ref: HeadRef): string | null {
@@ -65,12 +93,22 @@ export class ChainWitness {
       : `journal forked: event ${ref.seq} differs from the one ${who} saw`;
   }
 
-  private fail(reason: string): void {
+  /** `seen`: the server's head that shows it, journalled as the durable mark (none when the mark is already there). */
+  private fail(reason: string, seen?: { server: string; head: HeadRef }): void {
     const first = this.failed === null;
     this.failed = reason;
     this.alarms.raise({ ...ALARM, severity: 'critical', detail: reason });
+    const mark = seen && `${seen.server}:${refKey(seen.head)}`;
+    if (seen && mark && !this.marked.has(mark)) {
+      this.marked.add(mark);
+      this.journal.recordRollback(seen.server, seen.head, reason);
+    }
     if (!first) return;
     this.log.error({ reason }, 'the journal is not the one the servers saw: out of service');
     this.onRollback(reason);
   }
+}
+
+function refKey(h: HeadRef): string {
+  return `${h.seq}:${h.hash}`;
 }

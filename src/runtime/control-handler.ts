@@ -7,6 +7,7 @@ import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 import { mayRequest, roleOf } from '../control/roles.js';
 import { ConsoleLockoutBook } from './console-lockout.js';
 import type { Journal } from '../journal/index.js';
+import type { ChainWitness } from '../management/chain-witness.js';
 import type { Logger, LogRing } from '../log.js';
 import { fittedDevices, type Devices } from './devices.js';
 import type { TransactionDesk } from '../desk/desk.js';
@@ -24,6 +25,8 @@ export interface ControlDeps {
   terminal: Actor<typeof terminalMachine>;
   transactions: TransactionDesk;
   forwardNow: () => void;
+  /** Rollback detection: an engineer's acceptance goes through it. */
+  witness: Pick<ChainWitness, 'accept'>;
   log: Logger;
   logRing: LogRing | undefined;
 }
@@ -158,6 +161,13 @@ export class ControlHandler {
         journal.append(null, 'operator.in-service', { by: req.by });
         terminal.send({ type: 'IN_SERVICE', by: req.by });
         return { ok: true };
+      case 'journal-rollback-accept': {
+        const accepted = this.d.witness.accept(req.by, peer);
+        log.warn({ by: req.by, peer, accepted }, 'journal rollback accepted by an engineer: the journal in use stands');
+        // Out of service for the rollback: a new recovery run checks the journal again.
+        if (stateName(terminal.getSnapshot().value) === 'outOfService.bootFailed') terminal.send({ type: 'RETRY' });
+        return { ok: true, accepted };
+      }
       case 'device-test':
         return this.deviceTest(req.device, req.print ?? true);
       case 'config':

@@ -174,6 +174,7 @@ export class Runtime {
       terminal: this.terminal,
       transactions: this.transactions,
       forwardNow,
+      witness,
       log,
       logRing: deps.logRing,
     });

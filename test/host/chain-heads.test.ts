@@ -27,3 +27,24 @@ t.test('the highest head per terminal; an older or forked report is an anomaly',
     ],
   );
 });
+
+t.test('reset: the operator forgets one terminal\'s heads after a journal replaced on purpose', async (t) => {
+  const db = new Database(':memory:');
+  t.teardown(() => db.close());
+  const book = new ChainHeadBook(db, 'heads');
+  const at = '2025-01-01T00:00:00.000Z';
+  book.report('K1', h(5, 'a'), at);
+  book.report('K1', h(9, 'b'), at);
+  book.report('K2', h(3, 'c'), at);
+  t.match(book.report('K1', h(4, 'd'), at), { anomaly: { kind: 'chain-rolled-back' } }, 'the new journal is below the old head');
+  t.equal(book.reset('K1'), 3, 'the rows forgotten');
+  t.same(book.report('K1', h(5, 'e'), at), { highest: h(5, 'e'), anomaly: null }, 'the new journal starts the record afresh, even at a seq seen before');
+  t.same(
+    book.all().map((r) => [r.terminalId, r.seq]),
+    [
+      ['K1', 5],
+      ['K2', 3],
+    ],
+    'other terminals are untouched',
+  );
+});

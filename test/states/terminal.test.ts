@@ -316,3 +316,56 @@ t.test('healthy optional devices do not make up for a missing service', async (t
   run.actor.send({ type: 'IN_SERVICE', by: 'tms' });
   t.equal(value(run.now()), '"inService"');
 });
+
+t.test('JOURNAL_ROLLBACK: out of service in bootFailed with the reason, from any state, until a new recovery', async (t) => {
+  let rolledBack = false;
+  const run = boot({
+    recover: async () => {
+      if (rolledBack) throw new Error('journal rolled back');
+    },
+  });
+  await run.settled();
+  t.equal(value(run.now()), '"inService"');
+  rolledBack = true;
+  run.actor.send({ type: 'JOURNAL_ROLLBACK', reason: 'journal rolled back: the management server saw event 80' });
+  let snap = run.now();
+  t.equal(value(snap), '{"outOfService":"bootFailed"}');
+  t.equal(snap.context.reason, 'journal rolled back: the management server saw event 80');
+  t.same(offeredServices(snap), [], 'no service is offered');
+
+  // Neither the devices, the link nor an engineer's in-service put it back in service.
+  run.actor.send({ type: 'DEVICE', device: 'validator', health: 'ok' });
+  run.actor.send({ type: 'LINK', up: true });
+  run.actor.send({ type: 'IN_SERVICE', by: 'engineer' });
+  t.equal(value(run.now()), '{"outOfService":"bootFailed"}');
+
+  // A retry recovers again, which checks the journal again: still rolled back, still out.
+  run.actor.send({ type: 'RETRY' });
+  snap = await waitFor(run.actor, (s) => s.matches({ outOfService: 'bootFailed' }) && run.calls.recover === 2, WAIT);
+  t.equal(snap.context.reason, 'recovery failed: journal rolled back');
+
+  // Accepted by an engineer: the next recovery passes and the terminal serves again.
+  rolledBack = false;
+  run.actor.send({ type: 'RETRY' });
+  snap = await waitFor(run.actor, (s) => s.matches('inService'), WAIT);
+  t.equal(snap.context.reason, null);
+});
+
+t.test('JOURNAL_ROLLBACK during an operator out-of-service or while recovering ends in bootFailed too', async (t) => {
+  let release!: () => void;
+  const run = boot({ recover: () => new Promise<void>((r) => (release = r)) });
+  t.equal(value(run.now()), '"recovering"');
+  run.actor.send({ type: 'JOURNAL_ROLLBACK', reason: 'journal forked' });
+  t.equal(value(run.now()), '{"outOfService":"bootFailed"}', 'the recovery under way no longer decides');
+  release();
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(value(run.now()), '{"outOfService":"bootFailed"}');
+  t.equal(run.now().context.reason, 'journal forked');
+
+  const other = boot();
+  await other.settled();
+  other.actor.send({ type: 'OUT_OF_SERVICE', by: 'engineer', reason: 'cash collection' });
+  t.equal(value(other.now()), '{"outOfService":"operator"}');
+  other.actor.send({ type: 'JOURNAL_ROLLBACK', reason: 'journal rolled back' });
+  t.equal(value(other.now()), '{"outOfService":"bootFailed"}');
+});
