@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (or updates) the kiosk as a systemd service on a Debian board. Run as root from a built
-# checkout (`npm ci && npm run build && npm prune --omit=dev`, see the README):
+# checkout (`npm ci && npm run build && npm prune --omit=dev`, see docs/install.md):
 #
 #   sudo bash systemd/install.sh                  install, enable and start kiosk.service
 #   sudo bash systemd/install.sh --console ttyS0  also enable the engineers' console on /dev/ttyS0
@@ -81,7 +81,7 @@ if [ "$dry" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
   fail "run as root (or with --dry-run to see the steps)"
 fi
 node_bin=$(command -v node || true)
-[ -n "$node_bin" ] || fail "node is not installed: install Node.js 20 first (see the README)"
+[ -n "$node_bin" ] || fail "node is not installed: install Node.js 20 first (see docs/install.md)"
 node_major=$("$node_bin" -p 'process.versions.node.split(".")[0]')
 [ "$node_major" = 20 ] || fail "node $("$node_bin" -v) found at $node_bin; the kiosk needs Node.js 20"
 [ -f "$src/dist/src/cli.js" ] || fail "$src/dist is missing: run 'npm ci && npm run build && npm prune --omit=dev' first"
@@ -125,7 +125,7 @@ fi
 
 step "copy the application to $app"
 app_changed=0
-parts=(dist node_modules package.json package-lock.json README.md systemd)
+parts=(dist node_modules package.json package-lock.json README.md LICENSE docs systemd)
 installed_copy_matches() {
   [ -d "$app" ] || return 1
   local p
