@@ -327,6 +327,22 @@ export class SimStack {
     writeFileSync(this.configPath, JSON.stringify(config, null, 2) + '\n');
   }
 
+  /**
+   * Starts the runtime of a configuration with an `api` section and gives the customer screen's
+   * URL, once the screen listens.
+   */
+  async startRuntimeWithScreen(env: Record<string, string> = {}): Promise<string> {
+    let url = '';
+    const listening = this.waitForLog((e) => {
+      if (e.msg !== 'screen listening') return false;
+      url = String(e.url);
+      return true;
+    }, 30_000);
+    await this.startRuntime(env);
+    await listening;
+    return url;
+  }
+
   /** Starts the runtime process; resolves once it accepts control requests. */
   async startRuntime(env: Record<string, string> = {}): Promise<void> {
     if (this.runtime) throw new Error('the runtime is already running');

@@ -100,19 +100,6 @@ async function heartbeats(what: string): Promise<void> {
   await until(what, () => (count() >= from + 2 ? true : undefined));
 }
 
-/** Starts the runtime and gives the screen's URL. */
-async function startWithScreen(): Promise<string> {
-  let url = '';
-  const listening = stack.waitForLog((e) => {
-    if (e.msg !== 'screen listening') return false;
-    url = String(e.url);
-    return true;
-  }, 30_000);
-  await stack.startRuntime();
-  await listening;
-  return url;
-}
-
 const intent = (screen: string, body: unknown) =>
   fetch(new URL('api/intent', screen), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -121,7 +108,7 @@ t.test('the rollback is remembered: after a restart the kiosk refuses customers 
   stack.host.setMode('down');
   stack.host.management!.setMode('refuse');
   const alarmAgain = stack.waitForLog((e) => e.msg === 'the journal is not the one the servers saw: out of service', 30_000);
-  const screen = await startWithScreen();
+  const screen = await stack.startRuntimeWithScreen();
   const seen = new Set<string>();
   const st = await until('the boot to end', async () => {
     const s = await status();
@@ -175,7 +162,7 @@ t.test('the rollback is remembered: after a restart the kiosk refuses customers 
 
   // And after a restart it serves from the start.
   await stack.killRuntime('SIGTERM');
-  await startWithScreen();
+  await stack.startRuntimeWithScreen();
   await until('in service after a restart', async () => ((await status()).terminal.state === 'inService' ? true : undefined));
   await stack.killRuntime('SIGTERM');
 });

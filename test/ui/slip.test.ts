@@ -30,14 +30,7 @@ t.teardown(async () => {
 });
 
 await stack.start();
-let screenUrl = '';
-const listening = stack.waitForLog((e) => {
-  if (e.msg !== 'screen listening') return false;
-  screenUrl = String(e.url);
-  return true;
-}, 30_000);
-await stack.startRuntime();
-await listening;
+const screenUrl = await stack.startRuntimeWithScreen();
 const page = await firstPage(await openBrowser(t));
 await page.goto(screenUrl);
 
