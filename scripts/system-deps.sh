@@ -2,6 +2,8 @@
 # Debian packages the kiosk's simulators and tests need. Installs only what is missing.
 #   socat: pseudo-terminal pairs that stand in for serial cables between the kiosk and the emulators.
 #   systemd: systemd-notify (readiness and watchdog) and systemd-analyze (unit checks in the tests).
+#   mosquitto: the MQTT broker of the management link (`kiosk-sim start --mqtt`, the fleet tests),
+#              with mosquitto-clients for the broker's own throughput baseline in the benchmarks.
 # With the argument `tests` (npm test, .ci/run), also what only the tests need, so `npm start`
 # never downloads a browser:
 #   chromium: the browser tests of the customer's screen (driven by playwright-core).
@@ -14,6 +16,8 @@ set -euo pipefail
 missing=()
 command -v socat >/dev/null 2>&1 || missing+=(socat)
 command -v systemd-notify >/dev/null 2>&1 || missing+=(systemd)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 if [ "${1:-}" = tests ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   dpkg -s fonts-wqy-zenhei >/dev/null 2>&1 || missing+=(fonts-wqy-zenhei)
