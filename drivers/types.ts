@@ -12,11 +12,12 @@
  * - Drivers never decide about money. They ask through hooks and report through events.
  */
 import type { EventEmitter } from 'node:events';
+import type { CodeScanner } from './scanner/contract.js';
 
 /** How a driver logs: a plain callback, so drivers do not depend on the service's logging library. */
 export type DriverLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
 
-export type DeviceKind = 'bill-validator' | 'coin-acceptor' | 'coin-hopper' | 'card-reader' | 'payment-terminal' | 'printer';
+export type DeviceKind = 'bill-validator' | 'coin-acceptor' | 'coin-hopper' | 'card-reader' | 'payment-terminal' | 'printer' | 'code-scanner';
 
 /** ok: usable. degraded: usable with limits. fault: present but unusable. offline: not answering. */
 export type Health = 'ok' | 'degraded' | 'fault' | 'offline';
@@ -411,4 +412,4 @@ export interface Printer extends Device {
   print(receipt: Receipt): Promise<void>;
 }
 
-export type AnyDevice = BillValidator | CoinAcceptor | CoinHopper | CardReader | PaymentTerminal | Printer;
+export type AnyDevice = BillValidator | CoinAcceptor | CoinHopper | CardReader | PaymentTerminal | Printer | CodeScanner;

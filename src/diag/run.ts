@@ -265,6 +265,7 @@ const SINGLE_NAMES: Record<DeviceKind, string> = {
   printer: 'printer',
   'card-reader': 'card-reader',
   'payment-terminal': 'payment-terminal',
+  'code-scanner': 'scanner',
 };
 
 function withCategory(o: CheckOptions, kind: DeviceKind, model: string): CheckOptions {
