@@ -73,8 +73,12 @@ export abstract class ScannerBase extends PolledDevice<CodeScannerEvents> implem
       } else {
         this.badScan('too-long', `${entry.length} characters and no end of code`);
       }
+      this.afterEntry();
     }, this.partialTimeoutMs);
   }
+
+  /** After each code, bad scan or cut-short read: a scanner that stops after a read is started again here. */
+  protected afterEntry(): void {}
 
   protected clearPartial(): void {
     if (this.partialTimer) clearTimeout(this.partialTimer);

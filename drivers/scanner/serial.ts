@@ -93,6 +93,12 @@ export class SerialScanner extends ScannerBase {
     await this.transport.close();
   }
 
+  /** In serial-trigger mode the scanner stopped after this read: start it again while a code is wanted. */
+  protected override afterEntry(): void {
+    if (!this.enabled || !this.ready) return;
+    this.command(TRIGGER_ON, 'start reading').catch((err: Error) => this.log('warn', `${this.label}: re-trigger failed`, { error: err.message }));
+  }
+
   private drop(): void {
     this.clearPartial();
     this.splitter.reset();
@@ -147,8 +153,7 @@ export class SerialScanner extends ScannerBase {
           continue;
         }
         this.onEntry(event);
-        // In serial-trigger mode the scanner stopped after this read: start it again while a code is wanted.
-        if (this.enabled && this.ready) void this.command(TRIGGER_ON, 'start reading').catch((err: Error) => this.log('warn', `${this.label}: re-trigger failed`, { error: err.message }));
+        this.afterEntry();
       }
       this.watchPartial(this.splitter.pending, () => {
         const entry = this.splitter.flush();
