@@ -1,0 +1,60 @@
+/**
+ * The scanner in the real runtime (dist/, a child process) with its emulator: built from the
+ * generated `scanner` section, opened disabled, its health reported like the card reader's, and a
+ * scanner fault takes neither cash nor card service away. A code shown while no flow wants one is
+ * not reported, and no runtime log line holds it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { SimStack } from '../../hw-sim/stack.js';
+import { walletCode } from '../../hw-sim/wallet-codes.js';
+import { kioskStatus, until } from '../cards/until.js';
+
+type Status = {
+  terminal: { state: string; services: string[]; card: string | null };
+  devices: Record<string, { health: string; code: string }>;
+};
+
+for (const mode of ['serial', 'keyboard'] as const) {
+  t.test(`a ${mode} scanner: opened disabled, its fault is a device fault that leaves cash and card alone`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'scanner-rt-'));
+    const logs: string[] = [];
+    const stack = new SimStack({ dir, fitted: { scanner: mode, cardReader: 'keyboard' }, onRuntimeLog: (e) => logs.push(JSON.stringify(e)) });
+    t.teardown(async () => {
+      await stack.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await stack.start();
+    const heard: string[] = [];
+    if (mode === 'serial') stack.scannerEmulator.on('command', (c) => heard.push(c));
+    await stack.startRuntime();
+    const status = () => kioskStatus<Status>(stack);
+    const s = await until('the scanner ok and the terminal in service', async () => {
+      const s = await status();
+      return s.devices.scanner?.health === 'ok' && s.terminal.state === 'inService' ? s : undefined;
+    });
+    t.equal(s.terminal.card, 'reader');
+    if (mode === 'serial') t.same(heard, ['off'], 'told to stop reading at start-up, and nothing more: disabled by default');
+
+    const code = walletCode('paid');
+    stack.scannerEmulator.show(code, 'paid, wechat');
+    if (mode === 'serial') await stack.waitForDeviceLine('scanner', (l) => / not read: the scanner was not reading$/.test(l), 10_000, { recent: true });
+    else await until('the drop', async () => (logs.some((l) => l.includes('code while not enabled, dropped')) ? true : undefined));
+
+    await stack.unplug('scanner');
+    const down = await until('the scanner offline', async () => {
+      const s = await status();
+      return s.devices.scanner?.health === 'offline' ? s : undefined;
+    });
+    t.equal(down.terminal.state, 'degraded', 'a device not fully well: degraded');
+    t.same([...down.terminal.services].sort(), ['lookup', 'pay', 'topup'], 'every service still offered');
+    t.equal(down.terminal.card, 'reader', 'card payment still offered');
+    await stack.replug('scanner');
+    await until('the scanner back', async () => ((await status()).devices.scanner?.health === 'ok' ? true : undefined), 60_000);
+    await until('in service again', async () => ((await status()).terminal.state === 'inService' ? true : undefined));
+    t.notOk(logs.some((l) => l.includes(code)), 'no runtime log line holds the code');
+    t.ok(logs.some((l) => /"device":"scanner"/.test(l)), 'the scanner logged under its device name');
+  });
+}
