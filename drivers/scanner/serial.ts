@@ -81,9 +81,9 @@ export class SerialScanner extends ScannerBase {
   }
 
   protected async failed(err: unknown): Promise<void> {
+    const gone = err instanceof DeviceGone || !this.transport.isOpen;
     this.drop();
     await this.transport.close();
-    const gone = err instanceof DeviceGone || !this.transport.isOpen;
     this.setStatus({ health: 'offline', code: gone ? 'no-device' : 'no-answer', detail: (err as Error).message });
   }
 
