@@ -144,7 +144,12 @@ export class ScannerEmulator extends EventEmitter<{ report: [string]; command: [
 
   private present(label: string, chunks: Buffer[], goodRead: boolean): void {
     if (this.opts.mode === 'serial' && this.commandHandling !== 'ignore' && !this.reading) {
-      // The customer holds the phone there a while; a trigger in that time reads it.
+      // The customer holds the phone there a while; a trigger in that time reads it. A new code
+      // shown meanwhile takes the place of the one held.
+      if (this.held) {
+        this.notRead++;
+        this.emit('report', `${this.held.label} not read: the scanner was not reading`);
+      }
       this.dropHeld();
       const timer = setTimeout(() => {
         this.held = undefined;
