@@ -51,6 +51,16 @@ export function keyToChar(usage: number, shift: boolean): number | undefined {
   return p ? p[shift ? 1 : 0].charCodeAt(0) : UNKNOWN_KEY;
 }
 
+/**
+ * A zero-filled buffer whose bytes stay where they are: V8 keeps typed arrays of up to 64 bytes
+ * inside its heap and its garbage collector moves them, leaving the old copy (with whatever secret
+ * it held at that moment) in freed memory that fill(0) never reaches. An ArrayBuffer's own backing
+ * store is never moved.
+ */
+export function offHeap(size: number): Buffer {
+  return Buffer.from(new ArrayBuffer(size));
+}
+
 export type KeyboardEvent =
   /** The characters typed before Enter. The buffer is a copy the caller owns and must zero. */
   | { kind: 'entry'; bytes: Buffer }
@@ -73,7 +83,7 @@ export class KeyboardDecoder {
 
   /** `maxLength`: the longest entry kept (a card reader's three full tracks are 79 + 40 + 107 characters). */
   constructor(maxLength = 256) {
-    this.buffer = Buffer.alloc(maxLength);
+    this.buffer = offHeap(maxLength);
   }
 
   /** Characters typed since the last Enter. */

@@ -10,6 +10,7 @@
  * ACK and NAK never occur inside a code (codes are printable), so they are told apart from codes
  * only between codes.
  */
+import { offHeap } from '../keyboard/boot-keyboard.js';
 import type { BadScanReason } from './contract.js';
 
 export const SYN = 0x16;
@@ -73,7 +74,7 @@ export class LineSplitter {
   private afterCr = false;
 
   constructor(maxLength = DEFAULT_MAX_LENGTH) {
-    this.buffer = Buffer.alloc(maxLength);
+    this.buffer = offHeap(maxLength);
   }
 
   /** Bytes received since the last terminator. */

@@ -8,6 +8,11 @@
  * UTF-16 of either order), as HID keyboard reports (usage codes 0x1e..0x27 for the digits), and
  * through the decodings a careless write would use: hex, base64, and the decimal array pino writes
  * for a Buffer ([52,49,…]).
+ *
+ * It also looks for wallet payment codes (issue 17), single-use bearer tokens that may be kept only
+ * masked: exactly 18 digits in one run (a leak writes the code as it came, not grouped) starting
+ * like a wallet's code (10–15, 25–30, 62, and the simulator's unknown wallet 99), not touching a
+ * letter or another digit, in all the same forms.
  */
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -16,13 +21,13 @@ import { SERVER_TEST_CARDS, TEST_CARDS, type TestCard } from '../devices/hid-car
 
 export interface Finding {
   file: string;
-  /** 'pan': a full card number; 'over-shown': a masked one showing more than 6 + 4 digits. */
-  what: 'pan' | 'over-shown';
+  /** 'pan': a full card number; 'over-shown': a masked one showing more than 6 + 4 digits; 'wallet-code': a whole payment code. */
+  what: 'pan' | 'over-shown' | 'wallet-code';
   /** How it was written: text, utf16, hid-usage, or a decoding (hex, base64, decimal-array) and then one of those. */
   form: string;
   /** Where in the file (for a decoded form, where the encoded run starts). */
   offset: number;
-  /** The number as first 6 and last 4 digits: the report never repeats the full number. */
+  /** The number as first 6 and last 4 digits (a wallet code: 2 and 4): the report never repeats the full number. */
   shown: string;
   /** The test card it is, when it is one. */
   card?: string;
@@ -109,6 +114,38 @@ function hidProjection(bytes: Uint8Array, align: number): Projection {
   return { symbols: Uint8Array.from(symbols), at: Int32Array.from(at) };
 }
 
+const WALLET_CODE_LENGTH = 18;
+
+/** The first two digits of a wallet's payment code: 10–15 one wallet, 25–30 another, 62 UnionPay; 99 the simulator's unknown wallet. */
+function walletPrefix(a: number, b: number): boolean {
+  const p = a * 10 + b;
+  return (p >= 10 && p <= 15) || (p >= 25 && p <= 30) || p === 62 || p === 99;
+}
+
+/** Runs of exactly 18 digits (skipped symbols aside) with a wallet's prefix, not touching a letter or a mask character. */
+function findWalletCodes(symbols: Uint8Array): { at: number[]; symbols: number[] }[] {
+  const hits: { at: number[]; symbols: number[] }[] = [];
+  let before: number | undefined;
+  let i = 0;
+  while (i < symbols.length) {
+    if (symbols[i]! > 9) {
+      if (symbols[i] !== SKIP) before = symbols[i];
+      i++;
+      continue;
+    }
+    const at: number[] = [];
+    let j = i;
+    for (; j < symbols.length && (symbols[j]! <= 9 || symbols[j] === SKIP); j++) if (symbols[j] !== SKIP) at.push(j);
+    const after = symbols[j];
+    const digits = at.map((k) => symbols[k]!);
+    const touching = (s: number | undefined) => s === LETTER || s === MASK;
+    if (digits.length === WALLET_CODE_LENGTH && walletPrefix(digits[0]!, digits[1]!) && !touching(before) && !touching(after)) hits.push({ at, symbols: digits });
+    before = after;
+    i = j + 1;
+  }
+  return hits;
+}
+
 interface RawHit {
   what: Finding['what'];
   form: string;
@@ -124,6 +161,11 @@ function hitsIn(bytes: Uint8Array, prefix: string, base: number | undefined): Ra
       const second = hit.at.length > 1 ? p.at[hit.at[1]!]! : first + 1;
       const shape = form === 'text' && second - first === 2 && bytes[first + 1] === 0 ? 'utf16' : form;
       out.push({ what: hit.kind, form: prefix ? `${prefix}/${shape}` : shape, offset: base ?? first, digits: hit.symbols });
+    }
+    for (const hit of findWalletCodes(p.symbols)) {
+      const first = p.at[hit.at[0]!]!;
+      const shape = form === 'text' && p.at[hit.at[1]!]! - first === 2 && bytes[first + 1] === 0 ? 'utf16' : form;
+      out.push({ what: 'wallet-code', form: prefix ? `${prefix}/${shape}` : shape, offset: base ?? first, digits: hit.symbols });
     }
   };
   collect(textProjection(bytes), 'text');
@@ -157,7 +199,8 @@ export function scanBytes(data: Uint8Array): Omit<Finding, 'file'>[] {
   const seen = new Set<string>();
   const out: Omit<Finding, 'file'>[] = [];
   for (const h of raw) {
-    const shown = h.digits.map((d, i) => (d === MASK ? '*' : i < 6 || i >= h.digits.length - 4 ? String(d) : '*')).join('');
+    const lead = h.what === 'wallet-code' ? 2 : 6;
+    const shown = h.digits.map((d, i) => (d === MASK ? '*' : i < lead || i >= h.digits.length - 4 ? String(d) : '*')).join('');
     const key = `${h.what} ${h.form} ${h.offset} ${shown}`;
     if (seen.has(key)) continue;
     seen.add(key);

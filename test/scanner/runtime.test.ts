@@ -4,12 +4,14 @@
  * scanner fault takes neither cash nor card service away. A code shown while no flow wants one is
  * not reported, and no runtime log line holds it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { SimStack } from '../../hw-sim/stack.js';
 import { walletCode } from '../../hw-sim/wallet-codes.js';
+import { scanFolder } from '../../hw-sim/runner/pan-scan.js';
+import { memoryNeedles, scanProcessMemory } from '../../hw-sim/runner/memory-scan.js';
 import { kioskStatus, until } from '../cards/until.js';
 
 type Status = {
@@ -43,6 +45,16 @@ for (const mode of ['serial', 'keyboard'] as const) {
     if (mode === 'serial') await stack.waitForDeviceLine('scanner', (l) => / not read: the scanner was not reading$/.test(l), 10_000, { recent: true });
     else await until('the drop', async () => (logs.some((l) => l.includes('code while not enabled, dropped')) ? true : undefined));
 
+    if (mode === 'keyboard') {
+      // Keyboard mode: the codes reached the driver, which dropped them; their bytes must be gone from the process.
+      const more = [walletCode('paid', 'alipay'), walletCode('no-answer', 'unionpay')];
+      for (const c of more) stack.scannerEmulator.show(c, 'while disabled');
+      await until('three drops', async () => (logs.filter((l) => l.includes('code while not enabled, dropped')).length === 3 ? true : undefined));
+      const scan = scanProcessMemory(stack.runtimePid!, [code, ...more].flatMap((c, i) => memoryNeedles(`code ${i}`, c)));
+      t.ok(scan.bytesRead > 10_000_000, `read ${scan.bytesRead} bytes of the runtime's memory`);
+      t.same(scan.findings, [], "no dropped code anywhere in the runtime's memory");
+    }
+
     await stack.unplug('scanner');
     const down = await until('the scanner offline', async () => {
       const s = await status();
@@ -55,6 +67,11 @@ for (const mode of ['serial', 'keyboard'] as const) {
     await until('the scanner back', async () => ((await status()).devices.scanner?.health === 'ok' ? true : undefined), 60_000);
     await until('in service again', async () => ((await status()).terminal.state === 'inService' ? true : undefined));
     t.notOk(logs.some((l) => l.includes(code)), 'no runtime log line holds the code');
+    // The card-data scan, which knows the payment code's shape, over everything the kiosk left: journal, log.
+    writeFileSync(join(dir, 'runtime.log'), logs.join('\n'));
+    const scan = scanFolder(dir);
+    t.ok(scan.files.includes('journal.db') && scan.files.includes('runtime.log'), 'the journal and the log scanned');
+    t.same(scan.findings, [], 'no card number and no wallet code in any file');
     t.ok(logs.some((l) => /"device":"scanner"/.test(l)), 'the scanner logged under its device name');
   });
 }
