@@ -55,6 +55,10 @@ for (const mode of ['serial', 'keyboard'] as const) {
       t.same(scan.findings, [], "no dropped code anywhere in the runtime's memory");
     }
 
+    const tested = await stack.control({ cmd: 'device-test', device: 'scanner' });
+    t.match(tested, { ok: true, identity: { kind: 'code-scanner', model: mode === 'serial' ? 'serial' : 'hid-keyboard' }, statusCycle: 'reading turned on and off' }, 'the service tests it (kiosk diag while it runs)');
+    if (mode === 'serial') t.same(heard.slice(-2), ['on', 'off'], 'and leaves it not reading');
+
     await stack.unplug('scanner');
     const down = await until('the scanner offline', async () => {
       const s = await status();
