@@ -73,23 +73,21 @@ export function serialGarbage(): Buffer {
 
 export type TriggerCommand = 'on' | 'off';
 
-/** Finds SYN T CR and SYN U CR in what the host sends; anything else is skipped. */
+/** Finds SYN T CR and SYN U CR in what the host sends, over a sliding window of its last three bytes. */
 export class CommandReader {
-  private held: number[] = [];
+  private window: number[] = [];
 
   push(chunk: Uint8Array): TriggerCommand[] {
     const found: TriggerCommand[] = [];
     for (const b of chunk) {
-      this.held.push(b);
-      if (this.held[0] !== SYN) {
-        this.held = [];
-        continue;
-      }
-      if (this.held.length < 3) continue;
-      const [, letter, end] = this.held;
-      if (end === CR && letter === 0x54) found.push('on');
-      else if (end === CR && letter === 0x55) found.push('off');
-      this.held = b === SYN ? [SYN] : [];
+      this.window.push(b);
+      if (this.window.length > 3) this.window.shift();
+      const [syn, letter, end] = this.window;
+      if (syn !== SYN || end !== CR) continue;
+      if (letter === 0x54) found.push('on');
+      else if (letter === 0x55) found.push('off');
+      else continue;
+      this.window = [];
     }
     return found;
   }
