@@ -77,6 +77,11 @@ export class SerialScanner extends ScannerBase {
       return;
     }
     if (this.gone || !this.transport.isOpen) throw new DeviceGone('the scanner went away');
+    // A scanner that stopped answering is asked again for what the kiosk wants now, so its health
+    // comes back by itself once it answers (nothing else would send it a command while no code is wanted).
+    if (this.current.health === 'fault') {
+      await this.command(this.enabled ? TRIGGER_ON : TRIGGER_OFF, this.enabled ? 'start reading' : 'stop reading').catch(() => undefined);
+    }
     await this.sleep(this.checkIntervalMs);
   }
 

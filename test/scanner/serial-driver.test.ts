@@ -150,7 +150,11 @@ t.test('a scanner set to answer that does not: enable() rejects and the scanner 
   await until(() => r.printed.some((l) => l === 'commands: silent'), 'the emulator changed');
   await t.rejects(r.scanner.enable(), /no answer to "start reading" within 300 ms/);
   t.equal(r.scanner.status().health, 'fault');
+  r.type('commands answer');
+  await until(() => r.scanner.status().health === 'ok', 'ok again once it answers, with no enable or disable meanwhile');
+  t.equal(r.heard.at(-1), 'on', 'asked again for what the kiosk wants: reading');
   await r.scanner.disable();
+  t.equal(r.scanner.status().health, 'ok');
   t.equal(r.seen.bad.length, 0);
 });
 
