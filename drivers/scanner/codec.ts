@@ -7,8 +7,9 @@
  * scanner in serial-trigger mode reads only between the two, so a code shown while the kiosk does
  * not want one is not even decoded; the driver still gates what arrives. Some scanners answer each
  * command with ACK (06) or NAK (15), others answer nothing: the driver is told which (`ack`).
- * ACK and NAK never occur inside a code (codes are printable), so they are told apart from codes
- * only between codes.
+ * ACK and NAK never occur inside a good code (codes are printable): they are answers between codes,
+ * and also in the middle of a read cut short when the driver is waiting for an answer (the scanner
+ * answers a command sent just after it stopped sending).
  */
 import { offHeap } from '../keyboard/boot-keyboard.js';
 import type { BadScanReason } from './contract.js';
@@ -73,7 +74,11 @@ export class LineSplitter {
   private overflowed = 0;
   private afterCr = false;
 
-  constructor(maxLength = DEFAULT_MAX_LENGTH) {
+  /** `awaitingAnswer`: whether a command waits for its answer now (then ACK and NAK are answers anywhere). */
+  constructor(
+    maxLength = DEFAULT_MAX_LENGTH,
+    private readonly awaitingAnswer: () => boolean = () => false,
+  ) {
     this.buffer = offHeap(maxLength);
   }
 
@@ -93,7 +98,7 @@ export class LineSplitter {
         if (this.pending > 0) events.push(this.finish());
         continue;
       }
-      if ((b === ACK || b === NAK) && this.pending === 0) {
+      if ((b === ACK || b === NAK) && (this.pending === 0 || this.awaitingAnswer())) {
         events.push({ kind: 'answer', ack: b === ACK });
         continue;
       }

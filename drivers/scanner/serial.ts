@@ -31,14 +31,14 @@ export class SerialScanner extends ScannerBase {
   private gone = false;
   /** Commands go one at a time: an answer belongs to the one in flight. */
   private queue: Promise<unknown> = Promise.resolve();
-  private answer: ((ack: boolean) => void) | undefined;
+  private answer: ((ack: boolean | undefined) => void) | undefined;
 
   constructor(opts: SerialScannerOptions) {
     super({ ...opts, label: 'scanner serial', link: opts.transport });
     this.transport = opts.transport;
     this.ack = opts.ack ?? false;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 500;
-    this.splitter = new LineSplitter(this.maxLength);
+    this.splitter = new LineSplitter(this.maxLength, () => this.answer !== undefined);
     this.transport.on('data', (chunk) => this.onData(chunk));
     this.transport.on('close', () => {
       if (this.closed) return;
@@ -94,7 +94,7 @@ export class SerialScanner extends ScannerBase {
 
   protected async release(): Promise<void> {
     this.drop();
-    this.answer?.(false);
+    this.answer?.(undefined);
     await this.transport.close();
   }
 
@@ -115,8 +115,10 @@ export class SerialScanner extends ScannerBase {
       const answered = this.ack ? this.nextAnswer() : undefined;
       await this.transport.write(Uint8Array.from(bytes));
       const where = this.transport.description;
+      // One steady detail while all is well: every command would otherwise be a new status (and a journal row).
+      const ready = { health: 'ok', code: 'ok', detail: `ready on ${where} (${this.ack ? 'answers each command with ACK' : 'does not acknowledge commands'})` } as const;
       if (!answered) {
-        this.setStatus({ health: 'ok', code: 'ok', detail: `${what}: sent on ${where} (the scanner does not acknowledge)` });
+        this.setStatus(ready);
         return;
       }
       const ack = await answered;
@@ -128,7 +130,7 @@ export class SerialScanner extends ScannerBase {
         this.setStatus({ health: 'fault', code: 'refused', detail: `the scanner refused "${what}" (NAK) on ${where}` });
         throw new Error(`${this.label}: the scanner refused "${what}" (NAK)`);
       }
-      this.setStatus({ health: 'ok', code: 'ok', detail: `${what}: acknowledged on ${where}` });
+      this.setStatus(ready);
     };
     const done = this.queue.then(run, run);
     this.queue = done.catch(() => undefined);

@@ -46,7 +46,7 @@ for (const mode of ['serial', 'keyboard'] as const) {
     const kind = mode === 'serial' ? 'scanner-serial' : 'scanner-hid';
     const bare = await diag({ kind, port });
     t.ok(bare.ok, bare.ok ? 'passes' : bare.text);
-    t.match(step(bare.reports[0], 'enable / disable')?.detail, mode === 'serial' ? /acknowledged/ : /reads turned on, then off/);
+    t.match(step(bare.reports[0], 'enable / disable')?.detail, mode === 'serial' ? /answers each command with ACK/ : /reads turned on, then off/);
 
     const code = walletCode('paid', 'alipay');
     const scanning = diag({ kind, port, scan: true });

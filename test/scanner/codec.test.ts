@@ -26,8 +26,13 @@ t.test('a code ends with CR, CR LF or LF; answers are seen only between codes', 
   const split = [...s.push(ascii('13')), ...s.push(ascii('0012')), ...s.push(ascii('34\r'))];
   t.same(split.map(text), ['13001234'], 'a code split over chunks');
   const inside = s.push(Buffer.from([0x31, ACK, 0x32, 0x0d]));
-  t.equal(inside.length, 1, 'an ACK inside a code is part of it (and makes it a bad character later)');
+  t.equal(inside.length, 1, 'an ACK inside a code nobody waits an answer for is part of it (and makes it a bad character later)');
   t.same(inside[0]?.kind === 'entry' ? [...inside[0].bytes] : inside, [0x31, ACK, 0x32]);
+  let waiting = true;
+  const w = new LineSplitter(64, () => waiting);
+  t.same(w.push(Buffer.from([0x31, 0x32, ACK])), [{ kind: 'answer', ack: true }], 'while an answer is awaited, an ACK after a read cut short is the answer');
+  waiting = false;
+  t.same(w.push(Buffer.from([0x33, 0x0d])).map(text), ['123'], 'and not part of the code');
 });
 
 t.test('more than the buffer holds is an overflow; flush ends a code with no terminator; reset drops it', async (t) => {
