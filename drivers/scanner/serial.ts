@@ -16,7 +16,7 @@ export interface SerialScannerOptions extends ScannerBaseOptions {
   transport: Transport;
   /** The scanner answers each command with ACK (06) or NAK (15). Default false. */
   ack?: boolean;
-  /** How long an answer may take, with `ack`. Default 500 ms. */
+  /** How long an answer may take, with `ack`; also how long the line may take to accept a command. Default 1000 ms. */
   ackTimeoutMs?: number;
 }
 
@@ -37,7 +37,7 @@ export class SerialScanner extends ScannerBase {
     super({ ...opts, label: 'scanner serial', link: opts.transport });
     this.transport = opts.transport;
     this.ack = opts.ack ?? false;
-    this.ackTimeoutMs = opts.ackTimeoutMs ?? 500;
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? 1000;
     this.splitter = new LineSplitter(this.maxLength, () => this.answer !== undefined);
     this.transport.on('data', (chunk) => this.onData(chunk));
     this.transport.on('close', () => {
@@ -113,8 +113,20 @@ export class SerialScanner extends ScannerBase {
   private command(bytes: readonly number[], what: string): Promise<void> {
     const run = async (): Promise<void> => {
       const answered = this.ack ? this.nextAnswer() : undefined;
-      await this.transport.write(Uint8Array.from(bytes));
       const where = this.transport.description;
+      // A line that went away may never call back: a command waits for it no longer than for an answer.
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${this.label}: the line did not take "${what}" within ${this.ackTimeoutMs} ms`)), this.ackTimeoutMs);
+      });
+      try {
+        await Promise.race([this.transport.write(Uint8Array.from(bytes)), stuck]);
+      } catch (err) {
+        this.answer?.(undefined);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
       // One steady detail while all is well: every command would otherwise be a new status (and a journal row).
       const ready = { health: 'ok', code: 'ok', detail: `ready on ${where} (${this.ack ? 'answers each command with ACK' : 'does not acknowledge commands'})` } as const;
       if (!answered) {

@@ -206,3 +206,26 @@ t.test('an ACK that comes right after a read cut short answers the command, and 
   t.match(seen.bad[0], { reason: 'partial', detail: /^9 characters/ }, 'the ACK is not part of the cut read');
   t.equal(scanner.status().health, 'ok');
 });
+
+t.test('a line that stops taking bytes does not hold the driver: pulled while the scanner was a fault, it goes offline', async (t) => {
+  const [host, device] = memoryPair('scanner');
+  await device.open();
+  let hung = false;
+  const write = host.write.bind(host);
+  // After the pull, a write on this line never completes, as serialport's may not on a vanished port.
+  host.write = (bytes) => (hung ? new Promise<void>(() => undefined) : write(bytes));
+  let answers = 1;
+  device.on('data', () => {
+    if (answers-- > 0) void device.write(Uint8Array.of(0x06));
+  });
+  const scanner = new SerialScanner({ model: 'serial', transport: host, ack: true, ackTimeoutMs: 100, checkIntervalMs: 20, reconnect: { initialMs: 20, maxMs: 50 } });
+  t.teardown(() => scanner.close());
+  await scanner.open();
+  await t.rejects(scanner.enable(), /no answer/, 'the scanner stops answering');
+  t.equal(scanner.status().health, 'fault', 'a fault, which the loop asks about again');
+  hung = true;
+  await new Promise((r) => setTimeout(r, 150));
+  await host.close();
+  await until(() => scanner.status().health === 'offline', 'offline after the pull', 5_000);
+  t.equal(scanner.status().code, 'no-device');
+});
