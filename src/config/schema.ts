@@ -176,7 +176,8 @@ export const configSchema = z
         maxLength: z.number().int().min(8).max(512).default(64),
         /** A code whose end (Enter, CR) does not come within this quiet time is a bad scan. */
         partialTimeoutMs: z.number().int().min(20).max(5000).default(300),
-        ...SCANNERS[1].options.shape,
+        // The serial model's own keys (all optional); the refinement below refuses them on any other model.
+        ...SCANNERS.find((d) => d.model === 'serial')!.options.shape,
       })
       .strict()
       .refine((s) => s.model === 'serial' || (s.baudRate === undefined && s.ack === undefined), {
