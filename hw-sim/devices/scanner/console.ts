@@ -39,7 +39,7 @@ const HELP = [
 ];
 
 /** A fresh code of `behaviour[/wallet]`, with what the lines say about it. */
-export function codeFor(arg: string | undefined, wallet?: TestWallet): { code: string; what: string } {
+function codeFor(arg: string | undefined, wallet?: TestWallet): { code: string; what: string } {
   const [b = 'paid', w = wallet ?? 'wechat'] = (arg ?? '').split('/').map((s) => s || undefined);
   if (!(behaviours as string[]).includes(b)) throw new Error(`unknown behaviour '${b}' (known: ${behaviours.join(', ')})`);
   if (!Object.hasOwn(TEST_WALLETS, w)) throw new Error(`unknown wallet '${w}' (known: ${Object.keys(TEST_WALLETS).join(', ')})`);

@@ -32,7 +32,7 @@ export interface ScannerEmulatorOptions {
 }
 
 /** What the emulator's lines show of a code: the first 2 and the last 4 characters at most. */
-export function shownCode(code: string): string {
+function shownCode(code: string): string {
   if (code.length < 8) return '*'.repeat(code.length);
   return code.slice(0, 2) + '*'.repeat(code.length - 6) + code.slice(-4);
 }
@@ -63,10 +63,6 @@ export class ScannerEmulator extends EventEmitter<{ report: [string]; command: [
     if (opts.mode === 'serial' && !opts.port) throw new Error('a serial scanner needs a port');
     this.commandHandling = opts.commands ?? 'answer';
     this.reading = opts.mode === 'keyboard';
-  }
-
-  get mode(): ScannerMode {
-    return this.opts.mode;
   }
 
   async start(): Promise<void> {

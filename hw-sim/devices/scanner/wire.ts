@@ -3,7 +3,7 @@
  * tables, independently of drivers/scanner so that a mistake on one side cannot hide in the other:
  * keyboard mode types each character as a boot-keyboard report (key down, all keys up) and ends
  * with Enter; serial mode sends the characters and CR LF, and hears the serial trigger commands
- * SYN T CR (start reading) and SYN U CR (stop reading), which it may answer with ACK or NAK.
+ * SYN T CR (start reading) and SYN U CR (stop reading), which it may answer with ACK.
  */
 import { randomInt } from 'node:crypto';
 
@@ -11,7 +11,6 @@ const SYN = 0x16;
 const CR = 0x0d;
 const LF = 0x0a;
 export const ACK_BYTE = 0x06;
-export const NAK_BYTE = 0x15;
 
 const SHIFT = 0x02;
 const ENTER = 0x28;
