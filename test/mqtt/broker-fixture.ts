@@ -3,10 +3,12 @@
  * a second kiosk's and the central consumer's), the broker on a free port, stopped at teardown.
  */
 import { readFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Test } from 'tap';
 import { DEFAULT_CENTRAL_USER, Mosquitto } from '../../hw-sim/broker/mosquitto.js';
+import { startManagementConsumer, type ManagementConsumerOptions, type RunningConsumer } from '../../hw-sim/host/management-mqtt.js';
 import { createDevPki, issueClientCert, type ClientCertFiles, type DevPkiFiles } from '../../hw-sim/pki/dev-pki.js';
 
 export interface BrokerWorld {
@@ -66,3 +68,45 @@ export async function brokerWorld(t: Test, terminalId = KIOSK_A): Promise<Broker
 }
 
 export { DEFAULT_CENTRAL_USER };
+
+/** The central consumer instance `instance` on this broker, sharing `dbPath`; closed at teardown. */
+export async function consumer(t: Test, w: BrokerWorld, instance: string, over: Partial<ManagementConsumerOptions> = {}): Promise<RunningConsumer> {
+  const c = await w.cert(DEFAULT_CENTRAL_USER);
+  const running = await startManagementConsumer({
+    url: w.broker.url,
+    dbPath: join(w.dir, 'host.db'),
+    tls: { ca: readFileSync(w.pki.ca), cert: readFileSync(c.cert), key: readFileSync(c.key) },
+    instance,
+    ...over,
+  });
+  t.teardown(() => running.close());
+  return running;
+}
+
+/**
+ * A TCP relay in front of the broker: `cut()` destroys every connection through it without a
+ * word, as a pulled cable or a killed process does; the broker sees no DISCONNECT.
+ */
+export async function relay(t: Test, port: number): Promise<{ port: number; cut(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((inbound) => {
+    const outbound = createConnection({ port, host: '127.0.0.1' });
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    cut() {
+      for (const s of sockets) s.resetAndDestroy();
+    },
+  };
+}

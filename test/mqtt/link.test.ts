@@ -1,0 +1,167 @@
+/**
+ * The management link on MQTT against a real Mosquitto and the reference consumer: alarms and
+ * command acknowledgements delivered once by id through a broker restart and a consumer kill, a
+ * command to an offline kiosk run once when it comes back, the retained state and the last will.
+ */
+import type { Logger } from 'pino';
+import t, { type Test } from 'tap';
+import type { ConfigInput } from '../../src/config/schema.js';
+import type { DevPkiFiles } from '../../hw-sim/pki/dev-pki.js';
+import { configInput, kioskSide, LogCapture, TERMINAL, until, type KioskSide } from '../management/fixture.js';
+import { DEFAULT_CENTRAL_USER, brokerWorld, consumer, relay, type BrokerWorld } from './broker-fixture.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function mqttConfig(dir: string, files: DevPkiFiles, port: number): ConfigInput {
+  return configInput(dir, files, port, {
+    management: {
+      transport: 'mqtt',
+      host: '127.0.0.1',
+      serverName: 'localhost',
+      port,
+      heartbeatMs: 200,
+      countersMs: 3_600_000,
+      timeoutMs: 1500,
+      mqtt: { reconnectMs: 200 },
+    },
+  } as Partial<ConfigInput>);
+}
+
+function mqttKiosk(t: Test, w: BrokerWorld, log: Logger, port = w.broker.port): KioskSide {
+  return kioskSide(t, w.dir, mqttConfig(w.dir, w.pki, port), log);
+}
+
+/** Every alarm message the kiosk journalled, by id. */
+function journalledAlarmIds(k: KioskSide): string[] {
+  return k.journal.management.undeliveredAlarms(10_000).map((a) => a.id);
+}
+
+t.test('alarms and command acknowledgements are delivered once by id through a broker restart', async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1', { resendMs: 300 });
+  const k = mqttKiosk(t, w, new LogCapture().logger());
+  k.link.start();
+
+  k.alarms.raise({ kind: 'device-fault', source: 'printer', severity: 'warning', detail: 'paper out' });
+  await until('the first alarm stored', () => central.records().alarms.length === 1);
+  await until('the link up', () => k.link.linkUp === true);
+
+  await w.broker.stop();
+  // Raised and cleared while the broker is away: they wait in the journal.
+  k.alarms.clear('device-fault', 'printer');
+  k.alarms.raise({ kind: 'stacker-removed', source: 'validator', severity: 'critical', detail: 'cash box out' });
+  const waiting = journalledAlarmIds(k);
+  t.equal(waiting.length, 2, 'two alarm messages wait in the journal');
+  const cmd = central.queueCommand({ terminalId: TERMINAL, type: 'out-of-service', args: { reason: 'collection' }, by: 'ops' });
+  await until('the link seen down', () => k.link.linkUp === false);
+
+  await w.broker.restart();
+  await until('every alarm stored', () => central.records().alarms.length === 3, 30_000);
+  await until('the command acknowledged', () => central.records().commands.find((c) => c.id === cmd.id && c.ackedAt !== null), 30_000);
+  await until('nothing left in the journal', () => journalledAlarmIds(k).length === 0 && k.journal.management.unacknowledgedCommands(10).length === 0);
+
+  const alarms = central.records().alarms;
+  t.same(
+    alarms.map((a) => [a.action, a.kind]),
+    [
+      ['raise', 'device-fault'],
+      ['clear', 'device-fault'],
+      ['raise', 'stacker-removed'],
+    ],
+    'each alarm message stored once, in order',
+  );
+  t.same(alarms.slice(1).map((a) => a.id), waiting, 'the ones journalled during the outage, by their ids');
+  t.equal(k.terminal.requests.filter((r) => r.cmd === 'out-of-service').length, 1, 'the command ran once');
+  const acked = central.records().commands.find((c) => c.id === cmd.id)!;
+  t.equal(acked.ok, true);
+  t.ok(acked.acks >= 1, 'acknowledged; a resend would only count');
+});
+
+t.test('two consumers split the messages; one killed loses nothing', async (t) => {
+  const w = await brokerWorld(t);
+  const one = await consumer(t, w, '1');
+  const two = await consumer(t, w, '2');
+  const k = mqttKiosk(t, w, new LogCapture().logger());
+  k.link.start();
+  await until('heartbeats at both consumers', () => (one.counts.received.heartbeat ?? 0) > 0 && (two.counts.received.heartbeat ?? 0) > 0);
+
+  const raise = (i: number) => k.alarms.raise({ kind: `probe-${i}`, source: 'test', severity: 'warning', detail: `alarm ${i}` });
+  for (let i = 0; i < 10; i++) {
+    raise(i);
+    await sleep(30);
+  }
+  await one.kill();
+  for (let i = 10; i < 30; i++) {
+    raise(i);
+    await sleep(30);
+  }
+  const all = () => two.records().alarms.filter((a) => a.kind.startsWith('probe-'));
+  await until('all 30 alarms stored', () => all().length === 30, 30_000);
+  await until('the journal has none undelivered', () => journalledAlarmIds(k).length === 0);
+  t.same(new Set(all().map((a) => a.kind)).size, 30, 'each alarm once, none lost');
+
+  // The killed instance comes back with its session: whatever the broker kept for it is a duplicate.
+  const back = await consumer(t, w, '1');
+  await sleep(500);
+  t.equal(back.records().alarms.filter((a) => a.kind.startsWith('probe-')).length, 30, 'still one row per alarm');
+});
+
+t.test('a command to an offline kiosk waits in its session and runs once when it comes back', async (t) => {
+  const w = await brokerWorld(t);
+  // No resend at heartbeats within this test: the command can only come from the broker's session.
+  const central = await consumer(t, w, '1', { resendMs: 3_600_000 });
+  const log = new LogCapture();
+  const first = mqttKiosk(t, w, log.logger());
+  first.link.start();
+  await until('the kiosk seen', () => central.records().heartbeats.length > 0);
+  await first.close();
+
+  const cmd = central.queueCommand({ terminalId: TERMINAL, type: 'in-service', by: 'ops-night' });
+  await sleep(300);
+  t.equal(central.records().commands[0]!.ackedAt, null, 'nobody to run it yet');
+
+  const again = mqttKiosk(t, w, log.logger());
+  again.link.start();
+  const acked = await until('the acknowledgement', () => central.records().commands.find((c) => c.id === cmd.id && c.ackedAt !== null), 30_000);
+  t.equal(acked.ok, true);
+  t.same(again.terminal.requests, [{ cmd: 'in-service', by: 'management:ops-night' }], 'run once, from the session the broker kept');
+  t.equal(acked.sent, 1, 'published once by the central side');
+
+  // The same command delivered again (a central instance publishing it twice): acknowledged again from the record, not run again.
+  const raw = await w.client(DEFAULT_CENTRAL_USER);
+  await raw.publishAsync(`kiosk/${TERMINAL}/cmd`, JSON.stringify({ id: cmd.id, type: 'in-service', args: {}, by: 'ops-night' }), { qos: 1 });
+  await until('an acknowledgement again', () => central.records().commands.find((c) => c.id === cmd.id)!.acks >= 2, 30_000);
+  t.equal(again.terminal.requests.length, 1, 'still run only once');
+});
+
+t.test('the retained state says online, and the last will offline when the connection is cut', async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1');
+  const cable = await relay(t, w.broker.port);
+  const k = mqttKiosk(t, w, new LogCapture().logger(), cable.port);
+  k.link.start();
+  await until('the kiosk seen', () => central.records().heartbeats.length > 0);
+
+  const seen: Record<string, unknown>[] = [];
+  await w.client(DEFAULT_CENTRAL_USER, {}, (_topic, payload) => seen.push(JSON.parse(payload.toString()) as Record<string, unknown>)).then((c) =>
+    c.subscribeAsync(`kiosk/${TERMINAL}/state`, { qos: 1 }),
+  );
+  await until('the retained state', () => seen.length > 0);
+  t.match(seen[0], { online: true, state: 'inService' }, 'a late subscriber gets the retained state at once');
+
+  cable.cut();
+  await until('the last will', () => seen.some((s) => s.online === false));
+  t.same(seen.find((s) => s.online === false), { online: false, state: 'offline' }, 'offline, published by the broker for the kiosk');
+  await until('the central side stored it', () => central.records().states.some((s) => s.body.online === false) || central.records().states[0]?.body.online === true);
+  // The kiosk reconnects by itself through the same cable and says so.
+  await until('online again', () => seen.at(-1)?.online === true, 30_000);
+
+  // A clean stop leaves "offline" retained as well.
+  await k.close();
+  const late: Record<string, unknown>[] = [];
+  await w.client(DEFAULT_CENTRAL_USER, {}, (_topic, payload) => late.push(JSON.parse(payload.toString()) as Record<string, unknown>)).then((c) =>
+    c.subscribeAsync(`kiosk/${TERMINAL}/state`, { qos: 1 }),
+  );
+  await until('the retained state after the stop', () => late.length > 0);
+  t.match(late[0], { online: false, state: 'offline' });
+});
