@@ -36,7 +36,8 @@ function journalledAlarmIds(k: KioskSide): string[] {
   return k.journal.management.undeliveredAlarms(10_000).map((a) => a.id);
 }
 
-t.test('alarms and command acknowledgements are delivered once by id through a broker restart', async (t) => {
+for (const hard of [false, true]) {
+t.test(`alarms and command acknowledgements are delivered once by id through a broker ${hard ? 'kill (SIGKILL)' : 'restart'}`, async (t) => {
   const w = await brokerWorld(t);
   const central = await consumer(t, w, '1', { resendMs: 300 });
   const k = mqttKiosk(t, w, new LogCapture().logger());
@@ -46,7 +47,7 @@ t.test('alarms and command acknowledgements are delivered once by id through a b
   await until('the first alarm stored', () => central.records().alarms.length === 1);
   await until('the link up', () => k.link.linkUp === true);
 
-  await w.broker.stop();
+  await (hard ? w.broker.kill() : w.broker.stop());
   // Raised and cleared while the broker is away: they wait in the journal.
   k.alarms.clear('device-fault', 'printer');
   k.alarms.raise({ kind: 'stacker-removed', source: 'validator', severity: 'critical', detail: 'cash box out' });
@@ -75,6 +76,24 @@ t.test('alarms and command acknowledgements are delivered once by id through a b
   const acked = central.records().commands.find((c) => c.id === cmd.id)!;
   t.equal(acked.ok, true);
   t.ok(acked.acks >= 1, 'acknowledged; a resend would only count');
+});
+}
+
+t.test('counters, and a journal extract for upload-journal, over the broker', async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1');
+  const k = mqttKiosk(t, w, new LogCapture().logger());
+  k.alarms.raise({ kind: 'device-fault', source: 'printer', severity: 'warning', detail: 'paper out' });
+  k.link.start();
+  await until('counters', () => central.records().counters.length > 0);
+  t.match(central.records().counters[0]!.body, { cashbox: Array, hoppers: Array });
+  const cmd = central.queueCommand({ terminalId: TERMINAL, type: 'upload-journal', args: { last: 5 }, by: 'ops' });
+  const acked = await until('acknowledged', () => central.records().commands.find((c) => c.id === cmd.id && c.ackedAt !== null));
+  t.equal(acked.ok, true);
+  const extract = central.records().extracts.find((e) => e.commandId === cmd.id);
+  t.ok(extract, 'the extract is stored under the command id');
+  t.equal(extract!.events, (acked.result as { events: number }).events, 'as many events as the acknowledgement says');
+  t.ok(extract!.events > 0);
 });
 
 t.test('two consumers split the messages; one killed loses nothing', async (t) => {
