@@ -199,3 +199,14 @@ t.test("a kiosk configured with another kiosk's id is refused by the broker and 
   t.same(central.records().heartbeats, [], 'nothing stored for either kiosk');
   t.same(central.records().states, [], 'not even a state');
 });
+
+t.test("a broker whose certificate does not carry the configured name is refused, with the server-certificate alarm", async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1');
+  const input = mqttConfig(w.dir, w.pki, w.broker.port);
+  const k = kioskSide(t, w.dir, { ...input, management: { ...input.management!, serverName: 'broker.elsewhere.example' } } as ConfigInput, new LogCapture().logger());
+  k.link.start();
+  await until('the alarm', () => k.alarms.active().find((a) => a.kind === 'server-certificate' && a.source === 'management-link'), 20_000);
+  t.equal(k.link.linkUp, false);
+  t.same(central.records().heartbeats, [], 'nothing was sent to it');
+});
