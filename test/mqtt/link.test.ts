@@ -210,3 +210,16 @@ t.test("a broker whose certificate does not carry the configured name is refused
   t.equal(k.link.linkUp, false);
   t.same(central.records().heartbeats, [], 'nothing was sent to it');
 });
+
+t.test('a command the broker could not keep (no session yet) is published again at the next heartbeat and runs once', async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1', { resendMs: 500 });
+  // Queued before this kiosk ever connected: the broker has no session to keep it in and drops it.
+  const cmd = central.queueCommand({ terminalId: TERMINAL, type: 'in-service', by: 'ops-early' });
+  await sleep(700);
+  const k = mqttKiosk(t, w, new LogCapture().logger());
+  k.link.start();
+  const acked = await until('acknowledged', () => central.records().commands.find((c) => c.id === cmd.id && c.ackedAt !== null), 30_000);
+  t.ok(acked.sent >= 2, `published again (sent ${acked.sent} times)`);
+  t.same(k.terminal.requests, [{ cmd: 'in-service', by: 'management:ops-early' }], 'run once');
+});
