@@ -156,6 +156,7 @@ export class MqttTransport implements ManagementTransport {
         if (err || refused.length > 0) this.log.warn({ err: err?.message, refused }, 'broker refused the subscriptions');
       });
       if (this.lastState) void this.publishState(client).catch(() => undefined);
+      this.events?.connected();
     });
     client.on('error', (e) => {
       this.lastError = classify(e);

@@ -223,3 +223,20 @@ t.test('a command the broker could not keep (no session yet) is published again 
   t.ok(acked.sent >= 2, `published again (sent ${acked.sent} times)`);
   t.same(k.terminal.requests, [{ cmd: 'in-service', by: 'management:ops-early' }], 'run once');
 });
+
+t.test('back on the broker, what waited goes at once, not at the next heartbeat', async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1');
+  const cable = await relay(t, w.broker.port);
+  const input = mqttConfig(w.dir, w.pki, cable.port);
+  const k = kioskSide(t, w.dir, { ...input, management: { ...input.management!, heartbeatMs: 600_000 } } as ConfigInput, new LogCapture().logger());
+  k.link.start();
+  await until('the first heartbeat', () => central.records().heartbeats.length > 0);
+  cable.hold(true);
+  cable.cut();
+  k.alarms.raise({ kind: 'stacker-removed', source: 'validator', severity: 'critical', detail: 'cash box out' });
+  await until('the link seen down', () => k.link.linkUp === false);
+  cable.hold(false);
+  await until('the alarm stored well before the next heartbeat', () => central.records().alarms.length === 1, 15_000);
+  t.pass('delivered on reconnection');
+});
