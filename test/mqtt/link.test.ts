@@ -3,6 +3,8 @@
  * command acknowledgements delivered once by id through a broker restart and a consumer kill, a
  * command to an offline kiosk run once when it comes back, the retained state and the last will.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import t, { type Test } from 'tap';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -239,4 +241,27 @@ t.test('back on the broker, what waited goes at once, not at the next heartbeat'
   cable.hold(false);
   await until('the alarm stored well before the next heartbeat', () => central.records().alarms.length === 1, 15_000);
   t.pass('delivered on reconnection');
+});
+
+t.test('reload-configuration over MQTT: intervals apply at once; a change of transport needs a restart', async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1');
+  const configPath = join(w.dir, 'config.json');
+  const input = mqttConfig(w.dir, w.pki, w.broker.port);
+  writeFileSync(configPath, JSON.stringify(input));
+  const k = kioskSide(t, w.dir, input, new LogCapture().logger(), configPath);
+  k.link.start();
+  await until('the kiosk seen', () => central.records().heartbeats.length > 0);
+  const reload = async (): Promise<Record<string, unknown>> => {
+    const c = central.queueCommand({ terminalId: TERMINAL, type: 'reload-configuration', by: 'ops' });
+    return (await until('reload acknowledged', () => central.records().commands.find((r) => r.id === c.id && r.ackedAt !== null))).result!;
+  };
+
+  writeFileSync(configPath, JSON.stringify({ ...input, management: { ...input.management!, countersMs: 120_000 } }));
+  t.same(await reload(), { applied: ['management'], needsRestart: [] });
+  t.equal(k.config.management!.countersMs, 120_000);
+
+  writeFileSync(configPath, JSON.stringify({ ...input, management: { ...input.management!, transport: 'https' } }));
+  t.same(await reload(), { applied: [], needsRestart: ['management'] });
+  t.equal(k.config.management!.transport, 'mqtt', 'still on MQTT until the restart');
 });
