@@ -231,7 +231,8 @@ t.test('back on the broker, what waited goes at once, not at the next heartbeat'
   const central = await consumer(t, w, '1');
   const cable = await relay(t, w.broker.port);
   const input = mqttConfig(w.dir, w.pki, cable.port);
-  const k = kioskSide(t, w.dir, { ...input, management: { ...input.management!, heartbeatMs: 600_000 } } as ConfigInput, new LogCapture().logger());
+  // A generous time-out: one missed receipt would otherwise leave the alarm to the heartbeat ten minutes on.
+  const k = kioskSide(t, w.dir, { ...input, management: { ...input.management!, heartbeatMs: 600_000, timeoutMs: 8000 } } as ConfigInput, new LogCapture().logger());
   k.link.start();
   await until('the first heartbeat', () => central.records().heartbeats.length > 0);
   cable.hold(true);
