@@ -42,6 +42,8 @@ export interface ManagementLinkOptions {
   now?: () => Date;
   /** Reports the journal's chain head with each heartbeat and checks what the server saw (issue 15). */
   witness?: HeadWitness;
+  /** Remote commands of other parts (e.g. `update`), beside the link's own. */
+  executors?: Readonly<Record<string, CommandExecutor>>;
 }
 
 /** What the links need for rollback detection (implemented by ChainWitness). */
@@ -105,6 +107,7 @@ export class ManagementLink {
       'in-service': (c) => this.inService(c),
       'reload-configuration': () => this.reload(),
       'upload-journal': (c) => this.uploadJournal(c),
+      ...opts.executors,
     };
     this.commands = new RemoteCommands(this.journal, executors, this.log, () => this.kick(), this.now);
   }
