@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { headSchema } from './chain-heads.js';
 import { ManagementStore, type ManagementRecords } from './management-store.js';
+import { UpdateFiles } from './update-files.js';
 
 export const MANAGEMENT_MODES = ['ok', 'refuse', 'late', 'error', 'drop'] as const;
 export type ManagementMode = (typeof MANAGEMENT_MODES)[number];
@@ -33,6 +34,8 @@ export interface ManagementServerOptions {
   /** How long 'late' holds each answer. */
   delayMs?: number;
   log?: Pick<Logger, 'info' | 'warn'>;
+  /** An update repository (`kiosk-sim release publish`) served under GET /v1/updates/. */
+  updatesDir?: string;
 }
 
 export interface RunningManagement {
@@ -46,6 +49,10 @@ export interface RunningManagement {
   /** Forgets the chain heads a terminal reported (see ChainHeadBook.reset); returns the rows forgotten. */
   resetChainHeads(terminalId: string): number;
   close(): Promise<void>;
+  /** The update repository's files, when one is served. */
+  updates: UpdateFiles | undefined;
+  /** The management store, for the staged roll-outs (hw-sim/host/rollout.ts). */
+  store: ManagementStore;
 }
 
 const DEFAULT_LATE_MS = 3000;
@@ -111,6 +118,7 @@ export async function startManagementServer(opts: ManagementServerOptions): Prom
   let mode: ManagementMode = opts.mode ?? 'ok';
   let delayMs = opts.delayMs ?? DEFAULT_LATE_MS;
   const log = opts.log;
+  const updates = opts.updatesDir ? new UpdateFiles(opts.updatesDir) : undefined;
   const sockets = new Set<Socket>();
   const held = new Set<NodeJS.Timeout>();
 
@@ -132,6 +140,10 @@ export async function startManagementServer(opts: ManagementServerOptions): Prom
     if (mode === 'error') throw new HttpError(503, 'unavailable', 'management server in error mode');
     const terminal = terminalOf(req);
     const path = new URL(req.url ?? '/', 'https://management').pathname;
+    if (req.method === 'GET' && path.startsWith('/v1/updates/') && updates) {
+      if (updates.serve(req, res, decodeURIComponent(path.slice('/v1/updates/'.length)))) return;
+      throw new HttpError(404, 'not-found', `no update file ${path}`);
+    }
     if (req.method !== 'POST') throw new HttpError(405, 'method-not-allowed', `${req.method} is not allowed`);
     if (path === '/v1/heartbeat') {
       const body = await readJson(req, anyObject);
@@ -215,6 +227,8 @@ export async function startManagementServer(opts: ManagementServerOptions): Prom
     setMode,
     queueCommand: (c) => store.queueCommand(c),
     records: () => store.records(),
+    updates,
+    store,
     resetChainHeads: (terminalId) => store.resetChainHeads(terminalId),
     async admin(req, res, path) {
       const r = `${req.method} ${path}`;

@@ -99,7 +99,7 @@ export async function readManifest(file: string): Promise<Manifest> {
  */
 export async function unpackRelease(file: string, facts: ReleaseFacts, layout: ReleaseLayout): Promise<string> {
   const manifest = await readManifest(file);
-  for (const k of ['version', 'arch', 'node', 'minSchema', 'targetSchema', 'additive'] as const) {
+  for (const k of ['version', 'arch', 'node', 'minSchema', 'targetSchema', 'additiveFrom'] as const) {
     if (manifest[k] !== facts[k]) throw new UpdateRefused(`the bundle's manifest says ${k} ${String(manifest[k])}, its signed description ${String(facts[k])}`);
   }
   layout.ensure();

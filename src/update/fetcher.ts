@@ -9,6 +9,7 @@ import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, truncateSyn
 import { request } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
+import { DownloadHTTPError } from 'tuf-js/dist/error.js';
 import { clientTlsOptions, type TlsMaterial } from '../tls/material.js';
 
 export interface LinkFetcherOptions {
@@ -50,7 +51,8 @@ export class LinkFetcher implements Fetcher {
     const res = await this.get(url, 0);
     if (res.statusCode !== 200) {
       res.resume();
-      throw new DownloadError(`${url}: HTTP ${res.statusCode}`);
+      // tuf-js's own class: a 404 for the next root version is how it learns there is none.
+      throw new DownloadHTTPError(`${url}: HTTP ${res.statusCode}`, res.statusCode ?? 0);
     }
     const chunks: Buffer[] = [];
     let n = 0;

@@ -21,10 +21,11 @@ export const releaseFacts = z.object({
   /** The journal schema it migrates to at its first start. */
   targetSchema: z.number().int().positive(),
   /**
-   * Every migration it brings above what older releases know is additive (new tables, new columns
-   * with defaults): an older release can still run on the migrated journal after a rollback.
+   * The lowest journal schema from which every migration up to targetSchema is additive (new
+   * tables, new columns with defaults, recorded in schema_migrations): a release on a journal at
+   * least that new still runs after this one migrated it, which a rollback needs.
    */
-  additive: z.boolean(),
+  additiveFrom: z.number().int().nonnegative(),
 });
 export type ReleaseFacts = z.infer<typeof releaseFacts>;
 
@@ -49,8 +50,8 @@ export function platformMismatch(facts: ReleaseFacts, journalSchema: number): st
   if (facts.arch !== here.arch) return `the bundle is built for ${facts.arch}, this kiosk is ${here.arch}`;
   if (facts.node !== here.node) return `the bundle is built for Node.js ${facts.node}, this kiosk runs Node.js ${here.node}`;
   if (journalSchema < facts.minSchema) return `the bundle needs a journal of schema ${facts.minSchema} or newer, this journal is at ${journalSchema}`;
-  if (facts.targetSchema > journalSchema && !facts.additive) {
-    return `the bundle migrates the journal from ${journalSchema} to ${facts.targetSchema} with migrations not declared additive: the release it replaces could not run after a rollback, so it is not installed as an A/B update`;
+  if (facts.targetSchema > journalSchema && journalSchema < facts.additiveFrom) {
+    return `the bundle migrates the journal from ${journalSchema} to ${facts.targetSchema} through migrations not declared additive (additive only from ${facts.additiveFrom}): the running release could not open the journal after a rollback, so it is not installed as an A/B update`;
   }
   return null;
 }
