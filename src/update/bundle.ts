@@ -53,7 +53,7 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<{ file: stri
   try {
     await updater.refresh();
   } catch (e) {
-    throw new UpdateRefused(`the update metadata is refused (${(e as Error).name}: ${(e as Error).message})`);
+    throw new UpdateRefused(`the update metadata is refused (${(e as Error).constructor.name}: ${(e as Error).message})`);
   }
   const info = await updater.getTargetInfo(name);
   if (!info) throw new UpdateRefused(`${name} is not a target the release key signed`);
@@ -68,7 +68,9 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<{ file: stri
     const file = await updater.downloadTarget(info, join(o.downloadDir, name));
     return { file, facts: facts.data };
   } catch (e) {
-    if ((e as Error).name === 'LengthOrHashMismatchError' || (e as Error).name === 'DownloadLengthMismatchError') {
+    // tuf-js's error classes do not set their name; their constructors carry it.
+    const kind = (e as Error).constructor.name;
+    if (kind === 'LengthOrHashMismatchError' || kind === 'DownloadLengthMismatchError') {
       throw new UpdateRefused(`${name}: the downloaded file is not the signed one (${(e as Error).message})`);
     }
     throw e;

@@ -46,7 +46,7 @@ export class ReleaseTrial {
     const back = state.rolledBack;
     if (back && back.backTo === this.version) {
       this.journal.append(null, 'update.rolled-back', { from: back.version, to: back.backTo, reason: back.reason, command: back.command });
-      this.alarms.raise({ kind: 'update-rolled-back', source: 'update', severity: 'critical', detail: `release ${back.version} was rolled back to ${back.backTo}: ${back.reason}` });
+      this.alarms.raise({ kind: 'update-rolled-back', source: `update:${back.version}`, severity: 'critical', detail: `release ${back.version} was rolled back to ${back.backTo}: ${back.reason}` });
       this.log.error({ from: back.version, to: back.backTo, reason: back.reason }, 'the update was rolled back');
       this.layout.writeState({ ...state, rolledBack: null });
     }
@@ -76,7 +76,6 @@ export class ReleaseTrial {
   private good(from: string): void {
     this.journal.append(null, 'update.good', { version: this.version, from });
     this.layout.update((s) => ({ ...s, trial: null, good: this.version }));
-    this.alarms.clear('update-rolled-back', 'update');
     this.verdict = 'good';
     this.log.info({ version: this.version, from }, 'release passed its health check: marked good');
   }
