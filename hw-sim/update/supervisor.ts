@@ -44,6 +44,8 @@ export class Supervisor extends EventEmitter {
   /** The versions started, in order. */
   readonly started: string[] = [];
   readonly checks: CheckRun[] = [];
+  /** Environment for the next start only (e.g. a crash seam that must not fire again after it). */
+  nextEnv: Record<string, string> | undefined;
 
   constructor(private readonly o: SupervisorOptions) {
     super();
@@ -113,7 +115,8 @@ export class Supervisor extends EventEmitter {
     this.check('start');
     const script = join(this.o.root, 'current', this.o.entry);
     const version = currentVersion(this.o.root);
-    const first = this.started.length === 0 ? this.o.firstEnv : undefined;
+    const first = this.started.length === 0 ? this.o.firstEnv : this.nextEnv;
+    this.nextEnv = undefined;
     const child = spawn(process.execPath, [script, ...this.o.args], { env: { ...process.env, ...this.o.env, ...first }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.started.push(version);

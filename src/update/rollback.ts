@@ -36,7 +36,9 @@ export function rollbackCheck(layout: ReleaseLayout, opts: CheckOptions = {}): C
     layout.writeState({ ...state, trial: null });
     return { action: 'cleared', detail: `the switch to ${trial.version} never happened; ${current ?? 'nothing'} stays`, current };
   }
-  const reason = opts.failed
+  const reason = trial.rollingBack
+    ? trial.rollingBack
+    : opts.failed
     ? `${trial.version} failed: the service stopped restarting it`
     : trial.starts >= trial.maxStarts && opts.start
       ? `${trial.version} was started ${trial.starts} times without passing its health check`

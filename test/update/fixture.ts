@@ -81,7 +81,7 @@ export class UpdateWorld {
       restartMs: 300,
       burst: 5,
       intervalMs: 60_000,
-      checkMs: 1000,
+      checkMs: 3000,
       ...(opts.firstEnv ? { firstEnv: opts.firstEnv } : {}),
     });
     if (process.env.UPDATE_TEST_DEBUG) {
@@ -96,7 +96,7 @@ export class UpdateWorld {
   }
 
   /** Resolves when the given release logs the terminal serving (in service, or degraded when a loaded machine slows the emulators). */
-  inService(version: string, timeoutMs = 60_000): Promise<unknown> {
+  inService(version: string, timeoutMs = 180_000): Promise<unknown> {
     return this.supervisor.waitFor<Record<string, unknown>>('log', (e) => e.release === version && (e.msg === 'terminal in service' || e.msg === 'terminal degraded'), timeoutMs);
   }
 
