@@ -9,9 +9,10 @@
  * docs/updates.md). Everything else, the signing, the TUF metadata, the download, the digests, the
  * unpacking and the switch, is what a board does.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brokenTree, type Breakage } from '../../hw-sim/release/breakage.js';
 import { makeKeys } from '../../hw-sim/release/keys.js';
 import { installFirst } from '../../hw-sim/release/install.js';
 import { packRelease } from '../../hw-sim/release/pack.js';
@@ -23,14 +24,7 @@ export const A = '9.0.0';
 export const B = '9.0.1';
 export const TERMINAL = 'SIM-0001';
 
-/** How a broken B is broken: a change to its compiled product code. */
-export type Breakage = 'exits-at-start' | 'never-in-service' | 'fails-self-test';
-
-const BREAK: Record<Breakage, { file: string; from: string | RegExp; to: string }> = {
-  'exits-at-start': { file: 'dist/src/run-kiosk.js', from: 'const config = loadConfigOrExit(configPath);', to: "console.error('broken release: exits at start'); process.exit(1);" },
-  'never-in-service': { file: 'dist/src/runtime/terminal-life.js', from: 'await firstLinkOutcome(business, linkTimeoutMs);', to: 'await new Promise(() => undefined);' },
-  'fails-self-test': { file: 'dist/src/runtime/terminal-life.js', from: 'await firstLinkOutcome(business, linkTimeoutMs);', to: "throw new Error('broken release: the self-test fails');" },
-};
+export type { Breakage } from '../../hw-sim/release/breakage.js';
 
 export class UpdateWorld {
   readonly dir = mkdtempSync(join(tmpdir(), 'kiosk-update-'));
@@ -42,16 +36,7 @@ export class UpdateWorld {
 
   /** Packs a release from this tree (optionally broken) into a bundle file. */
   async pack(version: string, opts: { breakage?: Breakage; arch?: string } = {}): Promise<string> {
-    let from = repoRoot();
-    if (opts.breakage) {
-      from = join(this.dir, `tree-${version}`);
-      cpSync(join(repoRoot(), 'dist'), join(from, 'dist'), { recursive: true });
-      cpSync(join(repoRoot(), 'package.json'), join(from, 'package.json'));
-      const b = BREAK[opts.breakage];
-      const text = readFileSync(join(from, b.file), 'utf8');
-      if (!text.includes(b.from as string)) throw new Error(`cannot break ${b.file}: its text changed`);
-      writeFileSync(join(from, b.file), text.replace(b.from, b.to));
-    }
+    const from = opts.breakage ? brokenTree(repoRoot(), join(this.dir, `tree-${version}`), opts.breakage) : repoRoot();
     const out = join(this.dir, `kiosk-${version}${opts.breakage ? `-${opts.breakage}` : ''}${opts.arch ? `-${opts.arch}` : ''}.tar`);
     await packRelease({ from, version, out, include: ['dist', 'package.json'], deps: false, ...(opts.arch ? { arch: opts.arch } : {}) });
     return out;
