@@ -18,10 +18,13 @@ t.test('an update asked for mid-payment switches only after the payment ended', 
   const started = await w.stack.control({ cmd: 'start', service: 'topup' });
   t.ok(started.ok, JSON.stringify(started));
   const id = String(started.id);
-  const accepting = w.stack.waitForDeviceLine('validator', (l) => l.includes('inhibit off'), 30_000);
+  const review = sup.waitFor<Record<string, unknown>>('log', (e) => e.msg === 'transaction review', 60_000);
   t.ok((await w.stack.control({ cmd: 'number', phone: '13900000019' })).ok);
+  await review;
+  const accepting = w.stack.waitForDeviceLine('validator', (l) => l.includes('inhibit off'), 60_000);
+  t.ok((await w.stack.control({ cmd: 'confirm' })).ok);
   await accepting;
-  const stacked = w.stack.waitForDeviceLine('validator', (l) => l === 'stacked 1000 fen', 30_000);
+  const stacked = w.stack.waitForDeviceLine('validator', (l) => l === 'stacked 1000 fen', 60_000);
   w.stack.deviceCommand('insert 1000');
   await stacked;
 
