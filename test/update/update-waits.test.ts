@@ -1,7 +1,7 @@
 import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { A, B, UpdateWorld } from './fixture.js';
+import { A, B, UpdateWorld, until } from './fixture.js';
 
 // Issue 19, items 2 and 5: an update requested in the middle of a payment waits for it. The kiosk
 // goes out of service with the reason `updating`, the customer's top-up (a note already in) ends
@@ -15,14 +15,19 @@ await w.inService(A);
 
 t.test('an update asked for mid-payment switches only after the payment ended', async (t) => {
   const published = await w.publish(await w.pack(B));
-  const started = await w.stack.control({ cmd: 'start', service: 'topup' });
+  // A loaded machine can leave the validator briefly unready: start once cash is taken.
+  const started = await until('a top-up started', async () => {
+    const r = await w.stack.control({ cmd: 'start', service: 'topup' });
+    return r.ok ? r : undefined;
+  }, 120_000);
   t.ok(started.ok, JSON.stringify(started));
   const id = String(started.id);
-  const review = sup.waitFor<Record<string, unknown>>('log', (e) => e.msg === 'transaction review', 60_000);
+  // A known account is reviewed and confirmed; an unknown one is topped up offline.
+  const next = sup.waitFor<Record<string, unknown>>('log', (e) => e.msg === 'transaction review' || e.msg === 'transaction lookupFailed', 60_000);
   t.ok((await w.stack.control({ cmd: 'number', phone: '13900000019' })).ok);
-  await review;
+  const at = await next;
   const accepting = w.stack.waitForDeviceLine('validator', (l) => l.includes('inhibit off'), 60_000);
-  t.ok((await w.stack.control({ cmd: 'confirm' })).ok);
+  t.ok((await w.stack.control(at.msg === 'transaction review' ? { cmd: 'confirm' } : { cmd: 'topup-offline' })).ok);
   await accepting;
   const stacked = w.stack.waitForDeviceLine('validator', (l) => l === 'stacked 1000 fen', 60_000);
   w.stack.deviceCommand('insert 1000');
@@ -44,6 +49,6 @@ t.test('an update asked for mid-payment switches only after the payment ended', 
   t.equal(readlinkSync(join(w.root, 'current')), `releases/${B}`);
   // B reads the payment A finished, from the same journal.
   const txn = await w.stack.control({ cmd: 'transaction', id });
-  t.ok(txn.ok, JSON.stringify(txn));
-  t.match(JSON.stringify(txn), /1000/);
+  t.ok(txn.ok);
+  t.match(txn.transaction, { status: 'completed', cashIn: 1000, credited: 1000, changeOwed: 0 }, 'the payment ended whole: cash in = credited');
 });
