@@ -8,6 +8,8 @@ import { A, B, UpdateWorld, until } from './fixture.js';
 // transactions and comes back on B, which passes its health check and is marked good.
 // Against the real runtime (dist/, `npm run build`).
 
+// Real processes on a shared machine: several starts, downloads and restarts of the kiosk.
+t.setTimeout(400_000);
 const w = new UpdateWorld();
 t.teardown(() => w.tearDown());
 await w.setUp();

@@ -9,6 +9,8 @@ import { A, UpdateWorld, until, type Breakage } from './fixture.js';
 // journalled by A and reported to the management server as an alarm.
 // Against the real runtime (dist/, `npm run build`).
 
+// Real processes on a shared machine: several starts, downloads and restarts of the kiosk.
+t.setTimeout(900_000);
 const w = new UpdateWorld();
 t.teardown(() => w.tearDown());
 // A short health limit: "never in service" is only found out when it passes.

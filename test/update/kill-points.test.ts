@@ -10,6 +10,8 @@ import { A, UpdateWorld, until } from './fixture.js';
 // the management server because it was never acknowledged, ends on the new release, marked good.
 // A download cut short resumes with an HTTP Range request. Against the real runtime (dist/).
 
+// Real processes on a shared machine: several starts, downloads and restarts of the kiosk.
+t.setTimeout(900_000);
 const w = new UpdateWorld();
 t.teardown(() => w.tearDown());
 // The cap makes the download last a few seconds, long enough to be killed in.

@@ -7,6 +7,8 @@ import { A, B, UpdateWorld, until } from './fixture.js';
 // goes out of service with the reason `updating`, the customer's top-up (a note already in) ends
 // normally, and only then is `current` switched. Against the real runtime (dist/).
 
+// Real processes on a shared machine: several starts, downloads and restarts of the kiosk.
+t.setTimeout(400_000);
 const w = new UpdateWorld();
 t.teardown(() => w.tearDown());
 await w.setUp();
