@@ -53,8 +53,6 @@ export interface RunningManagement {
   close(): Promise<void>;
   /** The update repository's files, when one is served. */
   updates: UpdateFiles | undefined;
-  /** The management store, for the staged roll-outs (hw-sim/host/rollout.ts). */
-  store: ManagementStore;
 }
 
 const DEFAULT_LATE_MS = 3000;
@@ -244,7 +242,6 @@ export async function startManagementServer(opts: ManagementServerOptions): Prom
     queueCommand: (c) => store.queueCommand(c),
     records: () => store.records(),
     updates,
-    store,
     resetChainHeads: (terminalId) => store.resetChainHeads(terminalId),
     async admin(req, res, path) {
       const r = `${req.method} ${path}`;
