@@ -64,7 +64,8 @@ export class UpdateWorld {
       entry: 'dist/hw-sim/runtime-entry.js',
       args: ['--config', this.stack.configPath],
       restartMs: 300,
-      burst: 5,
+      // systemd's StartLimitBurst=10 in 300 s, scaled: a crash loop trips it, three updates in a row do not.
+      burst: 10,
       intervalMs: 60_000,
       checkMs: 3000,
       ...(opts.firstEnv ? { firstEnv: opts.firstEnv } : {}),
