@@ -18,19 +18,19 @@ export function registerReleaseCommand(program: Command): void {
   release
     .command('pack')
     .description('pack the built tree (npm run build) with its production dependencies into one tar with its manifest')
-    .requiredOption('--version <version>', 'the release version (names its folder on the kiosk)')
-    .option('--out <file>', 'the bundle file (default kiosk-<version>.tar)')
+    .requiredOption('--release <version>', 'the release version, which names its folder on the kiosk (--version prints the tool version)')
+    .option('--out <file>', 'the bundle file (default kiosk-<release>.tar)')
     .option('--from <dir>', 'the built tree', '.')
     .option('--include <paths>', 'comma-separated paths instead of the board default (dist/src, dist/drivers, dist/states, dist/ui, package.json, LICENSE)')
     .option('--no-deps', 'leave node_modules out (test bundles only)')
     .option('--arch <arch>', "the board's architecture (default this machine's)")
     .option('--node <major>', "the board's Node.js major version (default this machine's)")
-    .action(async (o: { version: string; out?: string; from: string; include?: string; deps: boolean; arch?: string; node?: string }) => {
+    .action(async (o: { release: string; out?: string; from: string; include?: string; deps: boolean; arch?: string; node?: string }) => {
       const { packRelease } = await import('./pack.js');
       const r = await packRelease({
         from: o.from,
-        version: o.version,
-        out: o.out ?? `kiosk-${o.version}.tar`,
+        version: o.release,
+        out: o.out ?? `kiosk-${o.release}.tar`,
         deps: o.deps,
         ...(o.include ? { include: o.include.split(',') } : {}),
         ...(o.arch ? { arch: o.arch } : {}),

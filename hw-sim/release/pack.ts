@@ -6,7 +6,7 @@
  */
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import * as tar from 'tar';
 import { migrations } from '../../src/journal/migrations.js';
 import { listFiles, sha256File } from '../../src/update/bundle.js';
@@ -79,7 +79,8 @@ export async function packRelease(o: PackOptions): Promise<{ file: string; manif
 }
 
 /** node_modules/<name> of every production dependency, transitively (npm's flat layout). */
-export function productionDependencies(root: string): string[] {
+export function productionDependencies(tree: string): string[] {
+  const root = resolve(tree);
   const seen = new Set<string>();
   const walk = (pkgDir: string): void => {
     const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
@@ -98,7 +99,7 @@ export function productionDependencies(root: string): string[] {
 function resolveDep(pkgDir: string, root: string, name: string): string | undefined {
   for (let dir = pkgDir; ; dir = dirname(dir)) {
     const candidate = join(dir, 'node_modules', name);
-    if (existsSync(join(candidate, 'package.json'))) return candidate.slice(root.length + 1);
+    if (existsSync(join(candidate, 'package.json'))) return relative(root, candidate);
     if (dir === root || dirname(dir) === dir) return undefined;
   }
 }
