@@ -70,7 +70,10 @@ export function openDatabaseReadOnly(path: string, version: number): Database {
       throw new Error(`journal database ${file}: ${what}: ${messageOf(err)}`, { cause: err });
     }
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    if (current !== version) {
+    // After a rollback the older release reads a journal its successor migrated additively.
+    const newer = current > version ? newerMigrations(db, version) : null;
+    const additiveOnly = newer !== null && newer.length > 0 && newer.every((m) => m.additive === 1);
+    if (current !== version && !additiveOnly) {
       const advice =
         current < version
           ? 'start the kiosk once so that it brings the journal up to date'

@@ -47,8 +47,12 @@ for (const [name, migration, aRuns] of [
       db2.close();
       t.ok(again.verifyChain().ok, 'the chain is whole');
       again.close();
+      const ro = Journal.openReadOnly(file, { key });
+      t.ok(ro.verifyChain().ok, '`kiosk journal verify` (read-only) reads it too');
+      ro.close();
     } else {
       t.throws(() => Journal.open(file, { key }), /newer than this program knows .* not additive/);
+      t.throws(() => Journal.openReadOnly(file, { key }), /schema version 50, but this program reads/);
     }
   });
 }
