@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EMULATED_VALIDATOR_MODELS, VALIDATOR_EMULATORS } from './devices/validators.js';
+import { registerReleaseCommand } from './release/command.js';
 
 const program = new Command();
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -243,6 +244,8 @@ function parseWhole(value: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a whole number 0-65535');
   return n;
 }
+
+registerReleaseCommand(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`kiosk-sim: ${e.message}`);

@@ -79,6 +79,8 @@ export interface StackOptions {
   onRuntimeLog?: (entry: Record<string, unknown>) => void;
   /** Each line an emulator reports, with the device's name. */
   onDeviceLine?: (device: string, line: string) => void;
+  /** An update repository the management server serves under /v1/updates/ (kiosk-sim release publish). */
+  updatesDir?: string;
   /** The runtime process ended without killRuntime() or stop() asking it to (a crash, a kill from outside). */
   onRuntimeDied?: (how: { code: number | null; signal: NodeJS.Signals | null }) => void;
   /**
@@ -269,7 +271,7 @@ export class SimStack {
       port,
       adminPort,
       tls,
-      management: { port: managementPort, tls },
+      management: { port: managementPort, tls, ...(this.opts.updatesDir ? { updatesDir: resolve(this.opts.updatesDir) } : {}) },
       ...(this.broker && this.central
         ? { managementMqtt: { url: this.broker.centralUrl, tls: readHostTls({ ca: this.pki.ca, cert: this.central.cert, key: this.central.key }), instance: '1', resendMs: 5000 } }
         : {}),

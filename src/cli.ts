@@ -8,6 +8,7 @@ import { controlOnce } from './control/client.js';
 import type { ControlRequest } from './control/protocol.js';
 import { requestFromWords } from './control/words.js';
 import { registerDiagCommand } from './diag/command.js';
+import { registerUpdateCommand } from './update/command.js';
 
 const program = new Command();
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -137,6 +138,7 @@ function stopOnSignal(stop: () => Promise<void>): void {
 }
 
 registerDiagCommand(program);
+registerUpdateCommand(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`kiosk: ${e.message}`);

@@ -123,41 +123,59 @@ else
   run useradd --system --user-group --groups dialout --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin kiosk-console
 fi
 
-step "copy the application to $app"
+step "install the release into the A/B layout: $app/releases/<version>, $app/current"
+# Releases side by side (docs/updates.md): this one goes to releases/<version> and `current` is
+# renamed onto it; the release it replaces stays as `previous` for a rollback. Later releases
+# arrive as signed bundles through the management link's `update` command.
 app_changed=0
+version=$("$node_bin" -p "require('$src/package.json').version")
+release=$app/releases/$version
 parts=(dist node_modules package.json package-lock.json README.md LICENSE docs systemd)
 installed_copy_matches() {
-  [ -d "$app" ] || return 1
+  [ -d "$release" ] || return 1
   local p
   for p in "${parts[@]}"; do
     [ -e "$src/$p" ] || continue
-    diff -rq --no-dereference "$src/$p" "$app/$p" >/dev/null 2>&1 || return 1
+    diff -rq --no-dereference "$src/$p" "$release/$p" >/dev/null 2>&1 || return 1
   done
 }
-if [ "$src" = "$app" ]; then
-  echo "    running from $app itself: nothing to copy"
+if [ "$src" = "$release" ]; then
+  echo "    running from $release itself: nothing to copy"
 elif installed_copy_matches; then
-  echo "    $app is up to date"
+  echo "    $release is up to date"
 else
-  # Copied beside the old tree and swapped in with two renames, so a failed copy leaves the
-  # installed version whole.
-  run rm -rf "$app.new" "$app.old"
-  run mkdir -p "$app.new"
+  # Copied beside the releases and renamed into place, so a failed copy leaves no half release.
+  run mkdir -p "$app/releases"
+  run rm -rf "$release.new"
+  run mkdir -p "$release.new"
   for p in "${parts[@]}"; do
-    [ -e "$src/$p" ] && run cp -a "$src/$p" "$app.new/"
+    [ -e "$src/$p" ] && run cp -a "$src/$p" "$release.new/"
   done
-  run chown -R root:root "$app.new"
-  [ -d "$app" ] && run mv "$app" "$app.old"
-  run mv "$app.new" "$app"
-  run rm -rf "$app.old"
+  run rm -rf "$release"
+  run mv "$release.new" "$release"
   app_changed=1
 fi
+old_current=$(readlink "$app/current" 2>/dev/null || true)
+if [ "$old_current" != "releases/$version" ]; then
+  [ -n "$old_current" ] && run ln -sfn "$old_current" "$app/previous.tmp" && run mv -T "$app/previous.tmp" "$app/previous"
+  run ln -sfn "releases/$version" "$app/current.tmp"
+  run mv -T "$app/current.tmp" "$app/current"
+  app_changed=1
+fi
+# The flat layout of earlier installs (dist/ directly under $app) is no longer used.
+for p in "${parts[@]}"; do
+  if [ -e "$app/$p" ] && [ ! -L "$app/$p" ]; then run rm -rf "${app:?}/$p"; fi
+done
+run install -D -m 0755 "$src/systemd/rollback-check" "$app/bin/rollback-check"
+# The service writes new releases and renames the links; the code in them is checked (TUF) first.
+run chown kiosk:kiosk "$app" "$app/releases"
+[ -e "$app/update-state.json" ] && run chown kiosk:kiosk "$app/update-state.json"
 
 step "systemd units in $unit_dir"
 unit_changed=0
 rendered=$(mktemp -d)
 trap 'rm -rf "$rendered"' EXIT
-for unit in kiosk.service kiosk-console@.service kiosk-screen.service; do
+for unit in kiosk.service kiosk-console@.service kiosk-screen.service kiosk-rollback.service kiosk-update-check.service kiosk-update-check.timer; do
   # The units name /usr/bin/node; a Node.js 20 installed elsewhere (e.g. /usr/local/bin) is used instead.
   sed "s|/usr/bin/node |$node_bin |" "$src/systemd/$unit" >"$rendered/$unit"
   if put "$rendered/$unit" "$unit_dir/$unit" 0644; then unit_changed=1; fi
@@ -209,7 +227,8 @@ if put "$rendered/ip-allow.conf" "$dropin_dir/ip-allow.conf" 0644; then unit_cha
 
 step "enable and start kiosk.service"
 [ "$unit_changed" -eq 1 ] && run systemctl daemon-reload
-run systemctl enable kiosk.service
+run systemctl enable kiosk.service kiosk-update-check.timer
+[ "$dry" -eq 0 ] && run systemctl start kiosk-update-check.timer
 if [ "$dry" -eq 0 ] && systemctl is-active --quiet kiosk.service; then
   if [ "$app_changed" -eq 1 ] || [ "$unit_changed" -eq 1 ]; then
     run systemctl restart kiosk.service

@@ -203,6 +203,8 @@ export async function startManagementConsumer(opts: ManagementConsumerOptions): 
     counts,
     port: Number(new URL(opts.url).port),
     url: opts.url,
+    // Update bundles are files served over HTTPS by the management server, not messages.
+    updates: undefined,
     setMode(mode: ManagementMode) {
       if (mode !== 'ok') throw new Error(`fault mode '${mode}' is served by the HTTPS management server only; on MQTT stop or kill a consumer, or the broker`);
     },

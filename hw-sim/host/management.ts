@@ -2,7 +2,8 @@
  * Reference management server: HTTPS with mutual TLS on its own port. The terminal is the common
  * name of the client certificate it presented (signed by the pinned CA), never a field of the body.
  * Routes: POST /v1/heartbeat (answered with the commands waiting for that terminal), /v1/counters,
- * /v1/alarms, /v1/commands/<id>/ack, /v1/journal-extracts. The admin routes (queue a command,
+ * /v1/alarms, /v1/commands/<id>/ack, /v1/journal-extracts; GET /v1/updates/<path> (the update
+ * repository, with Range). Admin: staged roll-outs on POST and GET /_rollouts. The admin routes (queue a command,
  * print what it holds, fault mode) are served on the host's plain loopback admin HTTP instead.
  *
  * Fault modes: 'refuse' drops each connection before the handshake, 'late' holds each answer
@@ -17,6 +18,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { headSchema } from './chain-heads.js';
 import { ManagementStore, type ManagementRecords } from './management-store.js';
+import { Rollout } from './rollout.js';
+import { UpdateFiles } from './update-files.js';
 
 export const MANAGEMENT_MODES = ['ok', 'refuse', 'late', 'error', 'drop'] as const;
 export type ManagementMode = (typeof MANAGEMENT_MODES)[number];
@@ -33,6 +36,8 @@ export interface ManagementServerOptions {
   /** How long 'late' holds each answer. */
   delayMs?: number;
   log?: Pick<Logger, 'info' | 'warn'>;
+  /** An update repository (`kiosk-sim release publish`) served under GET /v1/updates/. */
+  updatesDir?: string;
 }
 
 export interface RunningManagement {
@@ -46,9 +51,23 @@ export interface RunningManagement {
   /** Forgets the chain heads a terminal reported (see ChainHeadBook.reset); returns the rows forgotten. */
   resetChainHeads(terminalId: string): number;
   close(): Promise<void>;
+  /** The update repository's files, when one is served. */
+  updates: UpdateFiles | undefined;
 }
 
 const DEFAULT_LATE_MS = 3000;
+/** A staged roll-out asked for on the admin HTTP (hw-sim/host/rollout.ts); terminals default to every one heard from. */
+const rolloutBody = z
+  .object({
+    version: z.string().min(1).max(64),
+    url: z.string().url(),
+    digest: z.string().regex(/^[0-9a-f]{64}$/),
+    terminals: z.array(z.string().min(1)).optional(),
+    groups: z.array(z.number().min(0).max(100)).min(1).default([1, 10, 100]),
+    maxFailureRate: z.number().min(0).max(1).default(0.2),
+    healthyWithinMs: z.number().int().positive().default(600_000),
+  })
+  .strict();
 /** A journal extract of up to 5,000 events fits well within this. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
@@ -111,6 +130,9 @@ export async function startManagementServer(opts: ManagementServerOptions): Prom
   let mode: ManagementMode = opts.mode ?? 'ok';
   let delayMs = opts.delayMs ?? DEFAULT_LATE_MS;
   const log = opts.log;
+  const updates = opts.updatesDir ? new UpdateFiles(opts.updatesDir) : undefined;
+  const rollouts: Rollout[] = [];
+  const rolloutTimer = setInterval(() => rollouts.forEach((r) => r.tick()), 1000).unref();
   const sockets = new Set<Socket>();
   const held = new Set<NodeJS.Timeout>();
 
@@ -132,6 +154,10 @@ export async function startManagementServer(opts: ManagementServerOptions): Prom
     if (mode === 'error') throw new HttpError(503, 'unavailable', 'management server in error mode');
     const terminal = terminalOf(req);
     const path = new URL(req.url ?? '/', 'https://management').pathname;
+    if (req.method === 'GET' && path.startsWith('/v1/updates/') && updates) {
+      if (updates.serve(req, res, decodeURIComponent(path.slice('/v1/updates/'.length)))) return;
+      throw new HttpError(404, 'not-found', `no update file ${path}`);
+    }
     if (req.method !== 'POST') throw new HttpError(405, 'method-not-allowed', `${req.method} is not allowed`);
     if (path === '/v1/heartbeat') {
       const body = await readJson(req, anyObject);
@@ -215,12 +241,21 @@ export async function startManagementServer(opts: ManagementServerOptions): Prom
     setMode,
     queueCommand: (c) => store.queueCommand(c),
     records: () => store.records(),
+    updates,
     resetChainHeads: (terminalId) => store.resetChainHeads(terminalId),
     async admin(req, res, path) {
       const r = `${req.method} ${path}`;
       try {
         if (r === 'GET /_management') sendJson(res, 200, store.records());
         else if (r === 'POST /_commands') sendJson(res, 200, store.queueCommand(await readJson(req, queueBody)));
+        else if (r === 'GET /_rollouts') sendJson(res, 200, rollouts.map((x) => x.status()));
+        else if (r === 'POST /_rollouts') {
+          const body = await readJson(req, rolloutBody);
+          const terminals = body.terminals ?? store.records().heartbeats.map((h) => h.terminalId);
+          const rollout = new Rollout(store, { ...body, terminals });
+          rollouts.push(rollout);
+          sendJson(res, 200, rollout.tick());
+        }
         else if (r === 'POST /_management/mode') {
           const m = await readJson(req, modeBody);
           setMode(m.mode, m.delayMs);
@@ -233,6 +268,7 @@ export async function startManagementServer(opts: ManagementServerOptions): Prom
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
+        clearInterval(rolloutTimer);
         for (const t of held) clearTimeout(t);
         held.clear();
         server.close(() => {

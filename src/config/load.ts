@@ -42,6 +42,7 @@ export function parseConfig(input: unknown, source: string, baseDir: string): Co
       cert: abs(c.tls.cert ?? join(dataDir, 'pki', 'kiosk.crt')),
       key: abs(c.tls.key ?? join(dataDir, 'pki', 'kiosk.key')),
     },
+    ...(c.update ? { update: { ...c.update, trustedRoot: abs(c.update.trustedRoot) } } : {}),
   };
 }
 

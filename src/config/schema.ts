@@ -311,6 +311,29 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * Signed A/B software updates (docs/updates.md), asked for by the management link's `update`
+     * command. Absent: the kiosk refuses that command.
+     */
+    update: z
+      .object({
+        /** The operator's TUF root metadata (root.json from `kiosk-sim release keys`): the keys every update must be signed with. */
+        trustedRoot: z.string().min(1),
+        /** Base URL of the TUF metadata; default: https://<management host>:<port>/v1/updates/metadata/. */
+        metadataUrl: z.string().url().optional(),
+        /** How long a new release has, from the switch, to reach service with the management link up before it is rolled back. */
+        healthMs: ms.default(180_000),
+        /** Starts of a new release on trial before it is rolled back (a crash loop). */
+        maxStarts: z.number().int().min(1).max(20).default(3),
+        /** Download rate cap in bytes per second; absent: no cap. */
+        bytesPerSec: z.number().int().positive().optional(),
+        /** A download request with no answer for this long is dropped and resumed. */
+        timeoutMs: ms.default(30_000),
+        /** Reconnections of one download attempt after a dropped connection. */
+        retries: z.number().int().min(0).max(100).default(5),
+      })
+      .strict()
+      .optional(),
     limits: z
       .object({
         maxNote: fen('limits.maxNote').default(10_000),

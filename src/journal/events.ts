@@ -246,6 +246,11 @@ const APPENDED = {
     ok: z.boolean(),
     result: z.record(z.string(), z.unknown()),
   }),
+  // Software updates (src/update/): the switch to a new release, its health check passed, and a
+  // rollback to the release before it, journalled by the release that runs afterwards.
+  'update.switched': z.object({ from: z.string(), to: z.string(), command: z.string().nullable() }),
+  'update.good': z.object({ version: z.string(), from: z.string() }),
+  'update.rolled-back': z.object({ from: z.string(), to: z.string(), reason: z.string(), command: z.string().nullable() }),
 } as const;
 
 export const EVENT_SCHEMAS = { ...JOURNAL_OWNED, ...APPENDED } as const;

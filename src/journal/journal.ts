@@ -96,6 +96,11 @@ export class Journal {
     this.heads = new ChainHeads(ledger);
   }
 
+  /** The schema version of the journal file (its migrations applied). */
+  schemaVersion(): number {
+    return this.ledger.db.pragma('user_version', { simple: true }) as number;
+  }
+
   close(): void {
     this.ledger.db.close();
   }

@@ -19,7 +19,16 @@ export interface Migration {
    * foreign keys are switched off around its transaction and checked before it commits.
    */
   rebuildsTables?: boolean;
+  /**
+   * Only adds (tables, indexes, columns with defaults) and changes nothing older code reads or
+   * writes: a release that does not know it can still run on the migrated journal, which a
+   * rollback after an update needs (docs/updates.md). Recorded in `schema_migrations`.
+   */
+  additive?: true;
 }
+
+/** The migration that starts recording each migration's additivity (see `migrate`). */
+export const SCHEMA_LOG_VERSION = 10;
 
 export interface MigrationContext {
   /** The journal key; needed only to seal events written before the hash chain existed. */
@@ -321,6 +330,20 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX claims_txn ON claims (txn_id);
       CREATE INDEX claims_open_notes ON claims (denomination, created_at)
         WHERE status = 'open' AND reason = 'note-unresolved';
+    `,
+  },
+  {
+    version: SCHEMA_LOG_VERSION,
+    additive: true,
+    sql: `
+      -- Software updates (issue 19): each migration from this one on, with whether it is additive,
+      -- so a release rolled back after its successor migrated the journal can tell whether it may
+      -- still run on it (every newer migration additive) or must refuse to open it.
+      CREATE TABLE schema_migrations (
+        version    INTEGER PRIMARY KEY,
+        additive   INTEGER NOT NULL CHECK (additive IN (0, 1)),
+        applied_at TEXT NOT NULL
+      );
     `,
   },
 ];

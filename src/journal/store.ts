@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { migrations, type Migration, type MigrationContext } from './migrations.js';
+import { migrations, SCHEMA_LOG_VERSION, type Migration, type MigrationContext } from './migrations.js';
 
 export type Database = BetterSqlite3.Database;
 
@@ -70,7 +70,10 @@ export function openDatabaseReadOnly(path: string, version: number): Database {
       throw new Error(`journal database ${file}: ${what}: ${messageOf(err)}`, { cause: err });
     }
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    if (current !== version) {
+    // After a rollback the older release reads a journal its successor migrated additively.
+    const newer = current > version ? newerMigrations(db, version) : null;
+    const additiveOnly = newer !== null && newer.length > 0 && newer.every((m) => m.additive === 1);
+    if (current !== version && !additiveOnly) {
       const advice =
         current < version
           ? 'start the kiosk once so that it brings the journal up to date'
@@ -110,9 +113,13 @@ export function migrate(db: Database, file: string, list: readonly Migration[], 
   const known = list.reduce((v, m) => Math.max(v, m.version), 0);
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > known) {
+    // After a rollback: older code runs on a newer journal only when every migration it does not
+    // know was recorded as additive (docs/updates.md).
+    const unknown = newerMigrations(db, known);
+    if (unknown !== null && unknown.length > 0 && unknown.every((m) => m.additive === 1)) return;
     throw new Error(
-      `journal database ${file}: schema version ${current} is newer than this program knows (${known}); ` +
-        'refusing to open it with older code',
+      `journal database ${file}: schema version ${current} is newer than this program knows (${known}) ` +
+        `and ${unknown === null ? 'its migrations are not recorded as additive' : 'a migration above it is not additive'}; refusing to open it with older code`,
     );
   }
   const pending = [...list].filter((m) => m.version > current).sort((a, b) => a.version - b.version);
@@ -124,6 +131,9 @@ export function migrate(db: Database, file: string, list: readonly Migration[], 
       db.transaction(() => {
         db.exec(m.sql);
         m.after?.(db, ctx);
+        if (m.version >= SCHEMA_LOG_VERSION) {
+          db.prepare('INSERT INTO schema_migrations (version, additive, applied_at) VALUES (?, ?, ?)').run(m.version, m.additive ? 1 : 0, new Date().toISOString());
+        }
         if (m.rebuildsTables && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
           throw new Error('the rebuilt tables break a foreign key');
         }
@@ -135,6 +145,13 @@ export function migrate(db: Database, file: string, list: readonly Migration[], 
       if (m.rebuildsTables) db.pragma(`foreign_keys = ${keysWere ? 'ON' : 'OFF'}`);
     }
   }
+}
+
+/** The recorded migrations above `known`, or null when the journal records none (older than the log). */
+function newerMigrations(db: Database, known: number): { version: number; additive: number }[] | null {
+  const hasLog = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  if (!hasLog) return null;
+  return db.prepare('SELECT version, additive FROM schema_migrations WHERE version > ? ORDER BY version').all(known) as { version: number; additive: number }[];
 }
 
 function messageOf(err: unknown): string {

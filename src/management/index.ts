@@ -6,6 +6,7 @@ import { loadTlsMaterial } from '../tls/material.js';
 import { AlarmBook } from './alarms.js';
 import { ManagementLink, type ManagedTerminal } from './link.js';
 import type { SectionApplier } from './reload.js';
+import type { CommandExecutor } from './commands.js';
 
 export type { Alarm, AlarmSeverity, AlarmSink } from '../alarms/sink.js';
 export { AlarmBook, deviceAlarms, type ActiveAlarm, type AlarmMessage } from './alarms.js';
@@ -53,6 +54,8 @@ export interface ManagementDeps {
   appliers?: Record<string, SectionApplier>;
   log: Logger;
   witness?: HeadWitness;
+  /** Remote commands of other parts (e.g. `update`). */
+  executors?: Record<string, CommandExecutor>;
 }
 
 /**
@@ -82,5 +85,6 @@ export function createManagementLink(d: ManagementDeps): ManagementLink | undefi
     tls,
     log: d.log.child({ part: 'management' }),
     ...(d.witness ? { witness: d.witness } : {}),
+    ...(d.executors ? { executors: d.executors } : {}),
   });
 }

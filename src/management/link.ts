@@ -49,6 +49,8 @@ export interface ManagementLinkOptions {
   witness?: HeadWitness;
   /** Default: the one `management.transport` names. */
   transport?: ManagementTransport;
+  /** Remote commands of other parts (e.g. `update`), beside the link's own. */
+  executors?: Readonly<Record<string, CommandExecutor>>;
 }
 
 /** What the links need for rollback detection (implemented by ChainWitness). */
@@ -106,6 +108,7 @@ export class ManagementLink {
       'in-service': (c) => this.inService(c),
       'reload-configuration': () => this.reload(),
       'upload-journal': (c) => this.uploadJournal(c),
+      ...opts.executors,
     };
     this.commands = new RemoteCommands(this.journal, executors, this.log, () => this.kick(), this.now);
   }

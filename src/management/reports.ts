@@ -13,6 +13,8 @@ const statusView = z.object({
   }),
   devices: z.record(z.string(), z.object({ health: z.string(), code: z.string().optional(), detail: z.string().optional() })),
   outbox: z.object({ pending: z.number(), oldestPendingAt: z.string().nullable().optional() }).optional(),
+  /** The software update's view (src/update/): running release, trial, a download under way. */
+  update: z.record(z.string(), z.unknown()).optional(),
 });
 
 export interface Heartbeat {
@@ -26,6 +28,8 @@ export interface Heartbeat {
   devices: Record<string, { health: string; code: string | null; detail: string | null }>;
   outbox: { pending: number; oldestPendingAt: string | null } | null;
   activeAlarms: number;
+  /** Present on a kiosk with updates: the running release, its trial, the progress of an update. */
+  update?: Record<string, unknown>;
 }
 
 export function heartbeat(status: Record<string, unknown>, extra: { terminalId: string; version: string; uptimeS: number; activeAlarms: number; at: Date }): Heartbeat {
@@ -41,6 +45,7 @@ export function heartbeat(status: Record<string, unknown>, extra: { terminalId: 
     devices: Object.fromEntries(Object.entries(s.devices).map(([name, d]) => [name, { health: d.health, code: d.code ?? null, detail: d.detail ?? null }])),
     outbox: s.outbox ? { pending: s.outbox.pending, oldestPendingAt: s.outbox.oldestPendingAt ?? null } : null,
     activeAlarms: extra.activeAlarms,
+    ...(s.update ? { update: s.update } : {}),
   };
 }
 

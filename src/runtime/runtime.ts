@@ -8,6 +8,7 @@ import { serveControl } from '../control/server.js';
 import { Journal, loadOrCreateKey, type JournalEvent } from '../journal/index.js';
 import type { Logger, LogRing } from '../log.js';
 import { AlarmBook, ChainWitness, createManagementLink, journalChainAlarm, type ManagementLink } from '../management/index.js';
+import { releaseUpdates, type ReleaseUpdates } from '../update/index.js';
 import { createBusinessAdapter, Forwarder, OutboxMonitor, watchServerCertificate, type BusinessAdapter } from '../uplink/index.js';
 import { CardPayments } from './cards.js';
 import { CoinFlow } from './coins.js';
@@ -49,6 +50,7 @@ export class Runtime {
   /** Compares the journal's chain head with what the servers saw (rollback detection). */
   private readonly witness: ChainWitness;
   private management: ManagementLink | undefined;
+  private updates: ReleaseUpdates | undefined;
   private readonly notes: NoteFlow;
   private readonly coins: CoinFlow;
   private readonly cards: CardPayments;
@@ -204,7 +206,18 @@ export class Runtime {
       });
     }
     journalChainAlarm(this.journal, this.alarms);
+    const updates = (this.updates = releaseUpdates({
+      config: this.config,
+      journal: this.journal,
+      alarms: this.alarms,
+      log: this.log,
+      terminal: { status: () => this.status(), control: (req) => this.control.handle(req) },
+      linkUp: () => (this.config.management ? (this.management?.linkUp ?? false) : undefined),
+      // The same graceful stop as systemd's; the service manager then starts the release `current` names.
+      restart: () => process.kill(process.pid, 'SIGTERM'),
+    }));
     this.management = createManagementLink({
+      executors: updates.executors,
       config: this.config,
       configPath: this.deps.configPath,
       journal: this.journal,
@@ -217,12 +230,14 @@ export class Runtime {
     this.forwarder.start();
     this.cards.start();
     this.management?.start();
+    this.updates.start();
     this.outboxMonitor.start();
     this.notifier.startWatchdog(() => !this.stopped);
   }
 
   status(): Record<string, unknown> {
-    return this.control.status();
+    const status = this.control.status();
+    return this.updates ? { ...status, update: this.updates.progress() } : status;
   }
 
   /**
@@ -235,6 +250,7 @@ export class Runtime {
     if (this.stopped) return;
     this.stopped = true;
     this.notifier.stop();
+    this.updates?.stop();
     await this.transactions.park();
     this.transactions.stop();
     this.terminal.stop();

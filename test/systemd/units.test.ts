@@ -50,7 +50,8 @@ t.test('kiosk.service: notify, watchdog, restart and hardening', async (t) => {
   t.equal(one('User'), 'kiosk');
   t.same(one('SupplementaryGroups')?.split(/\s+/).sort(), ['dialout', 'lp', 'plugdev']);
   t.equal(one('ProtectSystem'), 'strict');
-  t.same(one('ReadWritePaths')?.split(/\s+/).sort(), ['/run/kiosk', '/run/kiosk-console', '/var/lib/kiosk']);
+  // /opt/kiosk: the A/B releases and links the update command writes (docs/updates.md).
+  t.same(one('ReadWritePaths')?.split(/\s+/).sort(), ['/opt/kiosk', '/run/kiosk', '/run/kiosk-console', '/var/lib/kiosk']);
   t.equal(one('DevicePolicy'), 'closed');
   for (const cls of ['char-ttyS', 'char-ttyUSB', 'char-ttyACM', 'char-usb', 'char-usb_device', 'char-hidraw']) {
     t.ok(d.get('DeviceAllow')?.includes(`${cls} rw`), `DeviceAllow=${cls} rw`);
@@ -171,7 +172,7 @@ t.test('install.sh --dry-run lists every step and changes nothing', async (t) =>
     /\[1\] check the prerequisites/,
     /the kiosk user, in dialout/,
     /useradd .*kiosk-console/,
-    /copy the application to \/opt\/kiosk/,
+    /install the release into the A\/B layout: \/opt\/kiosk\/releases/,
     /\/etc\/systemd\/system\/kiosk\.service/,
     /\/etc\/systemd\/system\/kiosk-console@\.service/,
     /\/etc\/systemd\/system\/kiosk-screen\.service/,
