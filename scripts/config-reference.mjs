@@ -151,7 +151,7 @@ export const NOTES = {
   'forwarder.alarmDiskFreeBytes': "alarm `disk-low` when the journal's file system has less free space than this (209715200 = 200 MiB)",
   'forwarder.monitorIntervalMs': 'how often the backlog age and the free space are looked at',
   management:
-    "the management link: heartbeats, counters, alarms, remote commands, over short mutual-TLS requests with the `tls` files ([operations](operations.md#the-management-link)); absent: no link (alarms are still journalled)",
+    "the management link: heartbeats, counters, alarms, remote commands, over short mutual-TLS requests or MQTT 5 through a broker, with the `tls` files ([operations](operations.md#the-management-link), [the MQTT topics](management-mqtt.md)); absent: no link (alarms are still journalled)",
   'management.transport': '`https` (short requests to the management server) or `mqtt` (MQTT 5 through a broker: [the topics](management-mqtt.md))',
   'management.host': 'the management server (with `mqtt`: the broker). Default: `server.host`',
   'management.port': 'its HTTPS port (with `mqtt`: the broker\'s TLS port)',

@@ -13,6 +13,7 @@ import { HOST_MODES, startBusinessLink, type HostMode, type HostTls, type Runnin
 import { CARD_MODES, type CardMode } from './card-authorisation.js';
 import { HostStore, type AccountSeed, type HostRecords } from './store.js';
 import { startManagementServer, type ManagementServerOptions, type RunningManagement } from './management.js';
+import { startManagementConsumer, type ManagementConsumerOptions } from './management-mqtt.js';
 
 export { HOST_MODES, type HostMode, type HostTls } from './business-link.js';
 export { CARD_BEHAVIOURS, CARD_MODES, TEST_PANS, type CardMode } from './card-authorisation.js';
@@ -37,6 +38,8 @@ export interface HostOptions {
   log?: Pick<Logger, 'info' | 'warn'>;
   /** The management side (mutual TLS on its own port); absent: not served. */
   management?: Omit<ManagementServerOptions, 'dbPath' | 'log'>;
+  /** The management side as a consumer on an MQTT broker instead (docs/management-mqtt.md); wins over `management`. */
+  managementMqtt?: Omit<ManagementConsumerOptions, 'dbPath' | 'log'>;
 }
 
 export interface RunningHost {
@@ -226,7 +229,8 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
       cardMode: (terminalId) => cardModes.get(terminalId) ?? cardDefault,
       ...(log ? { log } : {}),
     });
-    management = opts.management && (await startManagementServer({ ...opts.management, dbPath: opts.dbPath, ...(log ? { log } : {}) }));
+    if (opts.managementMqtt) management = await startManagementConsumer({ ...opts.managementMqtt, dbPath: opts.dbPath, ...(log ? { log } : {}) });
+    else management = opts.management && (await startManagementServer({ ...opts.management, dbPath: opts.dbPath, ...(log ? { log } : {}) }));
   } catch (err) {
     await link?.close();
     await new Promise((resolve) => server.close(resolve));
