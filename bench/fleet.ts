@@ -43,8 +43,7 @@ export function held(r: FleetReport): { held: boolean; why: string } {
   return { held: why.length === 0, why: why.join('; ') || 'held' };
 }
 
-async function brokerLimit(dir: string, smoke: boolean): Promise<BrokerLimit> {
-  const pkiDir = join(dir, 'pki');
+async function brokerLimit(dir: string, pkiDir: string, smoke: boolean): Promise<BrokerLimit> {
   const { files } = await createDevPki(pkiDir, { terminalId: 'FLEET-DEV' });
   const broker = await Mosquitto.start({ dir: join(dir, 'limit-broker'), tls: { ca: files.ca, cert: files.serverCert, key: files.serverKey } });
   try {
@@ -59,14 +58,16 @@ export const benchmark: Benchmark = {
   async run(ctx: BenchContext): Promise<BenchResult> {
     const dir = join(ctx.dir, 'fleet');
     mkdirSync(dir, { recursive: true });
-    const pkiDir = join(dir, 'pki');
+    // The real kiosk's stack keeps its PKI in <its folder>/pki; the fleet uses that one, so both links trust one CA.
+    const realDir = join(dir, 'real-kiosk');
+    const pkiDir = join(realDir, 'pki');
     const kiosks = ctx.smoke ? 10 : TARGET_KIOSKS;
     const durationS = ctx.smoke ? 4 : envNumber('KIOSK_BENCH_FLEET_S', 300);
     const stepS = ctx.smoke ? 3 : envNumber('KIOSK_BENCH_FLEET_STEP_S', 60);
     const maxKiosks = ctx.smoke ? 20 : envNumber('KIOSK_BENCH_FLEET_MAX', 8000);
     const heartbeatS = ctx.smoke ? 1 : HEARTBEAT_S;
 
-    const limit = await brokerLimit(dir, ctx.smoke);
+    const limit = await brokerLimit(dir, pkiDir, ctx.smoke);
     ctx.progress(`fleet: broker limit ${limit.messagesPerS.toFixed(0)} msg/s (${limit.messages} messages, ${limit.publishers} publishers)`);
 
     let real: RealKioskFigures | undefined;
@@ -77,9 +78,10 @@ export const benchmark: Benchmark = {
       faults: [],
       dir: join(dir, `run-${kiosks}`),
       pkiDir,
+      ...(ctx.smoke ? { commandsPerS: 3 } : {}),
       progress: ctx.progress,
       alongside: async (env) => {
-        real = await realKioskInFleet(env, { dir: join(dir, 'real-kiosk'), commands: ctx.smoke ? 3 : 60, progress: ctx.progress });
+        real = await realKioskInFleet(env, { dir: realDir, commands: ctx.smoke ? 3 : 60, progress: ctx.progress });
       },
     });
     const mainHeld = held(main);
@@ -92,7 +94,7 @@ export const benchmark: Benchmark = {
       const up = steps[steps.length - 1]!.held;
       size = up ? Math.round(size * 1.5) : Math.round(size / 2);
       if ((up && size > maxKiosks) || (!up && size < 50) || steps.some((s) => s.kiosks === size)) break;
-      const r = await runFleet({ kiosks: size, durationS: stepS, heartbeatS, faults: [], dir: join(dir, `run-${size}`), pkiDir, progress: ctx.progress });
+      const r = await runFleet({ kiosks: size, durationS: stepS, heartbeatS, faults: [], dir: join(dir, `run-${size}`), pkiDir, progress: ctx.progress, ...(ctx.smoke ? { commandsPerS: 3 } : {}) });
       const h = held(r);
       ctx.progress(`fleet: ${size} kiosks for ${stepS} s: ${h.why}`);
       steps.push({ kiosks: size, held: h.held, why: h.why, inPerS: r.rates.inPerS });
@@ -136,7 +138,7 @@ export const benchmark: Benchmark = {
         value: highest?.kiosks ?? 0.001,
         unit: 'kiosks',
         limit: { name: `broker limit × ${heartbeatS} s heartbeat`, value: kioskLimit, measured: true },
-        target: `≥ ${TARGET_KIOSKS}`,
+        target: `≥ ${kiosks}`,
         met: (highest?.kiosks ?? 0) >= kiosks,
         note: steps.map((s) => `${s.kiosks}: ${s.held ? 'held' : s.why}`).join('; ') + (steps[steps.length - 1]!.held ? ` (search stopped at ${maxKiosks})` : ''),
       }),
