@@ -227,7 +227,9 @@ export class MqttTransport implements ManagementTransport {
     } catch (e) {
       if (e instanceof ManagementError) throw e;
       const code = (e as { code?: number }).code;
-      throw new ManagementError(code !== undefined ? 'refused' : 'network', `${leaf}: ${(e as Error).message}${code !== undefined ? ` (reason ${code})` : ''}`);
+      // 0x87: the broker's ACL lets a kiosk publish only under the name on its certificate.
+      const hint = code === 0x87 ? `; the broker allows this kiosk only under kiosk/<its certificate's common name>/, so terminalId '${this.session.terminalId}' must be that name` : '';
+      throw new ManagementError(code !== undefined ? 'refused' : 'network', `${leaf}: ${(e as Error).message}${code !== undefined ? ` (reason ${code})` : ''}${hint}`);
     } finally {
       clearTimeout(timer);
     }

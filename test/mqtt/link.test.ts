@@ -165,3 +165,18 @@ t.test('the retained state says online, and the last will offline when the conne
   await until('the retained state after the stop', () => late.length > 0);
   t.match(late[0], { online: false, state: 'offline' });
 });
+
+t.test("a kiosk configured with another kiosk's id is refused by the broker and stores nothing there", async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1');
+  const log = new LogCapture();
+  // K-TEST-1's certificate, but terminalId K-TEST-2: every publish would land on K-TEST-2's topics.
+  const input = { ...mqttConfig(w.dir, w.pki, w.broker.port), terminalId: 'K-TEST-2' };
+  const k = kioskSide(t, w.dir, input, log.logger());
+  k.link.start();
+  await until('the link down', () => k.link.linkUp === false);
+  t.match(log.text, /not authori[sz]ed.*reason 135.*certificate's common name/i, 'PUBACK 0x87, with what to fix');
+  await sleep(500);
+  t.same(central.records().heartbeats, [], 'nothing stored for either kiosk');
+  t.same(central.records().states, [], 'not even a state');
+});
