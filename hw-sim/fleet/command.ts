@@ -33,21 +33,22 @@ const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)} ms` : 'none');
 export function formatFleetReport(r: FleetReport): string[] {
   const expectedIn = r.kiosks / r.heartbeatS;
   const lines = [
-    `fleet of ${r.kiosks} kiosks, heartbeat ${r.heartbeatS} s, ${r.durationS} s: ${r.ok ? 'nothing lost, nothing stored twice' : 'FAILED: see lost / stored twice'}`,
+    `fleet of ${r.kiosks} kiosks, heartbeat ${r.heartbeatS} s, ${r.durationS} s: ${r.ok ? 'no alarm or acknowledgement lost or stored twice' : 'FAILED: see lost / stored twice'}`,
     `  set-up           certificates ${ms(r.setup.certsMs)}, all connected in ${ms(r.setup.connectMs)}`,
     `  connected        ${r.connected.atEnd} at the end; ${r.connected.minSteady}–${r.connected.maxSteady} during the run`,
     `  messages         in ${r.rates.inPerS.toFixed(1)}/s (heartbeats alone: ${expectedIn.toFixed(1)}/s), out ${r.rates.outPerS.toFixed(1)}/s`,
     `  commands         ${r.commands.sent} sent, ${r.commands.acked} acknowledged; round trip p50 ${ms(r.commands.p50Ms)}, p99 ${ms(r.commands.p99Ms)}, max ${ms(r.commands.maxMs)}`,
     `  memory           ${kb(r.memory.bytesPerKiosk)} kB per simulated kiosk (RSS ${mb(r.memory.rssBeforeBytes)} MB → ${mb(r.memory.rssWithKiosksBytes)} MB)` +
       (r.memory.brokerBytesPerKiosk !== null ? `; broker ${kb(r.memory.brokerBytesPerKiosk)} kB per kiosk (RSS ${mb(r.memory.brokerRssBytes ?? 0)} MB)` : ''),
-    `  lost             alarms ${r.lost.alarms}, command acknowledgements ${r.lost.commandAcks}, heartbeats ${r.lost.heartbeats}, counters ${r.lost.counters}`,
-    `  stored twice     alarms ${r.duplicated.alarmRows} (by id); reports without an id counted twice: heartbeats ${r.reportsTwice.heartbeats}, counters ${r.reportsTwice.counters}`,
+    `  lost (by id)     alarms ${r.lost.alarms} of ${r.sent.alarms}, command acknowledgements ${r.lost.commandAcks} of ${r.commands.sent}`,
+    `  stored twice     alarms ${r.duplicated.alarmRows}`,
+    `  reports (no id)  heartbeats ${r.reports.lost.heartbeats} of ${r.sent.heartbeats} not counted, ${r.reports.twice.heartbeats} counted twice; counters ${r.reports.lost.counters} of ${r.sent.counters} not counted, ${r.reports.twice.counters} twice`,
     `  consumers        ${r.consumerRefused.count} messages refused${r.consumerRefused.examples.length ? `: ${r.consumerRefused.examples[0]}` : ''}`,
     `  absorbed by id   ${r.absorbed.alarmResends} alarm resends, ${r.absorbed.commandAcksAgain} repeated acknowledgements, ${r.absorbed.commandRedeliveries} command redeliveries (run once each)`,
     `  drain            ${ms(r.drainMs)} after the end until everything outstanding was stored`,
   ];
   for (const f of r.faults) lines.push(`  fault            ${f.fault} at ${f.atS.toFixed(0)} s: ${f.detail}`);
-  for (const e of r.lost.examples) lines.push(`  example          ${e}`);
+  for (const e of [...r.lost.examples, ...r.reports.examples]) lines.push(`  example          ${e}`);
   return lines;
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Stored } from '../../hw-sim/fleet/stored.js';
-import { clean, verdict, type Expected } from '../../hw-sim/fleet/verdict.js';
+import { clean, reportsComplete, verdict, type Expected } from '../../hw-sim/fleet/verdict.js';
 
 function expected(): Expected {
   return {
@@ -26,6 +26,7 @@ function stored(): Stored {
 t.test('everything stored once: clean, resends counted as absorbed, round trips from the stored acknowledgement', async (t) => {
   const v = verdict(expected(), stored());
   t.ok(clean(v));
+  t.ok(reportsComplete(v));
   t.same(v.absorbed, { alarmResends: 2, commandAcksAgain: 1, commandSends: 3 });
   t.same(v.roundTrips.sort((a, b) => a - b), [40, 300]);
 });
@@ -57,14 +58,15 @@ t.test('an alarm stored in two rows is a duplicate', async (t) => {
   t.notOk(clean(v));
 });
 
-t.test('a heartbeat missing is lost; one counted twice (no id, at least once) is reported but not a failure', async (t) => {
+t.test('reports (no id): one missing is counted as lost, one counted twice as such; the verdict is on what has an id', async (t) => {
   const s = stored();
   s.heartbeats.set('K1', 11);
-  t.equal(verdict(expected(), s).reportsTwice.heartbeats, 1);
-  t.ok(clean(verdict(expected(), s)));
   s.heartbeats.set('K2', 8);
+  s.counters.delete('K1');
   const v = verdict(expected(), s);
-  t.equal(v.lost.heartbeats, 1);
-  t.match(v.lost.examples, [/heartbeats of K2: 9 sent, 8 stored/]);
-  t.notOk(clean(v));
+  t.same(v.reports.lost, { heartbeats: 1, counters: 1 });
+  t.same(v.reports.twice, { heartbeats: 1, counters: 0 });
+  t.match(v.reports.examples, [/heartbeats of K2: 9 sent, 8 counted/, /counters of K1: 1 sent, 0 counted/]);
+  t.notOk(reportsComplete(v));
+  t.ok(clean(v), 'no alarm or acknowledgement lost');
 });
