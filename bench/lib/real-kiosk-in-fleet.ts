@@ -21,6 +21,8 @@ export interface RealKioskFigures {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Size of the real kiosk's last heartbeat as stored (the JSON body), for the scaling page's arithmetic. */
+  heartbeatBytes: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -43,6 +45,7 @@ export async function realKioskInFleet(env: FleetEnvironment, o: { dir: string; 
   const ackedAt = db.prepare('SELECT acked_at FROM mgmt_commands WHERE id = ?').pluck();
   const rtts: number[] = [];
   let sent = 0;
+  let heartbeatBytes = 0;
   try {
     await stack.start();
     await startInService(stack);
@@ -59,9 +62,10 @@ export async function realKioskInFleet(env: FleetEnvironment, o: { dir: string; 
       else o.progress(`fleet: the real kiosk's command ${id} was not acknowledged within 30 s`);
       await sleep(1000);
     }
+    heartbeatBytes = Number(db.prepare('SELECT length(body) FROM mgmt_heartbeats WHERE terminal_id = ?').pluck().get(REAL_KIOSK_ID) ?? 0);
   } finally {
     db.close();
     await stack.stop();
   }
-  return { sent, acked: rtts.length, lost: sent - rtts.length, p50Ms: quantile(rtts, 0.5), p99Ms: quantile(rtts, 0.99), maxMs: rtts.length ? Math.max(...rtts) : Number.NaN };
+  return { sent, acked: rtts.length, lost: sent - rtts.length, p50Ms: quantile(rtts, 0.5), p99Ms: quantile(rtts, 0.99), maxMs: rtts.length ? Math.max(...rtts) : Number.NaN, heartbeatBytes };
 }
