@@ -170,8 +170,11 @@ export async function startManagementConsumer(opts: ManagementConsumerOptions): 
         else resolve();
       });
     });
-  client.on('connect', (connack) => {
-    if (connack.sessionPresent) subscribe().catch((e: Error) => log?.warn({ clientId, err: e.message }, 'management consumer: subscriptions refused'));
+  let connections = 0;
+  client.on('connect', () => {
+    // The first connection's subscription is waited for below; a reconnection's (after the broker
+    // lost the session, or restarted without the shared ones) is made here.
+    if (connections++ > 0) subscribe().catch((e: Error) => log?.warn({ clientId, err: e.message }, 'management consumer: subscriptions refused'));
   });
   client.on('error', (e) => log?.warn({ clientId, err: e.message }, 'management consumer: broker connection failed'));
   await new Promise<void>((resolve, reject) => {

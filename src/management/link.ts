@@ -126,6 +126,8 @@ export class ManagementLink {
         this.commands.receive(list);
       },
       heads: (heads) => this.opts.witness?.serverSaw('management', heads),
+      // Back on the broker: what waited during the outage goes now, not at the next heartbeat.
+      connected: () => this.tickSoon(),
     });
     this.schedule(0);
   }
@@ -143,7 +145,13 @@ export class ManagementLink {
 
   /** Something is waiting to go out: send it now rather than at the next heartbeat, if the link is up. */
   kick(): void {
-    if (this.stopped || this.up === false) return;
+    if (this.up === false) return;
+    this.tickSoon();
+  }
+
+  /** The next tick now (or right after the one under way), whatever the link's state. */
+  private tickSoon(): void {
+    if (this.stopped) return;
     if (this.ticking) {
       this.again = true;
       return;

@@ -156,6 +156,7 @@ export class MqttTransport implements ManagementTransport {
         if (err || refused.length > 0) this.log.warn({ err: err?.message, refused }, 'broker refused the subscriptions');
       });
       if (this.lastState) void this.publishState(client).catch(() => undefined);
+      this.events?.connected();
     });
     client.on('error', (e) => {
       this.lastError = classify(e);
@@ -244,10 +245,10 @@ export class MqttTransport implements ManagementTransport {
     const settled = new Promise<void>((resolve) => (finish = resolve));
     const waiter: Waiter = { kind, want: new Set(ids), got: new Set(), done: () => finish() };
     this.waiters.add(waiter);
-    let timer: NodeJS.Timeout | undefined;
+    // One time-out for the whole exchange, PUBACK and receipt together, as for an HTTPS request.
+    const timer = setTimeout(finish, this.target.timeoutMs);
     try {
       await this.publish(leaf, body);
-      timer = setTimeout(finish, this.target.timeoutMs);
       await settled;
     } finally {
       clearTimeout(timer);

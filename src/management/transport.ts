@@ -42,6 +42,8 @@ export interface JournalExtractUpload {
 export interface TransportEvents {
   commands(list: RemoteCommand[]): void;
   heads(heads: ServerHeads): void;
+  /** A connection the transport keeps open was (re)established. */
+  connected(): void;
 }
 
 export interface ManagementTransport {

@@ -87,9 +87,14 @@ export async function consumer(t: Test, w: BrokerWorld, instance: string, over: 
  * A TCP relay in front of the broker: `cut()` destroys every connection through it without a
  * word, as a pulled cable or a killed process does; the broker sees no DISCONNECT.
  */
-export async function relay(t: Test, port: number): Promise<{ port: number; cut(): void }> {
+export async function relay(t: Test, port: number): Promise<{ port: number; cut(): void; hold(on: boolean): void }> {
   const sockets = new Set<Socket>();
+  let holding = false;
   const server = createServer((inbound) => {
+    if (holding) {
+      inbound.resetAndDestroy();
+      return;
+    }
     const outbound = createConnection({ port, host: '127.0.0.1' });
     for (const s of [inbound, outbound]) {
       sockets.add(s);
@@ -107,6 +112,10 @@ export async function relay(t: Test, port: number): Promise<{ port: number; cut(
     port: (server.address() as { port: number }).port,
     cut() {
       for (const s of sockets) s.resetAndDestroy();
+    },
+    /** While on, new connections are refused as soon as they arrive (the cable stays out). */
+    hold(on: boolean) {
+      holding = on;
     },
   };
 }

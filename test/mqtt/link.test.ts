@@ -3,6 +3,8 @@
  * command acknowledgements delivered once by id through a broker restart and a consumer kill, a
  * command to an offline kiosk run once when it comes back, the retained state and the last will.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import t, { type Test } from 'tap';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -36,7 +38,8 @@ function journalledAlarmIds(k: KioskSide): string[] {
   return k.journal.management.undeliveredAlarms(10_000).map((a) => a.id);
 }
 
-t.test('alarms and command acknowledgements are delivered once by id through a broker restart', async (t) => {
+for (const hard of [false, true]) {
+t.test(`alarms and command acknowledgements are delivered once by id through a broker ${hard ? 'kill (SIGKILL)' : 'restart'}`, async (t) => {
   const w = await brokerWorld(t);
   const central = await consumer(t, w, '1', { resendMs: 300 });
   const k = mqttKiosk(t, w, new LogCapture().logger());
@@ -46,7 +49,7 @@ t.test('alarms and command acknowledgements are delivered once by id through a b
   await until('the first alarm stored', () => central.records().alarms.length === 1);
   await until('the link up', () => k.link.linkUp === true);
 
-  await w.broker.stop();
+  await (hard ? w.broker.kill() : w.broker.stop());
   // Raised and cleared while the broker is away: they wait in the journal.
   k.alarms.clear('device-fault', 'printer');
   k.alarms.raise({ kind: 'stacker-removed', source: 'validator', severity: 'critical', detail: 'cash box out' });
@@ -75,6 +78,24 @@ t.test('alarms and command acknowledgements are delivered once by id through a b
   const acked = central.records().commands.find((c) => c.id === cmd.id)!;
   t.equal(acked.ok, true);
   t.ok(acked.acks >= 1, 'acknowledged; a resend would only count');
+});
+}
+
+t.test('counters, and a journal extract for upload-journal, over the broker', async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1');
+  const k = mqttKiosk(t, w, new LogCapture().logger());
+  k.alarms.raise({ kind: 'device-fault', source: 'printer', severity: 'warning', detail: 'paper out' });
+  k.link.start();
+  await until('counters', () => central.records().counters.length > 0);
+  t.match(central.records().counters[0]!.body, { cashbox: Array, hoppers: Array });
+  const cmd = central.queueCommand({ terminalId: TERMINAL, type: 'upload-journal', args: { last: 5 }, by: 'ops' });
+  const acked = await until('acknowledged', () => central.records().commands.find((c) => c.id === cmd.id && c.ackedAt !== null));
+  t.equal(acked.ok, true);
+  const extract = central.records().extracts.find((e) => e.commandId === cmd.id);
+  t.ok(extract, 'the extract is stored under the command id');
+  t.equal(extract!.events, (acked.result as { events: number }).events, 'as many events as the acknowledgement says');
+  t.ok(extract!.events > 0);
 });
 
 t.test('two consumers split the messages; one killed loses nothing', async (t) => {
@@ -179,4 +200,69 @@ t.test("a kiosk configured with another kiosk's id is refused by the broker and 
   await sleep(500);
   t.same(central.records().heartbeats, [], 'nothing stored for either kiosk');
   t.same(central.records().states, [], 'not even a state');
+});
+
+t.test("a broker whose certificate does not carry the configured name is refused, with the server-certificate alarm", async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1');
+  const input = mqttConfig(w.dir, w.pki, w.broker.port);
+  const k = kioskSide(t, w.dir, { ...input, management: { ...input.management!, serverName: 'broker.elsewhere.example' } } as ConfigInput, new LogCapture().logger());
+  k.link.start();
+  await until('the alarm', () => k.alarms.active().find((a) => a.kind === 'server-certificate' && a.source === 'management-link'), 20_000);
+  t.equal(k.link.linkUp, false);
+  t.same(central.records().heartbeats, [], 'nothing was sent to it');
+});
+
+t.test('a command the broker could not keep (no session yet) is published again at the next heartbeat and runs once', async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1', { resendMs: 500 });
+  // Queued before this kiosk ever connected: the broker has no session to keep it in and drops it.
+  const cmd = central.queueCommand({ terminalId: TERMINAL, type: 'in-service', by: 'ops-early' });
+  await sleep(700);
+  const k = mqttKiosk(t, w, new LogCapture().logger());
+  k.link.start();
+  const acked = await until('acknowledged', () => central.records().commands.find((c) => c.id === cmd.id && c.ackedAt !== null), 30_000);
+  t.ok(acked.sent >= 2, `published again (sent ${acked.sent} times)`);
+  t.same(k.terminal.requests, [{ cmd: 'in-service', by: 'management:ops-early' }], 'run once');
+});
+
+t.test('back on the broker, what waited goes at once, not at the next heartbeat', async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1');
+  const cable = await relay(t, w.broker.port);
+  const input = mqttConfig(w.dir, w.pki, cable.port);
+  // A generous time-out: one missed receipt would otherwise leave the alarm to the heartbeat ten minutes on.
+  const k = kioskSide(t, w.dir, { ...input, management: { ...input.management!, heartbeatMs: 600_000, timeoutMs: 8000 } } as ConfigInput, new LogCapture().logger());
+  k.link.start();
+  await until('the first heartbeat', () => central.records().heartbeats.length > 0);
+  cable.hold(true);
+  cable.cut();
+  k.alarms.raise({ kind: 'stacker-removed', source: 'validator', severity: 'critical', detail: 'cash box out' });
+  await until('the link seen down', () => k.link.linkUp === false);
+  cable.hold(false);
+  await until('the alarm stored well before the next heartbeat', () => central.records().alarms.length === 1, 15_000);
+  t.pass('delivered on reconnection');
+});
+
+t.test('reload-configuration over MQTT: intervals apply at once; a change of transport needs a restart', async (t) => {
+  const w = await brokerWorld(t);
+  const central = await consumer(t, w, '1');
+  const configPath = join(w.dir, 'config.json');
+  const input = mqttConfig(w.dir, w.pki, w.broker.port);
+  writeFileSync(configPath, JSON.stringify(input));
+  const k = kioskSide(t, w.dir, input, new LogCapture().logger(), configPath);
+  k.link.start();
+  await until('the kiosk seen', () => central.records().heartbeats.length > 0);
+  const reload = async (): Promise<Record<string, unknown>> => {
+    const c = central.queueCommand({ terminalId: TERMINAL, type: 'reload-configuration', by: 'ops' });
+    return (await until('reload acknowledged', () => central.records().commands.find((r) => r.id === c.id && r.ackedAt !== null))).result!;
+  };
+
+  writeFileSync(configPath, JSON.stringify({ ...input, management: { ...input.management!, countersMs: 120_000 } }));
+  t.same(await reload(), { applied: ['management'], needsRestart: [] });
+  t.equal(k.config.management!.countersMs, 120_000);
+
+  writeFileSync(configPath, JSON.stringify({ ...input, management: { ...input.management!, transport: 'https' } }));
+  t.same(await reload(), { applied: [], needsRestart: ['management'] });
+  t.equal(k.config.management!.transport, 'mqtt', 'still on MQTT until the restart');
 });
