@@ -44,6 +44,8 @@ export function formatFleetReport(r: FleetReport): string[] {
     `  stored twice     alarms ${r.duplicated.alarmRows}`,
     `  reports (no id)  heartbeats ${r.reports.lost.heartbeats} of ${r.sent.heartbeats} not counted, ${r.reports.twice.heartbeats} counted twice; counters ${r.reports.lost.counters} of ${r.sent.counters} not counted, ${r.reports.twice.counters} twice`,
     `  consumers        ${r.consumerRefused.count} messages refused${r.consumerRefused.examples.length ? `: ${r.consumerRefused.examples[0]}` : ''}`,
+    `  cpu (cores)      broker ${r.cpu.broker.toFixed(2)}, consumers ${r.cpu.consumers.toFixed(2)}, simulated kiosks ${r.cpu.kiosks.toFixed(2)}`,
+    `  broker dropped   ${Object.keys(r.brokerDropped).length === 0 ? 'nothing' : Object.entries(r.brokerDropped).map(([c, n]) => `${c} (${n}×)`).join(', ')} (queue full: max_queued_messages)`,
     `  absorbed by id   ${r.absorbed.alarmResends} alarm resends, ${r.absorbed.commandAcksAgain} repeated acknowledgements, ${r.absorbed.commandRedeliveries} command redeliveries (run once each)`,
     `  drain            ${ms(r.drainMs)} after the end until everything outstanding was stored`,
   ];

@@ -97,3 +97,21 @@ export class Meter {
     return { inPerS: inSum / n, outPerS: outSum / n, seconds };
   }
 }
+
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The clients Mosquitto says it dropped outgoing messages for (its log line for a full queue), with how often. */
+export function droppedFor(brokerLog: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of brokerLog.matchAll(/Outgoing messages are being dropped for client (\S+?)\.?$/gm)) out[m[1]!] = (out[m[1]!] ?? 0) + 1;
+  return out;
+}
