@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseFaults } from './faults.js';
-import { runFleet, type FleetReport } from './fleet.js';
+import { runFleet, type FleetOptions, type FleetReport } from './fleet.js';
 
 export interface FleetCommandOptions {
   kiosks: string;
@@ -54,22 +54,28 @@ export function formatFleetReport(r: FleetReport): string[] {
   return lines;
 }
 
+/** Exit 0: nothing with an id lost or stored twice; 1: something was; 2: bad options (nothing run). */
 export async function fleetCommand(opts: FleetCommandOptions): Promise<number> {
-  const kiosks = positive('kiosks', opts.kiosks);
-  if (!Number.isInteger(kiosks)) throw new Error('--kiosks must be a whole number');
-  const dir = mkdtempSync(join(tmpdir(), 'kiosk-fleet-'));
+  let parsed: Omit<FleetOptions, 'dir' | 'progress'>;
   try {
-    const report = await runFleet({
+    const kiosks = positive('kiosks', opts.kiosks);
+    if (!Number.isInteger(kiosks)) throw new Error('--kiosks must be a whole number');
+    parsed = {
       kiosks,
       durationS: positive('duration', opts.duration),
       heartbeatS: positive('heartbeat', opts.heartbeat),
       faults: parseFaults(opts.faults),
       alarmMeanS: positive('alarm-mean', opts.alarmMean),
       ...(opts.commandsPerS !== undefined ? { commandsPerS: positive('commands-per-s', opts.commandsPerS) } : {}),
-      dir,
       pkiDir: opts.pki,
-      progress: (line) => process.stderr.write(`${line}\n`),
-    });
+    };
+  } catch (e) {
+    console.error(`kiosk-sim fleet: ${(e as Error).message}`);
+    return 2;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'kiosk-fleet-'));
+  try {
+    const report = await runFleet({ ...parsed, dir, progress: (line) => process.stderr.write(`${line}\n`) });
     if (opts.json) console.log(JSON.stringify(report));
     else for (const line of formatFleetReport(report)) console.log(line);
     return report.ok ? 0 : 1;
