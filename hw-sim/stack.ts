@@ -225,7 +225,11 @@ export class SimStack {
     for (const slot of this.slots.values()) await this.plug(slot);
     this.pki = (await devHostTls(this.pkiDir, this.opts.config?.terminalId ?? 'SIM-0001')).files;
     if (this.opts.managementTransport === 'mqtt') {
-      this.broker = await Mosquitto.start({ dir: join(this.dir, 'broker'), tls: { ca: this.pki.ca, cert: this.pki.serverCert, key: this.pki.serverKey } });
+      this.broker = await Mosquitto.start({
+        dir: join(this.dir, 'broker'),
+        tls: { ca: this.pki.ca, cert: this.pki.serverCert, key: this.pki.serverKey },
+        centralListener: true,
+      });
       this.central = await issueClientCert(this.pkiDir, DEFAULT_CENTRAL_USER);
     }
     this.host = await startHost(this.hostOptions(this.opts.hostPort ?? 0, 0));
@@ -240,7 +244,7 @@ export class SimStack {
       tls,
       management: { port: managementPort, tls },
       ...(this.broker && this.central
-        ? { managementMqtt: { url: this.broker.url, tls: readHostTls({ ca: this.pki.ca, cert: this.central.cert, key: this.central.key }), instance: '1', resendMs: 5000 } }
+        ? { managementMqtt: { url: this.broker.centralUrl, tls: readHostTls({ ca: this.pki.ca, cert: this.central.cert, key: this.central.key }), instance: '1', resendMs: 5000 } }
         : {}),
       dbPath: join(this.dir, 'host.db'),
       ...(this.opts.accounts ? { accounts: this.opts.accounts } : {}),
@@ -328,7 +332,8 @@ export class SimStack {
         ...(this.broker ? { transport: 'mqtt' as const } : {}),
         host: '127.0.0.1',
         serverName: 'localhost',
-        port: this.host.management!.port,
+        // On MQTT the kiosks' listener, not the one the central consumer uses.
+        port: this.broker ? this.broker.port : this.host.management!.port,
         heartbeatMs: 1000,
         countersMs: 10_000,
         timeoutMs: 2000,

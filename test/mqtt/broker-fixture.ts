@@ -27,11 +27,11 @@ export interface BrokerWorld {
 export const KIOSK_A = 'K-TEST-1';
 export const KIOSK_B = 'K-TEST-2';
 
-export async function brokerWorld(t: Test, terminalId = KIOSK_A): Promise<BrokerWorld> {
+export async function brokerWorld(t: Test, terminalId = KIOSK_A, opts: { centralListener?: boolean } = {}): Promise<BrokerWorld> {
   const dir = t.testdir();
   const pkiDir = join(dir, 'pki');
   const { files } = await createDevPki(pkiDir, { terminalId });
-  const broker = await Mosquitto.start({ dir: join(dir, 'broker'), tls: { ca: files.ca, cert: files.serverCert, key: files.serverKey } });
+  const broker = await Mosquitto.start({ dir: join(dir, 'broker'), tls: { ca: files.ca, cert: files.serverCert, key: files.serverKey }, ...opts });
   t.teardown(() => broker.kill());
   const certs = new Map<string, ClientCertFiles>([[terminalId, { cert: files.clientCert, key: files.clientKey }]]);
   const cert = async (name: string): Promise<ClientCertFiles> => {
@@ -46,7 +46,7 @@ export async function brokerWorld(t: Test, terminalId = KIOSK_A): Promise<Broker
     cert,
     async client(name, opts = {}, onMessage) {
       const c = await cert(name);
-      const client = mqtt.connect(broker.url, {
+      const client = mqtt.connect(name === DEFAULT_CENTRAL_USER ? broker.centralUrl : broker.url, {
         protocolVersion: 5,
         clientId: `${name}-${Math.random().toString(16).slice(2, 8)}`,
         ca: readFileSync(files.ca),
@@ -73,7 +73,7 @@ export { DEFAULT_CENTRAL_USER };
 export async function consumer(t: Test, w: BrokerWorld, instance: string, over: Partial<ManagementConsumerOptions> = {}): Promise<RunningConsumer> {
   const c = await w.cert(DEFAULT_CENTRAL_USER);
   const running = await startManagementConsumer({
-    url: w.broker.url,
+    url: w.broker.centralUrl,
     dbPath: join(w.dir, 'host.db'),
     tls: { ca: readFileSync(w.pki.ca), cert: readFileSync(c.cert), key: readFileSync(c.key) },
     instance,

@@ -82,3 +82,23 @@ t.test('a broker restart keeps a persistent session and the QoS 1 messages queue
   await waitFor('the queued command', () => got.length >= 1);
   t.same(got, ['queued while offline'], 'delivered from the session the restarted broker kept');
 });
+
+t.test("with the kiosks' own listener, a client cannot take over another kiosk's session by its client id", async (t) => {
+  const w = await brokerWorld(t, KIOSK_A, { centralListener: true });
+  t.not(w.broker.centralPort, w.broker.port, 'the central consumers have a listener of their own');
+  let bClosed = false;
+  const b = await w.client(KIOSK_B, { clientId: KIOSK_B });
+  b.on('close', () => (bClosed = true));
+  // A's certificate, B's client id: the broker replaces the id by A's name, so B stays connected.
+  const a = await w.client(KIOSK_A, { clientId: KIOSK_B });
+  await a.publishAsync(`kiosk/${KIOSK_A}/heartbeat`, '{}', { qos: 1 });
+  await waitFor('a moment for a takeover to show', () => bClosed, 500).catch(() => undefined);
+  t.equal(bClosed, false, 'B was not disconnected');
+  if (!bClosed) await b.publishAsync(`kiosk/${KIOSK_B}/heartbeat`, '{}', { qos: 1 });
+  t.match(w.broker.log, new RegExp(`as ${KIOSK_A} \\(p5`), "A is known by its certificate's name");
+  // And the central consumers, several under one name, still connect side by side on theirs.
+  const c1 = await w.client(DEFAULT_CENTRAL_USER, { clientId: 'kiosk-central-1' });
+  const c2 = await w.client(DEFAULT_CENTRAL_USER, { clientId: 'kiosk-central-2' });
+  await c1.publishAsync(`kiosk/${KIOSK_A}/cmd`, 'x', { qos: 1 });
+  t.ok(c1.connected && c2.connected, 'two consumer instances connected at once');
+});

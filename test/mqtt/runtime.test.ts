@@ -48,7 +48,7 @@ t.test('heartbeats and a remote command over the broker', async (t) => {
 t.test('the process killed: the last will says offline; a command sent meanwhile runs once after the restart', async (t) => {
   const me = await issueClientCert(stack.pkiDir, DEFAULT_CENTRAL_USER);
   const seen: { online: boolean; state: string }[] = [];
-  const watcher = mqtt.connect(stack.broker!.url, {
+  const watcher = mqtt.connect(stack.broker!.centralUrl, {
     protocolVersion: 5,
     ca: readFileSync(stack.pki.ca),
     cert: readFileSync(me.cert),
