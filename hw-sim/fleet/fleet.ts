@@ -119,7 +119,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetReport> {
   const certsMs = Date.now() - t;
   progress(`fleet: ${n} kiosk certificates ready in ${certsMs} ms`);
 
-  const broker = await Mosquitto.start({ dir: join(opts.dir, 'broker'), tls: { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey } });
+  // As in production: the kiosks' listener forces the client id to the certificate's name, the consumers have their own.
+  const broker = await Mosquitto.start({ dir: join(opts.dir, 'broker'), tls: { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey }, centralListener: true });
   const brokerRss = () => {
     const pid = pidWith(broker.confFile);
     return pid === undefined ? null : rssOf(pid);
@@ -145,7 +146,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetReport> {
       }),
   );
   try {
-    central = await startCentral({ url: broker.url, pkiDir, dir: join(opts.dir, 'central'), instances: 2 });
+    central = await startCentral({ url: broker.centralUrl, pkiDir, dir: join(opts.dir, 'central'), instances: 2 });
     t = Date.now();
     await connectAll(kiosks, 50, progress);
     const connectMs = Date.now() - t;
