@@ -227,6 +227,23 @@ program
     process.exit(await matrixCommand(opts));
   });
 
+program
+  .command('fleet')
+  .description('N light simulated kiosks on a real Mosquitto with the management consumers: connected, msg/s, command round trip, memory per kiosk, lost and duplicated (must be none); faults on request')
+  .requiredOption('--kiosks <n>', 'how many simulated kiosks')
+  .option('--duration <s>', 'seconds to run once all are connected', '60')
+  .option('--heartbeat <s>', 'seconds between two heartbeats of a kiosk', '5')
+  .option('--faults <list>', 'comma-separated: broker-restart, consumer-kill, kiosk-drop (10 % of the kiosks), or all')
+  .option('--alarm-mean <s>', 'mean seconds between two random alarms of one kiosk', '300')
+  .option('--commands-per-s <n>', 'remote commands per second to the fleet (default: kiosks / 100)')
+  .option('--pki <dir>', 'development PKI; the kiosk certificates are kept in its fleet/ folder between runs', 'var/fleet/pki')
+  .option('--keep', 'keep the run folder (broker log, the consumers\' database)')
+  .option('--json', 'print the report as one JSON object')
+  .action(async (opts: import('./fleet/command.js').FleetCommandOptions) => {
+    const { fleetCommand } = await import('./fleet/command.js');
+    process.exit(await fleetCommand(opts));
+  });
+
 function stopOnSignal(stop: () => Promise<void>): void {
   const handler = () => void stop().then(() => process.exit(0));
   process.once('SIGTERM', handler);

@@ -46,7 +46,7 @@ export class ChainHeadBook {
       if (!same) this.db.prepare(`INSERT INTO ${this.table} (terminal_id, seq, hash, first_seen) VALUES (?, ?, ?, ?)`).run(terminalId, head.seq, head.hash, at);
       const highest = top && top.seq >= head.seq ? { seq: top.seq, hash: top.hash } : head;
       return top ? { before: { seq: top.seq, hash: top.hash }, highest, anomaly } : { highest, anomaly };
-    })();
+    }).immediate();
   }
 
   /**

@@ -125,7 +125,9 @@ export class ManagementStore {
     try {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
-      // The business side writes the same file from its own connection.
+      // The business side writes the same file from its own connection, and so does every other
+      // consumer instance on MQTT. Each read-then-write below is an IMMEDIATE transaction: a
+      // deferred one whose snapshot another writer moved on is refused at once, not after a wait.
       this.db.pragma('busy_timeout = 5000');
       this.db.exec(SCHEMA);
       this.heads = new ChainHeadBook(this.db, 'mgmt_chain_heads');
@@ -206,7 +208,7 @@ export class ManagementStore {
         stamp.run(r.id, nowMs);
       }
       return chosen.map((r) => ({ id: String(r.id), type: String(r.type), args: JSON.parse(String(r.args)) as Record<string, unknown>, by: String(r.issued_by) }));
-    })();
+    }).immediate();
   }
 
   counters(terminalId: string, body: unknown): void {
@@ -233,7 +235,7 @@ export class ManagementStore {
         insert.run(terminalId, a.id, a.action, a.kind, a.source, a.severity, a.detail, a.at, at);
       }
       return { ids: list.map((a) => a.id), duplicates };
-    })();
+    }).immediate();
   }
 
   queueCommand(c: { terminalId: string; type: string; args?: Record<string, unknown>; by?: string }): CommandRecord {
@@ -251,7 +253,7 @@ export class ManagementStore {
       const sent = this.db.prepare('UPDATE mgmt_commands SET sent = sent + 1 WHERE id = ?');
       for (const r of rows) sent.run(r.id);
       return rows.map((r) => ({ id: String(r.id), type: String(r.type), args: JSON.parse(String(r.args)) as Record<string, unknown>, by: String(r.issued_by) }));
-    })();
+    }).immediate();
   }
 
   /**
@@ -270,7 +272,7 @@ export class ManagementStore {
         .prepare('UPDATE mgmt_commands SET acked_at = ?, ok = ?, result = ?, acks = 1 WHERE id = ?')
         .run(this.stamp(), ack.ok ? 1 : 0, JSON.stringify(ack.result ?? {}), id);
       return 'acked';
-    })();
+    }).immediate();
   }
 
   /** One extract per command: a resend of the same upload is counted, not stored twice. */

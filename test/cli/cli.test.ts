@@ -19,10 +19,22 @@ t.test('kiosk --help lists the subcommands of the board, and none of the simulat
 t.test('kiosk-sim --help lists the subcommands of the simulator', async (t) => {
   const r = kioskSim('--help');
   t.equal(r.status, 0);
-  for (const sub of ['start', 'host', 'device', 'run', 'soak', 'chaos', 'matrix', 'pki']) t.match(r.stdout, new RegExp(`\\n  ${sub}\\b`));
+  for (const sub of ['start', 'host', 'device', 'run', 'soak', 'chaos', 'matrix', 'fleet', 'pki']) t.match(r.stdout, new RegExp(`\\n  ${sub}\\b`));
   t.match(r.stdout, /run \[options\] <files\.\.\.>/);
   const devices = kioskSim('device', '--help');
   for (const d of ['id003', 'essp', 'ccnet', 'cctalk-coin', 'cctalk-hopper', 'escpos', 'zvt', 'hid-card']) t.match(devices.stdout, new RegExp(`\\n  ${d}\\b`));
+});
+
+t.test('kiosk-sim fleet refuses bad options with a clear message and exit 2, before starting anything', async (t) => {
+  const none = kioskSim('fleet', '--kiosks', '0');
+  t.equal(none.status, 2);
+  t.match(none.stderr, /--kiosks must be a positive number, not '0'/);
+  const half = kioskSim('fleet', '--kiosks', '2.5');
+  t.equal(half.status, 2);
+  t.match(half.stderr, /--kiosks must be a whole number/);
+  const fault = kioskSim('fleet', '--kiosks', '5', '--faults', 'broker-restart,earthquake');
+  t.equal(fault.status, 2);
+  t.match(fault.stderr, /unknown fault earthquake \(there are: broker-restart, consumer-kill, kiosk-drop, or all\)/);
 });
 
 t.test('kiosk sim … still reaches kiosk-sim for one release, and says so', async (t) => {
