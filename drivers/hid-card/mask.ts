@@ -2,12 +2,11 @@
  * What leaves the card reader driver: a masked card anyone may see, and the sensitive data sealed in
  * a SensitiveCard that shows nothing when printed, logged or serialised and is zero-filled after use.
  */
+import { Redacted } from '../redacted.js';
 import { createHmac, hkdfSync } from 'node:crypto';
-import { inspect } from 'node:util';
 import type { CardRead, MaskedCard, SensitiveCard, SensitiveCardData } from '../types.js';
 import { wipeCardData, type CardData } from './tracks.js';
 
-const REDACTED = '[SensitiveCard: redacted]';
 const KEY_INFO = 'kiosk card number hash v1';
 
 /**
@@ -35,10 +34,12 @@ export function maskPan(pan: Uint8Array): string {
   return shown(0, first) + '*'.repeat(pan.length - first - last) + shown(pan.length - last, pan.length);
 }
 
-class SealedCard implements SensitiveCard {
+class SealedCard extends Redacted implements SensitiveCard {
+  protected readonly label = '[SensitiveCard: redacted]';
   #card: CardData | undefined;
 
   constructor(card: CardData) {
+    super();
     this.#card = card;
   }
 
@@ -66,22 +67,6 @@ class SealedCard implements SensitiveCard {
   wipe(): void {
     if (this.#card) wipeCardData(this.#card);
     this.#card = undefined;
-  }
-
-  toJSON(): string {
-    return REDACTED;
-  }
-
-  toString(): string {
-    return REDACTED;
-  }
-
-  [Symbol.toPrimitive](): string {
-    return REDACTED;
-  }
-
-  [inspect.custom](): string {
-    return REDACTED;
   }
 }
 

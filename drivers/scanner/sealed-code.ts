@@ -2,16 +2,17 @@
  * The payment code as it leaves the driver: a holder that shows nothing when printed, logged or
  * serialised, hands the bytes to one consumer and zero-fills them afterwards.
  */
-import { inspect } from 'node:util';
+import { Redacted } from '../redacted.js';
 import { maskCode } from './codec.js';
 import type { CodeRead, SensitiveCode } from './contract.js';
 
-const REDACTED = '[SensitiveCode: redacted]';
 
-class SealedCode implements SensitiveCode {
+class SealedCode extends Redacted implements SensitiveCode {
+  protected readonly label = '[SensitiveCode: redacted]';
   #bytes: Buffer | undefined;
 
   constructor(bytes: Buffer) {
+    super();
     this.#bytes = bytes;
   }
 
@@ -32,22 +33,6 @@ class SealedCode implements SensitiveCode {
   wipe(): void {
     this.#bytes?.fill(0);
     this.#bytes = undefined;
-  }
-
-  toJSON(): string {
-    return REDACTED;
-  }
-
-  toString(): string {
-    return REDACTED;
-  }
-
-  [Symbol.toPrimitive](): string {
-    return REDACTED;
-  }
-
-  [inspect.custom](): string {
-    return REDACTED;
   }
 }
 
