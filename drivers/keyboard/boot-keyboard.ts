@@ -5,6 +5,7 @@
  * layout, until Enter ends the entry. Characters are kept in a fixed buffer that is zero-filled
  * whenever an entry is handed out or dropped, since both devices type secrets (tracks, wallet codes).
  */
+import { SecretEntry, type SecretEntryEvent } from '../line/secret-entry.js';
 
 export const BOOT_REPORT_LENGTH = 8;
 
@@ -51,21 +52,8 @@ export function keyToChar(usage: number, shift: boolean): number | undefined {
   return p ? p[shift ? 1 : 0].charCodeAt(0) : UNKNOWN_KEY;
 }
 
-/**
- * A zero-filled buffer whose bytes stay where they are: V8 keeps typed arrays of up to 64 bytes
- * inside its heap and its garbage collector moves them, leaving the old copy (with whatever secret
- * it held at that moment) in freed memory that fill(0) never reaches. An ArrayBuffer's own backing
- * store is never moved.
- */
-export function offHeap(size: number): Buffer {
-  return Buffer.from(new ArrayBuffer(size));
-}
-
-export type KeyboardEvent =
-  /** The characters typed before Enter. The buffer is a copy the caller owns and must zero. */
-  | { kind: 'entry'; bytes: Buffer }
-  /** More characters than the buffer holds came before Enter; they were dropped. */
-  | { kind: 'overflow'; length: number };
+/** What an Enter completed: the characters typed before it, or an overflow. */
+export type KeyboardEvent = SecretEntryEvent;
 
 export interface KeyboardDecoderStats {
   /** Reports of the wrong length, ignored. */
@@ -76,19 +64,17 @@ export interface KeyboardDecoderStats {
 
 export class KeyboardDecoder {
   readonly stats: KeyboardDecoderStats = { badReports: 0, rollOvers: 0 };
-  private readonly buffer: Buffer;
-  private length = 0;
-  private overflowed = 0;
+  private readonly entry: SecretEntry;
   private held = new Set<number>();
 
   /** `maxLength`: the longest entry kept (a card reader's three full tracks are 79 + 40 + 107 characters). */
   constructor(maxLength = 256) {
-    this.buffer = offHeap(maxLength);
+    this.entry = new SecretEntry(maxLength);
   }
 
   /** Characters typed since the last Enter. */
   get pending(): number {
-    return this.length + this.overflowed;
+    return this.entry.pending;
   }
 
   /** Feeds one input report; returns what an Enter in it completed. */
@@ -107,8 +93,8 @@ export class KeyboardDecoder {
     for (const key of keys) {
       if (this.held.has(key)) continue;
       const char = keyToChar(key, shift);
-      if (char === undefined) events.push(this.finish());
-      else this.append(char);
+      if (char === undefined) events.push(this.entry.take());
+      else this.entry.append(char);
     }
     this.held = new Set(keys);
     return events;
@@ -117,30 +103,12 @@ export class KeyboardDecoder {
   /** Ends an entry that never got its Enter (the device stopped typing): what was typed so far. */
   flush(): KeyboardEvent | undefined {
     this.held.clear();
-    return this.pending > 0 ? this.finish() : undefined;
+    return this.pending > 0 ? this.entry.take() : undefined;
   }
 
   /** Drops anything typed so far. */
   reset(): void {
-    this.buffer.fill(0, 0, this.length);
-    this.length = 0;
-    this.overflowed = 0;
+    this.entry.clear();
     this.held.clear();
-  }
-
-  private append(char: number): void {
-    if (this.length < this.buffer.length) this.buffer[this.length++] = char;
-    else this.overflowed++;
-  }
-
-  private finish(): KeyboardEvent {
-    const event: KeyboardEvent =
-      this.overflowed > 0
-        ? { kind: 'overflow', length: this.length + this.overflowed }
-        : { kind: 'entry', bytes: Buffer.from(this.buffer.subarray(0, this.length)) };
-    this.buffer.fill(0, 0, this.length);
-    this.length = 0;
-    this.overflowed = 0;
-    return event;
   }
 }

@@ -11,7 +11,7 @@
  * and also in the middle of a read cut short when the driver is waiting for an answer (the scanner
  * answers a command sent just after it stopped sending).
  */
-import { offHeap } from '../keyboard/boot-keyboard.js';
+import { SecretEntry, type SecretEntryEvent } from '../line/secret-entry.js';
 import type { BadScanReason } from './contract.js';
 
 export const SYN = 0x16;
@@ -56,10 +56,7 @@ export function maskCode(code: Uint8Array): string {
 }
 
 export type LineEvent =
-  /** The bytes before the terminator. A copy the caller owns and must zero. */
-  | { kind: 'entry'; bytes: Buffer }
-  /** More bytes than the buffer holds came before the terminator; they were dropped. */
-  | { kind: 'overflow'; length: number }
+  | SecretEntryEvent
   /** An answer to a command, between codes. */
   | { kind: 'answer'; ack: boolean };
 
@@ -69,9 +66,7 @@ export type LineEvent =
  * zero-filled whenever a code is handed out or dropped.
  */
 export class LineSplitter {
-  private readonly buffer: Buffer;
-  private length = 0;
-  private overflowed = 0;
+  private readonly entry: SecretEntry;
   private afterCr = false;
 
   /** `awaitingAnswer`: whether a command waits for its answer now (then ACK and NAK are answers anywhere). */
@@ -79,12 +74,12 @@ export class LineSplitter {
     maxLength = DEFAULT_MAX_LENGTH,
     private readonly awaitingAnswer: () => boolean = () => false,
   ) {
-    this.buffer = offHeap(maxLength);
+    this.entry = new SecretEntry(maxLength);
   }
 
   /** Bytes received since the last terminator. */
   get pending(): number {
-    return this.length + this.overflowed;
+    return this.entry.pending;
   }
 
   push(chunk: Uint8Array): LineEvent[] {
@@ -95,15 +90,14 @@ export class LineSplitter {
       if (b === CR || b === LF) {
         if (b === LF && afterCr) continue;
         // An empty line is a lone terminator (a scanner's keep-alive or a CR LF split oddly): no code.
-        if (this.pending > 0) events.push(this.finish());
+        if (this.pending > 0) events.push(this.entry.take());
         continue;
       }
       if ((b === ACK || b === NAK) && (this.pending === 0 || this.awaitingAnswer())) {
         events.push({ kind: 'answer', ack: b === ACK });
         continue;
       }
-      if (this.length < this.buffer.length) this.buffer[this.length++] = b;
-      else this.overflowed++;
+      this.entry.append(b);
     }
     return events;
   }
@@ -111,25 +105,12 @@ export class LineSplitter {
   /** Ends a code that never got its terminator: what came so far. */
   flush(): LineEvent | undefined {
     this.afterCr = false;
-    return this.pending > 0 ? this.finish() : undefined;
+    return this.pending > 0 ? this.entry.take() : undefined;
   }
 
   /** Drops anything received so far. */
   reset(): void {
-    this.buffer.fill(0, 0, this.length);
-    this.length = 0;
-    this.overflowed = 0;
+    this.entry.clear();
     this.afterCr = false;
-  }
-
-  private finish(): LineEvent {
-    const event: LineEvent =
-      this.overflowed > 0
-        ? { kind: 'overflow', length: this.length + this.overflowed }
-        : { kind: 'entry', bytes: Buffer.from(this.buffer.subarray(0, this.length)) };
-    this.buffer.fill(0, 0, this.length);
-    this.length = 0;
-    this.overflowed = 0;
-    return event;
   }
 }

@@ -118,6 +118,6 @@ t.test('reports: a two-character code shows nothing in its mask; the decoder kee
   t.equal(await reads[0]!.sensitive.consume((b) => b.toString()), '62');
   scanner.removeAllListeners('code');
   await source.push(...reports);
-  const internals = scanner as unknown as { keyboard: { buffer: Buffer } };
-  t.ok(internals.keyboard.buffer.every((b) => b === 0), 'nothing left in the decoder');
+  const internals = scanner as unknown as { keyboard: { entry: { buffer: Buffer } } };
+  t.ok(internals.keyboard.entry.buffer.every((b) => b === 0), 'nothing left in the decoder');
 });
