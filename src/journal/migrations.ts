@@ -323,6 +323,41 @@ export const migrations: readonly Migration[] = [
         WHERE status = 'open' AND reason = 'note-unresolved';
     `,
   },
+  {
+    version: 8,
+    rebuildsTables: true,
+    sql: `
+      -- Mobile wallet payments (issue 17). mobile_in is money a wallet paid and the kiosk credited;
+      -- the row invariant becomes cash_in + card_in + mobile_in = credited + change_paid + change_owed.
+      CREATE TABLE transactions_v8 (
+        id          TEXT PRIMARY KEY,
+        service     TEXT NOT NULL CHECK (service IN ('pay', 'topup', 'lookup')),
+        phone       TEXT,
+        amount_due  INTEGER CHECK (amount_due IS NULL OR (typeof(amount_due) = 'integer' AND amount_due >= 0)),
+        status      TEXT NOT NULL CHECK (status IN ('open', 'completed', 'cancelled')),
+        end_reason  TEXT,
+        cash_in     INTEGER NOT NULL DEFAULT 0 ${money('cash_in')},
+        credited    INTEGER NOT NULL DEFAULT 0 ${money('credited')},
+        change_paid INTEGER NOT NULL DEFAULT 0 ${money('change_paid')},
+        change_owed INTEGER NOT NULL DEFAULT 0 ${money('change_owed')},
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        claim_code  TEXT CHECK (claim_code IS NULL OR (typeof(claim_code) = 'text' AND length(claim_code) > 0)),
+        card_in     INTEGER NOT NULL DEFAULT 0 ${money('card_in')},
+        mobile_in   INTEGER NOT NULL DEFAULT 0 ${money('mobile_in')},
+        CHECK (cash_in + card_in + mobile_in = credited + change_paid + change_owed),
+        CHECK (status <> 'cancelled' OR (cash_in = 0 AND card_in = 0 AND mobile_in = 0))
+      );
+      INSERT INTO transactions_v8 (id, service, phone, amount_due, status, end_reason, cash_in, credited,
+                                   change_paid, change_owed, created_at, updated_at, claim_code, card_in)
+        SELECT id, service, phone, amount_due, status, end_reason, cash_in, credited,
+               change_paid, change_owed, created_at, updated_at, claim_code, card_in FROM transactions;
+      DROP TABLE transactions;
+      ALTER TABLE transactions_v8 RENAME TO transactions;
+      CREATE INDEX transactions_open ON transactions (status) WHERE status = 'open';
+      CREATE UNIQUE INDEX transactions_claim_code ON transactions (claim_code) WHERE claim_code IS NOT NULL;
+    `,
+  },
 ];
 
 export const latestVersion = migrations.reduce((v, m) => Math.max(v, m.version), 0);

@@ -1,0 +1,53 @@
+/**
+ * Mobile wallet payment codes (付款码): which wallet a code belongs to, read from its prefix as the
+ * wallets publish it, and the masked form the kiosk may keep. A payment code is a single-use bearer
+ * token, so these work on the code's bytes and never build a string of the whole code.
+ */
+
+export type Wallet = 'wechat' | 'alipay' | 'unionpay';
+
+/** Payment codes are 16 to 24 digits (WeChat 18, Alipay 16–24, UnionPay 19). */
+export const CODE_MIN_DIGITS = 16;
+export const CODE_MAX_DIGITS = 24;
+
+/** First two digits → wallet: 10–15 WeChat Pay, 25–30 Alipay, 62 UnionPay QuickPass. */
+const PREFIXES: readonly { from: number; to: number; wallet: Wallet }[] = [
+  { from: 10, to: 15, wallet: 'wechat' },
+  { from: 25, to: 30, wallet: 'alipay' },
+  { from: 62, to: 62, wallet: 'unionpay' },
+];
+
+/** Digits shown at each end of a masked code; everything between is '*'. */
+const SHOW_FIRST = 2;
+const SHOW_LAST = 4;
+
+function isDigits(code: Uint8Array): boolean {
+  return code.every((b) => b >= 0x30 && b <= 0x39);
+}
+
+/**
+ * The wallet of a payment code (ASCII digits), or null when the code is not one: wrong length, a
+ * non-digit, or a prefix no wallet uses. The kiosk refuses such a code before asking the gateway.
+ */
+export function walletOf(code: Uint8Array): Wallet | null {
+  if (code.length < CODE_MIN_DIGITS || code.length > CODE_MAX_DIGITS || !isDigits(code)) return null;
+  const prefix = (code[0]! - 0x30) * 10 + (code[1]! - 0x30);
+  return PREFIXES.find((p) => prefix >= p.from && prefix <= p.to)?.wallet ?? null;
+}
+
+/** The first 2 and last 4 digits, the rest '*': all the kiosk keeps of a code. */
+export function maskWalletCode(code: Uint8Array): string {
+  if (code.length <= SHOW_FIRST + SHOW_LAST) return '*'.repeat(code.length);
+  const head = String.fromCharCode(...code.subarray(0, SHOW_FIRST));
+  const tail = String.fromCharCode(...code.subarray(code.length - SHOW_LAST));
+  return head + '*'.repeat(code.length - SHOW_FIRST - SHOW_LAST) + tail;
+}
+
+/** A masked code as the journal accepts it: at most 6 digits shown, at least 8 masked. */
+export const MASKED_CODE_PATTERN = /^\d{0,2}\*{8,}\d{0,4}$/;
+
+/**
+ * Where a payment code may hide in text: a run of 16 to 24 digits starting with a wallet's prefix,
+ * not part of a longer run of digits. For leak scans of logs, journals and memory.
+ */
+export const WALLET_CODE_IN_TEXT = /(?<!\d)(?:1[0-5]|2[5-9]|30|62)\d{14,22}(?!\d)/g;
