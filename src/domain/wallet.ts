@@ -30,9 +30,18 @@ function isDigits(code: Uint8Array): boolean {
  * non-digit, or a prefix no wallet uses. The kiosk refuses such a code before asking the gateway.
  */
 export function walletOf(code: Uint8Array): Wallet | null {
-  if (code.length < CODE_MIN_DIGITS || code.length > CODE_MAX_DIGITS || !isDigits(code)) return null;
-  const prefix = (code[0]! - 0x30) * 10 + (code[1]! - 0x30);
-  return PREFIXES.find((p) => prefix >= p.from && prefix <= p.to)?.wallet ?? null;
+  if (!isDigits(code)) return null;
+  return walletByPrefix(String.fromCharCode(code[0] ?? 0, code[1] ?? 0), code.length);
+}
+
+/**
+ * The wallet from the two leading digits and the code's length: all the kiosk needs to decide,
+ * so the scanner's masked read (first 2 and last 4 digits) is enough.
+ */
+export function walletByPrefix(prefix: string, length: number): Wallet | null {
+  if (length < CODE_MIN_DIGITS || length > CODE_MAX_DIGITS || !/^\d\d$/.test(prefix)) return null;
+  const n = Number(prefix);
+  return PREFIXES.find((p) => n >= p.from && n <= p.to)?.wallet ?? null;
 }
 
 /** The first 2 and last 4 digits, the rest '*': all the kiosk keeps of a code. */

@@ -222,15 +222,9 @@ const APPENDED = {
     }),
     z.object({
       txnId: z.string(),
-      action: z.literal('mobile-settled'),
-      paymentId: z.string(),
-      was: z.enum(['requested', 'paid']),
-    }),
-    z.object({
-      txnId: z.string(),
       action: z.literal('mobile-revoked'),
       paymentId: z.string(),
-      was: z.enum(['requested', 'failed']),
+      was: z.literal('requested'),
     }),
     z.object({ txnId: z.string(), action: z.literal('cancelled'), unresolved: z.number().int().optional() }),
     z.object({ txnId: z.string(), action: z.literal('deferred'), why: z.string() }),
