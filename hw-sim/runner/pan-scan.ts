@@ -12,12 +12,16 @@
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { BREAK, LETTER, MASK, SEP, SKIP, findCardNumbers, textSymbol } from '../../src/domain/card-number.js';
+import { WALLET_CODE_IN_TEXT } from '../../src/domain/wallet.js';
 import { SERVER_TEST_CARDS, TEST_CARDS, type TestCard } from '../devices/hid-card/reports.js';
 
 export interface Finding {
   file: string;
-  /** 'pan': a full card number; 'over-shown': a masked one showing more than 6 + 4 digits. */
-  what: 'pan' | 'over-shown';
+  /**
+   * 'pan': a full card number; 'over-shown': a masked one showing more than 6 + 4 digits;
+   * 'wallet-code': a wallet payment code (16–24 digits after a wallet's prefix, src/domain/wallet.ts).
+   */
+  what: 'pan' | 'over-shown' | 'wallet-code';
   /** How it was written: text, utf16, hid-usage, or a decoding (hex, base64, decimal-array) and then one of those. */
   form: string;
   /** Where in the file (for a decoded form, where the encoded run starts). */
@@ -164,8 +168,30 @@ export function scanBytes(data: Uint8Array): Omit<Finding, 'file'>[] {
     const card = h.what === 'pan' ? known.get(h.digits.join('')) : undefined;
     out.push({ what: h.what, form: h.form, offset: h.offset, shown, ...(card ? { card } : {}) });
   }
+  return [...out, ...walletCodes(data)];
+}
+
+/**
+ * Wallet payment codes, as text or UTF-16: a run of digits of a code's length after a wallet's
+ * prefix, not touching a letter or another digit (so not part of a hash or a longer number).
+ */
+function walletCodes(data: Uint8Array): Omit<Finding, 'file'>[] {
+  const out: Omit<Finding, 'file'>[] = [];
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
+  for (const [form, text, width] of [
+    ['text', bytes.toString('latin1'), 1],
+    ['utf16', bytes.toString('utf16le'), 2],
+    ['utf16', bytes.subarray(1).toString('utf16le'), 2],
+  ] as const) {
+    for (const m of text.matchAll(WALLET_CODE_RUN)) {
+      const code = m[0];
+      out.push({ what: 'wallet-code', form, offset: (m.index ?? 0) * width, shown: code.slice(0, 2) + '*'.repeat(code.length - 6) + code.slice(-4) });
+    }
+  }
   return out;
 }
+
+const WALLET_CODE_RUN = new RegExp(`(?<![0-9A-Za-z])${WALLET_CODE_IN_TEXT.source.replace('(?<!\\d)', '').replace('(?!\\d)', '')}(?![0-9A-Za-z])`, 'g');
 
 /** Every regular file under `dir` (symbolic links, sockets and pty links are not followed). */
 export function filesUnder(dir: string): string[] {
