@@ -6,6 +6,7 @@ import { readKey, type EventType } from '../../src/journal/index.js';
 import { checkCounters, checkServer, journalProblems, type DeviceCounters, type HostRecords } from '../soak/checks.js';
 import { SIM_HOPPERS, SimStack } from '../stack.js';
 import { cardDevice, checkCards, journalCardIn, type CardHeld } from './card-checks.js';
+import { checkWallet } from './wallet-checks.js';
 import { Ledger } from './ledger.js';
 import { describePlan, generatePlan } from './plan.js';
 import { runSession } from './session.js';
@@ -67,7 +68,8 @@ const TIMING = { acceptingMs: 30, stackingMs: 300, stackedMs: 30, returningMs: 6
 const CONFIG = {
   validator: { pollIntervalMs: 50 },
   // cardAuthMs above the reference server's answer on a loaded box, so an approval is not taken for a time-out.
-  timeouts: { inputMs: 3000, lookupMs: 2000, cashMs: 3000, cardAuthMs: 5000 },
+  // The kiosk's QR runs out in seconds, and is queried often, so a wallet step that lets it expire ends quickly.
+  timeouts: { inputMs: 3000, lookupMs: 2000, cashMs: 3000, cardAuthMs: 5000, mobileQueryIntervalMs: 300, mobileQrMs: 4000 },
   forwarder: { backoffInitialMs: 100, backoffMaxMs: 500 },
 } as Record<string, unknown>;
 const LOG_KEPT = 3000;
@@ -158,6 +160,7 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
     report.violations.push(...steps.violations);
     const cards = checkCards(journalPath, records);
     report.violations.push(...cards.violations);
+    report.violations.push(...checkWallet(journalPath, stack.host.wallet, plan));
     if (plan.cardPath === 'terminal') report.violations.push(...(await terminalBookings(stack, journalPath)));
     report.recorded = [...steps.recorded, ...cards.recorded];
   } catch (e) {

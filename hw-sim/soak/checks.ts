@@ -14,6 +14,7 @@ interface TxnRow {
   status: string;
   cash_in: number;
   card_in: number;
+  mobile_in: number;
   credited: number;
   change_paid: number;
   change_owed: number;
@@ -22,14 +23,14 @@ interface TxnRow {
 function readTransactions(path: string): TxnRow[] {
   const db = new Database(path, { readonly: true });
   try {
-    return db.prepare('SELECT id, status, cash_in, card_in, credited, change_paid, change_owed FROM transactions').all() as TxnRow[];
+    return db.prepare('SELECT id, status, cash_in, card_in, mobile_in, credited, change_paid, change_owed FROM transactions').all() as TxnRow[];
   } finally {
     db.close();
   }
 }
 
 /**
- * Every transaction ended and balances (cash in + card in = credited + change paid + change owed), the
+ * Every transaction ended and balances (cash in + card in + mobile in = credited + change paid + change owed), the
  * journal's own verify holds (the hash chain and its money invariants, as `kiosk journal verify` checks
  * them), and every claim is accounted for: an unresolved note or change left owed without its claim
  * message in the outbox is a violation.
@@ -38,8 +39,8 @@ export function journalProblems(path: string, key: Buffer): string[] {
   const problems: string[] = [];
   for (const r of readTransactions(path)) {
     if (r.status === 'open') problems.push(`transaction ${r.id} is still open`);
-    if (r.cash_in + r.card_in !== r.credited + r.change_paid + r.change_owed) {
-      problems.push(`transaction ${r.id}: cash in ${r.cash_in} + card in ${r.card_in} ≠ credited ${r.credited} + change paid ${r.change_paid} + change owed ${r.change_owed}`);
+    if (r.cash_in + r.card_in + r.mobile_in !== r.credited + r.change_paid + r.change_owed) {
+      problems.push(`transaction ${r.id}: cash in ${r.cash_in} + card in ${r.card_in} + mobile in ${r.mobile_in} ≠ credited ${r.credited} + change paid ${r.change_paid} + change owed ${r.change_owed}`);
     }
   }
   const journal = Journal.openReadOnly(path, { key });
