@@ -202,8 +202,11 @@ export class Transactions implements TransactionDesk {
     await this.d.notes.settled(a.id);
     // Where the customer still had a say (number, look-up, review, cash) the transaction is
     // parked; once its effects have started (settling, change, receipt) they run to the end.
+    // A wallet waiting for the customer's code has sent nothing yet: parked like the review. Once a
+    // code or an order is out, its answer, the queries or the revoke run to the end.
     const waiting = ['number', 'lookup', 'lookupFailed', 'review', 'cash'] as const;
-    const busy = (snap: ReturnType<typeof a.actor.getSnapshot>) => snap.status === 'active' && !waiting.some((w) => snap.matches(w));
+    const busy = (snap: ReturnType<typeof a.actor.getSnapshot>) =>
+      snap.status === 'active' && !waiting.some((w) => snap.matches(w)) && !(snap.matches({ mobile: 'scanning' }) && snap.context.paymentId === null);
     if (busy(a.actor.getSnapshot())) {
       log.info({ txn: a.id }, 'stopping: letting the running settlement, payout or receipt finish');
       await new Promise<void>((resolve) => {

@@ -61,7 +61,7 @@ t.test('a credit edited behind the journal is unbalanced, unplanned and breaks t
   db.prepare("UPDATE transactions SET credited = credited - 100 WHERE id = 't1'").run();
   db.close();
   const problems = checkJournal(path, testKey, done).join('\n');
-  t.match(problems, /transaction t1: cash in 5000 \+ card in 0 ≠ credited 4900/);
+  t.match(problems, /transaction t1: cash in 5000 \+ card in 0 \+ mobile in 0 ≠ credited 4900/);
   t.match(problems, /transaction t1 \(one note\) ended as/);
   t.match(problems, /journal verify:/);
 });
