@@ -69,10 +69,25 @@ const CONFIG = {
   validator: { pollIntervalMs: 50 },
   // cardAuthMs above the reference server's answer on a loaded box, so an approval is not taken for a time-out.
   // The kiosk's QR runs out in seconds, and is queried often, so a wallet step that lets it expire ends quickly.
-  timeouts: { inputMs: 3000, lookupMs: 2000, cashMs: 3000, cardAuthMs: 5000, mobileQueryIntervalMs: 300, mobileQrMs: 4000 },
+  timeouts: {
+    inputMs: 3000,
+    lookupMs: 2000,
+    cashMs: 3000,
+    cardAuthMs: 5000,
+    mobileScanMs: 5000,
+    mobileChargeMs: 2000,
+    mobileQueryIntervalMs: 300,
+    mobileQueryLimitMs: 6000,
+    mobileQrMs: 4000,
+  },
   forwarder: { backoffInitialMs: 100, backoffMaxMs: 500 },
 } as Record<string, unknown>;
 const LOG_KEPT = 3000;
+/**
+ * Every run has the 2D scanner in keyboard mode for its wallet code steps. A stack that cannot fit
+ * one yet (before the scanner's emulator) ignores it, and the code steps pay by the QR instead.
+ */
+const SCANNER: object = { scanner: 'keyboard' };
 
 /** Runs `runs` chaos runs with seeds seed, seed+1, …; each is its own fresh simulated kiosk. */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
@@ -113,7 +128,7 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
   const log: string[] = [];
   const stack = new SimStack({
     dir: folder,
-    fitted: { coins: true, hoppers: true, printer: true, ...cardDevice(plan.cardPath) },
+    fitted: { coins: true, hoppers: true, printer: true, ...cardDevice(plan.cardPath), ...SCANNER },
     emulatorTiming: TIMING,
     config: CONFIG,
     onRuntimeLog: (e) => {

@@ -1,5 +1,6 @@
 import type { EventType } from '../../src/journal/index.js';
 import { Chooser } from './prng.js';
+import type { WalletBehaviour } from '../wallet-codes.js';
 
 /** Notes and coins the chaos customer carries (fen); the emulators and the runtime's limits take all of them. */
 export const NOTE_VALUES = [100, 500, 1000, 2000, 5000] as const;
@@ -54,10 +55,17 @@ export interface CardStep {
 export const WALLET_OUTCOMES = ['pay', 'leave', 'expire'] as const;
 export type WalletOutcome = (typeof WALLET_OUTCOMES)[number];
 
-/** A bill paid with a wallet at the review; when no wallet is offered (the link is down) the customer pays `cash`. */
+/**
+ * A bill paid with a wallet at the review: the kiosk's QR code, or the customer's payment code of
+ * `behaviour` shown to the scanner ('leave': the customer cancels while confirming). When the way
+ * is not offered (the link is down, no scanner) the QR is tried, then the customer pays `cash`.
+ */
 export interface MobileStep {
   kind: 'mobile';
+  mode: 'qr' | 'code';
   outcome: WalletOutcome;
+  /** For a payment code: what the reference gateway does with it (hw-sim/wallet-codes.ts). */
+  behaviour?: WalletBehaviour;
   cash: CashStep;
 }
 
@@ -167,8 +175,25 @@ function addWallet(plan: RunPlan): void {
   const c = new Chooser(plan.seed ^ 0x6d6f6231);
   plan.steps = plan.steps.map((s, i) => {
     if (s.kind !== 'cash' || (plan.fault.kind === 'validator-jam' && plan.fault.step === i) || !c.chance(0.3)) return s;
-    return { kind: 'mobile', outcome: c.weighted({ pay: 5, leave: 2, expire: 2 }), cash: s };
+    return { kind: 'mobile', mode: 'qr', outcome: c.weighted({ pay: 5, leave: 2, expire: 2 }), cash: s };
   });
+  // Code or QR, and the code's behaviour, from a third chooser: the draws above stay as they were.
+  const m = new Chooser(plan.seed ^ 0x636f6465);
+  for (const s of plan.steps) {
+    if (s.kind !== 'mobile' || !m.chance(0.6)) continue;
+    s.mode = 'code';
+    s.behaviour = m.weighted({
+      paid: 4,
+      'paid-after-confirm': 3,
+      'failed-insufficient-balance': 1,
+      'failed-code-expired': 1,
+      'failed-code-used': 1,
+      'no-answer': 1,
+      'answer-lost-after-paying': 2,
+      'paid-after-revoke-sent': 2,
+      'confirming-forever': 1,
+    });
+  }
   const walletSteps = plan.steps.flatMap((s, i) => (s.kind === 'mobile' ? [i] : []));
   if (walletSteps.length === 0 || !c.chance(0.5)) return;
   const k = c.int(0, plan.kills.length - 1);
@@ -239,7 +264,8 @@ export function describePlan(p: RunPlan): string {
     const s = cashOf(step);
     const pieces = s.pieces.map((x) => (x.device === 'coin' ? `c${x.value}` : `n${x.value}`)).join('+');
     const end = s.ending.kind === 'pay' ? '' : ` ${s.ending.kind}@${s.ending.atReview ? 'review' : s.ending.after}`;
-    const card = step.kind === 'card' ? `card ${step.outcome}, else ` : step.kind === 'mobile' ? `wallet qr ${step.outcome}, else ` : '';
+    const wallet = step.kind === 'mobile' ? (step.mode === 'code' ? `wallet code ${step.behaviour ?? 'paid'} ${step.outcome}` : `wallet qr ${step.outcome}`) : '';
+    const card = step.kind === 'card' ? `card ${step.outcome}, else ` : step.kind === 'mobile' ? `${wallet}, else ` : '';
     return `due ${s.amountDue} ${card}[${pieces}]${end}`;
   });
   const kills = p.kills.map((k) =>

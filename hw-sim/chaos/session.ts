@@ -188,9 +188,12 @@ class Session {
     const id = begun.id;
     const view = await this.waitTxn(id, (t) => /^(review|lookupFailed|cash)/.test(t.state), PIECE_MS);
     if (!view) return 'ended before the wallet';
-    if (!view.state.startsWith('review') || !(view.mobileModes ?? []).includes('qr')) {
+    const modes = view.mobileModes ?? [];
+    if (!view.state.startsWith('review') || modes.length === 0) {
       return `no wallet (${view.state}), cash: ${await this.payCash(id, step.cash, record)}`;
     }
+    if (step.mode === 'code' && modes.includes('code')) return this.walletCode(id, step, record);
+    if (!modes.includes('qr')) return `no QR offered, cash: ${await this.payCash(id, step.cash, record)}`;
     await this.control({ cmd: 'mobile', mode: 'qr' });
     for (const k of this.plan.kills) {
       if (k.kind === 'mobile-timed' && k.step === record.index) this.lives.killLater(k.delayMs, `${k.delayMs} ms after the QR in step ${record.index + 1}`);
@@ -203,6 +206,25 @@ class Session {
     const back = await this.waitTxn(id, (t) => t.state.startsWith('review'), STEP_END_MS);
     if (!back) return `wallet qr ${step.outcome}: ended`;
     return `wallet qr ${step.outcome}: back at ${back.state} (${String(back.error)}), cash: ${await this.payCash(id, step.cash, record)}`;
+  }
+
+  /** The customer's payment code of the step's behaviour, shown to the scanner emulator. */
+  private async walletCode(id: string, step: MobileStep, record: StepRecord): Promise<string> {
+    const what = `wallet code ${step.behaviour ?? 'paid'} ${step.outcome}`;
+    await this.control({ cmd: 'mobile', mode: 'code' });
+    if (!(await this.waitTxn(id, (t) => t.state.startsWith('mobile.scanning'), PIECE_MS))) return `${what}: ended before the scanner was on`;
+    this.stack.deviceCommand(`show ${step.behaviour ?? 'paid'}`, 'scanner');
+    for (const k of this.plan.kills) {
+      if (k.kind === 'mobile-timed' && k.step === record.index) this.lives.killLater(k.delayMs, `${k.delayMs} ms after the code in step ${record.index + 1}`);
+    }
+    if (step.outcome === 'leave') {
+      const confirming = await this.waitTxn(id, (t) => t.state.startsWith('mobile.confirming') || t.state.startsWith('review'), PIECE_MS);
+      if (confirming?.state.startsWith('mobile.confirming')) await this.control({ cmd: 'cancel' });
+    }
+    // Refused (or not sent: the link is down) comes back to the review; anything else ends the transaction.
+    const back = await this.waitTxn(id, (t) => t.state.startsWith('review'), STEP_END_MS);
+    if (!back) return `${what}: ended`;
+    return `${what}: back at ${back.state} (${String(back.error)}), cash: ${await this.payCash(id, step.cash, record)}`;
   }
 
   /** Starts the transaction and gives the number; a string when the kiosk takes no customer now. */

@@ -1,7 +1,16 @@
 import Database from 'better-sqlite3';
 import type { EventType } from '../../src/journal/index.js';
 import type { Ledger } from './ledger.js';
-import type { RunPlan } from './plan.js';
+import type { MobileStep, RunPlan } from './plan.js';
+
+const CODES_THAT_PAY = new Set(['paid', 'paid-after-confirm', 'answer-lost-after-paying']);
+
+/** Whether the step's wallet can end up paid: the QR paid by the phone, a code the gateway pays (a QR step may fall back from code). */
+function walletMayPay(s: MobileStep): boolean {
+  if (s.outcome === 'pay' && s.mode === 'qr') return true;
+  if (s.mode === 'code') return CODES_THAT_PAY.has(s.behaviour ?? 'paid') || s.outcome === 'pay';
+  return false;
+}
 import type { StepRecord } from './session.js';
 
 export interface StepFindings {
@@ -76,10 +85,11 @@ export function checkSteps(path: string, records: StepRecord[], ledger: Ledger, 
       } else if (card > 0 && step.kind === 'card' && card !== step.cash.amountDue) {
         violations.push(`${txn}: card in ${card}, the bill was ${step.cash.amountDue}`);
       }
-      // A wallet pays the whole bill or nothing, and only when the customer's phone paid the QR.
+      // A wallet pays the whole bill or nothing, and only when the customer's phone paid: the QR, or
+      // a code the gateway pays (a code that pays at once is paid before a customer could leave).
       const wallet = byId.get(id)?.mobile_in ?? 0;
-      if (wallet > 0 && (step.kind !== 'mobile' || step.outcome !== 'pay')) {
-        violations.push(`${txn}: mobile in ${wallet}, yet the customer ${step.kind === 'mobile' ? `chose to ${step.outcome}` : 'never chose a wallet'}`);
+      if (wallet > 0 && (step.kind !== 'mobile' || !walletMayPay(step))) {
+        violations.push(`${txn}: mobile in ${wallet}, yet the customer ${step.kind === 'mobile' ? `chose ${step.mode} ${step.behaviour ?? ''} ${step.outcome}` : 'never chose a wallet'}`);
       } else if (wallet > 0 && step.kind === 'mobile' && wallet !== step.cash.amountDue) {
         violations.push(`${txn}: mobile in ${wallet}, the bill was ${step.cash.amountDue}`);
       }

@@ -25,7 +25,7 @@ t.test('every plan is one the session can run and the checks can judge', async (
     seen.paths.add(p.cardPath);
     for (const step of p.steps) {
       if (step.kind === 'card') seen.cards.add(step.outcome);
-      if (step.kind === 'mobile') seen.wallets.add(step.outcome);
+      if (step.kind === 'mobile') seen.wallets.add(step.mode === 'code' ? `code ${step.behaviour}` : `qr ${step.outcome}`);
       const s = cashOf(step);
       const total = s.pieces.reduce((a, x) => a + x.value, 0);
       const last = s.pieces[s.pieces.length - 1]!.value;
@@ -53,7 +53,23 @@ t.test('every plan is one the session can run and the checks can judge', async (
   t.same([...seen.kinds].sort(), ['cancel', 'exact', 'overpay', 'walk-away']);
   t.same([...seen.faults].sort(), ['hopper-empty', 'paper-out', 'validator-jam']);
   t.same([...seen.kills].sort(), ['card-timed', 'crash-after', 'mobile-timed', 'timed']);
-  t.same([...seen.wallets].sort(), ['expire', 'leave', 'pay']);
+  t.same(
+    [...seen.wallets].sort(),
+    [
+      'code answer-lost-after-paying',
+      'code confirming-forever',
+      'code failed-code-expired',
+      'code failed-code-used',
+      'code failed-insufficient-balance',
+      'code no-answer',
+      'code paid',
+      'code paid-after-confirm',
+      'code paid-after-revoke-sent',
+      'qr expire',
+      'qr leave',
+      'qr pay',
+    ],
+  );
   t.same([...seen.cards].sort(), ['approve', 'auth-timeout', 'decline', 'drop-after-approve']);
   t.same([...seen.paths].sort(), ['reader', 'terminal']);
 });
