@@ -13,8 +13,11 @@ import { createEscposPrinter } from './escpos/index.js';
 import { randomBytes } from 'node:crypto';
 import { createHidKeyboardReader, createHidVendorReader, derivePanKey, type HidCardOptions } from './hid-card/index.js';
 import { createZvtTerminal, type ZvtTerminalOptions } from './zvt/index.js';
+import { hidKeyboardScannerModel, serialScannerModel, type ScannerOptions } from './scanner/index.js';
+import type { CodeScanner } from './scanner/contract.js';
 
 export type { BillValidatorOptions } from './descriptor.js';
+export type { ScannerOptions } from './scanner/index.js';
 
 export interface CoinAcceptorOptions {
   port: string;
@@ -116,6 +119,9 @@ export const PAYMENT_TERMINALS = [
   },
 ] as const satisfies readonly DeviceDescriptor<PaymentTerminal, ZvtTerminalOptions>[];
 
+/** 2D code scanners (wallet payment codes): USB HID keyboard mode, or serial (CDC-ACM) with trigger commands. */
+export const SCANNERS = [hidKeyboardScannerModel, serialScannerModel] as const satisfies readonly DeviceDescriptor<CodeScanner, ScannerOptions>[];
+
 // ---------------------------------------------------------------- derived
 
 /** The model names of a list, as a tuple for z.enum and commander choices. */
@@ -160,5 +166,9 @@ export function createPaymentTerminal(model: string, opts: ZvtTerminalOptions): 
   return pick<DeviceDescriptor<PaymentTerminal, ZvtTerminalOptions>>(PAYMENT_TERMINALS, model, 'payment terminal').create(opts);
 }
 
+export function createScanner(model: string, opts: ScannerOptions): CodeScanner {
+  return pick<DeviceDescriptor<CodeScanner, ScannerOptions>>(SCANNERS, model, 'scanner').create(opts);
+}
+
 /** Every model `kiosk diag --kind` can check on a bare port, by its diag name. */
-export const DIAG_MODELS = [...VALIDATORS, ...COIN_ACCEPTORS, ...HOPPERS, ...PRINTERS, ...CARD_READERS, ...PAYMENT_TERMINALS].flatMap((d) => (d.diag ? [{ model: d.model, kind: d.kind, diag: d.diag }] : []));
+export const DIAG_MODELS = [...VALIDATORS, ...COIN_ACCEPTORS, ...HOPPERS, ...PRINTERS, ...CARD_READERS, ...PAYMENT_TERMINALS, ...SCANNERS].flatMap((d) => (d.diag ? [{ model: d.model, kind: d.kind, diag: d.diag }] : []));

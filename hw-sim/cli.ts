@@ -149,6 +149,32 @@ deviceCmd
     stopOnSignal(() => device.stop());
   });
 
+deviceCmd
+  .command('scanner')
+  .description('2D code scanner emulator: HID keyboard reports on a unix socket (device socket:PATH), or serial on a port with SYN T/U CR trigger commands; shows test wallet codes from standard input')
+  .option('--mode <mode>', 'keyboard or serial', 'keyboard')
+  .option('--socket <path>', 'keyboard mode: unix socket to serve the reports on')
+  .option('--port <path>', 'serial mode: serial device (one end of a socat pty pair)')
+  .option('--commands <how>', 'serial mode: answer (ACK) | silent | ignore the enable/disable commands', 'answer')
+  .action(async (opts: { mode: string; socket?: string; port?: string; commands: string }) => {
+    const { runScannerDevice } = await import('./devices/scanner/console.js');
+    const { COMMAND_HANDLING } = await import('./devices/scanner/emulator.js');
+    if (opts.mode !== 'keyboard' && opts.mode !== 'serial') throw new Error('device scanner: --mode is keyboard or serial');
+    if (opts.mode === 'keyboard' && !opts.socket) throw new Error('device scanner: keyboard mode needs --socket PATH');
+    if (opts.mode === 'serial' && !opts.port) throw new Error('device scanner: serial mode needs --port PATH');
+    const commands = COMMAND_HANDLING.find((c) => c === opts.commands);
+    if (!commands) throw new Error(`device scanner: --commands is ${COMMAND_HANDLING.join(', ')}`);
+    const device = await runScannerDevice({
+      mode: opts.mode,
+      ...(opts.socket ? { socket: opts.socket } : {}),
+      ...(opts.port ? { port: opts.port } : {}),
+      commands,
+      input: process.stdin,
+      output: process.stdout,
+    });
+    stopOnSignal(() => device.stop());
+  });
+
 program
   .command('run')
   .description('run scripted scenarios against the real runtime, emulators on ptys and the reference server')

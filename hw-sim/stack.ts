@@ -17,6 +17,8 @@ import { runEscposDevice } from './devices/escpos/console.js';
 import { runZvtDevice, type ZvtDevice } from './devices/zvt/console.js';
 import { runHidCardDevice, type HidCardDevice } from './devices/hid-card/console.js';
 import type { ZvtEmulator } from './devices/zvt/emulator.js';
+import { runScannerDevice, type ScannerDevice } from './devices/scanner/console.js';
+import type { ScannerEmulator } from './devices/scanner/emulator.js';
 
 /** `kiosk console hash-pin` of the demonstration engineer's PIN, 246810 (see docs/operations.md). */
 export const DEMO_ENGINEER_PIN = '246810';
@@ -54,6 +56,8 @@ export interface Fitted {
   zvt?: boolean;
   /** A magnetic-stripe reader emulator on a unix socket (device name 'card-reader'). */
   cardReader?: 'keyboard' | 'vendor';
+  /** A 2D code scanner emulator (device name 'scanner'): keyboard mode on a unix socket, or serial on a pty answering its commands. */
+  scanner?: 'keyboard' | 'serial';
 }
 
 export interface StackOptions {
@@ -168,8 +172,21 @@ export class SimStack {
         false,
       );
     }
+    const scanner = fitted.scanner;
+    if (scanner) {
+      this.addSlot(
+        'scanner',
+        async (port, input, output) => {
+          const device = await runScannerDevice(scanner === 'keyboard' ? { mode: 'keyboard', socket: this.scannerSocket, input, output } : { mode: 'serial', port, input, output });
+          this.scanner = device;
+          return device;
+        },
+        scanner === 'keyboard' ? false : undefined,
+      );
+    }
   }
 
+  private scanner: ScannerDevice | undefined;
   private zvt: ZvtDevice | undefined;
   private zvtPort: number | undefined;
   private reader: HidCardDevice | undefined;
@@ -184,6 +201,16 @@ export class SimStack {
   get cardReaderEmulator(): HidCardEmulator {
     if (!this.reader) throw new Error('no card reader is fitted (or it is unplugged)');
     return this.reader.emulator;
+  }
+
+  /** The code scanner emulator (fitted.scanner): show() a test wallet code, garbage, a partial read. */
+  get scannerEmulator(): ScannerEmulator {
+    if (!this.scanner) throw new Error('no code scanner is fitted (or it is unplugged)');
+    return this.scanner.emulator;
+  }
+
+  get scannerSocket(): string {
+    return join(this.dir, 'scanner.sock');
   }
 
   get cardReaderSocket(): string {
@@ -324,6 +351,14 @@ export class SimStack {
     }
     const reader = this.opts.fitted?.cardReader;
     if (reader) config.cardReader = { model: reader === 'keyboard' ? 'hid-keyboard' : 'hid-vendor', device: `socket:${this.cardReaderSocket}` };
+    const scanner = this.opts.fitted?.scanner;
+    if (scanner) {
+      // The serial emulator answers its commands with ACK, so the kiosk is told to expect it.
+      config.scanner =
+        scanner === 'keyboard'
+          ? { model: 'hid-keyboard', device: `socket:${this.scannerSocket}`, ...extra.scanner }
+          : { model: 'serial', device: this.hostPort('scanner'), ack: true, ...extra.scanner };
+    }
     writeFileSync(this.configPath, JSON.stringify(config, null, 2) + '\n');
   }
 

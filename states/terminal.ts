@@ -20,6 +20,8 @@ export const COIN_ACCEPTOR = 'coin-acceptor';
 export const PRINTER = 'printer';
 export const CARD_READER = 'card-reader';
 export const PAYMENT_TERMINAL = 'payment-terminal';
+/** The 2D code scanner (wallet payment codes): its fault narrows nothing but the mobile payment. */
+export const SCANNER = 'scanner';
 export const HOPPER_PREFIX = 'hopper:';
 
 const ALL_SERVICES: readonly TerminalService[] = SERVICES;

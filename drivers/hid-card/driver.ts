@@ -7,7 +7,7 @@
 import { PolledDevice } from '../lifecycle.js';
 import type { HidSource } from '../transport/hid.js';
 import type { BadReadReason, CardReader, CardReaderCapabilities, CardReaderEvents, DeviceIdentity, DriverLog } from '../types.js';
-import { KeyboardDecoder, type KeyboardEvent } from './keyboard.js';
+import { KeyboardDecoder, type KeyboardEvent } from '../keyboard/boot-keyboard.js';
 import { seal } from './mask.js';
 import { TrackError, readSwipe, readTracks, type CardData } from './tracks.js';
 import { VendorReportError, parseVendorReport } from './vendor.js';

@@ -1,13 +1,13 @@
-import { NodeHidSource, type HidSource } from '../transport/hid.js';
-import { SocketHidSource } from '../transport/hid-socket.js';
+import { hidSourceFor } from '../transport/hid-device.js';
 import type { CardReader, DriverLog } from '../types.js';
 import { HidCardReader, type HidReportKind } from './driver.js';
 
 export { HidCardReader, type HidCardReaderOptions, type HidReportKind } from './driver.js';
 export { derivePanKey, maskPan, panHash, seal } from './mask.js';
 export { TrackError, luhnValid, parseTrack1, parseTrack2, readSwipe, readTracks, splitSwipe, trackLrc, type CardData } from './tracks.js';
-export { KeyboardDecoder, keyToChar } from './keyboard.js';
+export { KeyboardDecoder, keyToChar } from '../keyboard/boot-keyboard.js';
 export { VENDOR_REPORT_LENGTH, parseVendorReport } from './vendor.js';
+export { hidSourceFor } from '../transport/hid-device.js';
 
 export interface HidCardOptions {
   /**
@@ -18,13 +18,6 @@ export interface HidCardOptions {
   /** derivePanKey(terminal secret). */
   panKey: Uint8Array;
   log?: DriverLog;
-}
-
-export function hidSourceFor(device: string): HidSource {
-  if (device.startsWith('socket:')) return new SocketHidSource(device.slice('socket:'.length));
-  const usb = /^usb:([0-9a-f]{4}):([0-9a-f]{4})$/i.exec(device);
-  if (usb) return new NodeHidSource({ vendorId: parseInt(usb[1]!, 16), productId: parseInt(usb[2]!, 16) });
-  return new NodeHidSource({ path: device });
 }
 
 function create(kind: HidReportKind, model: string, opts: HidCardOptions): CardReader {

@@ -7,6 +7,7 @@ import { Summariser, refusal } from './summary.js';
 import { DEFAULT_TIME_ZONE, formatTime } from '../../drivers/time.js';
 import { SimStack } from '../stack.js';
 import { startPanel } from '../panel/server.js';
+import { WALLET_BEHAVIOURS } from '../wallet-codes.js';
 import type { ControlRequest } from '../../src/control/protocol.js';
 import { requestFromWords } from '../../src/control/words.js';
 
@@ -23,6 +24,8 @@ Act as the customer, the device or the network by typing a line:
   printer   printer <cmd>                       paper-near-end, paper-out, cover-open, clear, status
   card      card-reader swipe [card]            visa, unionpay, declined, insufficient-funds, auth-timeout, drop-after-approve;
             card-reader <fault>                 garbage, missing-sentinel, bad-lrc, too-fast
+  wallet    scanner show [behaviour[/wallet]]   a payment code at the 2D scanner: paid, paid-after-confirm, failed-…, no-answer, …;
+            scanner <what>                      unknown, twice, partial, garbage, long, commands answer|silent|ignore, help
   server    server ok | down | slow | garbage | error | drop-after-store | double-ack
   other     status | transactions | verify | reset (fresh demo bills) | help | quit (or Ctrl-C, Ctrl-D)
 The full log is in kiosk.log in the files' folder; the prompt shows one line per event.
@@ -47,7 +50,7 @@ export async function runEmbedded(dir: string): Promise<void> {
     hostPort: 0,
     // Fresh demo bills at every start: a bill paid in the last run would make the README's session false.
     accounts: [...DEMO_ACCOUNTS],
-    fitted: { coins: true, hoppers: true, printer: true, cardReader: 'keyboard' },
+    fitted: { coins: true, hoppers: true, printer: true, cardReader: 'keyboard', scanner: 'serial' },
     config: { api: { port: apiPort } },
     onRuntimeLog: (e) => {
       logFile.write(JSON.stringify(e) + '\n');
@@ -98,7 +101,7 @@ export async function runEmbedded(dir: string): Promise<void> {
   await placed.catch(() => out.say('the kiosk has not placed itself yet; type status to see where it stands'));
   const panel = await startPanel({
     port: 0,
-    info: { screenUrl, devices: stack.deviceNames, notes: [100, 500, 1000, 2000, 5000, 10000], coins: [10, 50, 100] },
+    info: { screenUrl, devices: stack.deviceNames, notes: [100, 500, 1000, 2000, 5000, 10000], coins: [10, 50, 100], walletBehaviours: Object.keys(WALLET_BEHAVIOURS) },
     line: async (line) => {
       const output: string[] = [];
       out.say(`[panel] ${line}`);

@@ -11,6 +11,8 @@ export interface PanelInfo {
   devices: string[];
   notes: number[];
   coins: number[];
+  /** The reference gateway's behaviours a test wallet code can ask for (hw-sim/wallet-codes.ts), when a scanner is fitted. */
+  walletBehaviours?: string[];
 }
 
 export interface PanelOptions {

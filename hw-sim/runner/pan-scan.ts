@@ -8,25 +8,26 @@
  * UTF-16 of either order), as HID keyboard reports (usage codes 0x1e..0x27 for the digits), and
  * through the decodings a careless write would use: hex, base64, and the decimal array pino writes
  * for a Buffer ([52,49,…]).
+ *
+ * It also looks for wallet payment codes (issue 17), single-use bearer tokens that may be kept only
+ * masked: exactly 18 digits in one run (a leak writes the code as it came, not grouped) starting
+ * like a wallet's code (10–15, 25–30, 62, and the simulator's unknown wallet 99), not touching a
+ * letter or another digit, in all the same forms.
  */
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { BREAK, LETTER, MASK, SEP, SKIP, findCardNumbers, textSymbol } from '../../src/domain/card-number.js';
-import { WALLET_CODE_IN_TEXT } from '../../src/domain/wallet.js';
 import { SERVER_TEST_CARDS, TEST_CARDS, type TestCard } from '../devices/hid-card/reports.js';
 
 export interface Finding {
   file: string;
-  /**
-   * 'pan': a full card number; 'over-shown': a masked one showing more than 6 + 4 digits;
-   * 'wallet-code': a wallet payment code (16–24 digits after a wallet's prefix, src/domain/wallet.ts).
-   */
+  /** 'pan': a full card number; 'over-shown': a masked one showing more than 6 + 4 digits; 'wallet-code': a whole payment code. */
   what: 'pan' | 'over-shown' | 'wallet-code';
   /** How it was written: text, utf16, hid-usage, or a decoding (hex, base64, decimal-array) and then one of those. */
   form: string;
   /** Where in the file (for a decoded form, where the encoded run starts). */
   offset: number;
-  /** The number as first 6 and last 4 digits: the report never repeats the full number. */
+  /** The number as first 6 and last 4 digits (a wallet code: 2 and 4): the report never repeats the full number. */
   shown: string;
   /** The test card it is, when it is one. */
   card?: string;
@@ -113,6 +114,38 @@ function hidProjection(bytes: Uint8Array, align: number): Projection {
   return { symbols: Uint8Array.from(symbols), at: Int32Array.from(at) };
 }
 
+const WALLET_CODE_LENGTH = 18;
+
+/** The first two digits of a wallet's payment code: 10–15 one wallet, 25–30 another, 62 UnionPay; 99 the simulator's unknown wallet. */
+function walletPrefix(a: number, b: number): boolean {
+  const p = a * 10 + b;
+  return (p >= 10 && p <= 15) || (p >= 25 && p <= 30) || p === 62 || p === 99;
+}
+
+/** Runs of exactly 18 digits (skipped symbols aside) with a wallet's prefix, not touching a letter or a mask character. */
+function findWalletCodes(symbols: Uint8Array): { at: number[]; symbols: number[] }[] {
+  const hits: { at: number[]; symbols: number[] }[] = [];
+  let before: number | undefined;
+  let i = 0;
+  while (i < symbols.length) {
+    if (symbols[i]! > 9) {
+      if (symbols[i] !== SKIP) before = symbols[i];
+      i++;
+      continue;
+    }
+    const at: number[] = [];
+    let j = i;
+    for (; j < symbols.length && (symbols[j]! <= 9 || symbols[j] === SKIP); j++) if (symbols[j] !== SKIP) at.push(j);
+    const after = symbols[j];
+    const digits = at.map((k) => symbols[k]!);
+    const touching = (s: number | undefined) => s === LETTER || s === MASK;
+    if (digits.length === WALLET_CODE_LENGTH && walletPrefix(digits[0]!, digits[1]!) && !touching(before) && !touching(after)) hits.push({ at, symbols: digits });
+    before = after;
+    i = j + 1;
+  }
+  return hits;
+}
+
 interface RawHit {
   what: Finding['what'];
   form: string;
@@ -128,6 +161,11 @@ function hitsIn(bytes: Uint8Array, prefix: string, base: number | undefined): Ra
       const second = hit.at.length > 1 ? p.at[hit.at[1]!]! : first + 1;
       const shape = form === 'text' && second - first === 2 && bytes[first + 1] === 0 ? 'utf16' : form;
       out.push({ what: hit.kind, form: prefix ? `${prefix}/${shape}` : shape, offset: base ?? first, digits: hit.symbols });
+    }
+    for (const hit of findWalletCodes(p.symbols)) {
+      const first = p.at[hit.at[0]!]!;
+      const shape = form === 'text' && p.at[hit.at[1]!]! - first === 2 && bytes[first + 1] === 0 ? 'utf16' : form;
+      out.push({ what: 'wallet-code', form: prefix ? `${prefix}/${shape}` : shape, offset: base ?? first, digits: hit.symbols });
     }
   };
   collect(textProjection(bytes), 'text');
@@ -161,37 +199,16 @@ export function scanBytes(data: Uint8Array): Omit<Finding, 'file'>[] {
   const seen = new Set<string>();
   const out: Omit<Finding, 'file'>[] = [];
   for (const h of raw) {
-    const shown = h.digits.map((d, i) => (d === MASK ? '*' : i < 6 || i >= h.digits.length - 4 ? String(d) : '*')).join('');
+    const lead = h.what === 'wallet-code' ? 2 : 6;
+    const shown = h.digits.map((d, i) => (d === MASK ? '*' : i < lead || i >= h.digits.length - 4 ? String(d) : '*')).join('');
     const key = `${h.what} ${h.form} ${h.offset} ${shown}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const card = h.what === 'pan' ? known.get(h.digits.join('')) : undefined;
     out.push({ what: h.what, form: h.form, offset: h.offset, shown, ...(card ? { card } : {}) });
   }
-  return [...out, ...walletCodes(data)];
-}
-
-/**
- * Wallet payment codes, as text or UTF-16: a run of digits of a code's length after a wallet's
- * prefix, not touching a letter or another digit (so not part of a hash or a longer number).
- */
-function walletCodes(data: Uint8Array): Omit<Finding, 'file'>[] {
-  const out: Omit<Finding, 'file'>[] = [];
-  const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
-  for (const [form, text, width] of [
-    ['text', bytes.toString('latin1'), 1],
-    ['utf16', bytes.toString('utf16le'), 2],
-    ['utf16', bytes.subarray(1).toString('utf16le'), 2],
-  ] as const) {
-    for (const m of text.matchAll(WALLET_CODE_RUN)) {
-      const code = m[0];
-      out.push({ what: 'wallet-code', form, offset: (m.index ?? 0) * width, shown: code.slice(0, 2) + '*'.repeat(code.length - 6) + code.slice(-4) });
-    }
-  }
   return out;
 }
-
-const WALLET_CODE_RUN = new RegExp(`(?<![0-9A-Za-z])${WALLET_CODE_IN_TEXT.source.replace('(?<!\\d)', '').replace('(?!\\d)', '')}(?![0-9A-Za-z])`, 'g');
 
 /** Every regular file under `dir` (symbolic links, sockets and pty links are not followed). */
 export function filesUnder(dir: string): string[] {

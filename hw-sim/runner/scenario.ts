@@ -163,6 +163,8 @@ export const scenarioSchema = z
         cardReader: z.enum(['keyboard', 'vendor']).optional(),
         /** A ZVT payment terminal emulator on loopback TCP (device 'zvt'). */
         zvt: z.boolean().optional(),
+        /** A 2D code scanner emulator (device 'scanner'): keyboard mode on a socket, or serial answering its commands. */
+        scanner: z.enum(['keyboard', 'serial']).optional(),
       })
       .strict()
       .optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CARD_READERS, PAYMENT_TERMINALS, VALIDATORS, modelNames } from '../../drivers/registry.js';
+import { CARD_READERS, PAYMENT_TERMINALS, SCANNERS, VALIDATORS, modelNames } from '../../drivers/registry.js';
 
 const fen = (what: string) =>
   z.number({ error: `${what} must be a whole number of fen` }).int(`${what} must be a whole number of fen`).nonnegative();
@@ -162,6 +162,32 @@ export const configSchema = z
         device: z.string().regex(/^(socket:.+|usb:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}|\/.+)$/, 'a /dev path, usb:VVVV:PPPP or socket:PATH'),
       })
       .strict()
+      .optional(),
+    /**
+     * A 2D code scanner for wallet payment codes; absent when none is fitted. 'hid-keyboard' (USB HID
+     * keyboard mode) or 'serial' (USB CDC-ACM or a UART, serial-trigger commands); see drivers/scanner/.
+     */
+    scanner: z
+      .object({
+        model: z.enum(modelNames(SCANNERS)),
+        /** Keyboard mode: a hidraw path, `usb:VVVV:PPPP` or `socket:PATH`; serial mode: the serial device. */
+        device: z.string().regex(/^(socket:.+|usb:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}|\/.+)$/, 'a /dev path, usb:VVVV:PPPP or socket:PATH'),
+        /** Longest code taken; a payment code is 18 digits. */
+        maxLength: z.number().int().min(8).max(512).default(64),
+        /** A code whose end (Enter, CR) does not come within this quiet time is a bad scan. */
+        partialTimeoutMs: z.number().int().min(20).max(5000).default(300),
+        // The serial model's own keys (all optional); the refinement below refuses them on any other model.
+        ...SCANNERS.find((d) => d.model === 'serial')!.options.shape,
+      })
+      .strict()
+      .refine((s) => s.model === 'serial' || (s.baudRate === undefined && s.ack === undefined), {
+        message: 'baudRate and ack are for the serial model only',
+        path: ['model'],
+      })
+      .refine((s) => s.model !== 'serial' || s.device.startsWith('/'), {
+        message: 'a serial scanner is on a /dev path',
+        path: ['device'],
+      })
       .optional(),
     /** A certified payment terminal driven over ZVT (it reads the card and takes the PIN itself). */
     paymentTerminal: z

@@ -68,6 +68,8 @@ export interface CheckOptions {
   payout?: boolean;
   /** Printers: print a test page. */
   print?: boolean;
+  /** Scanners: wait for one test code, shown by the technician within the check's time-out. */
+  scan?: boolean;
   /** Printed on the test page. */
   terminalId?: string;
   /** The time zone of the test page's time (the configuration's `timeZone`). */
@@ -87,16 +89,16 @@ export const DEFAULT_CHECK_TIMEOUT_MS = 15_000;
 const CLOSE_LIMIT_MS = 5_000;
 
 /** A step that did not apply this time (not asked for, or nothing to do). */
-class Skip {
+export class Skip {
   constructor(readonly reason: string) {}
 }
 
-interface Step {
+export interface Step {
   name: string;
   run(): Promise<string | Skip>;
 }
 
-type Facts = Record<string, Fact>;
+export type Facts = Record<string, Fact>;
 
 export async function checkBillValidator(validator: BillValidator, opts: CheckOptions): Promise<DeviceReport> {
   const facts: Facts = {};
@@ -321,7 +323,7 @@ function paperAndCover(s: DeviceStatus): { paper: string; cover: string } {
   return { paper, cover };
 }
 
-function openStep(device: Device<any>, done: string): Step {
+export function openStep(device: Device<any>, done: string): Step {
   return {
     name: 'open',
     run: async () => {
@@ -352,7 +354,7 @@ function openFailure(err: unknown, status: DeviceStatus): string {
  * step waits for the device to settle before it reads the health. Anything short of ready fails
  * it, and so does a fault that came and went during the check: a technician signs off on this.
  */
-function healthStep(device: Device<any>, opts: CheckOptions, extra?: () => string | undefined): Step {
+export function healthStep(device: Device<any>, opts: CheckOptions, extra?: () => string | undefined): Step {
   return {
     name: 'health',
     run: async () => {
@@ -426,7 +428,7 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10} s`;
 }
 
-async function runCheck(device: Device<any>, opts: CheckOptions, facts: Facts, steps: Step[]): Promise<DeviceReport> {
+export async function runCheck(device: Device<any>, opts: CheckOptions, facts: Facts, steps: Step[]): Promise<DeviceReport> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const started = Date.now();
   const deadline = started + timeoutMs;

@@ -12,6 +12,7 @@ interface DiagFlags {
   json?: boolean;
   payout?: boolean;
   print?: boolean;
+  scan?: boolean;
 }
 
 /** `kiosk diag`: exit 0 when every device passed, 1 when one failed, 2 for a usage or configuration error. */
@@ -19,7 +20,7 @@ export function registerDiagCommand(program: Command): void {
   program
     .command('diag')
     .description(
-      'test each device (validator, coin acceptor, hoppers, printer, card reader, payment terminal) before service; while the kiosk service runs, --config has the service test them',
+      'test each device (validator, coin acceptor, hoppers, printer, card reader, payment terminal, code scanner) before service; while the kiosk service runs, --config has the service test them',
     )
     .option('-c, --config <file>', 'configuration file (JSON); default $KIOSK_CONFIG or /etc/kiosk/config.json')
     .option('--port <path>', 'check only the device on this port (with --kind)')
@@ -29,6 +30,7 @@ export function registerDiagCommand(program: Command): void {
     .option('--json', 'print one JSON object {devices, ok} and nothing else')
     .option('--payout', 'pay ONE real coin from each hopper')
     .option('--print', 'print a test page')
+    .option('--scan', 'wait for one test code at the scanner (shown within the check time-out)')
     .action(async (flags: DiagFlags) => {
       const single = flags.port !== undefined || flags.kind !== undefined;
       if (single && (flags.port === undefined || flags.kind === undefined)) usage('--port and --kind go together');
@@ -48,6 +50,7 @@ export function registerDiagCommand(program: Command): void {
         json: flags.json ?? false,
         payout: flags.payout ?? false,
         print: flags.print ?? false,
+        scan: flags.scan ?? false,
         out: process.stdout,
         isTTY: process.stdout.isTTY === true,
       });

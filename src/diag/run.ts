@@ -15,6 +15,7 @@ import {
   createHopper,
   createPaymentTerminal,
   createPrinter,
+  createScanner,
 } from '../../drivers/registry.js';
 import type { DeviceKind } from '../../drivers/types.js';
 import type { Config } from '../config/schema.js';
@@ -30,6 +31,7 @@ import {
   type DeviceReport,
 } from './checks.js';
 import type { DiagKind } from './kinds.js';
+import { checkScanner } from './scanner-check.js';
 import { PlainProgress, TtyProgress, formatReport, type Progress } from './render.js';
 import { STOP_SERVICE, diagThroughService, serviceStatus } from './service.js';
 
@@ -47,6 +49,8 @@ export interface DiagOptions {
   payout: boolean;
   /** Print a test page. */
   print: boolean;
+  /** Scanners: wait for one test code. */
+  scan?: boolean;
   out: Writable;
   isTTY: boolean;
   /** Per device. Default 15 s. */
@@ -106,6 +110,7 @@ export async function runDiag(opts: DiagOptions): Promise<boolean> {
         port: device.port,
         payout: opts.payout,
         print: opts.print,
+        ...(opts.scan ? { scan: true } : {}),
         terminalId,
         ...(opts.config ? { timeZone: opts.config.timeZone } : {}),
         ...(device.coinValue !== undefined ? { coinValue: device.coinValue } : {}),
@@ -220,6 +225,26 @@ function configured(config: Config | undefined): Planned[] {
         ),
     });
   }
+  const sc = config.scanner;
+  if (sc) {
+    plan.push({
+      name: 'scanner',
+      kind: 'code-scanner',
+      port: sc.device,
+      what: `${sc.model} scanner on ${sc.device}`,
+      check: (o) =>
+        checkScanner(
+          createScanner(sc.model, {
+            device: sc.device,
+            maxLength: sc.maxLength,
+            partialTimeoutMs: sc.partialTimeoutMs,
+            ...(sc.baudRate !== undefined ? { baudRate: sc.baudRate } : {}),
+            ...(sc.ack !== undefined ? { ack: sc.ack } : {}),
+          }),
+          o,
+        ),
+    });
+  }
   return plan;
 }
 
@@ -249,6 +274,8 @@ function single(opts: DiagOptions): Planned {
         return checkCardReader(device, o);
       case 'payment-terminal':
         return checkPaymentTerminal(device, o);
+      case 'code-scanner':
+        return checkScanner(device, o);
       default:
         throw new Error(`kiosk diag cannot check a ${(device as { kind: string }).kind}`);
     }

@@ -102,5 +102,6 @@ function kindOf(name: string): DeviceKind {
   if (name === 'validator') return 'bill-validator';
   if (name.startsWith('hopper:')) return 'coin-hopper';
   if (name === 'coin-acceptor' || name === 'printer' || name === 'card-reader' || name === 'payment-terminal') return name;
+  if (name === 'scanner') return 'code-scanner';
   return 'bill-validator';
 }

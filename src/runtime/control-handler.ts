@@ -207,6 +207,14 @@ export class ControlHandler {
       await device.enable([]);
       await device.disable();
       result.statusCycle = 'enable/disable answered';
+    } else if (device.kind === 'code-scanner') {
+      // Left disabled whatever happens: the kiosk takes no code outside a payment.
+      try {
+        await device.enable();
+      } finally {
+        await device.disable();
+      }
+      result.statusCycle = 'reading turned on and off';
     }
     // The health after the test: a hopper's self-test may have turned a flag into a fault.
     const after = device.status();

@@ -1,4 +1,5 @@
 import type { AnyDevice, BillValidator, CardReader, CoinAcceptor, CoinHopper, PaymentTerminal, Printer } from '../../drivers/types.js';
+import type { CodeScanner } from '../../drivers/scanner/contract.js';
 import {
   createBillValidator,
   createCardReader,
@@ -6,9 +7,10 @@ import {
   createHopper,
   createPaymentTerminal,
   createPrinter,
+  createScanner,
 } from '../../drivers/registry.js';
 import { derivePanKey } from '../../drivers/hid-card/index.js';
-import { CARD_READER, COIN_ACCEPTOR, HOPPER_PREFIX, PAYMENT_TERMINAL, PRINTER } from '../../states/terminal.js';
+import { CARD_READER, COIN_ACCEPTOR, HOPPER_PREFIX, PAYMENT_TERMINAL, PRINTER, SCANNER } from '../../states/terminal.js';
 import type { Config } from '../config/schema.js';
 import { driverLog, type Logger } from '../log.js';
 
@@ -20,6 +22,8 @@ export interface Devices {
   readonly printer: Printer | undefined;
   readonly cardReader: CardReader | undefined;
   readonly paymentTerminal: PaymentTerminal | undefined;
+  /** The 2D code scanner for wallet payment codes; disabled until a flow enables it. */
+  readonly scanner: CodeScanner | undefined;
 }
 
 /**
@@ -91,7 +95,18 @@ export function createDevices(config: Config, log: Logger, terminalSecret?: Uint
         log: driverLog(log.child({ device: PAYMENT_TERMINAL })),
       })
     : undefined;
-  return { validator, coinAcceptor, hoppers, printer, cardReader, paymentTerminal };
+  const sc = config.scanner;
+  const scanner = sc
+    ? createScanner(sc.model, {
+        device: sc.device,
+        maxLength: sc.maxLength,
+        partialTimeoutMs: sc.partialTimeoutMs,
+        ...(sc.baudRate !== undefined ? { baudRate: sc.baudRate } : {}),
+        ...(sc.ack !== undefined ? { ack: sc.ack } : {}),
+        log: driverLog(log.child({ device: SCANNER })),
+      })
+    : undefined;
+  return { validator, coinAcceptor, hoppers, printer, cardReader, paymentTerminal, scanner };
 }
 
 /** Every fitted device with its name in the terminal machine. */
@@ -102,6 +117,7 @@ export function fittedDevices(d: Devices): [string, AnyDevice][] {
   if (d.printer) list.push([PRINTER, d.printer]);
   if (d.cardReader) list.push([CARD_READER, d.cardReader]);
   if (d.paymentTerminal) list.push([PAYMENT_TERMINAL, d.paymentTerminal]);
+  if (d.scanner) list.push([SCANNER, d.scanner]);
   return list;
 }
 

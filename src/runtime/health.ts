@@ -1,5 +1,5 @@
 import type { DeviceStatus } from '../../drivers/types.js';
-import { CARD_READER, COIN_ACCEPTOR, HOPPER_PREFIX, PAYMENT_TERMINAL, PRINTER, VALIDATOR } from '../../states/terminal.js';
+import { CARD_READER, COIN_ACCEPTOR, HOPPER_PREFIX, PAYMENT_TERMINAL, PRINTER, SCANNER, VALIDATOR } from '../../states/terminal.js';
 import { deviceAlarms, type AlarmBook } from '../management/index.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
@@ -31,6 +31,7 @@ export function watchHealth(d: {
   devices.printer?.on('status', watch(PRINTER));
   devices.cardReader?.on('status', watch(CARD_READER));
   devices.paymentTerminal?.on('status', watch(PAYMENT_TERMINAL));
+  devices.scanner?.on('status', watch(SCANNER));
 }
 
 /** The validator cannot take notes now. */

@@ -61,6 +61,33 @@ t.test('what is not a card number is not reported', async (t) => {
   for (const [name, text] of clean) t.same(found(text), [], name);
 });
 
+t.test('a whole wallet payment code is found in every form; masked codes and other long numbers are not', async (t) => {
+  const code = '134567890123456789';
+  const hid = Buffer.concat(keyboardReports(code));
+  const cases: [string, string | Buffer][] = [
+    ['plain', `code=${code};`],
+    ['in JSON', `{"msg":"charge","code":"${code}"}`],
+    ['UTF-16LE', Buffer.from(`x ${code} y`, 'utf16le')],
+    ['hex', `{"hex":"${Buffer.from(code).toString('hex')}"}`],
+    ['base64', `{"b64":"${Buffer.from(code).toString('base64')}"}`],
+    ['pino Buffer', JSON.stringify({ data: { type: 'Buffer', data: [...Buffer.from(code)] } })],
+    ['HID reports as written', Buffer.concat([Buffer.from('header'), hid])],
+  ];
+  for (const [name, text] of cases) {
+    const hits = found(text).filter((f) => f.what === 'wallet-code');
+    t.equal(hits.length > 0 ? hits[0]!.shown : 'nothing', '13************6789', name);
+  }
+  for (const prefix of ['10', '15', '25', '30', '62', '99']) t.ok(found(`c ${prefix}1234567890123456 `).some((f) => f.what === 'wallet-code'), `prefix ${prefix}`);
+  const clean: [string, string][] = [
+    ['the kiosk masked code', 'code 13************6789 and 28************1234'],
+    ['other prefixes', '201234567890123456 161234567890123456 311234567890123456 611234567890123456'],
+    ['17 and 19 digits', '13456789012345678 1345678901234567890'],
+    ['inside a hash', 'c0ffee134567890123456789deadbeef'],
+    ['nanosecond clocks', '{"hr":1764000000000000000}'],
+  ];
+  for (const [name, text] of clean) t.same(found(text).filter((f) => f.what === 'wallet-code'), [], name);
+});
+
 t.test('terminal receipt lines: any card number is masked to 6 + 4, even across two lines', async (t) => {
   const { lines, found: n } = maskCardNumbersInLines(['SALE', `CARD ${visa.pan}`, 'PAN 5555 5555', '5555 4444', 'AID A0000000031010', 'TRACE 000123', 'SHOWN 4111111111**1111']);
   t.equal(n, 3);

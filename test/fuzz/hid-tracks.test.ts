@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { KeyboardDecoder } from '../../drivers/hid-card/keyboard.js';
+import { KeyboardDecoder } from '../../drivers/keyboard/boot-keyboard.js';
 import { maskPan } from '../../drivers/hid-card/mask.js';
 import { TrackError, parseTrack1, parseTrack2, readSwipe, readTracks } from '../../drivers/hid-card/tracks.js';
 import { VENDOR_REPORT_LENGTH, VendorReportError, parseVendorReport } from '../../drivers/hid-card/vendor.js';
@@ -84,7 +84,7 @@ check(
     const events = keyboardReports(typed).flatMap((r) => decoder.push(r));
     assert.equal(events.length, 1);
     const e = events[0]!;
-    assert.ok(e.kind === 'swipe' && e.bytes.toString('latin1') === typed);
+    assert.ok(e.kind === 'entry' && e.bytes.toString('latin1') === typed);
   }),
 );
 
@@ -129,7 +129,7 @@ check(
     const decoder = new KeyboardDecoder(64);
     for (const r of reports) {
       for (const e of decoder.push(r)) {
-        if (e.kind === 'swipe') {
+        if (e.kind === 'entry') {
           assert.ok(e.bytes.length <= 64);
           tracksOnly(() => readSwipe(e.bytes));
         }

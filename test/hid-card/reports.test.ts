@@ -4,7 +4,7 @@
  * has its own key table and report builder.
  */
 import t from 'tap';
-import { BOOT_REPORT_LENGTH, KeyboardDecoder, UNKNOWN_KEY, keyToChar } from '../../drivers/hid-card/keyboard.js';
+import { BOOT_REPORT_LENGTH, KeyboardDecoder, UNKNOWN_KEY, keyToChar } from '../../drivers/keyboard/boot-keyboard.js';
 import { TrackError } from '../../drivers/hid-card/tracks.js';
 import { VENDOR_REPORT_LENGTH, VendorReportError, parseVendorReport } from '../../drivers/hid-card/vendor.js';
 import { TEST_CARDS, keyboardReports, presentedTracks, track1, track2, vendorReport } from '../../hw-sim/devices/hid-card/reports.js';
@@ -36,8 +36,8 @@ t.test('the emulator typing each test card comes back character for character', 
     const events = keyboardReports(typed).flatMap((r) => d.push(r));
     t.equal(events.length, 1, `${name}: one swipe`);
     const e = events[0]!;
-    t.equal(e.kind, 'swipe');
-    if (e.kind === 'swipe') t.equal(text(e.bytes), typed);
+    t.equal(e.kind, 'entry');
+    if (e.kind === 'entry') t.equal(text(e.bytes), typed);
     t.equal(d.pending, 0);
   }
 });
@@ -54,12 +54,12 @@ t.test('held keys, several keys in one report, roll-over, bad lengths, flush and
   t.equal(BOOT_REPORT_LENGTH, 8);
   d.push(report(0));
   const done = d.push(report(0, 0x28));
-  t.same(done.map((e) => (e.kind === 'swipe' ? text(e.bytes) : e.kind)), ['12']);
+  t.same(done.map((e) => (e.kind === 'entry' ? text(e.bytes) : e.kind)), ['12']);
   d.push(report(0));
   d.push(report(0x20, 0x22));
   t.equal(d.pending, 1, 'right shift counts as shift');
   const flushed = d.flush();
-  t.same(flushed?.kind === 'swipe' ? text(flushed.bytes) : flushed, '%', 'a swipe without Enter is ended by flush');
+  t.same(flushed?.kind === 'entry' ? text(flushed.bytes) : flushed, '%', 'a swipe without Enter is ended by flush');
   t.equal(d.flush(), undefined, 'nothing to flush');
   for (let i = 0; i < 10; i++) {
     d.push(report(0, 0x1e + (i % 10)));

@@ -7,7 +7,8 @@ import { scenarioDir } from './group.js';
 /**
  * After a card scenario: every file it left (journal and its -wal/-shm, the runtime's log, the
  * printed receipts, the reference server's database) holds no test card's full number or track
- * data (hw-sim/runner/pan-scan.ts; its positive control is test/cards/pan-scan.test.ts).
+ * data, and no whole wallet payment code (hw-sim/runner/pan-scan.ts; its positive control is
+ * test/cards/pan-scan.test.ts).
  */
 export function noCardData(t: Test, folder: string, file: string): void {
   const { files, findings } = scanFolder(folder);

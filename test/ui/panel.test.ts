@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
 import { controlOnce } from '../../src/control/client.js';
 import { firstPage, openBrowser, shot } from './browser.js';
+import { WALLET_BEHAVIOURS } from '../../hw-sim/wallet-codes.js';
 
 // `kiosk-sim start` (what `npm start` runs) as a newcomer uses it: it prints the screen's and the
 // panel's addresses, and a payment can be made in the browser alone, the panel's buttons
@@ -101,6 +102,32 @@ t.test('the panel pays a bill by card: the reader is swiped from its button', as
   await shot(page, 'panel-card');
   await screen.locator('[data-action="done"]').click();
   await onScreen('home');
+});
+
+t.test('the panel shows a wallet code of each behaviour through the scanner emulator, never a whole code in the log', async (t) => {
+  const want = [...Object.keys(WALLET_BEHAVIOURS).map((b) => `scanner show ${b}`), 'scanner unknown', 'scanner garbage', 'scanner partial'];
+  const lines = await page.locator('section:has(h2:text("Wallet code")) button').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-line')));
+  t.same(lines, want, 'one button per gateway behaviour, then unknown wallet, garbage and partial');
+  const log = join(dir, 'kiosk.log');
+  const scannerLines = () =>
+    readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"device":"scanner"'));
+  const before = scannerLines().length;
+  await page.click('button[data-line="scanner show paid-after-confirm"]');
+  await page.click('button[data-line="scanner unknown"]');
+  t.match(await page.textContent('#log'), '> scanner unknown');
+  // No payment wants a code now: the serial scanner was told to stop reading, so it holds the codes and gives up.
+  const deadline = Date.now() + 20_000;
+  while (scannerLines().slice(before).filter((l) => l.includes('not read: ')).length < 2) {
+    if (Date.now() > deadline) throw new Error(`the scanner emulator never reported the codes: ${scannerLines().slice(before).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const said = scannerLines().slice(before).join('\n');
+  t.match(said, /13\*{12}\d{4} \(paid-after-confirm, wechat\)/, 'the code of that behaviour and wallet, masked');
+  t.match(said, /99\*{12}\d{4} \(paid, unknown\)/, 'the code of an unknown wallet, masked');
+  const leaks = readFileSync(log, 'utf8').match(/(?<!\d)(1[0-5]|2[5-9]|30|62|99)\d{16}(?!\d)/g) ?? [];
+  t.same(leaks, [], 'no 18-digit code anywhere in the launcher log');
 });
 
 t.test('the panel cannot stop the kiosk, and only loopback pages may use it', async (t) => {

@@ -6,6 +6,7 @@ interface PanelInfo {
   devices: string[];
   notes: number[];
   coins: number[];
+  walletBehaviours?: string[];
 }
 
 type Button = { label: string; line: string; kind?: 'money' | 'fault' };
@@ -51,6 +52,15 @@ async function start(): Promise<void> {
           group('Card reader 刷卡器', [
             ...['visa', 'unionpay', 'declined', 'auth-timeout', 'drop-after-approve'].map((c): Button => ({ label: `swipe ${c}`, line: `card-reader swipe ${c}`, kind: 'money' })),
             ...faults('card-reader', ['garbage', 'too-fast']),
+          ]),
+        ]
+      : []),
+    ...(has('scanner')
+      ? [
+          group('Wallet code 付款码', [
+            ...(info.walletBehaviours ?? ['paid']).map((b): Button => ({ label: b, line: `scanner show ${b}`, kind: 'money' })),
+            { label: 'unknown wallet', line: 'scanner unknown', kind: 'fault' },
+            ...faults('scanner', ['garbage', 'partial']),
           ]),
         ]
       : []),

@@ -1,8 +1,9 @@
 /**
- * Pure decoding of a keyboard-wedge reader: USB HID boot-keyboard input reports (8 bytes: modifier
- * bits, a reserved byte, up to six key usage codes of the keys held down) back into the characters
- * the reader "typed", with a US layout, until Enter ends the swipe. Characters are kept in a fixed
- * buffer that is zero-filled whenever a swipe is handed out or dropped.
+ * Pure decoding of a keyboard-wedge device (the card reader's and the code scanner's USB HID
+ * keyboard mode): boot-keyboard input reports (8 bytes: modifier bits, a reserved byte, up to six
+ * key usage codes of the keys held down) back into the characters the device "typed", with a US
+ * layout, until Enter ends the entry. Characters are kept in a fixed buffer that is zero-filled
+ * whenever an entry is handed out or dropped, since both devices type secrets (tracks, wallet codes).
  */
 
 export const BOOT_REPORT_LENGTH = 8;
@@ -13,7 +14,7 @@ const SHIFT = 0x02 | 0x20;
 const ERROR_ROLL_OVER = 0x01;
 const ENTER = 0x28;
 const KEYPAD_ENTER = 0x58;
-/** Stands for a key that types nothing a track can hold, so the track parser rejects the swipe. */
+/** Stands for a key that types nothing printable, so the parser behind the decoder rejects the entry. */
 export const UNKNOWN_KEY = 0x00;
 
 // Usage IDs of the keyboard page (HID Usage Tables, page 0x07), unshifted and shifted, US layout.
@@ -50,9 +51,19 @@ export function keyToChar(usage: number, shift: boolean): number | undefined {
   return p ? p[shift ? 1 : 0].charCodeAt(0) : UNKNOWN_KEY;
 }
 
+/**
+ * A zero-filled buffer whose bytes stay where they are: V8 keeps typed arrays of up to 64 bytes
+ * inside its heap and its garbage collector moves them, leaving the old copy (with whatever secret
+ * it held at that moment) in freed memory that fill(0) never reaches. An ArrayBuffer's own backing
+ * store is never moved.
+ */
+export function offHeap(size: number): Buffer {
+  return Buffer.from(new ArrayBuffer(size));
+}
+
 export type KeyboardEvent =
   /** The characters typed before Enter. The buffer is a copy the caller owns and must zero. */
-  | { kind: 'swipe'; bytes: Buffer }
+  | { kind: 'entry'; bytes: Buffer }
   /** More characters than the buffer holds came before Enter; they were dropped. */
   | { kind: 'overflow'; length: number };
 
@@ -70,9 +81,9 @@ export class KeyboardDecoder {
   private overflowed = 0;
   private held = new Set<number>();
 
-  /** `maxLength`: the longest swipe kept; three full tracks are 79 + 40 + 107 characters. */
+  /** `maxLength`: the longest entry kept (a card reader's three full tracks are 79 + 40 + 107 characters). */
   constructor(maxLength = 256) {
-    this.buffer = Buffer.alloc(maxLength);
+    this.buffer = offHeap(maxLength);
   }
 
   /** Characters typed since the last Enter. */
@@ -103,7 +114,7 @@ export class KeyboardDecoder {
     return events;
   }
 
-  /** Ends a swipe that never got its Enter (the reader stopped typing): what was typed so far. */
+  /** Ends an entry that never got its Enter (the device stopped typing): what was typed so far. */
   flush(): KeyboardEvent | undefined {
     this.held.clear();
     return this.pending > 0 ? this.finish() : undefined;
@@ -126,7 +137,7 @@ export class KeyboardDecoder {
     const event: KeyboardEvent =
       this.overflowed > 0
         ? { kind: 'overflow', length: this.length + this.overflowed }
-        : { kind: 'swipe', bytes: Buffer.from(this.buffer.subarray(0, this.length)) };
+        : { kind: 'entry', bytes: Buffer.from(this.buffer.subarray(0, this.length)) };
     this.buffer.fill(0, 0, this.length);
     this.length = 0;
     this.overflowed = 0;
