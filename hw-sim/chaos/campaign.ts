@@ -83,11 +83,7 @@ const CONFIG = {
   forwarder: { backoffInitialMs: 100, backoffMaxMs: 500 },
 } as Record<string, unknown>;
 const LOG_KEPT = 3000;
-/**
- * Every run has the 2D scanner in keyboard mode for its wallet code steps. A stack that cannot fit
- * one yet (before the scanner's emulator) ignores it, and the code steps pay by the QR instead.
- */
-const SCANNER: object = { scanner: 'keyboard' };
+
 
 /** Runs `runs` chaos runs with seeds seed, seed+1, …; each is its own fresh simulated kiosk. */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
@@ -128,7 +124,8 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
   const log: string[] = [];
   const stack = new SimStack({
     dir: folder,
-    fitted: { coins: true, hoppers: true, printer: true, ...cardDevice(plan.cardPath), ...SCANNER },
+    // Every run has the 2D scanner (keyboard mode) for its wallet code steps.
+    fitted: { coins: true, hoppers: true, printer: true, scanner: 'keyboard', ...cardDevice(plan.cardPath) },
     emulatorTiming: TIMING,
     config: CONFIG,
     onRuntimeLog: (e) => {

@@ -48,17 +48,14 @@ export interface CardStep {
   cash: CashStep;
 }
 
-/**
- * What the customer does with the kiosk's QR code: pays it with the phone, leaves (cancel), or lets
- * it run out. (The payment code under the scanner joins once the scanner's emulator is in the stack.)
- */
+/** What the customer does with the kiosk's QR code: pays it with the phone, leaves (cancel), or lets it run out. */
 export const WALLET_OUTCOMES = ['pay', 'leave', 'expire'] as const;
 export type WalletOutcome = (typeof WALLET_OUTCOMES)[number];
 
 /**
  * A bill paid with a wallet at the review: the kiosk's QR code, or the customer's payment code of
  * `behaviour` shown to the scanner ('leave': the customer cancels while confirming). When the way
- * is not offered (the link is down, no scanner) the QR is tried, then the customer pays `cash`.
+ * is not offered (the link is down, the scanner not usable) the QR is tried, then the customer pays `cash`.
  */
 export interface MobileStep {
   kind: 'mobile';

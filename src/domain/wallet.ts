@@ -20,6 +20,8 @@ const PREFIXES: readonly { from: number; to: number; wallet: Wallet }[] = [
 /** Digits shown at each end of a masked code; everything between is '*'. */
 const SHOW_FIRST = 2;
 const SHOW_LAST = 4;
+/** At least this many characters masked, whatever the length, so the pattern below tells a masked code. */
+const MIN_MASKED = 8;
 
 function isDigits(code: Uint8Array): boolean {
   return code.every((b) => b >= 0x30 && b <= 0x39);
@@ -44,19 +46,17 @@ export function walletByPrefix(prefix: string, length: number): Wallet | null {
   return PREFIXES.find((p) => n >= p.from && n <= p.to)?.wallet ?? null;
 }
 
-/** The first 2 and last 4 digits, the rest '*': all the kiosk keeps of a code. */
-export function maskWalletCode(code: Uint8Array): string {
-  if (code.length <= SHOW_FIRST + SHOW_LAST) return '*'.repeat(code.length);
-  const head = String.fromCharCode(...code.subarray(0, SHOW_FIRST));
-  const tail = String.fromCharCode(...code.subarray(code.length - SHOW_LAST));
-  return head + '*'.repeat(code.length - SHOW_FIRST - SHOW_LAST) + tail;
+/**
+ * All the kiosk keeps of a code: its first 2 and last 4 digits, the rest '*', from the scanner's
+ * masked read (which shows those at most, whatever character it masks with) and the code's length.
+ * Anything that is not a digit where a digit may show is masked too.
+ */
+export function maskWalletCode(masked: string, length: number): string {
+  const digitsOf = (s: string) => (/^\d+$/.test(s) ? s : '');
+  const head = digitsOf(masked.slice(0, SHOW_FIRST));
+  const tail = masked.length >= SHOW_FIRST + SHOW_LAST ? digitsOf(masked.slice(-SHOW_LAST)) : '';
+  return head + '*'.repeat(Math.max(length - head.length - tail.length, MIN_MASKED)) + tail;
 }
 
 /** A masked code as the journal accepts it: at most 6 digits shown, at least 8 masked. */
 export const MASKED_CODE_PATTERN = /^\d{0,2}\*{8,}\d{0,4}$/;
-
-/**
- * Where a payment code may hide in text: a run of 16 to 24 digits starting with a wallet's prefix,
- * not part of a longer run of digits. For leak scans of logs, journals and memory.
- */
-export const WALLET_CODE_IN_TEXT = /(?<!\d)(?:1[0-5]|2[5-9]|30|62)\d{14,22}(?!\d)/g;

@@ -12,7 +12,7 @@ import type {
   StartMobileInput,
   StopMobile,
 } from '../../states/transaction.js';
-import { walletByPrefix } from '../domain/wallet.js';
+import { maskWalletCode, walletByPrefix } from '../domain/wallet.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
 import { UplinkError, type MobileAnswer, type MobileLink } from '../uplink/index.js';
@@ -149,7 +149,7 @@ export class MobilePayments {
       // One code per payment: the scanner goes off before the code leaves the kiosk.
       scanner.disable().catch((e: Error) => log.error({ err: e.message }, 'could not disable the scanner'));
       const paymentId = uuidv7();
-      const maskedCode = remask(read);
+      const maskedCode = maskWalletCode(read.masked, read.length);
       try {
         journal.mobile.requested(input.id, { paymentId, mode: 'code', wallet, amount: input.amount, maskedCode });
       } catch (e) {
@@ -258,19 +258,4 @@ export class MobilePayments {
     }
     return { type: 'MOBILE_RESULT', outcome: 'unknown', reason: kind };
   }
-}
-
-/** The first 2 and last 4 characters of the scanner's masked read, the rest '*', whatever mask it used. */
-function remask(read: CodeRead): string {
-  const m = read.masked;
-  const middle = Math.max(read.length - 6, 8);
-  return m.slice(0, 2) + '*'.repeat(middle) + (/^\d{4}$/.test(m.slice(-4)) ? m.slice(-4) : '');
-}
-
-/**
- * The 2D scanner among the devices, when one is fitted. The scanner's construction from the
- * configuration belongs to the scanner's own change (Devices.scanner); until it is there, none is.
- */
-export function scannerOf(devices: object): CodeScanner | undefined {
-  return (devices as { scanner?: CodeScanner }).scanner;
 }

@@ -10,7 +10,7 @@ import type { Logger, LogRing } from '../log.js';
 import { AlarmBook, ChainWitness, createManagementLink, journalChainAlarm, type ManagementLink } from '../management/index.js';
 import { createBusinessAdapter, Forwarder, hasMobileLink, OutboxMonitor, watchServerCertificate, type BusinessAdapter } from '../uplink/index.js';
 import { CardPayments } from './cards.js';
-import { MobilePayments, scannerOf } from './mobile.js';
+import { MobilePayments } from './mobile.js';
 import { CoinFlow } from './coins.js';
 import { ControlHandler } from './control-handler.js';
 import { serveConsoleControl } from './console-control.js';
@@ -120,7 +120,7 @@ export class Runtime {
     const forwardNow = () => this.forwarder.forwardNow();
     const mobile = new MobilePayments({
       journal,
-      scanner: scannerOf(devices),
+      scanner: devices.scanner,
       link: hasMobileLink(business) ? business : undefined,
       forwardNow,
       waitUp: (ms) => business.waitUp(ms),

@@ -18,7 +18,11 @@ t.test('the wallet by the code prefix: 10–15 WeChat, 25–30 Alipay, 62 UnionP
 });
 
 t.test('the masked code keeps the first 2 and last 4 digits only, and the journal pattern accepts only that', async (t) => {
-  t.equal(maskWalletCode(b('130012345678901234')), '13************1234');
+  t.equal(maskWalletCode('13************1234', 18), '13************1234');
+  t.equal(maskWalletCode('13############1234', 18), '13************1234', 'whatever the scanner masked with');
+  t.equal(maskWalletCode('1300**********1234', 18), '13************1234', 'more than 2 leading digits shown: 2 kept');
+  t.equal(maskWalletCode('13**', 18), '13****************', 'a short read keeps its length masked');
+  t.ok(MASKED_CODE_PATTERN.test(maskWalletCode('62*************4567', 19)));
   t.ok(MASKED_CODE_PATTERN.test('13************1234'));
   t.notOk(MASKED_CODE_PATTERN.test('130012345678901234'), 'a full code');
   t.notOk(MASKED_CODE_PATTERN.test('1300**********1234'), 'four leading digits');

@@ -9,7 +9,7 @@ import { firstPage, openBrowser, screenIs, shot } from './browser.js';
 // The wallet screens in a real Chromium against the real runtime process and the reference
 // gateway: the kiosk's QR code shown with its count-down, paid by the phone; one left to expire.
 // The subtests share one kiosk and run in order. Screenshots go to test-artifacts/screens/.
-// (The payment-code screens need the scanner's emulator in the simulated stack: not here yet.)
+// The payment-code screens are in mobile-code.test.ts.
 
 t.setTimeout(400_000);
 
