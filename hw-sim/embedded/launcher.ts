@@ -17,6 +17,7 @@ Act as the customer, the device or the network by typing a line:
             number <phone>              enter the phone number (try 13800138000, owes 50.00)
             confirm | done | offline    go on / finish a top-up / top up offline after a failed look-up
             card                        pay the amount due by card instead (at the review)
+            mobile code | mobile qr     pay it with a wallet: show a code to the scanner, or the kiosk shows a QR
             cancel
   validator insert <fen> | jam | stacker-full | stacker-open | clear | power-cycle | power-cycle-with-bill
   coins     coin insert <fen>                   a coin: 100 (1 yuan), 50 (5 jiao), 10 (1 jiao)
@@ -238,7 +239,7 @@ async function handleLine(stack: SimStack, line: string, print: (text: string) =
 }
 
 /** Customer presses the machine may refuse by staying where it is. */
-const STAYING_WORDS = new Set(['confirm', 'card', 'done', 'offline', 'number']);
+const STAYING_WORDS = new Set(['confirm', 'card', 'mobile', 'done', 'offline', 'number']);
 
 /** How long a device's own lines are shown after a person typed to it. */
 const DEVICE_ECHO_MS = 1_500;
