@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
 import { DEMO_ACCOUNTS, HOST_MODES } from '../host/server.js';
-import { Summariser, refusal } from './summary.js';
+import { Summariser, refusal, yuan } from './summary.js';
 import { DEFAULT_TIME_ZONE, formatTime } from '../../drivers/time.js';
 import { SimStack } from '../stack.js';
 import { startPanel } from '../panel/server.js';
@@ -27,6 +27,7 @@ Act as the customer, the device or the network by typing a line:
             card-reader <fault>                 garbage, missing-sentinel, bad-lrc, too-fast
   wallet    scanner show [behaviour[/wallet]]   a payment code at the 2D scanner: paid, paid-after-confirm, failed-…, no-answer, …;
             scanner <what>                      unknown, twice, partial, garbage, long, commands answer|silent|ignore, help
+            phone pay                           the customer's phone pays the kiosk's QR code shown now
   server    server ok | down | slow | garbage | error | drop-after-store | double-ack
   other     status | transactions | verify | reset (fresh demo bills) | help | quit (or Ctrl-C, Ctrl-D)
 The full log is in kiosk.log in the files' folder; the prompt shows one line per event.
@@ -216,6 +217,15 @@ async function handleLine(stack: SimStack, line: string, print: (text: string) =
     // Its answer to status or help is what was asked for; anything else the runtime's summary says.
     if (arg === 'status' || arg === 'help') listening.set(word, Date.now() + DEVICE_ECHO_MS);
     stack.deviceCommand(line.slice(word.length).trim(), word);
+    return false;
+  }
+  if (word === 'phone') {
+    // The customer's phone scans the kiosk's QR and pays the order shown now.
+    if (arg !== 'pay') throw new Error("phone needs 'pay' (pays the kiosk's QR code shown now)");
+    const order = stack.host.wallet.payments().findLast((p) => p.mode === 'qr' && p.status === 'open');
+    if (!order) throw new Error("no QR code of the kiosk's is waiting to be paid (mobile qr at the review shows one)");
+    stack.host.wallet.payOrder(order.paymentId);
+    print(`the phone paid the kiosk's QR: ${yuan(order.amount)}`);
     return false;
   }
   if (word === 'server') {
