@@ -144,18 +144,3 @@ t.test('a real card scenario is clean, and the scan finds what is planted in cop
   t.same(new Set(planted.map((f) => f.card)), new Set(['visa', 'declined', 'mastercard', 'amex']), 'only the planted cards');
   t.notOk(JSON.stringify(planted).includes(visa.pan), 'the report shows no full number');
 });
-
-t.test('wallet payment codes are found as text and UTF-16; masked codes, hashes and phone numbers are not', async (t) => {
-  const code = '130012345678901234';
-  for (const [name, text, form] of [
-    ['plain', `{"code":"${code}"}`, 'text'],
-    ['UTF-16LE', Buffer.from(`x ${code} y`, 'utf16le'), 'utf16'],
-    ['UnionPay, 19 digits', 'code=6212345678901234567', 'text'],
-  ] as const) {
-    t.ok(found(text).some((f) => f.what === 'wallet-code' && f.form === form), `${name} found`);
-  }
-  t.equal(found(`{"code":"${code}"}`).find((f) => f.what === 'wallet-code')?.shown, '13************1234', 'reported masked');
-  for (const clean of ['13************1234', 'deadbeef130012345678901234cafe', '13800138000', `99${code.slice(2)}`, `${code}5678901`]) {
-    t.same(found(clean).filter((f) => f.what === 'wallet-code'), [], clean);
-  }
-});
