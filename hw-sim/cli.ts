@@ -16,9 +16,10 @@ program
   .command('start')
   .description('run the kiosk on its embedded default: emulated validator on a pty, reference server, local SQLite; type commands to act as the customer')
   .option('--dir <folder>', 'folder for the embedded run', 'var/embedded')
-  .action(async (opts: { dir: string }) => {
+  .option('--mqtt', 'the management link over MQTT 5: a Mosquitto on a free port with the reference consumer behind it (default: HTTPS)')
+  .action(async (opts: { dir: string; mqtt?: boolean }) => {
     const { runEmbedded } = await import('./embedded/launcher.js');
-    await runEmbedded(opts.dir);
+    await runEmbedded(opts.dir, { mqtt: opts.mqtt === true });
   });
 
 program

@@ -9,7 +9,8 @@ import { controlOnce } from '../src/control/client.js';
 import type { ControlRequest, ControlResponse } from '../src/control/protocol.js';
 import { startHost, type HostOptions } from './host/server.js';
 import { devHostTls, readHostTls } from './host/dev-tls.js';
-import { createDevPki, type DevPkiFiles } from './pki/dev-pki.js';
+import { createDevPki, issueClientCert, type ClientCertFiles, type DevPkiFiles } from './pki/dev-pki.js';
+import { DEFAULT_CENTRAL_USER, Mosquitto } from './broker/mosquitto.js';
 import { EMULATED_VALIDATOR_MODELS, validatorEmulator, type EmulatedValidatorModel } from './devices/validators.js';
 import type { ValidatorLineOptions } from './devices/validator-emulator.js';
 import { runCctalkCoinDevice, runCctalkHopperDevice } from './devices/cctalk/console.js';
@@ -80,6 +81,11 @@ export interface StackOptions {
   onDeviceLine?: (device: string, line: string) => void;
   /** The runtime process ended without killRuntime() or stop() asking it to (a crash, a kill from outside). */
   onRuntimeDied?: (how: { code: number | null; signal: NodeJS.Signals | null }) => void;
+  /**
+   * The management link's transport: 'https' (default) to the reference management server, or
+   * 'mqtt' through a Mosquitto started here (`broker`) to the reference consumer.
+   */
+  managementTransport?: 'https' | 'mqtt';
 }
 
 type Host = Awaited<ReturnType<typeof startHost>>;
@@ -114,6 +120,8 @@ export class SimStack {
   readonly pkiDir: string;
   pki!: DevPkiFiles;
   host!: Host;
+  /** The broker, with `managementTransport: 'mqtt'`. */
+  broker: Mosquitto | undefined;
   private readonly slots = new Map<string, Slot>();
   /** Coins each hopper emulator reported dropping, counted from its own output lines. */
   readonly coinsPaid = new Map<string, number>();
@@ -243,6 +251,14 @@ export class SimStack {
     mkdirSync(this.dir, { recursive: true });
     for (const slot of this.slots.values()) await this.plug(slot);
     this.pki = (await devHostTls(this.pkiDir, this.opts.config?.terminalId ?? 'SIM-0001')).files;
+    if (this.opts.managementTransport === 'mqtt') {
+      this.broker = await Mosquitto.start({
+        dir: join(this.dir, 'broker'),
+        tls: { ca: this.pki.ca, cert: this.pki.serverCert, key: this.pki.serverKey },
+        centralListener: true,
+      });
+      this.central = await issueClientCert(this.pkiDir, DEFAULT_CENTRAL_USER);
+    }
     this.host = await startHost(this.hostOptions(this.opts.hostPort ?? 0, 0));
     this.writeConfig();
   }
@@ -254,10 +270,15 @@ export class SimStack {
       adminPort,
       tls,
       management: { port: managementPort, tls },
+      ...(this.broker && this.central
+        ? { managementMqtt: { url: this.broker.centralUrl, tls: readHostTls({ ca: this.pki.ca, cert: this.central.cert, key: this.central.key }), instance: '1', resendMs: 5000 } }
+        : {}),
       dbPath: join(this.dir, 'host.db'),
       ...(this.opts.accounts ? { accounts: this.opts.accounts } : {}),
     };
   }
+
+  private central: ClientCertFiles | undefined;
 
   /** Stops the reference server and starts it again on the same ports and database. */
   async restartHost(): Promise<void> {
@@ -334,7 +355,17 @@ export class SimStack {
       validator: { model: this.validatorModel, port: this.hostPort('validator'), ...extra.validator },
       server: { host: '127.0.0.1', port: this.host.port, serverName: 'localhost', timeoutMs: 2000, probeIntervalMs: 1000, ...extra.server },
       tls: { ca: this.pki.ca, cert: this.pki.clientCert, key: this.pki.clientKey, ...extra.tls },
-      management: { host: '127.0.0.1', serverName: 'localhost', port: this.host.management!.port, heartbeatMs: 1000, countersMs: 10_000, timeoutMs: 2000, ...extra.management },
+      management: {
+        ...(this.broker ? { transport: 'mqtt' as const } : {}),
+        host: '127.0.0.1',
+        serverName: 'localhost',
+        // On MQTT the kiosks' listener, not the one the central consumer uses.
+        port: this.broker ? this.broker.port : this.host.management!.port,
+        heartbeatMs: 1000,
+        countersMs: 10_000,
+        timeoutMs: 2000,
+        ...extra.management,
+      },
       forwarder: { batchSize: 20, idleMs: 500, backoffInitialMs: 200, backoffMaxMs: 2000, ...extra.forwarder },
       control: { ...extra.control, socket: this.socketPath },
       // A demonstration engineer for `kiosk console` against the simulated kiosk: PIN 246810. The
@@ -524,6 +555,7 @@ export class SimStack {
     await this.killRuntime('SIGTERM').catch(() => this.killRuntime('SIGKILL'));
     for (const name of this.slots.keys()) await this.unplug(name);
     await this.host?.close();
+    await this.broker?.stop();
   }
 }
 

@@ -36,8 +36,13 @@ The full log is in kiosk.log in the files' folder; the prompt shows one line per
 /** Like systemd's RestartSec= in systemd/kiosk.service. */
 const RESTART_DELAY_MS = 2_000;
 
+export interface EmbeddedOptions {
+  /** The management link over MQTT: a Mosquitto on a free port, the reference consumer behind it. */
+  mqtt?: boolean;
+}
+
 /** `npm start`: the whole simulated kiosk in one terminal. */
-export async function runEmbedded(dir: string): Promise<void> {
+export async function runEmbedded(dir: string, opts: EmbeddedOptions = {}): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const logPath = join(dir, 'kiosk.log');
   const logFile = createWriteStream(logPath, { flags: 'a' });
@@ -54,6 +59,7 @@ export async function runEmbedded(dir: string): Promise<void> {
     accounts: [...DEMO_ACCOUNTS],
     fitted: { coins: true, hoppers: true, printer: true, cardReader: 'keyboard', scanner: 'serial' },
     config: { api: { port: apiPort } },
+    ...(opts.mqtt ? { managementTransport: 'mqtt' as const } : {}),
     onRuntimeLog: (e) => {
       logFile.write(JSON.stringify(e) + '\n');
       const line = summary.line(e);
@@ -69,6 +75,7 @@ export async function runEmbedded(dir: string): Promise<void> {
   out.say(`times at this prompt and on receipts are ${TIME_ZONE} (${formatTime(new Date(), TIME_ZONE).slice(20)})`);
   await stack.start();
   out.say(`reference server on port ${stack.host.port} (admin ${stack.host.url}); demo accounts reset: 13800138000 owes 50.00, 13900139000 owes 123.50, 13700137000 owes nothing`);
+  if (stack.broker) out.say(`management link on MQTT: Mosquitto at ${stack.broker.url} (its files in ${join(stack.dir, 'broker')}), the reference consumer behind it`);
   let stopping = false;
   let closePanel = async () => {};
   const stop = async () => {

@@ -49,6 +49,15 @@ CREATE TABLE IF NOT EXISTS mgmt_commands (
   result      TEXT,
   acks        INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS mgmt_states (
+  terminal_id TEXT PRIMARY KEY,
+  body        TEXT NOT NULL,
+  received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mgmt_command_sends (
+  id          TEXT PRIMARY KEY,
+  last_sent_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS mgmt_extracts (
   command_id  TEXT PRIMARY KEY,
   terminal_id TEXT NOT NULL,
@@ -98,6 +107,8 @@ export interface ManagementRecords {
   alarms: AlarmRecord[];
   commands: CommandRecord[];
   extracts: { commandId: string; terminalId: string; events: number; receivedAt: string; duplicates: number; body: Record<string, unknown> }[];
+  /** The last `state` message of each terminal (MQTT link only). */
+  states: { terminalId: string; receivedAt: string; body: Record<string, unknown> }[];
 }
 
 type Row = Record<string, unknown>;
@@ -163,20 +174,65 @@ export class ManagementStore {
     return this.heads.all();
   }
 
+  /** A terminal's retained state as the MQTT link publishes it (online, or its will: offline). */
+  state(terminalId: string, body: unknown): void {
+    this.db
+      .prepare(
+        `INSERT INTO mgmt_states (terminal_id, body, received_at) VALUES (?, ?, ?)
+         ON CONFLICT (terminal_id) DO UPDATE SET body = excluded.body, received_at = excluded.received_at`,
+      )
+      .run(terminalId, JSON.stringify(body), this.stamp());
+  }
+
+  /**
+   * The unacknowledged commands of a terminal not published to it within the last `resendMs`
+   * (all of them with 0), each counted as sent and stamped now: what the MQTT consumer publishes
+   * again when the terminal's heartbeat shows it is there.
+   */
+  commandsToSend(terminalId: string, resendMs: number, ids?: readonly string[]): { id: string; type: string; args: Record<string, unknown>; by: string }[] {
+    return this.db.transaction(() => {
+      const nowMs = this.now().getTime();
+      const rows = this.db
+        .prepare(
+          `SELECT c.* FROM mgmt_commands c LEFT JOIN mgmt_command_sends s ON s.id = c.id
+           WHERE c.terminal_id = ? AND c.acked_at IS NULL AND (s.last_sent_at IS NULL OR s.last_sent_at <= ?) ORDER BY c.seq`,
+        )
+        .all(terminalId, nowMs - resendMs) as Row[];
+      const chosen = ids ? rows.filter((r) => ids.includes(String(r.id))) : rows;
+      const sent = this.db.prepare('UPDATE mgmt_commands SET sent = sent + 1 WHERE id = ?');
+      const stamp = this.db.prepare('INSERT INTO mgmt_command_sends (id, last_sent_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET last_sent_at = excluded.last_sent_at');
+      for (const r of chosen) {
+        sent.run(r.id);
+        stamp.run(r.id, nowMs);
+      }
+      return chosen.map((r) => ({ id: String(r.id), type: String(r.type), args: JSON.parse(String(r.args)) as Record<string, unknown>, by: String(r.issued_by) }));
+    })();
+  }
+
   counters(terminalId: string, body: unknown): void {
     this.db.prepare('INSERT INTO mgmt_counters (terminal_id, body, received_at) VALUES (?, ?, ?)').run(terminalId, JSON.stringify(body), this.stamp());
   }
 
   /** Stores each alarm once per terminal and id; returns every id it now holds (new or seen before). */
   alarms(terminalId: string, list: readonly AlarmIn[]): string[] {
+    return this.storeAlarms(terminalId, list).ids;
+  }
+
+  /** As `alarms`, also saying how many of the list were already held. */
+  storeAlarms(terminalId: string, list: readonly AlarmIn[]): { ids: string[]; duplicates: number } {
     return this.db.transaction(() => {
       const at = this.stamp();
+      const held = this.db.prepare('SELECT 1 FROM mgmt_alarms WHERE terminal_id = ? AND id = ?');
       const insert = this.db.prepare(
         `INSERT INTO mgmt_alarms (terminal_id, id, action, kind, source, severity, detail, at, received_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (terminal_id, id) DO UPDATE SET duplicates = duplicates + 1`,
       );
-      for (const a of list) insert.run(terminalId, a.id, a.action, a.kind, a.source, a.severity, a.detail, a.at, at);
-      return list.map((a) => a.id);
+      let duplicates = 0;
+      for (const a of list) {
+        if (held.get(terminalId, a.id)) duplicates++;
+        insert.run(terminalId, a.id, a.action, a.kind, a.source, a.severity, a.detail, a.at, at);
+      }
+      return { ids: list.map((a) => a.id), duplicates };
     })();
   }
 
@@ -265,6 +321,11 @@ export class ManagementStore {
         events: Number(r.events),
         receivedAt: String(r.received_at),
         duplicates: Number(r.duplicates),
+        body: JSON.parse(String(r.body)) as Record<string, unknown>,
+      })),
+      states: all('SELECT * FROM mgmt_states ORDER BY terminal_id').map((r) => ({
+        terminalId: String(r.terminal_id),
+        receivedAt: String(r.received_at),
         body: JSON.parse(String(r.body)) as Record<string, unknown>,
       })),
     };

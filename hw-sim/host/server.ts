@@ -14,6 +14,7 @@ import { CARD_MODES, type CardMode } from './card-authorisation.js';
 import { HostStore, type AccountSeed, type HostRecords } from './store.js';
 import { WALLET_MODES, WalletGateway } from './wallet-gateway.js';
 import { startManagementServer, type ManagementServerOptions, type RunningManagement } from './management.js';
+import { startManagementConsumer, type ManagementConsumerOptions } from './management-mqtt.js';
 
 export { HOST_MODES, type HostMode, type HostTls } from './business-link.js';
 export { CARD_BEHAVIOURS, CARD_MODES, TEST_PANS, type CardMode } from './card-authorisation.js';
@@ -38,6 +39,8 @@ export interface HostOptions {
   log?: Pick<Logger, 'info' | 'warn'>;
   /** The management side (mutual TLS on its own port); absent: not served. */
   management?: Omit<ManagementServerOptions, 'dbPath' | 'log'>;
+  /** The management side as a consumer on an MQTT broker instead (docs/management-mqtt.md); wins over `management`. */
+  managementMqtt?: Omit<ManagementConsumerOptions, 'dbPath' | 'log'>;
 }
 
 export interface RunningHost {
@@ -260,7 +263,8 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
       wallet,
       ...(log ? { log } : {}),
     });
-    management = opts.management && (await startManagementServer({ ...opts.management, dbPath: opts.dbPath, ...(log ? { log } : {}) }));
+    if (opts.managementMqtt) management = await startManagementConsumer({ ...opts.managementMqtt, dbPath: opts.dbPath, ...(log ? { log } : {}) });
+    else management = opts.management && (await startManagementServer({ ...opts.management, dbPath: opts.dbPath, ...(log ? { log } : {}) }));
   } catch (err) {
     await link?.close();
     await new Promise((resolve) => server.close(resolve));

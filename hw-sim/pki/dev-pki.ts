@@ -7,7 +7,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 
@@ -74,7 +74,7 @@ function dnValue(s: string): string {
 }
 
 async function leaf(
-  ca: { cert: x509.X509Certificate; keys: CryptoKeyPair },
+  ca: { cert: x509.X509Certificate; keys: Pick<CryptoKeyPair, 'privateKey'> },
   subject: string,
   usage: x509.ExtendedKeyUsage,
   days: number,
@@ -150,4 +150,36 @@ export async function createDevPki(dir: string, opts: DevPkiOptions): Promise<{ 
   write(files.clientCert, client.cert, false);
   write(files.clientKey, client.key, true);
   return { files, created: true };
+}
+
+/** The certificate and key files `issueClientCert` writes. */
+export interface ClientCertFiles {
+  cert: string;
+  key: string;
+}
+
+async function loadCa(files: DevPkiFiles): Promise<{ cert: x509.X509Certificate; keys: Pick<CryptoKeyPair, 'privateKey'> }> {
+  const cert = new x509.X509Certificate(readFileSync(files.ca, 'utf8'));
+  const b64 = readFileSync(files.caKey, 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const privateKey = await crypto.subtle.importKey('pkcs8', Buffer.from(b64, 'base64'), ALG, false, ['sign']);
+  return { cert, keys: { privateKey } };
+}
+
+/**
+ * Issues one more client certificate from the CA that `createDevPki` wrote into `dir`, with `name`
+ * as its common name: another kiosk of a simulated fleet, or the central management consumer on the
+ * broker (the broker takes the name as the client's identity). Written as `<name>.crt` and
+ * `<name>.key` in `outDir` (default: `dir`); existing files are kept unless `force`.
+ */
+export async function issueClientCert(dir: string, name: string, opts: { outDir?: string; days?: number; force?: boolean } = {}): Promise<ClientCertFiles> {
+  const out = opts.outDir ?? dir;
+  const files = { cert: join(out, `${dnValue(name)}.crt`), key: join(out, `${name}.key`) };
+  if (!opts.force && existsSync(files.cert) && existsSync(files.key)) return files;
+  const ca = await loadCa(devPkiPaths(dir));
+  const issued = await leaf(ca, name, x509.ExtendedKeyUsage.clientAuth, opts.days ?? 825, []);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(files.cert, issued.cert, { mode: 0o644 });
+  writeFileSync(files.key, issued.key, { mode: 0o600 });
+  chmodSync(files.key, 0o600);
+  return files;
 }

@@ -287,6 +287,8 @@ export const configSchema = z
      */
     management: z
       .object({
+        /** 'https': short requests to the management server; 'mqtt': MQTT 5 through a broker at host:port. */
+        transport: z.enum(['https', 'mqtt']).default('https'),
         /** Default: the business server's host. */
         host: z.string().min(1).optional(),
         port: z.number().int().min(1).max(65535),
@@ -295,6 +297,17 @@ export const configSchema = z
         heartbeatMs: ms.default(30_000),
         countersMs: ms.default(300_000),
         timeoutMs: ms.default(10_000),
+        /** The MQTT session (with transport 'mqtt'; ignored otherwise). */
+        mqtt: z
+          .object({
+            /** How long the broker keeps this kiosk's session (subscriptions, queued commands) while it is away. */
+            sessionExpiryS: z.number().int().min(60).max(0xffff_fffe).default(7 * 86_400),
+            keepaliveS: z.number().int().min(5).max(3600).default(30),
+            /** The wait before reconnecting after the broker was lost. */
+            reconnectMs: ms.default(2000),
+          })
+          .strict()
+          .default({ sessionExpiryS: 7 * 86_400, keepaliveS: 30, reconnectMs: 2000 }),
       })
       .strict()
       .optional(),

@@ -5,14 +5,7 @@
 import { request } from 'node:https';
 import { z } from 'zod';
 import { clientTlsOptions, type TlsMaterial } from '../tls/material.js';
-
-export interface ManagementTarget {
-  host: string;
-  port: number;
-  /** The name the server's certificate must carry. */
-  serverName: string;
-  timeoutMs: number;
-}
+import type { ManagementTarget } from './transport.js';
 
 /**
  * 'certificate': this kiosk refused the server's certificate (not from the pinned CA, wrong name,
@@ -123,7 +116,7 @@ export class ManagementClient {
 }
 
 /** Names what went wrong from the socket's error, never quoting certificates or keys. */
-function classify(e: Error): ManagementError {
+export function classify(e: Error): ManagementError {
   const code = (e as NodeJS.ErrnoException).code ?? '';
   if (code === 'ECONNREFUSED') return new ManagementError('refused', `connection refused (${e.message})`);
   if (CERTIFICATE_CODES.has(code)) return new ManagementError('certificate', `the server's certificate is refused: ${code}`);

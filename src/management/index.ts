@@ -9,7 +9,11 @@ import type { SectionApplier } from './reload.js';
 
 export type { Alarm, AlarmSeverity, AlarmSink } from '../alarms/sink.js';
 export { AlarmBook, deviceAlarms, type ActiveAlarm, type AlarmMessage } from './alarms.js';
-export { ManagementLink, managementTarget, type HeadWitness, type ManagedTerminal, type ManagementLinkOptions } from './link.js';
+export { ManagementLink, createTransport, type HeadWitness, type ManagedTerminal, type ManagementLinkOptions } from './link.js';
+export { managementTarget, type ManagementTransport, type ManagementTarget } from './transport.js';
+export { HttpsTransport } from './https-transport.js';
+export { MqttTransport, type MqttSession } from './mqtt-transport.js';
+export { topic, parseTopic, KIOSK_TO_CENTRAL, CENTRAL_TO_KIOSK } from './mqtt-topics.js';
 export { ChainWitness } from './chain-witness.js';
 export { reloadConfiguration, type ReloadOutcome, type SectionApplier } from './reload.js';
 

@@ -1,11 +1,13 @@
 /**
- * The management link: short mutual-TLS requests to the operator's management server. Every
- * `management.heartbeatMs` the undelivered alarms, then a heartbeat (state, devices, uptime,
- * version) whose answer carries the remote commands waiting for this terminal, the counters when due
- * (every `management.countersMs`, or at once after a cash collection or a hopper fill), and the
+ * The management link to the operator's management side, over short mutual-TLS requests or an MQTT
+ * broker (the transport, `management.transport`). Every `management.heartbeatMs` the undelivered
+ * alarms, then a heartbeat (state, devices, uptime, version; over HTTPS its answer carries the
+ * remote commands waiting for this terminal, over MQTT they arrive on their own), the counters when
+ * due (every `management.countersMs`, or at once after a cash collection or a hopper fill), and the
  * acknowledgements of finished commands. Nothing is held only in memory: alarms and command results
- * wait in the journal until the server has taken them.
+ * wait in the journal until the central side has confirmed them.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
@@ -13,11 +15,14 @@ import type { HeadRef, Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
 import type { TlsMaterial } from '../tls/material.js';
 import type { AlarmBook } from './alarms.js';
-import { CommandRefused, remoteCommandSchema, RemoteCommands, type CommandExecutor, type RemoteCommand } from './commands.js';
+import { CommandRefused, RemoteCommands, type CommandExecutor, type RemoteCommand } from './commands.js';
 import { extractArgsSchema, journalExtract } from './extract.js';
-import { ManagementClient, ManagementError, type ManagementTarget } from './https-client.js';
+import { ManagementError } from './https-client.js';
+import { HttpsTransport } from './https-transport.js';
+import { MqttTransport } from './mqtt-transport.js';
 import { reloadConfiguration, type SectionApplier } from './reload.js';
 import { counters, countersMark, heartbeat, packageVersion } from './reports.js';
+import { managementTarget, type ManagementTransport, type ServerHeads } from './transport.js';
 
 /** What the link needs of the running kiosk. */
 export interface ManagedTerminal {
@@ -42,19 +47,15 @@ export interface ManagementLinkOptions {
   now?: () => Date;
   /** Reports the journal's chain head with each heartbeat and checks what the server saw (issue 15). */
   witness?: HeadWitness;
+  /** Default: the one `management.transport` names. */
+  transport?: ManagementTransport;
 }
 
 /** What the links need for rollback detection (implemented by ChainWitness). */
 export interface HeadWitness {
   report(): HeadRef;
-  serverSaw(server: string, heads: { chainHead?: HeadRef | undefined; chainHeadBefore?: HeadRef | undefined }): void;
+  serverSaw(server: string, heads: ServerHeads): void;
 }
-
-const headRef = z.object({ seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/) });
-/** A server before issue 15 sends no chain heads; one that keeps them sends the highest it knew before and after this heartbeat. */
-const heartbeatAnswer = z.object({ commands: z.array(remoteCommandSchema).default([]), chainHead: headRef.optional(), chainHeadBefore: headRef.optional() });
-const alarmsAnswer = z.object({ acked: z.array(z.string()) });
-const okAnswer = z.object({}).passthrough();
 
 /** Alarms per request; a long outage's backlog goes out in several. */
 const ALARM_BATCH = 50;
@@ -64,11 +65,11 @@ const IDLE_POLL_MS = 200;
 const STOP_COMMANDS_MS = 5000;
 const LINK_ALARM = { kind: 'server-certificate', source: 'management-link' } as const;
 
-/** Where the management server is: its own host or the business server's, and the certificate name. */
-export function managementTarget(config: Config & { management: NonNullable<Config['management']> }): ManagementTarget {
-  const m = config.management;
-  const host = m.host ?? config.server.host;
-  return { host, port: m.port, serverName: m.serverName ?? host, timeoutMs: m.timeoutMs };
+/** The transport `management.transport` names. */
+export function createTransport(config: ManagementLinkOptions['config'], tls: TlsMaterial, log: Logger): ManagementTransport {
+  const target = managementTarget(config);
+  if (config.management.transport === 'https') return new HttpsTransport(target, tls);
+  return new MqttTransport(target, tls, { terminalId: config.terminalId, ...config.management.mqtt }, log);
 }
 
 export class ManagementLink {
@@ -78,7 +79,7 @@ export class ManagementLink {
   private readonly terminal: ManagedTerminal;
   private readonly log: Logger;
   private readonly now: () => Date;
-  private readonly client: ManagementClient;
+  private readonly transport: ManagementTransport;
   private readonly commands: RemoteCommands;
   private readonly startedAt: number;
   private stopped = true;
@@ -99,7 +100,7 @@ export class ManagementLink {
     this.log = opts.log;
     this.now = opts.now ?? (() => new Date());
     this.startedAt = this.now().getTime();
-    this.client = new ManagementClient(managementTarget(this.config), opts.tls);
+    this.transport = opts.transport ?? createTransport(this.config, opts.tls, this.log);
     const executors: Record<string, CommandExecutor> = {
       'out-of-service': (c, stopping) => this.outOfService(c, stopping),
       'in-service': (c) => this.inService(c),
@@ -118,7 +119,16 @@ export class ManagementLink {
     if (!this.stopped) return;
     this.stopped = false;
     this.unsubscribe = this.alarms.onQueued(() => this.kick());
-    this.log.info({ server: this.client.where }, 'management link starting');
+    this.log.info({ server: this.transport.where }, 'management link starting');
+    this.transport.open({
+      commands: (list) => {
+        if (this.stopped) return;
+        this.commands.receive(list);
+      },
+      heads: (heads) => this.opts.witness?.serverSaw('management', heads),
+      // Back on the broker: what waited during the outage goes now, not at the next heartbeat.
+      connected: () => this.tickSoon(),
+    });
     this.schedule(0);
   }
 
@@ -130,11 +140,18 @@ export class ManagementLink {
     this.unsubscribe?.();
     await this.ticking;
     await this.commands.stop(STOP_COMMANDS_MS);
+    await this.transport.close();
   }
 
   /** Something is waiting to go out: send it now rather than at the next heartbeat, if the link is up. */
   kick(): void {
-    if (this.stopped || this.up === false) return;
+    if (this.up === false) return;
+    this.tickSoon();
+  }
+
+  /** The next tick now (or right after the one under way), whatever the link's state. */
+  private tickSoon(): void {
+    if (this.stopped) return;
     if (this.ticking) {
       this.again = true;
       return;
@@ -167,8 +184,8 @@ export class ManagementLink {
         at,
       });
       const witness = this.opts.witness;
-      const answer = await this.post('/v1/heartbeat', witness ? { ...hb, chainHead: witness.report() } : hb, heartbeatAnswer);
-      witness?.serverSaw('management', answer);
+      const answer = await this.exchange(() => this.transport.heartbeat(witness ? { ...hb, chainHead: witness.report() } : hb));
+      if (answer.chainHead || answer.chainHeadBefore) witness?.serverSaw('management', answer);
       await this.sendCountersIfDue();
       if (!this.stopped) this.commands.receive(answer.commands);
       await this.sendAcknowledgements();
@@ -181,7 +198,7 @@ export class ManagementLink {
     for (;;) {
       const batch = this.alarms.undelivered(ALARM_BATCH);
       if (batch.length === 0) return;
-      const { acked } = await this.post('/v1/alarms', { alarms: batch }, alarmsAnswer);
+      const acked = await this.exchange(() => this.transport.alarms(batch));
       this.alarms.delivered(acked);
       // A server that takes only part of a batch gets the rest at the next tick, not in a tight loop.
       if (!batch.every((m) => acked.includes(m.id))) return;
@@ -192,27 +209,27 @@ export class ManagementLink {
     const mark = countersMark(this.journal);
     const now = this.now();
     if (mark === this.countersSentMark && now.getTime() - this.countersSentAt < this.config.management.countersMs) return;
-    await this.post('/v1/counters', counters(this.journal, now), okAnswer);
+    await this.exchange(() => this.transport.counters(counters(this.journal, now)));
     this.countersSentAt = now.getTime();
     this.countersSentMark = mark;
   }
 
   private async sendAcknowledgements(): Promise<void> {
     for (const ack of this.commands.unacknowledged()) {
-      await this.post(`/v1/commands/${encodeURIComponent(ack.id)}/ack`, { ok: ack.ok, result: ack.result }, okAnswer);
+      await this.exchange(() => this.transport.commandAck(ack));
       this.commands.acknowledged(ack.id);
     }
   }
 
-  /** Any answer from the server means the link is up. */
-  private async post<T>(path: string, body: unknown, answer: z.ZodType<T>): Promise<T> {
-    const r = await this.client.post(path, body, answer);
+  /** Any answer from the other side means the link is up. */
+  private async exchange<T>(run: () => Promise<T>): Promise<T> {
+    const r = await run();
     this.markUp();
     return r;
   }
 
   private markUp(): void {
-    if (this.up !== true) this.log.info({ server: this.client.where }, 'management link up');
+    if (this.up !== true) this.log.info({ server: this.transport.where }, 'management link up');
     this.up = true;
     this.lastError = '';
     this.alarms.clear(LINK_ALARM.kind, LINK_ALARM.source);
@@ -221,7 +238,7 @@ export class ManagementLink {
   private markDown(e: Error): void {
     const kind = e instanceof ManagementError ? e.kind : 'internal';
     // Logged once per outage and once per change of cause, not at every heartbeat.
-    if (this.up !== false || this.lastError !== kind) this.log.warn({ server: this.client.where, kind, err: e.message }, 'management link down');
+    if (this.up !== false || this.lastError !== kind) this.log.warn({ server: this.transport.where, kind, err: e.message }, 'management link down');
     this.up = false;
     this.lastError = kind;
     if (kind === 'certificate') this.alarms.raise({ ...LINK_ALARM, severity: 'critical', detail: e.message });
@@ -258,19 +275,23 @@ export class ManagementLink {
     return { applied: outcome.applied, needsRestart: outcome.needsRestart };
   }
 
-  /** Intervals, time-out and address apply from the next request; adding or removing the link needs a restart. */
+  /**
+   * Intervals, time-out and address apply from the next request (MQTT: a new connection); adding or
+   * removing the link, or changing its transport or MQTT session, needs a restart.
+   */
   private reconfigure(next: Config): boolean {
-    if (!next.management) return false;
+    const now = this.config.management;
+    if (!next.management || next.management.transport !== now.transport || !isDeepStrictEqual(next.management.mqtt, now.mqtt)) return false;
     Object.assign(this.config.management, next.management);
     for (const key of ['host', 'serverName'] as const) if (next.management[key] === undefined) delete this.config.management[key];
-    this.client.retarget(managementTarget(this.config));
+    this.transport.retarget(managementTarget(this.config));
     return true;
   }
 
   private async uploadJournal(c: RemoteCommand): Promise<Record<string, unknown>> {
     const args = parseArgs(extractArgsSchema, c.args);
     const extract = journalExtract(this.journal, args);
-    await this.post('/v1/journal-extracts', { commandId: c.id, args, ...extract }, okAnswer);
+    await this.exchange(() => this.transport.journalExtract({ commandId: c.id, args, ...extract }));
     const first = extract.events[0];
     const last = extract.events.at(-1);
     return { events: extract.events.length, firstSeq: first?.seq ?? null, lastSeq: last?.seq ?? null, truncated: extract.truncated };

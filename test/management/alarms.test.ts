@@ -102,7 +102,14 @@ t.test('the management target defaults to the business server host and its name'
     '/tmp',
   ) as Config & { management: NonNullable<Config['management']> };
   t.same(managementTarget(config), { host: 'boss.example', port: 8481, serverName: 'boss.example', timeoutMs: 10_000 });
-  t.same(config.management, { port: 8481, heartbeatMs: 30_000, countersMs: 300_000, timeoutMs: 10_000 });
+  t.same(config.management, {
+    transport: 'https',
+    port: 8481,
+    heartbeatMs: 30_000,
+    countersMs: 300_000,
+    timeoutMs: 10_000,
+    mqtt: { sessionExpiryS: 7 * 86_400, keepaliveS: 30, reconnectMs: 2000 },
+  });
   config.management.host = '10.0.0.9';
   config.management.serverName = 'tms.example';
   t.same(managementTarget(config), { host: '10.0.0.9', port: 8481, serverName: 'tms.example', timeoutMs: 10_000 });
