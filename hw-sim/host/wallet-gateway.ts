@@ -15,6 +15,9 @@ import { behaviourOf, WALLET_BEHAVIOURS, type WalletBehaviour } from '../wallet-
 export const WALLET_MODES = ['by-code', ...(Object.keys(WALLET_BEHAVIOURS) as WalletBehaviour[])] as const;
 export type WalletMode = (typeof WALLET_MODES)[number];
 
+/** What the gateway records when a payment lands after the kiosk's revoke or close: refunded at once. */
+export const LATE_PAYMENT_ANOMALIES = ['wallet-paid-before-revoke', 'wallet-paid-after-close'] as const;
+
 export type WalletStatus = 'confirming' | 'paid' | 'failed' | 'open' | 'revoked' | 'closed';
 
 const FAILURE_REASONS: Partial<Record<WalletBehaviour, string>> = {
@@ -242,7 +245,7 @@ export class WalletGateway {
       } else if (r.paid === 0) {
         // Closed or expired: the wallet's money comes straight back, and the kiosk is never told paid.
         this.db.prepare('UPDATE wallet_payments SET paid = amount, revoked = amount WHERE payment_id = ?').run(paymentId);
-        this.o.anomaly('wallet-paid-after-close', r.txn_id, `order ${paymentId} paid after it was ${r.status === 'open' ? 'expired' : r.status}: refunded`);
+        this.o.anomaly(LATE_PAYMENT_ANOMALIES[1], r.txn_id, `order ${paymentId} paid after it was ${r.status === 'open' ? 'expired' : r.status}: refunded`);
       }
       return toRecord(this.row(paymentId)!);
     })();
@@ -275,7 +278,7 @@ export class WalletGateway {
       if (r.behaviour === 'paid-after-revoke-sent' && r.status === 'confirming') {
         // The customer's confirmation wins the race with the revoke: paid, then given back.
         this.db.prepare(`UPDATE wallet_payments SET paid = amount WHERE payment_id = ?`).run(m.paymentId);
-        this.o.anomaly('wallet-paid-before-revoke', m.txnId, `payment ${m.paymentId} completed as the revoke arrived: refunded`);
+        this.o.anomaly(LATE_PAYMENT_ANOMALIES[0], m.txnId, `payment ${m.paymentId} completed as the revoke arrived: refunded`);
       }
       const status: WalletStatus = m.action === 'close' ? 'closed' : 'revoked';
       this.db
