@@ -86,7 +86,7 @@ configCmd
 
 program
   .command('ctl')
-  .description('send one request to a running kiosk (status, start <service>, number <phone>, confirm, card, done, topup-offline, cancel, transactions, transaction <id>, verify, forward-now, hoppers)')
+  .description('send one request to a running kiosk (status, start <service>, number <phone>, confirm, card, mobile code|qr, done, topup-offline, cancel, transactions, transaction <id>, verify, forward-now, hoppers)')
   .argument('<command>')
   .argument('[arg]')
   .option('--socket <path>', 'control socket', defaultSocket())

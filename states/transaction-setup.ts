@@ -15,6 +15,13 @@ import type {
   EscrowAnswer,
   LookupInput,
   LookupResult,
+  MobileMode,
+  QueryMobileInput,
+  QueryMobileOutput,
+  RevokeMobileInput,
+  RevokeMobileOutput,
+  StartMobileInput,
+  StopMobile,
   PayChangeInput,
   PayChangeOutput,
   SettleInput,
@@ -59,12 +66,19 @@ export function outcome(ctx: TransactionContext, status: TransactionStatus): Tra
     changePaid: ctx.changePaid,
     changeOwed: ctx.changeOwed,
     ...(ctx.cardIn > 0 ? { cardIn: ctx.cardIn } : {}),
+    ...(ctx.mobileIn > 0 ? { mobileIn: ctx.mobileIn } : {}),
   };
 }
 
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Query every 3 s for up to 45 s, as the wallets' own documents prescribe for a payment being confirmed. */
+export const DEFAULT_QUERY_INTERVAL_MS = 3000;
+export const DEFAULT_QUERY_LIMIT_MS = 45_000;
+/** How long the kiosk's QR code may be paid before the order is closed. */
+export const DEFAULT_QR_MS = 120_000;
 
 const notProvided = (name: string) => () => Promise.reject(new Error(`${name} actor not provided`));
 
@@ -89,6 +103,12 @@ export const transactionSetup = setup({
     authoriseCard: fromCallback<StopCard, AuthoriseCardInput>(({ sendBack }) => {
       sendBack({ type: 'CARD_RESULT', outcome: 'unavailable', reason: 'authoriseCard actor not provided' });
     }),
+    // Without a real scanner and gateway nothing can be sent, so nothing is charged.
+    startMobile: fromCallback<StopMobile, StartMobileInput>(({ sendBack }) => {
+      sendBack({ type: 'MOBILE_RESULT', outcome: 'unavailable', reason: 'startMobile actor not provided' });
+    }),
+    queryMobile: fromPromise<QueryMobileOutput, QueryMobileInput>(notProvided('queryMobile')),
+    revokeMobile: fromPromise<RevokeMobileOutput, RevokeMobileInput>(notProvided('revokeMobile')),
     printReceipt: fromPromise<unknown, { id: string }>(notProvided('printReceipt')),
     cancel: fromPromise<unknown, CloseInput>(notProvided('cancel')),
     finish: fromPromise<unknown, CloseInput>(notProvided('finish')),
@@ -99,6 +119,11 @@ export const transactionSetup = setup({
     cashTimeout: ({ context }) => context.timeouts.cashMs,
     cardTimeout: ({ context }) => context.timeouts.cardMs ?? context.timeouts.cashMs,
     cardAuthTimeout: ({ context }) => context.timeouts.cardAuthMs ?? context.timeouts.lookupMs,
+    mobileScanTimeout: ({ context }) => context.timeouts.mobileScanMs ?? context.timeouts.cashMs,
+    mobileChargeTimeout: ({ context }) => context.timeouts.mobileChargeMs ?? context.timeouts.lookupMs,
+    mobileQueryInterval: ({ context }) => context.timeouts.mobileQueryIntervalMs ?? DEFAULT_QUERY_INTERVAL_MS,
+    mobileQueryLimit: ({ context }) =>
+      context.mobileMode === 'qr' ? (context.timeouts.mobileQrMs ?? DEFAULT_QR_MS) : (context.timeouts.mobileQueryLimitMs ?? DEFAULT_QUERY_LIMIT_MS),
   },
   guards: {
     validPhone: ({ event }) => event.type === 'NUMBER' && isPhoneNumber(event.phone),
@@ -109,6 +134,15 @@ export const transactionSetup = setup({
     nothingCredited: ({ context }) => context.credited === 0,
     cardOffered: ({ context }) =>
       context.card !== null && context.service === 'pay' && context.amountDue !== null && context.amountDue > 0 && context.credited === 0,
+    mobileOffered: ({ context, event }) =>
+      event.type === 'MOBILE' &&
+      context.mobileModes.includes(event.mode) &&
+      context.service === 'pay' &&
+      context.amountDue !== null &&
+      context.amountDue > 0 &&
+      context.credited === 0,
+    mobileSent: ({ event }) => event.type === 'MOBILE_PROGRESS' && event.stage === 'requesting' && event.paymentId !== undefined,
+    mobileOrdered: ({ event }) => event.type === 'MOBILE_PROGRESS' && event.stage === 'scan-qr' && event.qr !== undefined,
     cardApproved: ({ event }) => event.type === 'CARD_RESULT' && event.outcome === 'approved',
     cardUnknown: ({ event }) => event.type === 'CARD_RESULT' && event.outcome === 'unknown',
     cardStoppedBy: ({ context }, params: { why: CardStop }) => context.cardStop === params.why,
@@ -144,6 +178,23 @@ export const transactionSetup = setup({
         ? { cardStage: event.stage, ...(event.maskedPan !== undefined ? { maskedPan: event.maskedPan } : {}) }
         : {},
     ),
+    mobileProgress: assign(({ event }) => {
+      if (event.type !== 'MOBILE_PROGRESS') return {};
+      return {
+        mobileStage: event.stage,
+        ...(event.paymentId !== undefined ? { paymentId: event.paymentId } : {}),
+        ...(event.maskedCode !== undefined ? { maskedCode: event.maskedCode } : {}),
+        ...(event.qr !== undefined ? { qr: event.qr } : {}),
+      };
+    }),
+    // The credit point was journalled by the actor that reports it.
+    mobilePaid: assign(({ context }) => ({ mobileIn: context.amountDue ?? 0, endReason: 'paid' as const, error: null })),
+    mobileFailed: assign(({ event }) =>
+      event.type === 'MOBILE_RESULT'
+        ? { error: event.outcome === 'unavailable' ? 'mobile-unavailable' : 'mobile-failed', mobileReason: event.reason ?? null }
+        : {},
+    ),
+    chooseMobile: assign(({ event }) => (event.type === 'MOBILE' ? { mobileMode: event.mode as MobileMode, error: null } : {})),
     stopCard: sendTo('authoriseCard', ({ context }): StopCard => ({ type: 'STOP', why: context.cardStop ?? 'customer' })),
     updateAccepted: sendTo('acceptCash', ({ context }): AcceptCashUpdate => ({
       type: 'ACCEPT',

@@ -16,6 +16,16 @@ export interface TransactionTimeouts {
   cardMs?: number;
   /** Card payment: the authorisation itself, once the card data or amount is sent. Default: lookupMs. */
   cardAuthMs?: number;
+  /** Wallet payment: the customer showing the payment code. Default: cashMs. */
+  mobileScanMs?: number;
+  /** Wallet payment: the gateway's answer to the charge, before the kiosk starts asking. Default: lookupMs. */
+  mobileChargeMs?: number;
+  /** Wallet payment: pause between queries while the customer confirms. Default: 3000. */
+  mobileQueryIntervalMs?: number;
+  /** Wallet payment: how long the kiosk queries before it revokes. Default: 45000. */
+  mobileQueryLimitMs?: number;
+  /** The kiosk's QR code: how long the customer has to pay it before the order is closed. Default: 120000. */
+  mobileQrMs?: number;
 }
 
 /** How a card is taken: a stripe reader with online authorisation, or a payment terminal. */
@@ -44,7 +54,12 @@ export interface TransactionInput {
   receipt?: boolean;
   /** Card payment offered for this transaction, and how; null or absent: cash only. */
   card?: CardMethod | null;
+  /** Wallet payment offered: 'code' (the scanner and the gateway), 'qr' (the gateway only), both, or none. */
+  mobile?: readonly MobileMode[];
 }
+
+/** 'code': the customer's payment code under the kiosk's scanner; 'qr': the customer scans the kiosk's QR code. */
+export type MobileMode = 'code' | 'qr';
 
 export type EndReason =
   | 'paid'
@@ -57,7 +72,9 @@ export type EndReason =
   | 'device-fault'
   | 'device-fault-partial'
   /** The card authorisation's outcome is not known: reversed, never paid. */
-  | 'card-unknown';
+  | 'card-unknown'
+  /** The wallet payment was not known to be paid in time: revoked (or the order closed), never paid. */
+  | 'mobile-revoked';
 
 export interface TransactionContext {
   id: string;
@@ -93,7 +110,27 @@ export interface TransactionContext {
   maskedPan: string | null;
   /** Why the card flow is being stopped, once the customer cancelled or a time-out fired. */
   cardStop: CardStop | null;
+  /** Wallet modes offered for this transaction. */
+  mobileModes: readonly MobileMode[];
+  /** The wallet payment under way, once chosen. */
+  mobileMode: MobileMode | null;
+  /** Paid by a wallet (fen), set at the credit point. */
+  mobileIn: number;
+  /** What the wallet screen shows: 'show-code', 'unknown-wallet', 'requesting', 'confirming', 'revoking', 'scan-qr'. */
+  mobileStage: string | null;
+  /** The gateway's id of the payment under way (journalled before it was sent). */
+  paymentId: string | null;
+  /** The scanned code as the customer may see it (first 2 / last 4 digits); never the code. */
+  maskedCode: string | null;
+  /** The kiosk's QR: what it encodes and until when it may be paid. */
+  qr: { codeUrl: string; expiresAt: string } | null;
+  /** Why the wallet payment is being given up, once decided. */
+  mobileStop: MobileStop | null;
+  /** The gateway's reason for a failed wallet payment, shown at the review. */
+  mobileReason: string | null;
 }
+
+export type MobileStop = 'customer' | 'timeout' | 'query-limit';
 
 export type CardStop = 'customer' | 'timeout' | 'auth-timeout';
 
@@ -109,7 +146,11 @@ export type TransactionEvent =
   | { type: 'CASH_UNAVAILABLE'; reason: string }
   /** The customer chose to pay the amount due by card (at the review, before any cash). */
   | { type: 'CARD' }
+  /** The customer chose to pay the amount due with a wallet (at the review, before any cash). */
+  | { type: 'MOBILE'; mode: MobileMode }
   | NoteEscrowed
+  | MobileProgress
+  | MobileResult
   | CardProgress
   | CardResult;
 
@@ -132,6 +173,56 @@ export interface CardResult {
   reason?: string;
 }
 
+/** From the startMobile actor: what the customer should see now. */
+export interface MobileProgress {
+  type: 'MOBILE_PROGRESS';
+  stage: 'show-code' | 'unknown-wallet' | 'requesting' | 'scan-qr';
+  /** Journalled before sending: from here only the gateway's answer or a revoke ends the payment. */
+  paymentId?: string;
+  maskedCode?: string;
+  qr?: { codeUrl: string; expiresAt: string };
+}
+
+/**
+ * From the startMobile actor once its outcome is journalled. paid: credited. failed and
+ * unavailable: no money moved. cancelled: stopped before anything was sent. confirming: ask again.
+ * unknown: no answer: ask again. revoked: the kiosk had already decided to revoke; never credited.
+ */
+export interface MobileResult {
+  type: 'MOBILE_RESULT';
+  outcome: 'paid' | 'failed' | 'unavailable' | 'cancelled' | 'confirming' | 'unknown' | 'revoked';
+  reason?: string;
+}
+
+export interface StartMobileInput {
+  id: string;
+  mode: MobileMode;
+  /** Exactly the amount due, fen. */
+  amount: number;
+}
+/** Sent to the running startMobile actor: stop waiting for a code (ignored once the code was sent). */
+export interface StopMobile {
+  type: 'STOP';
+}
+export interface QueryMobileInput {
+  id: string;
+  paymentId: string;
+}
+/** What a query found, journalled: 'revoked' when the kiosk had decided to revoke before. */
+export interface QueryMobileOutput {
+  outcome: 'paid' | 'failed' | 'confirming' | 'unknown' | 'revoked';
+  reason?: string;
+}
+export interface RevokeMobileInput {
+  id: string;
+  paymentId: string;
+  reason: string;
+}
+/** 'revoked': the revoke is journalled and queued. 'paid': the payment was credited before the decision. */
+export interface RevokeMobileOutput {
+  outcome: 'revoked' | 'paid';
+}
+
 export type TransactionStatus = 'completed' | 'cancelled' | 'settle-failed';
 
 export interface TransactionOutput {
@@ -144,6 +235,8 @@ export interface TransactionOutput {
   changeOwed: number;
   /** Paid by card, fen; present only when a card paid. */
   cardIn?: number;
+  /** Paid by a wallet, fen; present only when a wallet paid. */
+  mobileIn?: number;
 }
 
 export interface LookupInput {

@@ -5,6 +5,7 @@
  */
 import { and, assign, type SnapshotFrom } from 'xstate';
 import { cardState } from './transaction-card.js';
+import { mobileState } from './transaction-mobile.js';
 import { acceptNow, changeDueOf, coinsNow, ended, errorText, outcome, transactionSetup } from './transaction-setup.js';
 import { DEFAULT_DENOMINATIONS, type TransactionOutput } from './transaction-types.js';
 
@@ -40,6 +41,15 @@ export const transactionMachine = transactionSetup.createMachine({
     cardStage: null,
     maskedPan: null,
     cardStop: null,
+    mobileModes: input.mobile ?? [],
+    mobileMode: null,
+    mobileIn: 0,
+    mobileStage: null,
+    paymentId: null,
+    maskedCode: null,
+    qr: null,
+    mobileStop: null,
+    mobileReason: null,
   }),
   // A credit that lands after the machine stopped taking cash (the validator was already stacking
   // when the customer cancelled) is still the customer's money: keep it in the record so the
@@ -128,6 +138,11 @@ export const transactionMachine = transactionSetup.createMachine({
           { guard: 'cardOffered', target: 'card', actions: assign({ error: null }) },
           { target: 'review', reenter: true, actions: assign({ error: 'card-not-offered' }) },
         ],
+        // A wallet, like a card, pays exactly the amount due and only before any cash.
+        MOBILE: [
+          { guard: 'mobileOffered', target: 'mobile', actions: 'chooseMobile' },
+          { target: 'review', reenter: true, actions: assign({ error: 'mobile-not-offered' }) },
+        ],
         DONE: { guard: 'isLookupOnly', target: 'finishing', actions: assign({ endReason: 'looked-up' }) },
         ACTIVITY: { target: 'review', reenter: true },
         CANCEL: [
@@ -190,6 +205,7 @@ export const transactionMachine = transactionSetup.createMachine({
         // Refused explicitly: once cash may have been taken, a card would have to pay a part, and
         // a card pays only the whole amount due.
         CARD: { actions: assign({ error: 'card-not-after-cash' }) },
+        MOBILE: { actions: assign({ error: 'mobile-not-after-cash' }) },
         NOTE_ESCROWED: { actions: 'answerEscrow' },
         DONE: { guard: 'toppedUpSomething', target: 'settling', actions: assign({ endReason: 'topped-up' }) },
         CANCEL: [
@@ -210,6 +226,7 @@ export const transactionMachine = transactionSetup.createMachine({
       },
     },
     card: cardState,
+    mobile: mobileState,
     settling: {
       entry: assign({ changeDue: ({ context }) => changeDueOf(context) }),
       invoke: {

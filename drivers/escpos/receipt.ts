@@ -32,6 +32,8 @@ export interface ReceiptData {
   claimCode?: string;
   /** A card payment: the masked card number only, and what the authoriser gave. */
   card?: ReceiptCard;
+  /** A mobile wallet payment: the masked payment code only, and the gateway's reference. */
+  mobile?: ReceiptMobile;
   /** Printed after a crash or power cut, from the journal. */
   recovered?: boolean;
   /** Printed again on the customer's request. */
@@ -49,6 +51,17 @@ export interface ReceiptCard {
   /** The payment terminal's own receipt lines. */
   terminalLines?: string[];
 }
+
+export interface ReceiptMobile {
+  amount: number;
+  /** 'wechat', 'alipay', 'unionpay', or 'any' for the kiosk's QR. */
+  wallet: string;
+  /** First 2 / last 4 digits at most of a scanned code; absent for the kiosk's QR. */
+  maskedCode?: string;
+  gatewayRef?: string;
+}
+
+const WALLET_NAMES: Record<string, string> = { wechat: '微信支付 WeChat Pay', alipay: '支付宝 Alipay', unionpay: '云闪付 UnionPay' };
 
 export interface LayoutOptions {
   /** Characters per line, for the rules between sections. Default 32 (fits every paper width). */
@@ -133,7 +146,14 @@ export function buildReceipt(data: ReceiptData, opts: LayoutOptions = {}): Recei
     if (card.receiptNo !== undefined) lines.push({ text: `  凭证号 Terminal receipt: ${card.receiptNo}` });
     for (const text of card.terminalLines ?? []) lines.push({ text });
   }
-  if (!card || data.notes.length + data.coins.length > 0) {
+  const mobile = data.mobile;
+  if (mobile) {
+    checkFen(mobile.amount, 'mobile.amount');
+    lines.push({ text: `${WALLET_NAMES[mobile.wallet] ?? '手机支付 Mobile'}: ${formatFen(mobile.amount)}`, emphasis: true });
+    if (mobile.maskedCode) lines.push({ text: `  付款码 Code: ${mobile.maskedCode}` });
+    if (mobile.gatewayRef) lines.push({ text: `  交易号 Ref: ${mobile.gatewayRef}` });
+  }
+  if ((!card && !mobile) || data.notes.length + data.coins.length > 0) {
     lines.push({ text: `投入合计 Cash in: ${formatFen(sum(data.notes) + sum(data.coins))}`, emphasis: true });
   }
   lines.push(

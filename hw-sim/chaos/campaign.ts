@@ -6,6 +6,7 @@ import { readKey, type EventType } from '../../src/journal/index.js';
 import { checkCounters, checkServer, journalProblems, type DeviceCounters, type HostRecords } from '../soak/checks.js';
 import { SIM_HOPPERS, SimStack } from '../stack.js';
 import { cardDevice, checkCards, journalCardIn, type CardHeld } from './card-checks.js';
+import { checkWallet } from './wallet-checks.js';
 import { Ledger } from './ledger.js';
 import { describePlan, generatePlan } from './plan.js';
 import { runSession } from './session.js';
@@ -67,10 +68,22 @@ const TIMING = { acceptingMs: 30, stackingMs: 300, stackedMs: 30, returningMs: 6
 const CONFIG = {
   validator: { pollIntervalMs: 50 },
   // cardAuthMs above the reference server's answer on a loaded box, so an approval is not taken for a time-out.
-  timeouts: { inputMs: 3000, lookupMs: 2000, cashMs: 3000, cardAuthMs: 5000 },
+  // The kiosk's QR runs out in seconds, and is queried often, so a wallet step that lets it expire ends quickly.
+  timeouts: {
+    inputMs: 3000,
+    lookupMs: 2000,
+    cashMs: 3000,
+    cardAuthMs: 5000,
+    mobileScanMs: 5000,
+    mobileChargeMs: 2000,
+    mobileQueryIntervalMs: 300,
+    mobileQueryLimitMs: 6000,
+    mobileQrMs: 4000,
+  },
   forwarder: { backoffInitialMs: 100, backoffMaxMs: 500 },
 } as Record<string, unknown>;
 const LOG_KEPT = 3000;
+
 
 /** Runs `runs` chaos runs with seeds seed, seed+1, …; each is its own fresh simulated kiosk. */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
@@ -111,7 +124,8 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
   const log: string[] = [];
   const stack = new SimStack({
     dir: folder,
-    fitted: { coins: true, hoppers: true, printer: true, ...cardDevice(plan.cardPath) },
+    // Every run has the 2D scanner (keyboard mode) for its wallet code steps.
+    fitted: { coins: true, hoppers: true, printer: true, scanner: 'keyboard', ...cardDevice(plan.cardPath) },
     emulatorTiming: TIMING,
     config: CONFIG,
     onRuntimeLog: (e) => {
@@ -158,6 +172,7 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
     report.violations.push(...steps.violations);
     const cards = checkCards(journalPath, records);
     report.violations.push(...cards.violations);
+    report.violations.push(...checkWallet(journalPath, stack.host.wallet, plan));
     if (plan.cardPath === 'terminal') report.violations.push(...(await terminalBookings(stack, journalPath)));
     report.recorded = [...steps.recorded, ...cards.recorded];
   } catch (e) {

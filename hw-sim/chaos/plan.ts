@@ -1,5 +1,6 @@
 import type { EventType } from '../../src/journal/index.js';
 import { Chooser } from './prng.js';
+import type { WalletBehaviour } from '../wallet-codes.js';
 
 /** Notes and coins the chaos customer carries (fen); the emulators and the runtime's limits take all of them. */
 export const NOTE_VALUES = [100, 500, 1000, 2000, 5000] as const;
@@ -47,8 +48,26 @@ export interface CardStep {
   cash: CashStep;
 }
 
+/** What the customer does with the kiosk's QR code: pays it with the phone, leaves (cancel), or lets it run out. */
+export const WALLET_OUTCOMES = ['pay', 'leave', 'expire'] as const;
+export type WalletOutcome = (typeof WALLET_OUTCOMES)[number];
+
+/**
+ * A bill paid with a wallet at the review: the kiosk's QR code, or the customer's payment code of
+ * `behaviour` shown to the scanner ('leave': the customer cancels while confirming). When the way
+ * is not offered (the link is down, the scanner not usable) the QR is tried, then the customer pays `cash`.
+ */
+export interface MobileStep {
+  kind: 'mobile';
+  mode: 'qr' | 'code';
+  outcome: WalletOutcome;
+  /** For a payment code: what the reference gateway does with it (hw-sim/wallet-codes.ts). */
+  behaviour?: WalletBehaviour;
+  cash: CashStep;
+}
+
 /** What the customer does in one turn at the kiosk; the session's switch on `kind` says how it runs. */
-export type SessionStep = CashStep | CardStep;
+export type SessionStep = CashStep | CardStep | MobileStep;
 
 /** How cards are taken in a run: a stripe reader with the server's authorisation, or a ZVT payment terminal. */
 export type CardPath = 'reader' | 'terminal';
@@ -75,6 +94,9 @@ export const CRASH_POINTS = [
 /** Crash points of a card payment, drawn instead of CRASH_POINTS for some kills of a run with card steps. */
 export const CARD_CRASH_POINTS = ['card.requested', 'card.approved', 'card.declined', 'card.unknown', 'txn.reversal'] as const satisfies readonly EventType[];
 
+/** Crash points of a wallet payment, drawn for some kills of a run with wallet steps. */
+export const MOBILE_CRASH_POINTS = ['mobile.requested', 'mobile.paid', 'mobile.unknown', 'mobile.revoked'] as const satisfies readonly EventType[];
+
 /** A catalogue event type, or `type#n`: the n-th commit of that type. */
 export type CrashPoint = EventType | `${EventType}#${string}`;
 
@@ -87,7 +109,9 @@ export type KillPlan =
   | { kind: 'crash-after'; point: CrashPoint }
   | { kind: 'timed'; step: number; delayMs: number }
   /** SIGKILL `delayMs` after the card was presented in (card) step `step`: during the authorisation. */
-  | { kind: 'card-timed'; step: number; delayMs: number };
+  | { kind: 'card-timed'; step: number; delayMs: number }
+  /** SIGKILL `delayMs` after the kiosk's QR was shown in (wallet) step `step`: during the query loop. */
+  | { kind: 'mobile-timed'; step: number; delayMs: number };
 
 export type FaultPlan =
   /** The validator jams while the step's first note is being stacked; cleared once the step ended. */
@@ -127,7 +151,7 @@ export function generatePlan(seed: number): RunPlan {
   const cardSteps = steps.flatMap((s, i) => (s.kind === 'card' ? [i] : []));
   const kills = Array.from({ length: Number(c.weighted({ 1: 5, 2: 3, 3: 2 })) }, () => killPlan(c, count, cardSteps));
   const downAt = c.int(0, count - 1);
-  return {
+  const plan: RunPlan = {
     seed,
     cardPath,
     steps,
@@ -135,6 +159,47 @@ export function generatePlan(seed: number): RunPlan {
     fault: faultPlan(c, steps),
     outage: { downAt, delayMs: c.int(0, 2500), upAfter: c.int(downAt, count - 1) },
   };
+  addWallet(plan);
+  return plan;
+}
+
+/**
+ * Wallet steps and kills, drawn from a chooser of their own after everything else, so that what a
+ * seed drew before wallets existed is drawn the same: some cash steps (not one the validator jams
+ * in) become wallet steps, and in half of the runs with one a kill becomes a wallet kill.
+ */
+function addWallet(plan: RunPlan): void {
+  const c = new Chooser(plan.seed ^ 0x6d6f6231);
+  plan.steps = plan.steps.map((s, i) => {
+    if (s.kind !== 'cash' || (plan.fault.kind === 'validator-jam' && plan.fault.step === i) || !c.chance(0.3)) return s;
+    return { kind: 'mobile', mode: 'qr', outcome: c.weighted({ pay: 5, leave: 2, expire: 2 }), cash: s };
+  });
+  // Code or QR, and the code's behaviour, from a third chooser: the draws above stay as they were.
+  const m = new Chooser(plan.seed ^ 0x636f6465);
+  for (const s of plan.steps) {
+    if (s.kind !== 'mobile' || !m.chance(0.6)) continue;
+    s.mode = 'code';
+    s.behaviour = m.weighted({
+      paid: 4,
+      'paid-after-confirm': 3,
+      'failed-insufficient-balance': 1,
+      'failed-code-expired': 1,
+      'failed-code-used': 1,
+      'no-answer': 1,
+      'answer-lost-after-paying': 2,
+      'paid-after-revoke-sent': 2,
+      'confirming-forever': 1,
+    });
+  }
+  const walletSteps = plan.steps.flatMap((s, i) => (s.kind === 'mobile' ? [i] : []));
+  if (walletSteps.length === 0 || !c.chance(0.5)) return;
+  const k = c.int(0, plan.kills.length - 1);
+  if (c.chance(0.4)) {
+    plan.kills[k] = { kind: 'mobile-timed', step: c.pick(walletSteps), delayMs: c.int(0, 2500) };
+  } else {
+    const point = c.pick(MOBILE_CRASH_POINTS);
+    plan.kills[k] = { kind: 'crash-after', point: c.chance(0.3) ? `${point}#2` : point };
+  }
 }
 
 function cashStep(c: Chooser, index: number): CashStep {
@@ -178,7 +243,7 @@ function killPlan(c: Chooser, steps: number, cardSteps: number[]): KillPlan {
 
 /** The cash a step may take: a card step's only if its card does not pay. */
 export function cashOf(s: SessionStep): CashStep {
-  return s.kind === 'card' ? s.cash : s;
+  return s.kind === 'cash' ? s : s.cash;
 }
 
 function faultPlan(c: Chooser, steps: SessionStep[]): FaultPlan {
@@ -196,7 +261,8 @@ export function describePlan(p: RunPlan): string {
     const s = cashOf(step);
     const pieces = s.pieces.map((x) => (x.device === 'coin' ? `c${x.value}` : `n${x.value}`)).join('+');
     const end = s.ending.kind === 'pay' ? '' : ` ${s.ending.kind}@${s.ending.atReview ? 'review' : s.ending.after}`;
-    const card = step.kind === 'card' ? `card ${step.outcome}, else ` : '';
+    const wallet = step.kind === 'mobile' ? (step.mode === 'code' ? `wallet code ${step.behaviour ?? 'paid'} ${step.outcome}` : `wallet qr ${step.outcome}`) : '';
+    const card = step.kind === 'card' ? `card ${step.outcome}, else ` : step.kind === 'mobile' ? `${wallet}, else ` : '';
     return `due ${s.amountDue} ${card}[${pieces}]${end}`;
   });
   const kills = p.kills.map((k) =>
@@ -204,7 +270,9 @@ export function describePlan(p: RunPlan): string {
       ? `after ${k.point}`
       : k.kind === 'timed'
         ? `kill ${k.delayMs} ms into #${k.step + 1}`
-        : `kill ${k.delayMs} ms after the card in #${k.step + 1}`,
+        : k.kind === 'card-timed'
+          ? `kill ${k.delayMs} ms after the card in #${k.step + 1}`
+          : `kill ${k.delayMs} ms after the QR in #${k.step + 1}`,
   );
   const f = p.fault;
   const fault = f.kind === 'hopper-empty' ? `${f.hopper} empty before #${f.step + 1}` : `${f.kind} at #${f.step + 1}`;

@@ -5,7 +5,7 @@ import type { PayingService } from '../../src/domain/service.js';
 import type { SimStack } from '../stack.js';
 import type { Ledger } from './ledger.js';
 import { Interrupted, Lives, quiet, type KillRecord } from './lives.js';
-import type { CardOutcome, CardStep, CashStep, Piece, RunPlan, SessionStep } from './plan.js';
+import type { CardOutcome, CardStep, CashStep, MobileStep, Piece, RunPlan, SessionStep } from './plan.js';
 
 /** What happened to one session step, as the customer saw it. */
 export interface StepRecord {
@@ -41,6 +41,10 @@ interface TxnView {
   error?: string | null;
   /** How this transaction takes a card, fixed when it started (null: no card offered then). */
   card?: 'reader' | 'terminal' | null;
+  /** The wallet ways this transaction offers, fixed when it started. */
+  mobileModes?: ('code' | 'qr')[];
+  /** The wallet payment under way (its order's id at the gateway). */
+  paymentId?: string | null;
 }
 
 /** The reader path: the reference server's test cards (reader emulator names), two per outcome where there are two. */
@@ -169,7 +173,58 @@ class Session {
         return this.cash(step, record);
       case 'card':
         return this.card(step, record);
+      case 'mobile':
+        return this.mobile(step, record);
     }
+  }
+
+  /**
+   * The kiosk's QR code at the review: paid with the phone, left, or let run out. Back at the review
+   * (no wallet offered: the link is down) the customer pays the bill in cash instead.
+   */
+  private async mobile(step: MobileStep, record: StepRecord): Promise<string> {
+    const begun = await this.begin(step.cash, record);
+    if (typeof begun === 'string') return begun;
+    const id = begun.id;
+    const view = await this.waitTxn(id, (t) => /^(review|lookupFailed|cash)/.test(t.state), PIECE_MS);
+    if (!view) return 'ended before the wallet';
+    const modes = view.mobileModes ?? [];
+    if (!view.state.startsWith('review') || modes.length === 0) {
+      return `no wallet (${view.state}), cash: ${await this.payCash(id, step.cash, record)}`;
+    }
+    if (step.mode === 'code' && modes.includes('code')) return this.walletCode(id, step, record);
+    if (!modes.includes('qr')) return `no QR offered, cash: ${await this.payCash(id, step.cash, record)}`;
+    await this.control({ cmd: 'mobile', mode: 'qr' });
+    for (const k of this.plan.kills) {
+      if (k.kind === 'mobile-timed' && k.step === record.index) this.lives.killLater(k.delayMs, `${k.delayMs} ms after the QR in step ${record.index + 1}`);
+    }
+    const shown = await this.waitTxn(id, (t) => t.state.startsWith('mobile.confirming') || t.state.startsWith('review'), PIECE_MS);
+    if (!shown) return 'wallet: ended before the QR was shown';
+    if (shown.state.startsWith('review')) return `wallet: back at the review (${String(shown.error)}), cash: ${await this.payCash(id, step.cash, record)}`;
+    if (step.outcome === 'pay' && shown.paymentId) this.stack.host.wallet.payOrder(shown.paymentId);
+    if (step.outcome === 'leave') await this.control({ cmd: 'cancel' });
+    const back = await this.waitTxn(id, (t) => t.state.startsWith('review'), STEP_END_MS);
+    if (!back) return `wallet qr ${step.outcome}: ended`;
+    return `wallet qr ${step.outcome}: back at ${back.state} (${String(back.error)}), cash: ${await this.payCash(id, step.cash, record)}`;
+  }
+
+  /** The customer's payment code of the step's behaviour, shown to the scanner emulator. */
+  private async walletCode(id: string, step: MobileStep, record: StepRecord): Promise<string> {
+    const what = `wallet code ${step.behaviour ?? 'paid'} ${step.outcome}`;
+    await this.control({ cmd: 'mobile', mode: 'code' });
+    if (!(await this.waitTxn(id, (t) => t.state.startsWith('mobile.scanning'), PIECE_MS))) return `${what}: ended before the scanner was on`;
+    this.stack.deviceCommand(`show ${step.behaviour ?? 'paid'}`, 'scanner');
+    for (const k of this.plan.kills) {
+      if (k.kind === 'mobile-timed' && k.step === record.index) this.lives.killLater(k.delayMs, `${k.delayMs} ms after the code in step ${record.index + 1}`);
+    }
+    if (step.outcome === 'leave') {
+      const confirming = await this.waitTxn(id, (t) => t.state.startsWith('mobile.confirming') || t.state.startsWith('review'), PIECE_MS);
+      if (confirming?.state.startsWith('mobile.confirming')) await this.control({ cmd: 'cancel' });
+    }
+    // Refused (or not sent: the link is down) comes back to the review; anything else ends the transaction.
+    const back = await this.waitTxn(id, (t) => t.state.startsWith('review'), STEP_END_MS);
+    if (!back) return `${what}: ended`;
+    return `${what}: back at ${back.state} (${String(back.error)}), cash: ${await this.payCash(id, step.cash, record)}`;
   }
 
   /** Starts the transaction and gives the number; a string when the kiosk takes no customer now. */

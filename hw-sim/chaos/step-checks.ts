@@ -1,7 +1,16 @@
 import Database from 'better-sqlite3';
 import type { EventType } from '../../src/journal/index.js';
 import type { Ledger } from './ledger.js';
-import type { RunPlan } from './plan.js';
+import type { MobileStep, RunPlan } from './plan.js';
+
+const CODES_THAT_PAY = new Set(['paid', 'paid-after-confirm', 'answer-lost-after-paying']);
+
+/** Whether the step's wallet can end up paid: the QR paid by the phone, a code the gateway pays (a QR step may fall back from code). */
+function walletMayPay(s: MobileStep): boolean {
+  if (s.outcome === 'pay' && s.mode === 'qr') return true;
+  if (s.mode === 'code') return CODES_THAT_PAY.has(s.behaviour ?? 'paid') || s.outcome === 'pay';
+  return false;
+}
 import type { StepRecord } from './session.js';
 
 export interface StepFindings {
@@ -16,6 +25,7 @@ interface Row {
   id: string;
   change_paid: number;
   card_in: number;
+  mobile_in: number;
 }
 
 /**
@@ -35,7 +45,7 @@ export function checkSteps(path: string, records: StepRecord[], ledger: Ledger, 
           .prepare(`SELECT COALESCE(SUM(json_extract(data, ?)), 0) AS t FROM events WHERE type = ? AND txn_id = ?`)
           .get(field, type, id) as { t: number }
       ).t;
-    const rows = db.prepare('SELECT id, change_paid, card_in FROM transactions ORDER BY created_at, rowid').all() as Row[];
+    const rows = db.prepare('SELECT id, change_paid, card_in, mobile_in FROM transactions ORDER BY created_at, rowid').all() as Row[];
     const byId = new Map(rows.map((r) => [r.id, r]));
     const known = new Set(records.flatMap((r) => (r.id ? [r.id] : [])));
     // A start the kiosk journalled but was killed before answering: the oldest unclaimed transaction is that step's.
@@ -74,6 +84,14 @@ export function checkSteps(path: string, records: StepRecord[], ledger: Ledger, 
         violations.push(`${txn}: card in ${card}, yet the customer's card ${step.kind === 'card' ? `was one the issuer answers '${step.outcome}'` : 'was never presented'}`);
       } else if (card > 0 && step.kind === 'card' && card !== step.cash.amountDue) {
         violations.push(`${txn}: card in ${card}, the bill was ${step.cash.amountDue}`);
+      }
+      // A wallet pays the whole bill or nothing, and only when the customer's phone paid: the QR, or
+      // a code the gateway pays (a code that pays at once is paid before a customer could leave).
+      const wallet = byId.get(id)?.mobile_in ?? 0;
+      if (wallet > 0 && (step.kind !== 'mobile' || !walletMayPay(step))) {
+        violations.push(`${txn}: mobile in ${wallet}, yet the customer ${step.kind === 'mobile' ? `chose ${step.mode} ${step.behaviour ?? ''} ${step.outcome}` : 'never chose a wallet'}`);
+      } else if (wallet > 0 && step.kind === 'mobile' && wallet !== step.cash.amountDue) {
+        violations.push(`${txn}: mobile in ${wallet}, the bill was ${step.cash.amountDue}`);
       }
       const paid = byId.get(id)?.change_paid ?? 0;
       if (w.paidOut !== paid) violations.push(`${txn}: the hoppers dropped ${w.paidOut} fen, the journal says ${paid} fen of change was paid`);

@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
 import { DEMO_ACCOUNTS, HOST_MODES } from '../host/server.js';
-import { Summariser, refusal } from './summary.js';
+import { Summariser, refusal, yuan } from './summary.js';
 import { DEFAULT_TIME_ZONE, formatTime } from '../../drivers/time.js';
 import { SimStack } from '../stack.js';
 import { startPanel } from '../panel/server.js';
@@ -17,6 +17,7 @@ Act as the customer, the device or the network by typing a line:
             number <phone>              enter the phone number (try 13800138000, owes 50.00)
             confirm | done | offline    go on / finish a top-up / top up offline after a failed look-up
             card                        pay the amount due by card instead (at the review)
+            mobile code | mobile qr     pay it with a wallet: show a code to the scanner, or the kiosk shows a QR
             cancel
   validator insert <fen> | jam | stacker-full | stacker-open | clear | power-cycle | power-cycle-with-bill
   coins     coin insert <fen>                   a coin: 100 (1 yuan), 50 (5 jiao), 10 (1 jiao)
@@ -26,6 +27,7 @@ Act as the customer, the device or the network by typing a line:
             card-reader <fault>                 garbage, missing-sentinel, bad-lrc, too-fast
   wallet    scanner show [behaviour[/wallet]]   a payment code at the 2D scanner: paid, paid-after-confirm, failed-…, no-answer, …;
             scanner <what>                      unknown, twice, partial, garbage, long, commands answer|silent|ignore, help
+            phone pay                           the customer's phone pays the kiosk's QR code shown now
   server    server ok | down | slow | garbage | error | drop-after-store | double-ack
   other     status | transactions | verify | reset (fresh demo bills) | help | quit (or Ctrl-C, Ctrl-D)
 The full log is in kiosk.log in the files' folder; the prompt shows one line per event.
@@ -224,6 +226,15 @@ async function handleLine(stack: SimStack, line: string, print: (text: string) =
     stack.deviceCommand(line.slice(word.length).trim(), word);
     return false;
   }
+  if (word === 'phone') {
+    // The customer's phone scans the kiosk's QR and pays the order shown now.
+    if (arg !== 'pay') throw new Error("phone needs 'pay' (pays the kiosk's QR code shown now)");
+    const order = stack.host.wallet.payments().findLast((p) => p.mode === 'qr' && p.status === 'open');
+    if (!order) throw new Error("no QR code of the kiosk's is waiting to be paid (mobile qr at the review shows one)");
+    stack.host.wallet.payOrder(order.paymentId);
+    print(`the phone paid the kiosk's QR: ${yuan(order.amount)}`);
+    return false;
+  }
   if (word === 'server') {
     const mode = HOST_MODES.find((m) => m === arg);
     if (!mode) throw new Error(`server needs one of ${HOST_MODES.join(', ')}`);
@@ -245,7 +256,7 @@ async function handleLine(stack: SimStack, line: string, print: (text: string) =
 }
 
 /** Customer presses the machine may refuse by staying where it is. */
-const STAYING_WORDS = new Set(['confirm', 'card', 'done', 'offline', 'number']);
+const STAYING_WORDS = new Set(['confirm', 'card', 'mobile', 'done', 'offline', 'number']);
 
 /** How long a device's own lines are shown after a person typed to it. */
 const DEVICE_ECHO_MS = 1_500;

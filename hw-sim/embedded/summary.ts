@@ -18,6 +18,12 @@ const REFUSALS: Record<string, string> = {
   'nothing-due': 'nothing is due on this number, so there is nothing to pay: type cancel',
   'card-not-offered': 'no card payment is offered here (nothing is due, or no card device is usable)',
   'card-not-after-cash': 'a card cannot pay once cash is in',
+  'mobile-not-offered': 'no wallet payment is offered here (nothing is due, the network is down, or that way is not fitted)',
+  'mobile-not-after-cash': 'a wallet cannot pay once cash is in',
+  'mobile-failed': 'the wallet payment failed: choose again (confirm, card, mobile code, mobile qr) or cancel',
+  'mobile-unavailable': 'the wallet payment could not be sent: choose again or cancel',
+  'mobile-timeout': 'no code was shown in time: choose again or cancel',
+  'mobile-revoked': 'the wallet payment was not confirmed in time: revoked, nothing charged',
   'bad-number': 'that is not a valid phone number (11 digits starting with 1)',
   'unknown-account': 'the server knows no account with that number',
   'lookup-failed': 'the look-up failed: type offline to top up offline, or cancel',
@@ -37,6 +43,8 @@ const STARTING: Record<string, string> = { recovering: 'starting: recovering the
 export class Summariser {
   private linkDown = false;
   private due: number | null = null;
+  /** The wallet line shown last: the query loop moves between two states every few seconds. */
+  private mobileShown: string | undefined;
 
   line(e: Entry): string | undefined {
     const msg = String(e.msg ?? '');
@@ -67,6 +75,7 @@ export class Summariser {
     if (msg === 'note handed back') return 'note handed back';
     if (msg === 'payout done') return `change paid from ${String(e.hopper)}: ${String(e.paid)} coin(s)${Number(e.unpaid) > 0 ? `, ${String(e.unpaid)} unpaid` : ''}`;
     if (msg === 'receipt printed') return 'receipt printed';
+    if (msg === 'wallet charge sent') return `wallet code sent: ${String(e.maskedCode)} (${String(e.wallet)})`;
     if (level >= 40) return `${level >= 50 ? 'ERROR' : 'warning'}: ${msg}${facts(e)}`;
     return undefined;
   }
@@ -75,6 +84,7 @@ export class Summariser {
     // The machine's substates (cash.idle) are one step for a person.
     const state = String(e.state).split('.')[0]!;
     const error = typeof e.error === 'string' ? e.error : null;
+    if (state !== 'mobile') this.mobileShown = undefined;
     if (error && REFUSALS[error]) return `refused: ${REFUSALS[error]}`;
     if (error) return `refused: ${error}`;
     switch (state) {
@@ -82,12 +92,18 @@ export class Summariser {
         this.due = e.amountDue === null || e.amountDue === undefined ? null : Number(e.amountDue);
         if (this.due === null) return 'review: the amount due is not known';
         if (this.due === 0) return 'review: nothing is due on this number; type cancel to end';
-        return `review: ${yuan(this.due)} due; confirm to pay in cash, card to pay by card, cancel to stop`;
+        return `review: ${yuan(this.due)} due; confirm to pay in cash, card to pay by card, mobile code or mobile qr to pay with a wallet, cancel to stop`;
       }
       case 'cash':
         return `insert notes or coins (credited ${yuan(e.credited)}${this.due !== null ? ` of ${yuan(this.due)}` : ''}): insert <fen>, coin insert <fen>`;
       case 'card':
         return 'card payment: swipe with card-reader swipe [card]';
+      case 'mobile': {
+        const line = mobileStep(String(e.state));
+        if (line === undefined || line === this.mobileShown) return undefined;
+        this.mobileShown = line;
+        return line;
+      }
       case 'payingChange':
         return 'paying change';
       case 'printing':
@@ -106,6 +122,14 @@ export class Summariser {
         return `transaction ${state}`;
     }
   }
+}
+
+/** The wallet's steps a person follows: the scanner on, waiting for the phone, giving up. */
+function mobileStep(state: string): string | undefined {
+  if (state === 'mobile.scanning') return 'wallet payment: the scanner is on; show a code with scanner show [behaviour]';
+  if (state.startsWith('mobile.confirming')) return 'wallet payment: waiting for the customer to confirm on the phone';
+  if (state === 'mobile.revoking') return 'wallet payment: not confirmed in time, revoking it';
+  return undefined;
 }
 
 function services(e: Entry): string {

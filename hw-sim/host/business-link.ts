@@ -14,6 +14,7 @@ import { EnvelopeDecoder, EnvelopeError, encodeMessage, ErrorCode, Service, type
 import { cardRequestBody, decide, describeIssues, maskPan, type CardMode } from './card-authorisation.js';
 import { headSchema } from './chain-heads.js';
 import type { HostStore, PaymentOutcome } from './store.js';
+import { chargeBody, orderBody, queryBody, revokeBody, type WalletGateway } from './wallet-gateway.js';
 
 /**
  * 'down' refuses connections (and drops the open ones); 'slow' answers business requests late;
@@ -42,6 +43,8 @@ export interface BusinessLinkOptions {
   mode: () => { mode: HostMode; delayMs: number };
   /** The card mode of a terminal (card-authorisation.ts). */
   cardMode: (terminalId: string) => CardMode;
+  /** The wallet payment gateway (wallet-gateway.ts). */
+  wallet: WalletGateway;
   log?: Pick<Logger, 'info' | 'warn'>;
 }
 
@@ -77,6 +80,8 @@ const paymentBody = z.object({
       maskedPan: z.string().max(19).optional(),
     })
     .optional(),
+  mobileIn: fen.optional(),
+  mobile: z.object({ paymentId: id, mode: z.enum(['code', 'qr']), wallet: z.string().max(32) }).optional(),
   settledAt: when,
 });
 const reversalBody = z.object({
@@ -158,7 +163,8 @@ export async function startBusinessLink(o: BusinessLinkOptions): Promise<Running
       return reply(ErrorCode.none, { terminalId, server: 'kiosk reference host' });
     }
     if (m.service === Service.echo) return reply(ErrorCode.none, m.body);
-    if (m.service !== Service.lookup && m.service !== Service.deliver && m.service !== Service.authoriseCard) {
+    const services: number[] = [Service.lookup, Service.deliver, Service.authoriseCard, Service.chargeByCode, Service.queryMobile, Service.createOrder];
+    if (!services.includes(m.service)) {
       return reply(ErrorCode.unknownService, { error: 'unknown-service', detail: `no service ${m.service}` });
     }
     const { mode, delayMs } = o.mode();
@@ -168,6 +174,9 @@ export async function startBusinessLink(o: BusinessLinkOptions): Promise<Running
     }
     if (mode === 'error') return reply(ErrorCode.busy, { error: 'busy', detail: 'billing is not available' });
     if (m.service === Service.authoriseCard) return authoriseCard(socket, terminalId, m.seq, reply, mode, delayMs, m.body);
+    if (m.service === Service.chargeByCode || m.service === Service.queryMobile || m.service === Service.createOrder) {
+      return wallet(socket, terminalId, m.service, reply, mode, delayMs, m.body);
+    }
     const [error, body] = m.service === Service.lookup ? lookup(m.body) : deliver(terminalId, m.body);
     if (mode === 'drop-after-store' && m.service === Service.deliver) {
       o.log?.info({ terminalId, seq: m.seq }, 'business link: stored, dropping the connection before answering');
@@ -237,6 +246,50 @@ export async function startBusinessLink(o: BusinessLinkOptions): Promise<Running
     answer();
   }
 
+  /** The wallet services: recorded first, then answered as the code's behaviour and the host's mode say. */
+  function wallet(
+    socket: TLSSocket,
+    terminalId: string,
+    service: number,
+    reply: (error: number, body: unknown) => void,
+    mode: HostMode,
+    delayMs: number,
+    body: unknown,
+  ): void {
+    let answer: unknown = null;
+    if (service === Service.chargeByCode) {
+      const q = chargeBody.safeParse(body);
+      // The body holds the payment code: say where it is malformed, never what it holds.
+      if (!q.success) return reply(ErrorCode.badRequest, { error: 'invalid-body', detail: describeIssues(q.error) });
+      const r = o.wallet.charge(q.data, terminalId);
+      if (r.kind === 'silent') return;
+      if (r.kind === 'drop' || mode === 'drop-after-store') {
+        o.log?.info({ terminalId, paymentId: q.data.paymentId }, 'business link: wallet charge recorded, dropping the connection before answering');
+        socket.destroy();
+        return;
+      }
+      answer = r.answer;
+    } else if (service === Service.queryMobile) {
+      const q = queryBody.safeParse(body);
+      if (!q.success) return reply(ErrorCode.badRequest, { error: 'invalid-body', detail: z.prettifyError(q.error) });
+      answer = o.wallet.query(q.data);
+      if (answer === null) return;
+    } else {
+      const q = orderBody.safeParse(body);
+      if (!q.success) return reply(ErrorCode.badRequest, { error: 'invalid-body', detail: z.prettifyError(q.error) });
+      answer = o.wallet.createOrder(q.data, terminalId);
+    }
+    if (mode === 'slow') {
+      const timer = setTimeout(() => {
+        held.delete(timer);
+        reply(ErrorCode.none, answer);
+      }, delayMs);
+      held.add(timer);
+      return;
+    }
+    reply(ErrorCode.none, answer);
+  }
+
   function lookup(body: unknown): [number, unknown] {
     const q = lookupBody.safeParse(body);
     if (!q.success) return [ErrorCode.badRequest, { error: 'invalid-phone', detail: z.prettifyError(q.error) }];
@@ -248,14 +301,15 @@ export async function startBusinessLink(o: BusinessLinkOptions): Promise<Running
   function deliver(terminalId: string, body: unknown): [number, unknown] {
     const q = deliverBody.safeParse(body);
     if (!q.success) return [ErrorCode.badRequest, { error: 'invalid-body', detail: z.prettifyError(q.error) }];
-    const acks = o.store.batch(() => q.data.messages.map((m) => store(terminalId, m)));
+    // A revoke the gateway asks to try again gets no acknowledgement: the kiosk sends it again.
+    const acks = o.store.batch(() => q.data.messages.map((m) => store(terminalId, m)).filter((a): a is Ack => a !== null));
     if (!q.data.chainHead) return [ErrorCode.none, { acks }];
     const v = o.store.chainHeads.report(terminalId, q.data.chainHead, new Date().toISOString());
     if (v.anomaly) o.store.addAnomaly(v.anomaly.kind, null, v.anomaly.detail);
     return [ErrorCode.none, { acks, chainHead: v.highest, ...(v.before ? { chainHeadBefore: v.before } : {}) }];
   }
 
-  function store(terminalId: string, m: { messageId: string; kind: string; payload: Record<string, unknown> }): Ack {
+  function store(terminalId: string, m: { messageId: string; kind: string; payload: Record<string, unknown> }): Ack | null {
     const refuse = (error: string): Ack => ({ messageId: m.messageId, status: 'refused', error });
     let outcome: PaymentOutcome;
     if (m.kind === 'payment') {
@@ -263,6 +317,13 @@ export async function startBusinessLink(o: BusinessLinkOptions): Promise<Running
       if (!p.success) return refuse(`invalid-payment: ${z.prettifyError(p.error)}`);
       if (p.data.messageId !== m.messageId) return refuse('invalid-payment: messageId differs from the envelope');
       outcome = o.store.recordPayment(p.data, terminalId);
+      if (outcome.status === 'accepted' && p.data.mobile) o.wallet.settled(p.data.txnId, p.data.mobile.paymentId, p.data.mobileIn ?? 0);
+    } else if (m.kind === 'mobile-revoke') {
+      const r = revokeBody.safeParse(m.payload);
+      if (!r.success) return refuse(`invalid-mobile-revoke: ${z.prettifyError(r.error)}`);
+      if (r.data.messageId !== m.messageId) return refuse('invalid-mobile-revoke: messageId differs from the envelope');
+      const ref = o.wallet.revoke(r.data, terminalId);
+      return ref === null ? null : { messageId: m.messageId, status: 'accepted', serverRef: ref };
     } else if (m.kind === 'reversal') {
       const r = reversalBody.safeParse(m.payload);
       if (!r.success) return refuse(`invalid-reversal: ${z.prettifyError(r.error)}`);

@@ -12,6 +12,7 @@ import { PHONE_PATTERN } from '../../src/domain/phone.js';
 import { HOST_MODES, startBusinessLink, type HostMode, type HostTls, type RunningBusinessLink } from './business-link.js';
 import { CARD_MODES, type CardMode } from './card-authorisation.js';
 import { HostStore, type AccountSeed, type HostRecords } from './store.js';
+import { WALLET_MODES, WalletGateway } from './wallet-gateway.js';
 import { startManagementServer, type ManagementServerOptions, type RunningManagement } from './management.js';
 import { startManagementConsumer, type ManagementConsumerOptions } from './management-mqtt.js';
 
@@ -43,7 +44,7 @@ export interface HostOptions {
 }
 
 export interface RunningHost {
-  /** The admin HTTP endpoint, e.g. http://127.0.0.1:8481 (GET /_records, POST /_mode, /_card, /_accounts, /_chain-heads/reset?terminal=…). */
+  /** The admin HTTP endpoint, e.g. http://127.0.0.1:8481 (GET /_records, POST /_mode, /_card, /_accounts, /_wallet, /_wallet/pay-order, /_chain-heads/reset?terminal=…). */
   url: string;
   adminPort: number;
   /** The business link's TLS port. */
@@ -56,6 +57,8 @@ export interface RunningHost {
   setMode(mode: HostMode, delayMs?: number): void;
   /** The card mode of one terminal (by its certificate's common name), or of all without their own. */
   setCardMode(mode: CardMode, terminalId?: string): void;
+  /** The wallet payment gateway (admin: GET/POST /_wallet, POST /_wallet/pay-order). */
+  wallet: WalletGateway;
 }
 
 export const DEMO_ACCOUNTS: readonly AccountSeed[] = [
@@ -82,6 +85,15 @@ const cardBody = z.object({
   mode: z.enum(CARD_MODES).nullable(),
   terminalId: z.string().min(1).max(200).optional(),
 });
+
+/** The gateway's behaviour for every code ('by-code': the code decides), and its timings. */
+const walletBody = z.object({
+  mode: z.enum(WALLET_MODES).optional(),
+  confirmMs: z.number().int().nonnegative().max(600_000).optional(),
+  orderTtlMs: z.number().int().positive().max(3_600_000).optional(),
+  refuseRevokes: z.number().int().nonnegative().max(1000).optional(),
+});
+const payOrderBody = z.object({ paymentId: z.string().min(1).max(200) });
 
 class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
@@ -128,6 +140,7 @@ async function readJson<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<
 
 export async function startHost(opts: HostOptions): Promise<RunningHost> {
   const store = new HostStore(opts.dbPath);
+  const wallet = new WalletGateway(store.db, { anomaly: (kind, txnId, detail) => store.addAnomaly(kind, txnId, detail) });
   const seeds = opts.accounts ?? (store.created ? DEMO_ACCOUNTS : []);
   for (const a of seeds) store.upsertAccount(a);
 
@@ -151,6 +164,21 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
       const forgotten = { business: store.chainHeads.reset(terminal), management: management?.resetChainHeads(terminal) ?? 0 };
       log?.warn({ terminal, forgotten }, 'chain heads reset by the operator');
       return sendJson(res, 200, { terminal, forgotten });
+    }
+    if (route === 'GET /_wallet') return sendJson(res, 200, walletState());
+    if (route === 'POST /_wallet') {
+      const w = await readJson(req, walletBody);
+      if (w.mode !== undefined) wallet.mode = w.mode;
+      if (w.confirmMs !== undefined) wallet.confirmMs = w.confirmMs;
+      if (w.orderTtlMs !== undefined) wallet.orderTtlMs = w.orderTtlMs;
+      if (w.refuseRevokes !== undefined) wallet.refuseRevokes = w.refuseRevokes;
+      log?.info({ wallet: w }, 'host wallet gateway');
+      return sendJson(res, 200, walletState());
+    }
+    if (route === 'POST /_wallet/pay-order') {
+      const { paymentId } = await readJson(req, payOrderBody);
+      if (wallet.payment(paymentId)?.mode !== 'qr') throw new HttpError(404, 'no-order', `no order ${paymentId}`);
+      return sendJson(res, 200, wallet.payOrder(paymentId));
     }
     if (route === 'POST /_accounts') return sendJson(res, 200, store.upsertAccount(await readJson(req, accountBody)));
     if (route === 'POST /_mode') {
@@ -177,6 +205,11 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
 
   function cardState(): { default: CardMode; terminals: Record<string, CardMode> } {
     return { default: cardDefault, terminals: Object.fromEntries(cardModes) };
+  }
+
+  function walletState() {
+    const { mode: m, confirmMs, orderTtlMs, refuseRevokes } = wallet;
+    return { mode: m, confirmMs, orderTtlMs, refuseRevokes, payments: wallet.payments(), balance: wallet.balance() };
   }
 
   function setMode(m: HostMode, ms?: number): void {
@@ -227,6 +260,7 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
       store,
       mode: () => ({ mode, delayMs }),
       cardMode: (terminalId) => cardModes.get(terminalId) ?? cardDefault,
+      wallet,
       ...(log ? { log } : {}),
     });
     if (opts.managementMqtt) management = await startManagementConsumer({ ...opts.managementMqtt, dbPath: opts.dbPath, ...(log ? { log } : {}) });
@@ -250,6 +284,7 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
     port: business.port,
     setMode,
     setCardMode,
+    wallet,
     setServerCertificate: (c) => business.setServerCertificate(c),
     records: () => store.records(),
     management,

@@ -10,6 +10,7 @@ import { scenarioSchema, type Scenario, type Step } from './scenario.js';
 import { journalOrderProblems, managementProblems, queueRemoteCommand, waitForManagement } from './management.js';
 import { cardProblems, setServerCardMode, waitForServerCards, type CardRecords } from './cards.js';
 import { serverClaimProblems, slipProblems, type ClaimRecords } from './claims.js';
+import { payOrder, setServerWallet, walletProblems } from './wallet.js';
 
 export interface ScenarioResult {
   name: string;
@@ -91,7 +92,9 @@ async function runScenario(s: Scenario, folder: string, logLines: string[], vali
     if (s.expect.management) failures.push(...managementProblems(s.expect.management, stack.host.management?.records()));
     if (s.expect.journalOrder) failures.push(...journalOrderProblems(join(folder, 'journal.db'), s.expect.journalOrder));
     if (s.expect.delivered) failures.push(...deliveryProblems(join(folder, 'journal.db'), records.payments, undelivered));
-    if (s.expect.server) failures.push(...cardProblems(s.expect.server, records), ...serverClaimProblems(s.expect.server, records));
+    if (s.expect.server) {
+      failures.push(...cardProblems(s.expect.server, records), ...serverClaimProblems(s.expect.server, records), ...(await walletProblems(stack, s.expect.server)));
+    }
     failures.push(...slipProblems(join(folder, 'journal.db'), stack.receiptsDir, s.expect.slips));
     for (const [hopper, want] of Object.entries(s.expect.hopperPaid ?? {})) {
       const got = stack.coinsPaid.get(hopper) ?? 0;
@@ -115,6 +118,11 @@ async function runStep(stack: SimStack, step: Step, logLines: readonly string[])
       }
     }
   } else if ('customer' in step) {
+    if (step.crashes) {
+      // The request's own journal write is the crash point: the connection closes instead of answering.
+      await stack.control(customerRequest(step.customer)).catch(() => undefined);
+      return;
+    }
     const res = await stack.control(customerRequest(step.customer));
     if (step.refused !== undefined) await expectRefusal(stack, res, step.refused);
     else if (!res.ok) throw new Error(`the kiosk refused: ${res.error}`);
@@ -127,6 +135,10 @@ async function runStep(stack: SimStack, step: Step, logLines: readonly string[])
     else stack.host.setMode(step.server, step.delayMs);
   } else if ('serverCard' in step) {
     await setServerCardMode(stack, step.serverCard);
+  } else if ('serverWallet' in step) {
+    await setServerWallet(stack, step.serverWallet);
+  } else if ('phone' in step) {
+    await payOrder(stack);
   } else if ('management' in step) {
     queueRemoteCommand(stack, step);
   } else if ('managementServer' in step) {
@@ -226,6 +238,7 @@ interface TxnRecord {
   end_reason: string | null;
   cash_in: number;
   card_in: number;
+  mobile_in: number;
   credited: number;
   change_paid: number;
   change_owed: number;
@@ -248,9 +261,9 @@ function check(
 
     for (const t of txns) {
       if (t.status === 'open') failures.push(`transaction ${t.id} is still open`);
-      if (t.cash_in + t.card_in !== t.credited + t.change_paid + t.change_owed) {
+      if (t.cash_in + t.card_in + t.mobile_in !== t.credited + t.change_paid + t.change_owed) {
         failures.push(
-          `transaction ${t.id}: cash in ${t.cash_in} + card in ${t.card_in} ≠ credited ${t.credited} + change paid ${t.change_paid} + change owed ${t.change_owed}`,
+          `transaction ${t.id}: cash in ${t.cash_in} + card in ${t.card_in} + mobile in ${t.mobile_in} ≠ credited ${t.credited} + change paid ${t.change_paid} + change owed ${t.change_owed}`,
         );
       }
     }
@@ -267,6 +280,7 @@ function check(
           ['endReason', want.endReason, got.end_reason],
           ['cashIn', want.cashIn, got.cash_in],
           ['cardIn', want.cardIn, got.card_in],
+          ['mobileIn', want.mobileIn, got.mobile_in],
           ['credited', want.credited, got.credited],
           ['changePaid', want.changePaid, got.change_paid],
           ['changeOwed', want.changeOwed, got.change_owed],

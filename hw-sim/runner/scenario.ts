@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EMULATED_VALIDATOR_MODELS } from '../devices/validators.js';
 import { HOST_MODES } from '../host/business-link.js';
 import { CARD_MODES } from '../host/card-authorisation.js';
+import { WALLET_MODES } from '../host/wallet-gateway.js';
 import { MANAGEMENT_MODES } from '../host/management.js';
 
 const wait = z
@@ -59,6 +60,8 @@ const singleStep = z.union([
        * error (the machine refuses some choices by staying where it is and telling the customer why).
        */
       refused: z.string().min(1).optional(),
+      /** The runtime's crash seam fires inside this request: no answer is expected (wait for `exit` next). */
+      crashes: z.literal(true).optional(),
     })
     .strict(),
   /** A line typed to a device emulator's standard input (default the validator). */
@@ -66,6 +69,21 @@ const singleStep = z.union([
   z.object({ server: serverStep, delayMs: z.number().int().positive().optional() }).strict(),
   /** The reference server's card mode for this terminal (admin POST /_card); 'by-card' lets the test card numbers decide. */
   z.object({ serverCard: z.enum(CARD_MODES) }).strict(),
+  /** The reference gateway's behaviour for every code ('by-code': the code decides) and its timings (admin POST /_wallet). */
+  z
+    .object({
+      serverWallet: z
+        .object({
+          mode: z.enum(WALLET_MODES).optional(),
+          confirmMs: z.number().int().nonnegative().optional(),
+          orderTtlMs: z.number().int().positive().optional(),
+          refuseRevokes: z.number().int().nonnegative().optional(),
+        })
+        .strict(),
+    })
+    .strict(),
+  /** The customer's phone: 'pay-order' pays the newest order the kiosk showed as a QR code. */
+  z.object({ phone: z.literal('pay-order') }).strict(),
   z.object({ wait }).strict(),
   /** The cash box taken out and counted, as the console's `collect` reports it: note value (fen) to notes found. */
   z.object({ collect: z.record(z.string().regex(/^\d{1,9}$/), z.number().int().nonnegative()), by: z.string().min(1).default('scenario') }).strict(),
@@ -100,6 +118,8 @@ const txnExpect = z
     cashIn: z.number().int().optional(),
     /** Taken by card and not reversed (fen). */
     cardIn: z.number().int().optional(),
+    /** Paid by a mobile wallet and credited (fen). */
+    mobileIn: z.number().int().optional(),
     credited: z.number().int().optional(),
     changePaid: z.number().int().optional(),
     changeOwed: z.number().int().optional(),
@@ -183,6 +203,12 @@ export const scenarioSchema = z
             cardReversed: z.number().int().nonnegative().optional(),
             /** How many card authorisations the server declined. */
             cardDeclined: z.number().int().nonnegative().optional(),
+            /** For every transaction the gateway saw: paid − revoked = what its payment says the wallet paid. */
+            walletBalanced: z.literal(true).optional(),
+            /** Wallet payments the gateway kept (paid and not given back). */
+            walletPaid: z.number().int().nonnegative().optional(),
+            /** Wallet payments revoked or orders closed. */
+            walletRevoked: z.number().int().nonnegative().optional(),
             /** The claims the server holds, in order (absent: not checked). */
             claims: z
               .array(

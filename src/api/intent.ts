@@ -11,6 +11,7 @@ export const intentSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('number'), phone: z.string().regex(/^\d{1,20}$/) }).strict(),
   z.object({ type: z.literal('confirm') }).strict(),
   z.object({ type: z.literal('card') }).strict(),
+  z.object({ type: z.literal('mobile'), mode: z.enum(['code', 'qr']) }).strict(),
   z.object({ type: z.literal('done') }).strict(),
   z.object({ type: z.literal('cancel') }).strict(),
   z.object({ type: z.literal('activity') }).strict(),
@@ -18,7 +19,7 @@ export const intentSchema = z.discriminatedUnion('type', [
 
 export type IntentResult = { ok: true; note?: string } | { ok: false; status: 409; error: string };
 
-const EVENTS: Record<Exclude<Intent['type'], 'start' | 'number'>, TransactionEvent> = {
+const EVENTS: Record<Exclude<Intent['type'], 'start' | 'number' | 'mobile'>, TransactionEvent> = {
   confirm: { type: 'CONFIRM' },
   card: { type: 'CARD' },
   done: { type: 'DONE' },
@@ -49,7 +50,12 @@ export function applyIntent(intent: Intent, desk: TransactionDesk, screen: Scree
     if (intent.type === 'activity') return { ok: true };
     return refuse('no transaction is running');
   }
-  const event: TransactionEvent = intent.type === 'number' ? { type: 'NUMBER', phone: intent.phone } : EVENTS[intent.type];
+  const event: TransactionEvent =
+    intent.type === 'number'
+      ? { type: 'NUMBER', phone: intent.phone }
+      : intent.type === 'mobile'
+        ? { type: 'MOBILE', mode: intent.mode }
+        : EVENTS[intent.type];
   if (!a.actor.getSnapshot().can(event)) return refuse(`'${intent.type}' is not possible now`);
   const r = desk.customer(event);
   if (!r.ok) return refuse(r.error);

@@ -21,7 +21,8 @@ export interface ScreenSources {
 }
 
 /** The customer's own time-outs; the look-up's time-out is the kiosk waiting, not the customer. */
-const CUSTOMER_TIMERS = /^xstate\.after\.(inputTimeout|cashTimeout)\./;
+// The wallet's scan time-out and the QR's limit are the customer's too: the screen counts them down.
+const CUSTOMER_TIMERS = /^xstate\.after\.(inputTimeout|cashTimeout|mobileScanTimeout|mobileQueryLimit)\./;
 
 /**
  * Holds what the screen shows and tells when it changes. Only the summary of a finished

@@ -2,7 +2,8 @@ import { acceptableNotes, type TransactionContext } from '../../states/transacti
 import type { Capabilities } from '../../states/terminal.js';
 import type { FaultFacts, TxnRow } from '../journal/index.js';
 import { maskHolderName } from '../domain/holder-name.js';
-import type { Amounts, CardStage, CardView, FinishingPhase, Notice, Offers, Outcome, ScreenName, ScreenView, Service, SlipView } from '../ui/view-model.js';
+import type { Amounts, CardStage, CardView, FinishingPhase, MobileStage, MobileView, Notice, Offers, Outcome, ScreenName, ScreenView, Service, SlipView } from '../ui/view-model.js';
+import { qrImage } from './qr-image.js';
 
 export type Deadline = { at: number; totalMs: number };
 
@@ -29,7 +30,7 @@ const PHASES: Record<string, FinishingPhase> = {
   cancelling: 'cancelling',
 };
 
-const INPUT_SCREENS = new Set<ScreenName>(['number', 'lookup', 'lookupFailed', 'review', 'cash', 'card']);
+const INPUT_SCREENS = new Set<ScreenName>(['number', 'lookup', 'lookupFailed', 'review', 'cash', 'card', 'mobile']);
 
 // The stages of both card paths (the reader's and a payment terminal's progress) as the screen words them.
 const CARD_STAGES: Record<string, CardStage> = {
@@ -46,6 +47,13 @@ function cardView(ctx: TransactionContext): CardView {
   return { stage: CARD_STAGES[ctx.cardStage ?? 'present-card'] ?? 'wait', via: ctx.card === 'terminal' ? 'terminal' : 'reader', maskedPan: ctx.maskedPan };
 }
 
+const MOBILE_STAGES = new Set<MobileStage>(['show-code', 'unknown-wallet', 'requesting', 'confirming', 'revoking', 'scan-qr']);
+
+function mobileView(ctx: TransactionContext): MobileView {
+  const stage = MOBILE_STAGES.has(ctx.mobileStage as MobileStage) ? (ctx.mobileStage as MobileStage) : 'show-code';
+  return { mode: ctx.mobileMode ?? 'code', stage, maskedCode: ctx.maskedCode, qrImage: ctx.qr && stage === 'scan-qr' ? qrImage(ctx.qr.codeUrl) : null };
+}
+
 /**
  * The customer's screen as a pure function of the runtime's state. The screen decides nothing
  * about money: every amount here comes from the transaction machine or the journal.
@@ -60,6 +68,7 @@ export function screenView(input: ScreenInput): ScreenView {
     coins: caps.coins,
     change: caps.change,
     card: serving && caps.card !== null,
+    mobile: [],
     receipt: caps.receipt,
   };
   const base: ScreenView = {
@@ -72,10 +81,12 @@ export function screenView(input: ScreenInput): ScreenView {
     accepts: null,
     phase: null,
     card: null,
+    mobile: null,
     result: null,
     slip: null,
     claimCode: null,
     error: null,
+    errorReason: null,
     offers,
     notices: [],
     deadline: null,
@@ -119,6 +130,7 @@ function transactionView(base: ScreenView, t: NonNullable<ScreenInput['transacti
     owed: ctx.changeOwed,
     credited: ctx.credited - change,
     card: ctx.cardIn,
+    mobile: ctx.mobileIn,
   };
   const notices: Notice[] = [];
   if (ctx.service === 'pay' && ctx.change === null) notices.push('no-change');
@@ -140,9 +152,15 @@ function transactionView(base: ScreenView, t: NonNullable<ScreenInput['transacti
         : null,
     phase: screen === 'finishing' ? (phase ?? 'settling') : null,
     card: screen === 'card' ? cardView(ctx) : null,
-    // Within a transaction the card is offered as the machine was told at its start.
-    offers: { ...base.offers, card: ctx.card !== null && ctx.service === 'pay' && ctx.credited === 0 },
+    mobile: screen === 'mobile' ? mobileView(ctx) : null,
+    // Within a transaction the card and the wallet are offered as the machine was told at its start.
+    offers: {
+      ...base.offers,
+      card: ctx.card !== null && ctx.service === 'pay' && ctx.credited === 0,
+      mobile: ctx.service === 'pay' && ctx.credited === 0 ? [...ctx.mobileModes] : [],
+    },
     error: errorCode(top, ctx.error),
+    errorReason: ctx.error === 'mobile-failed' ? ctx.mobileReason : null,
     notices,
     deadline: INPUT_SCREENS.has(screen) ? t.deadline : null,
   };
@@ -153,6 +171,7 @@ function errorCode(state: string, error: string | null): string | null {
   if (state === 'lookupFailed') return /^unknown account/.test(error) ? 'unknown-account' : 'lookup-failed';
   if (error === 'bad-number' || error === 'nothing-due') return error;
   if (error === 'card-declined' || error === 'card-unavailable' || error === 'card-not-after-cash') return error;
+  if (error === 'mobile-failed' || error === 'mobile-unavailable' || error === 'mobile-timeout' || error === 'mobile-not-after-cash') return error;
   // Faults that end a transaction are told through the result, not as an input error.
   return null;
 }
@@ -164,6 +183,7 @@ const OUTCOMES: [RegExp, Outcome][] = [
   [/^timeout/, 'timeout'],
   [/^device-fault/, 'fault'],
   [/^card-unknown$/, 'card-reversed'],
+  [/^mobile-revoked$/, 'mobile-revoked'],
 ];
 
 function slipView(txn: TxnRow, f: FaultFacts, serviceNumber: string, printer: boolean): SlipView {
@@ -206,6 +226,7 @@ function resultView(base: ScreenView, r: NonNullable<ScreenInput['result']>, ser
       owed: txn.changeOwed,
       credited: txn.credited,
       card: txn.cardIn,
+      mobile: txn.mobileIn,
     },
     result: {
       outcome,

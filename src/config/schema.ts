@@ -353,9 +353,31 @@ export const configSchema = z
         cardAuthMs: ms.default(60_000),
         /** How long a fault slip (what the kiosk owes the customer, with the claim code) stays on the screen. */
         slipScreenMs: ms.default(120_000),
+        /** Wallet payment: the customer showing the payment code under the scanner. */
+        mobileScanMs: ms.default(60_000),
+        /** Wallet payment: the gateway's answer to the charge; past it the kiosk starts querying. */
+        mobileChargeMs: ms.default(10_000),
+        /** Wallet payment: pause between queries while the customer confirms on the phone. */
+        mobileQueryIntervalMs: ms.default(3_000),
+        /** Wallet payment: how long the kiosk queries before it revokes what is not known paid. */
+        mobileQueryLimitMs: ms.default(45_000),
+        /** The kiosk's QR code: how long the customer has to pay it before the order is closed. */
+        mobileQrMs: ms.default(120_000),
       })
       .strict()
-      .default({ inputMs: 60_000, lookupMs: 10_000, cashMs: 90_000, cardMs: 60_000, cardAuthMs: 60_000, slipScreenMs: 120_000 }),
+      .default({
+        inputMs: 60_000,
+        lookupMs: 10_000,
+        cashMs: 90_000,
+        cardMs: 60_000,
+        cardAuthMs: 60_000,
+        slipScreenMs: 120_000,
+        mobileScanMs: 60_000,
+        mobileChargeMs: 10_000,
+        mobileQueryIntervalMs: 3_000,
+        mobileQueryLimitMs: 45_000,
+        mobileQrMs: 120_000,
+      }),
     control: z
       .object({
         /** The service's own socket (mode 0600): the launcher, `kiosk ctl`, the scenarios. Default: <dataDir>/kiosk.sock. */

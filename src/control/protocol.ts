@@ -13,6 +13,8 @@ export const controlRequest = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('confirm') }),
   /** Pay the amount due by card instead of cash (at the review). */
   z.object({ cmd: z.literal('card') }),
+  /** Pay the amount due with a mobile wallet (at the review): the customer's payment code, or the kiosk's QR code. */
+  z.object({ cmd: z.literal('mobile'), mode: z.enum(['code', 'qr']) }),
   z.object({ cmd: z.literal('done') }),
   z.object({ cmd: z.literal('topup-offline') }),
   z.object({ cmd: z.literal('cancel') }),

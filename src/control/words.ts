@@ -13,6 +13,9 @@ export function requestFromWords(command: string, arg: string | undefined): Cont
     case 'number':
       if (!arg) throw new Error('number needs the phone number');
       return { cmd: 'number', phone: arg };
+    case 'mobile':
+      if (arg !== 'code' && arg !== 'qr') throw new Error('mobile needs a way to pay: code (the customer shows a payment code) or qr (the kiosk shows one)');
+      return { cmd: 'mobile', mode: arg };
     case 'transaction':
       if (!arg) throw new Error('transaction needs an id');
       return { cmd: 'transaction', id: arg };

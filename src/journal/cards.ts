@@ -1,3 +1,4 @@
+import { foldMobileAttempts } from './mobile.js';
 import { isEvent, type EventPayloads, type JournalEvent } from './events.js';
 import type { Ledger } from './ledger.js';
 import type { Outbox, PaymentCard } from './outbox.js';
@@ -98,8 +99,8 @@ export class Cards {
     this.l.write(() => {
       const row = this.l.mustBeOpen(txnId, 'request a card payment in');
       if (row.service !== 'pay') throw new Error(`journal: card payment on "${txnId}": only a bill payment takes a card, not ${row.service}`);
-      if (row.cashIn > 0 || row.cardIn > 0) {
-        throw new Error(`journal: card payment on "${txnId}": money was already taken (cash ${row.cashIn}, card ${row.cardIn})`);
+      if (row.cashIn > 0 || row.cardIn > 0 || row.mobileIn > 0) {
+        throw new Error(`journal: card payment on "${txnId}": money was already taken (cash ${row.cashIn}, card ${row.cardIn}, mobile ${row.mobileIn})`);
       }
       if (row.amountDue !== r.amount) {
         throw new Error(`journal: card payment on "${txnId}": amount ${r.amount} is not the amount due ${String(row.amountDue)}`);
@@ -108,6 +109,8 @@ export class Cards {
       if (attempts.some((c) => c.requestId === r.requestId)) throw new Error(`journal: card request "${r.requestId}" already exists`);
       const open = attempts.find((c) => c.status === 'requested');
       if (open) throw new Error(`journal: card payment on "${txnId}": request "${open.requestId}" has no outcome yet`);
+      const wallet = foldMobileAttempts(txnId, this.l.events(txnId)).find((m) => m.status === 'requested');
+      if (wallet) throw new Error(`journal: card payment on "${txnId}": wallet payment "${wallet.paymentId}" has no outcome yet`);
       const at = this.l.stamp();
       this.l.touch(txnId, at);
       const data: EventPayloads['card.requested'] = { requestId: r.requestId, method: r.method, amount: r.amount };

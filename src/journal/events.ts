@@ -18,6 +18,8 @@ const terminalReversal = z.object({
   detail: z.string(),
 });
 const cardMethod = z.enum(['reader', 'terminal']);
+const mobileMode = z.enum(['code', 'qr']);
+const mobilePayment = z.object({ paymentId: z.string(), amount: z.number().int() });
 const head = z.object({ seq: z.number().int(), hash: z.string() });
 
 /** Written only by the journal's own money methods: append() refuses them. */
@@ -35,6 +37,7 @@ const JOURNAL_OWNED = {
     credited: z.number().int(),
     changeDue: z.number().int(),
     cardIn: z.number().int().optional(),
+    mobileIn: z.number().int().optional(),
     claimCode: z.string().optional(),
   }),
   'txn.cancelled': z.object({ reason: z.string() }),
@@ -161,6 +164,21 @@ const JOURNAL_OWNED = {
     detail: z.string(),
   }),
   'alarm.card-reversal-refused': terminalReversal,
+  /** Before the code (or the order) leaves the kiosk: the masked code only, never the full code. */
+  'mobile.requested': mobilePayment.extend({
+    mode: mobileMode,
+    wallet: z.string(),
+    maskedCode: z.string().optional(),
+  }),
+  /** The credit point of a wallet payment. */
+  'mobile.paid': mobilePayment.extend({ gatewayRef: z.string().optional() }),
+  'mobile.failed': z.object({ paymentId: z.string(), reason: z.string() }),
+  /** Not known to be paid when the kiosk gave up: written with its revoke (or close) in the outbox. */
+  'mobile.unknown': z.object({ paymentId: z.string(), reason: z.string(), revokeMessageId: z.string() }),
+  /** The gateway said paid after the kiosk decided to revoke: never credited, the revoke stands. */
+  'mobile.paid-after-revoke': z.object({ paymentId: z.string(), gatewayRef: z.string().optional() }),
+  /** The gateway acknowledged the revoke (or the close). */
+  'mobile.revoked': z.object({ paymentId: z.string(), revokeMessageId: z.string(), serverRef: z.string() }),
 } as const;
 
 /** Facts the rest of the kiosk journals through Journal.append(). */
@@ -201,6 +219,12 @@ const APPENDED = {
       requestId: z.string(),
       was: z.enum(['requested', 'approved']),
       reversal: z.enum(['server', 'terminal', 'none']),
+    }),
+    z.object({
+      txnId: z.string(),
+      action: z.literal('mobile-revoked'),
+      paymentId: z.string(),
+      was: z.literal('requested'),
     }),
     z.object({ txnId: z.string(), action: z.literal('cancelled'), unresolved: z.number().int().optional() }),
     z.object({ txnId: z.string(), action: z.literal('deferred'), why: z.string() }),

@@ -35,7 +35,18 @@ export type {
   CardUnknownOutcome,
   TerminalReversalRow,
 } from './cards.js';
-export type { OutboxRow, PaymentCard, PaymentMessage, ReversalMessage, SendResult } from './outbox.js';
+export type { OutboxRow, PaymentCard, PaymentMessage, PaymentMobile, ReversalMessage, SendResult } from './outbox.js';
+export {
+  foldMobileAttempts,
+  MOBILE_REVOKE_KIND,
+  revokeMessageId,
+  type MobileAttempt,
+  type MobileMode,
+  type MobilePaidOutcome,
+  type MobileRequest,
+  type MobileRevokeMessage,
+  type MobileStatus,
+} from './mobile.js';
 export type { LookupInfo } from './transactions.js';
 export type { AcknowledgedHead, HeadRef, RollbackMark } from './chain-heads.js';
 export type {

@@ -10,6 +10,7 @@ import { faultFacts, type FaultFacts } from './fault-slip.js';
 import { isOwnedType, type AppendType, type EventPayloads, type EventType, type JournalEvent, type TypedEvent } from './events.js';
 import { Ledger, type CommitObserver, type Service, type TxnRow } from './ledger.js';
 import { ManagementTables, type ManagementStore } from './management-tables.js';
+import { Mobile, MOBILE_REVOKE_KIND } from './mobile.js';
 import { latestVersion } from './migrations.js';
 import { Outbox, type OutboxRow, type ReversalMessage, type SendResult } from './outbox.js';
 import { Receipts } from './receipts.js';
@@ -46,6 +47,8 @@ export class Journal {
   readonly path: string;
   /** The management link's alarms, remote commands and event extracts. */
   readonly management: ManagementStore;
+  /** Mobile wallet payments (mobile.ts): request, credit point, failure, revoke. */
+  readonly mobile: Mobile;
   private readonly ledger: Ledger;
   private readonly key: Buffer;
   private readonly txns: Transactions;
@@ -91,6 +94,8 @@ export class Journal {
     this.receipts = new Receipts(ledger);
     this.slips = new Slips(ledger);
     this.cards = new Cards(ledger, this.outbox);
+    this.mobile = new Mobile(ledger, this.outbox);
+    this.outbox.onAck(MOBILE_REVOKE_KIND, (txnId, payload, serverRef, at) => this.mobile.revokeAcknowledged(txnId, payload, serverRef, at));
     this.money = new MoneyCheck(ledger);
     this.management = new ManagementTables(ledger);
     this.heads = new ChainHeads(ledger);
@@ -402,4 +407,4 @@ function appendable(type: string, data: Record<string, unknown>): Record<string,
 }
 
 /** Families only the money methods write; plain-JS callers may not invent members of them either. */
-const OWNED_PREFIXES = ['payout.', 'receipt.', 'card.', 'claim.', 'slip.', 'change.'] as const;
+const OWNED_PREFIXES = ['payout.', 'receipt.', 'card.', 'claim.', 'slip.', 'change.', 'mobile.'] as const;

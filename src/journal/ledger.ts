@@ -19,6 +19,8 @@ export interface TxnRow {
   cashIn: number;
   /** Taken by card and not reversed (fen). */
   cardIn: number;
+  /** Paid by a mobile wallet and credited (fen). */
+  mobileIn: number;
   credited: number;
   changePaid: number;
   changeOwed: number;
@@ -37,6 +39,7 @@ export interface TxnRecord {
   end_reason: string | null;
   cash_in: number;
   card_in: number;
+  mobile_in: number;
   credited: number;
   change_paid: number;
   change_owed: number;
@@ -211,6 +214,7 @@ export function toTxn(r: TxnRecord): TxnRow {
     endReason: r.end_reason,
     cashIn: r.cash_in,
     cardIn: r.card_in,
+    mobileIn: r.mobile_in,
     credited: r.credited,
     changePaid: r.change_paid,
     changeOwed: r.change_owed,

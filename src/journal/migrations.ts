@@ -28,7 +28,7 @@ export interface Migration {
 }
 
 /** The migration that starts recording each migration's additivity (see `migrate`). */
-export const SCHEMA_LOG_VERSION = 10;
+export const SCHEMA_LOG_VERSION = 8;
 
 export interface MigrationContext {
   /** The journal key; needed only to seal events written before the hash chain existed. */
@@ -344,6 +344,44 @@ export const migrations: readonly Migration[] = [
         additive   INTEGER NOT NULL CHECK (additive IN (0, 1)),
         applied_at TEXT NOT NULL
       );
+    `,
+  },
+  {
+    version: 9,
+    // Additive for a rolled-back release: with mobile_in 0 the wider CHECK is the old one, and
+    // the new column has a default, so older code reads and writes the table as before.
+    additive: true,
+    rebuildsTables: true,
+    sql: `
+      -- Mobile wallet payments (issue 17). mobile_in is money a wallet paid and the kiosk credited;
+      -- the row invariant becomes cash_in + card_in + mobile_in = credited + change_paid + change_owed.
+      CREATE TABLE transactions_v9 (
+        id          TEXT PRIMARY KEY,
+        service     TEXT NOT NULL CHECK (service IN ('pay', 'topup', 'lookup')),
+        phone       TEXT,
+        amount_due  INTEGER CHECK (amount_due IS NULL OR (typeof(amount_due) = 'integer' AND amount_due >= 0)),
+        status      TEXT NOT NULL CHECK (status IN ('open', 'completed', 'cancelled')),
+        end_reason  TEXT,
+        cash_in     INTEGER NOT NULL DEFAULT 0 ${money('cash_in')},
+        credited    INTEGER NOT NULL DEFAULT 0 ${money('credited')},
+        change_paid INTEGER NOT NULL DEFAULT 0 ${money('change_paid')},
+        change_owed INTEGER NOT NULL DEFAULT 0 ${money('change_owed')},
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        claim_code  TEXT CHECK (claim_code IS NULL OR (typeof(claim_code) = 'text' AND length(claim_code) > 0)),
+        card_in     INTEGER NOT NULL DEFAULT 0 ${money('card_in')},
+        mobile_in   INTEGER NOT NULL DEFAULT 0 ${money('mobile_in')},
+        CHECK (cash_in + card_in + mobile_in = credited + change_paid + change_owed),
+        CHECK (status <> 'cancelled' OR (cash_in = 0 AND card_in = 0 AND mobile_in = 0))
+      );
+      INSERT INTO transactions_v9 (id, service, phone, amount_due, status, end_reason, cash_in, credited,
+                                   change_paid, change_owed, created_at, updated_at, claim_code, card_in)
+        SELECT id, service, phone, amount_due, status, end_reason, cash_in, credited,
+               change_paid, change_owed, created_at, updated_at, claim_code, card_in FROM transactions;
+      DROP TABLE transactions;
+      ALTER TABLE transactions_v9 RENAME TO transactions;
+      CREATE INDEX transactions_open ON transactions (status) WHERE status = 'open';
+      CREATE UNIQUE INDEX transactions_claim_code ON transactions (claim_code) WHERE claim_code IS NOT NULL;
     `,
   },
 ];

@@ -30,7 +30,17 @@ export interface PaymentMessage {
   /** Present when the payment was by card. */
   cardIn?: number;
   card?: PaymentCard;
+  /** Present when a mobile wallet paid. */
+  mobileIn?: number;
+  mobile?: PaymentMobile;
   settledAt: string;
+}
+
+/** Which wallet payment paid, as the business side is told it. Never the payment code. */
+export interface PaymentMobile {
+  paymentId: string;
+  mode: 'code' | 'qr';
+  wallet: string;
 }
 
 /** How a card payment was authorised, as the business side is told it. Never the full card number. */
@@ -73,11 +83,20 @@ interface OutboxRecord {
  * The store-and-forward queue to the business server: payments written by the settle that credits
  * them, reversals by the fact that makes them necessary, both sent until acknowledged.
  */
+/** Told, inside the write that records it, that the server acknowledged a message of its kind. */
+export type AckHook = (txnId: string, payload: Record<string, unknown>, serverRef: string, at: string) => void;
+
 export class Outbox {
   private readonly sql: ReturnType<typeof prepare>;
+  private readonly ackHooks = new Map<string, AckHook>();
 
   constructor(private readonly l: Ledger) {
     this.sql = prepare(l.db);
+  }
+
+  /** A concern whose message's acknowledgement is itself a fact (a wallet revoke) journals it here. */
+  onAck(kind: string, hook: AckHook): void {
+    this.ackHooks.set(kind, hook);
   }
 
   /** Queues the payment message of a settle; call it inside that settle's write. */
@@ -149,10 +168,15 @@ export class Outbox {
     this.l.write(() => {
       const at = this.l.stamp();
       for (const { messageId, result } of deliveries) {
-        const r = this.sql.byMessage.get(messageId) as { acked_at: string | null } | undefined;
+        const r = this.sql.byMessage.get(messageId) as { acked_at: string | null; kind: string; txn_id: string | null; payload: string } | undefined;
         if (!r || r.acked_at !== null) continue;
-        if (result.ok) this.sql.markAcked.run(at, at, result.serverRef ?? null, messageId);
-        else this.sql.markFailed.run(at, result.error, messageId);
+        if (!result.ok) {
+          this.sql.markFailed.run(at, result.error, messageId);
+          continue;
+        }
+        this.sql.markAcked.run(at, at, result.serverRef ?? null, messageId);
+        const hook = this.ackHooks.get(r.kind);
+        if (hook && r.txn_id !== null) hook(r.txn_id, JSON.parse(r.payload) as Record<string, unknown>, result.serverRef ?? '', at);
       }
     });
   }
@@ -218,7 +242,7 @@ function prepare(db: Ledger['db']) {
          (SELECT MIN(created_at) FROM outbox WHERE acked_at IS NULL) AS oldest,
          (SELECT COUNT(*) FROM outbox WHERE acked_at IS NOT NULL) AS acked`,
     ),
-    byMessage: db.prepare('SELECT acked_at FROM outbox WHERE message_id = ?'),
+    byMessage: db.prepare('SELECT acked_at, kind, txn_id, payload FROM outbox WHERE message_id = ?'),
     message: db.prepare('SELECT payload FROM outbox WHERE message_id = ?'),
     head: db.prepare('SELECT created_at FROM outbox WHERE acked_at IS NULL ORDER BY seq LIMIT 1'),
     headOfKind: db.prepare('SELECT created_at FROM outbox WHERE acked_at IS NULL AND kind = ? ORDER BY seq LIMIT 1'),

@@ -1,4 +1,5 @@
 import { foldCardAttempts, paymentCard } from './cards.js';
+import { foldMobileAttempts } from './mobile.js';
 import type { EventPayloads, JournalEvent } from './events.js';
 import { PAYMENT_CURRENCY, toTxn, type Ledger, type Service, type TxnRecord, type TxnRow } from './ledger.js';
 import type { Outbox, PaymentMessage } from './outbox.js';
@@ -77,7 +78,8 @@ export class Transactions {
       }
       const events = this.l.events(id);
       const card = foldCardAttempts(id, events).find((c) => c.status === 'approved');
-      const credited = row.cashIn + row.cardIn - changeDue;
+      const mobile = foldMobileAttempts(id, events).find((m) => m.status === 'paid');
+      const credited = row.cashIn + row.cardIn + row.mobileIn - changeDue;
       if (credited < 0) {
         throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
       }
@@ -91,6 +93,7 @@ export class Transactions {
       this.sql.settle.run(s.endReason, credited, changeDue, claimCode ?? row.claimCode, at, id);
       const data: EventPayloads['txn.settled'] = { endReason: s.endReason, cashIn: row.cashIn, credited, changeDue };
       if (row.cardIn > 0) data.cardIn = row.cardIn;
+      if (row.mobileIn > 0) data.mobileIn = row.mobileIn;
       if (claimCode !== undefined) data.claimCode = claimCode;
       this.l.insert(id, 'txn.settled', data, at);
       if (credited > 0) {
@@ -105,6 +108,9 @@ export class Transactions {
           currency: PAYMENT_CURRENCY,
           cashIn: row.cashIn,
           ...(row.cardIn > 0 && card ? { cardIn: row.cardIn, card: paymentCard(card) } : {}),
+          ...(row.mobileIn > 0 && mobile
+            ? { mobileIn: row.mobileIn, mobile: { paymentId: mobile.paymentId, mode: mobile.mode, wallet: mobile.wallet } }
+            : {}),
           settledAt: at,
         };
         this.outbox.insertPayment(message);
@@ -124,9 +130,17 @@ export class Transactions {
       if (row.cardIn > 0) {
         throw new Error(`journal: cannot cancel "${id}": it holds an approved card payment of ${row.cardIn}; settle or reverse it`);
       }
-      const open = foldCardAttempts(id, this.l.events(id)).find((c) => c.status === 'requested');
+      if (row.mobileIn > 0) {
+        throw new Error(`journal: cannot cancel "${id}": it holds a mobile payment of ${row.mobileIn}; settle it`);
+      }
+      const events = this.l.events(id);
+      const open = foldCardAttempts(id, events).find((c) => c.status === 'requested');
       if (open) {
         throw new Error(`journal: cannot cancel "${id}": card request "${open.requestId}" has no outcome; record one first`);
+      }
+      const mobile = foldMobileAttempts(id, events).find((m) => m.status === 'requested');
+      if (mobile) {
+        throw new Error(`journal: cannot cancel "${id}": mobile payment "${mobile.paymentId}" has no outcome; record one first`);
       }
       const at = this.l.stamp();
       this.sql.cancel.run(reason, at, id);

@@ -3,6 +3,7 @@ import { foldCardAttempts } from './cards.js';
 import type { HopperLevel } from './change.js';
 import { PAYMENT_CURRENCY, type Ledger, type TxnRecord, type TxnStatus } from './ledger.js';
 import { reversalId } from './outbox.js';
+import { mobileProblems } from './verify-mobile.js';
 
 /**
  * The money invariants over the whole journal, each a query against the tables and the events
@@ -21,15 +22,16 @@ export class MoneyCheck {
     const problems: string[] = [];
 
     for (const r of this.l.rows<TxnRecord>(
-      `SELECT * FROM transactions WHERE status <> 'open' AND cash_in + card_in <> credited + change_paid + change_owed`,
+      `SELECT * FROM transactions WHERE status <> 'open' AND cash_in + card_in + mobile_in <> credited + change_paid + change_owed`,
     )) {
       problems.push(
-        `transaction "${r.id}": cash in ${r.cash_in} + card in ${r.card_in} != credited ${r.credited} + change paid ` +
+        `transaction "${r.id}": cash in ${r.cash_in} + card in ${r.card_in} + mobile in ${r.mobile_in} != credited ${r.credited} + change paid ` +
           `${r.change_paid} + change owed ${r.change_owed}`,
       );
     }
 
     problems.push(...this.checkCards());
+    problems.push(...mobileProblems(this.l));
 
     for (const r of this.l.rows<{ id: string; cash_in: number; notes: number; coins: number }>(
       `SELECT t.id, t.cash_in, COALESCE(n.total, 0) AS notes, COALESCE(c.total, 0) AS coins FROM transactions t

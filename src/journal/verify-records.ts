@@ -4,7 +4,7 @@ import type { Ledger, TxnRecord } from './ledger.js';
 /**
  * The transaction rows against the chained events that made them: the rows are what the screen,
  * the receipts, recovery and the payment messages read, and SQL can change them without touching
- * the chain. Service, phone, amount due, status, end, credit, change and claim code must each be
+ * the chain. Service, phone, amount due, status, end, credit, change, mobile in and claim code must each be
  * what the events say. (Cash in and card in are checked with the money invariants.)
  */
 export function recordProblems(l: Ledger): string[] {
@@ -47,6 +47,7 @@ export function recordProblems(l: Ledger): string[] {
       // A claim opened before the settlement (a note unresolved) gives the transaction its code.
       differ('claim code', r.claim_code, f.settled.claimCode ?? f.claimCode);
       differ('change paid', r.change_paid, f.changePaid);
+      differ('mobile in', r.mobile_in, f.settled.mobileIn ?? 0);
       differ('change paid + owed', r.change_paid + r.change_owed, f.settled.changeDue - f.changeCredited);
     } else if (f.cancelled) {
       differ('end reason', r.end_reason, f.cancelled.reason);

@@ -15,6 +15,7 @@ export interface RecoveryFacts {
 export type RecoveryDecision =
   | { txnId: string; action: 'settled'; credited: number; returned: number; unresolved?: number }
   | { txnId: string; action: 'card-reversed'; requestId: string; was: 'requested' | 'approved'; reversal: 'server' | 'terminal' | 'none' }
+  | { txnId: string; action: 'mobile-revoked'; paymentId: string; was: 'requested' }
   | { txnId: string; action: 'cancelled'; unresolved?: number }
   | { txnId: string; action: 'deferred'; why: string };
 
@@ -35,6 +36,10 @@ export type RecoveryDecision =
  * the server or the terminal approved it, and recovery never completes a payment it cannot prove.
  * An approval that was journalled but not settled is reversed too: the customer was never told
  * the bill was paid and may well have paid it another way since.
+ *
+ * A wallet request still without an outcome here (the runtime queries the gateway first and
+ * journals what it says, see src/runtime/mobile.ts) is revoked, never credited. A wallet payment
+ * journalled as paid before the crash settles the transaction, once: the settle closes it.
  */
 export function recoverOpenTransactions(journal: Journal, facts: RecoveryFacts): RecoveryDecision[] {
   const decisions: RecoveryDecision[] = [];
@@ -43,6 +48,11 @@ export function recoverOpenTransactions(journal: Journal, facts: RecoveryFacts):
       if (c.status !== 'requested' && c.status !== 'approved') continue;
       const { reversal } = journal.cardUnknown(txn.id, { requestId: c.requestId, reason: c.status === 'approved' ? 'recovery-unsettled' : 'recovery' });
       decisions.push({ txnId: txn.id, action: 'card-reversed', requestId: c.requestId, was: c.status, reversal });
+    }
+    for (const m of journal.mobile.attempts(txn.id)) {
+      if (m.status !== 'requested') continue;
+      journal.mobile.unknown(txn.id, { paymentId: m.paymentId, reason: 'recovery' });
+      decisions.push({ txnId: txn.id, action: 'mobile-revoked', paymentId: m.paymentId, was: 'requested' });
     }
     const pending = journal.pendingEscrow(txn.id);
     let returned = 0;
@@ -66,7 +76,7 @@ export function recoverOpenTransactions(journal: Journal, facts: RecoveryFacts):
     const lost = unresolved > 0 ? { unresolved } : {};
     const now = journal.transaction(txn.id);
     if (!now) continue;
-    if (now.cashIn > 0) {
+    if (now.cashIn > 0 || now.mobileIn > 0) {
       const settled = journal.settle(txn.id, { endReason: 'recovered' });
       decisions.push({ txnId: txn.id, action: 'settled', credited: settled.credited, returned, ...lost });
     } else {

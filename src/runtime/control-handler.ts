@@ -88,6 +88,8 @@ export class ControlHandler {
         return transactions.customer({ type: 'CONFIRM' });
       case 'card':
         return transactions.customer({ type: 'CARD' });
+      case 'mobile':
+        return transactions.customer({ type: 'MOBILE', mode: req.mode });
       case 'done':
         return transactions.customer({ type: 'DONE' });
       case 'topup-offline':

@@ -27,6 +27,7 @@ export class ReceiptService {
       events.filter((e) => e.type === type).map((e) => Number((e.data[key] as { value?: number } | undefined)?.value));
     const settled = events.find((e) => e.type === 'txn.settled');
     const card = txn.cardIn > 0 ? this.journal.cardAttempts(txnId).find((c) => c.status === 'approved') : undefined;
+    const mobile = txn.mobileIn > 0 ? this.journal.mobile.attempts(txnId).find((m) => m.status === 'paid') : undefined;
     const terminalLines = events.filter((e) => e.type === 'terminal.receipt').flatMap((e) => (e.data.lines as string[] | undefined) ?? []);
     return {
       operator: this.labels.operator,
@@ -51,6 +52,16 @@ export class ReceiptService {
               ...(card.authCode !== undefined ? { authCode: card.authCode } : {}),
               ...(card.receiptNo !== undefined ? { receiptNo: card.receiptNo } : {}),
               ...(terminalLines.length > 0 ? { terminalLines } : {}),
+            },
+          }
+        : {}),
+      ...(mobile
+        ? {
+            mobile: {
+              amount: txn.mobileIn,
+              wallet: mobile.wallet,
+              ...(mobile.maskedCode !== undefined ? { maskedCode: mobile.maskedCode } : {}),
+              ...(mobile.gatewayRef !== undefined ? { gatewayRef: mobile.gatewayRef } : {}),
             },
           }
         : {}),

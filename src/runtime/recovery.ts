@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { AlarmSink } from '../alarms/sink.js';
 import { recoverOpenTransactions } from '../recovery/recover.js';
 import type { CardPayments } from './cards.js';
+import type { MobilePayments } from './mobile.js';
 import { fittedDevices, openWithin, type Devices } from './devices.js';
 import type { ChangePayer } from './payout.js';
 import { finishInterrupted, type ResumeDeps } from './resume.js';
@@ -16,6 +17,7 @@ export interface BootRecoveryDeps {
   devices: Devices;
   alarms: AlarmSink;
   cards: CardPayments;
+  mobile: MobilePayments;
   payer: ChangePayer;
   slips: SlipService;
   /** Finishing what a crash interrupted for the customer: change, receipt, slip (see resume.ts). */
@@ -64,6 +66,8 @@ export class BootRecovery {
         openWithin(d, wait, (e) => this.d.log.error({ device: name, err: e.message }, `${name} did not start; it keeps retrying by itself`)),
       ),
     ]);
+    // What a wallet gateway says about a request a crash cut off comes before any decision.
+    await this.d.mobile.recoverUnresolved();
     this.send({ type: 'DEVICES_OPENED', validatorReady });
     const payouts = await this.d.payer.recoverPending();
     for (const p of payouts) this.d.journal.append(null, 'recovery.payout', { ...p });

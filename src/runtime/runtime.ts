@@ -9,8 +9,9 @@ import { Journal, loadOrCreateKey, type JournalEvent } from '../journal/index.js
 import type { Logger, LogRing } from '../log.js';
 import { AlarmBook, ChainWitness, createManagementLink, journalChainAlarm, type ManagementLink } from '../management/index.js';
 import { releaseUpdates, type ReleaseUpdates } from '../update/index.js';
-import { createBusinessAdapter, Forwarder, OutboxMonitor, watchServerCertificate, type BusinessAdapter } from '../uplink/index.js';
+import { createBusinessAdapter, Forwarder, hasMobileLink, OutboxMonitor, watchServerCertificate, type BusinessAdapter } from '../uplink/index.js';
 import { CardPayments } from './cards.js';
+import { MobilePayments } from './mobile.js';
 import { CoinFlow } from './coins.js';
 import { ControlHandler } from './control-handler.js';
 import { serveConsoleControl } from './console-control.js';
@@ -119,11 +120,21 @@ export class Runtime {
       log: log.child({ part: 'outbox' }),
     });
     const forwardNow = () => this.forwarder.forwardNow();
+    const mobile = new MobilePayments({
+      journal,
+      scanner: devices.scanner,
+      link: hasMobileLink(business) ? business : undefined,
+      forwardNow,
+      waitUp: (ms) => business.waitUp(ms),
+      recoveryWaitMs: config.server.timeoutMs,
+      log: log.child({ part: 'mobile' }),
+    });
     this.recovery = new BootRecovery({
       journal,
       devices,
       alarms,
       cards: this.cards,
+      mobile,
       payer,
       slips,
       resume: {
@@ -162,6 +173,7 @@ export class Runtime {
       receipts,
       slips,
       cards: this.cards,
+      mobile,
       forwardNow,
       changed: () => this.screen?.changed(),
       ended: () => this.recovery.transactionEnded(),

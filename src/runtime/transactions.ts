@@ -25,6 +25,7 @@ import type { Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
 import type { BusinessAdapter } from '../uplink/index.js';
 import type { CardPayments } from './cards.js';
+import type { MobilePayments } from './mobile.js';
 import type { CoinFlow } from './coins.js';
 import type { Devices } from './devices.js';
 import { isDown } from './health.js';
@@ -48,6 +49,7 @@ export interface TransactionsDeps {
   receipts: ReceiptService;
   slips: SlipService;
   cards: CardPayments;
+  mobile: MobilePayments;
   forwardNow: () => void;
   /** The running transaction's machine changed (the screen follows it). */
   changed: () => void;
@@ -109,6 +111,7 @@ export class Transactions implements TransactionDesk {
         change: caps.change ? this.d.payer.supply() : [],
         receipt: caps.receipt,
         card: caps.card,
+        mobile: service === 'pay' ? this.d.mobile.offered(caps.online) : [],
       },
     });
     const a: ActiveTxn = { id, actor, cancelWhenResolved: false };
@@ -169,7 +172,7 @@ export class Transactions implements TransactionDesk {
     if (!a) return;
     const snap = a.actor.getSnapshot();
     const waiting = (['number', 'lookup', 'lookupFailed', 'review', 'cash'] as const).some((w) => snap.matches(w));
-    if (!waiting || snap.context.credited > 0 || snap.context.cardIn > 0) return;
+    if (!waiting || snap.context.credited > 0 || snap.context.cardIn > 0 || snap.context.mobileIn > 0) return;
     if (!snap.can({ type: 'CANCEL' })) return;
     this.d.log.info({ txn: a.id }, 'out of service: the transaction that took no money is cancelled');
     this.customer({ type: 'CANCEL' });
@@ -199,8 +202,11 @@ export class Transactions implements TransactionDesk {
     await this.d.notes.settled(a.id);
     // Where the customer still had a say (number, look-up, review, cash) the transaction is
     // parked; once its effects have started (settling, change, receipt) they run to the end.
+    // A wallet waiting for the customer's code has sent nothing yet: parked like the review. Once a
+    // code or an order is out, its answer, the queries or the revoke run to the end.
     const waiting = ['number', 'lookup', 'lookupFailed', 'review', 'cash'] as const;
-    const busy = (snap: ReturnType<typeof a.actor.getSnapshot>) => snap.status === 'active' && !waiting.some((w) => snap.matches(w));
+    const busy = (snap: ReturnType<typeof a.actor.getSnapshot>) =>
+      snap.status === 'active' && !waiting.some((w) => snap.matches(w)) && !(snap.matches({ mobile: 'scanning' }) && snap.context.paymentId === null);
     if (busy(a.actor.getSnapshot())) {
       log.info({ txn: a.id }, 'stopping: letting the running settlement, payout or receipt finish');
       await new Promise<void>((resolve) => {
@@ -226,7 +232,7 @@ export class Transactions implements TransactionDesk {
   }
 
   private machineFor(id: string) {
-    const { journal, devices, business, payer, receipts, cards, log } = this.d;
+    const { journal, devices, business, payer, receipts, cards, mobile, log } = this.d;
     return transactionMachine.provide({
       actors: {
         lookup: fromPromise<LookupResult, LookupInput>(async ({ input }) => {
@@ -276,6 +282,9 @@ export class Transactions implements TransactionDesk {
           return r;
         }),
         authoriseCard: cards.actor(),
+        startMobile: mobile.startActor(),
+        queryMobile: mobile.queryActor(),
+        revokeMobile: mobile.revokeActor(),
         printReceipt: fromPromise<unknown, { id: string }>(({ input }) => receipts.print(input.id)),
         cancel: fromPromise<unknown, CloseInput>(({ input }) => this.close(input.id, input.endReason)),
         finish: fromPromise<unknown, CloseInput>(({ input }) => this.close(input.id, input.endReason)),
@@ -294,9 +303,11 @@ export class Transactions implements TransactionDesk {
     await this.d.notes.resolved(id);
     // A card request whose answer never reached the machine (stop, machine error) is reversed.
     this.d.cards.abandonOpen(id, 'abandoned');
+    // So is a wallet request: revoked, never left without an outcome.
+    this.d.mobile.abandonOpen(id, 'abandoned');
     const txn = journal.transaction(id);
     if (!txn || txn.status !== 'open') return;
-    if (txn.cashIn > 0 || txn.cardIn > 0 || endReason === 'looked-up') {
+    if (txn.cashIn > 0 || txn.cardIn > 0 || txn.mobileIn > 0 || endReason === 'looked-up') {
       // The machine computed the change from what it saw credited; the journal is the truth, and a
       // late note only ever adds to the credit, never to the change.
       const due = Math.min(changeDue, txn.cashIn);
@@ -314,7 +325,7 @@ export class Transactions implements TransactionDesk {
     this.lastTxnId = a.id;
     const txn = journal.transaction(a.id);
     const printed = journal.events(a.id).some((e) => e.type.startsWith('receipt.'));
-    if (devices.printer && txn?.status === 'completed' && txn.cashIn + txn.cardIn > 0 && !printed) {
+    if (devices.printer && txn?.status === 'completed' && txn.cashIn + txn.cardIn + txn.mobileIn > 0 && !printed) {
       // The printer was not usable when the customer paid: the screen showed the receipt, and this
       // puts it in the reprint queue for the console.
       journal.receiptFailed(a.id, 'printer not available at the time of payment');

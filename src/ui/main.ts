@@ -112,7 +112,8 @@ function tick(): void {
   const s = secondsLeft(d.at, Date.now() + clockOffset);
   countdown.hidden = false;
   countdown.textContent = view?.screen === 'result' ? t.backHomeIn(s) : t.timeLeft(s);
-  const ask = view?.screen !== 'result' && s <= Math.min(PROMPT_BELOW_S, d.totalMs / 3000);
+  // A wallet's count-down is the code's or the QR's time: nothing a tap would extend.
+  const ask = view?.screen !== 'result' && view?.screen !== 'mobile' && s <= Math.min(PROMPT_BELOW_S, d.totalMs / 3000);
   if (ask && prompt.hidden) {
     prompt.replaceChildren(
       h(

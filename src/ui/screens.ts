@@ -39,6 +39,8 @@ export function renderScreen(v: ScreenView, c: ScreenContext): HTMLElement {
       return cash(v, c);
     case 'card':
       return card(v, c);
+    case 'mobile':
+      return mobile(v, c);
     case 'finishing':
       return finishing(v, c);
     case 'result':
@@ -136,8 +138,17 @@ function review(v: ScreenView, c: ScreenContext): HTMLElement {
   const due = v.amounts?.due ?? null;
   const nothingDue = v.service === 'pay' && due === 0;
   const byCard = v.service === 'pay' && !nothingDue && v.offers.card;
-  const cardErrors: Record<string, string> = { 'card-declined': t.cardDeclined, 'card-unavailable': t.cardUnavailable };
+  const cardErrors: Record<string, string> = {
+    'card-declined': t.cardDeclined,
+    'card-unavailable': t.cardUnavailable,
+    'mobile-failed': t.mobileFailed,
+    'mobile-unavailable': t.mobileUnavailable,
+    'mobile-timeout': t.mobileTimeout,
+  };
   const cardError = cardErrors[v.error ?? ''];
+  const reasons: Record<string, string> = { 'insufficient-balance': t.mobileReasonBalance, 'code-expired': t.mobileReasonExpired, 'code-used': t.mobileReasonUsed };
+  const reason = v.errorReason ? reasons[v.errorReason] : undefined;
+  const wallet = nothingDue ? [] : v.offers.mobile;
   return h(
     'div',
     { class: 'stack' },
@@ -145,13 +156,17 @@ function review(v: ScreenView, c: ScreenContext): HTMLElement {
     due !== null && h('div', { class: 'amounts' }, amountRow('due', t.due, due, 'main')),
     nothingDue && h('p', { class: 'big', 'data-error': 'nothing-due' }, t.nothingDue),
     cardError && h('p', { class: 'error big', 'data-error': v.error ?? '' }, cardError),
+    reason && h('p', { class: 'error', 'data-field': 'mobile-reason' }, reason),
     notices(v.notices, t),
     h(
       'div',
       { class: 'actions' },
       action('cancel', nothingDue ? t.back : t.cancel, () => c.send({ type: 'cancel' }), 'secondary'),
-      !nothingDue && action('confirm', v.service === 'topup' ? t.confirmTopup : byCard ? t.payByCash : t.confirmPay, () => c.send({ type: 'confirm' }), 'primary'),
+      !nothingDue &&
+        action('confirm', v.service === 'topup' ? t.confirmTopup : byCard || wallet.length > 0 ? t.payByCash : t.confirmPay, () => c.send({ type: 'confirm' }), 'primary'),
       byCard && action('card', t.payByCard, () => c.send({ type: 'card' }), 'primary'),
+      wallet.includes('code') && action('mobile-code', t.payByMobile, () => c.send({ type: 'mobile', mode: 'code' }), 'primary'),
+      wallet.includes('qr') && action('mobile-qr', t.payByQr, () => c.send({ type: 'mobile', mode: 'qr' }), 'primary'),
     ),
   );
 }
@@ -205,6 +220,54 @@ function card(v: ScreenView, c: ScreenContext): HTMLElement {
   );
 }
 
+/**
+ * Where the scanner is: the kiosk's front with its scanner window at the bottom right and a phone
+ * held to it. Drawn once as an image, so the page needs no SVG of its own.
+ */
+const SCANNER_PICTURE =
+  'data:image/svg+xml;base64,' +
+  btoa(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 160">' +
+      '<rect x="20" y="8" width="120" height="144" rx="8" fill="#e8eef5" stroke="#345" stroke-width="3"/>' +
+      '<rect x="34" y="20" width="92" height="58" rx="3" fill="#fff" stroke="#345" stroke-width="2"/>' +
+      '<rect x="92" y="112" width="40" height="28" rx="4" fill="#1b6" stroke="#052" stroke-width="2"/>' +
+      '<path d="M98 126h28" stroke="#d22" stroke-width="3"/>' +
+      '<rect x="150" y="70" width="34" height="60" rx="6" fill="#234" transform="rotate(-20 167 100)"/>' +
+      '<rect x="155" y="78" width="24" height="40" fill="#fff" transform="rotate(-20 167 100)"/>' +
+      '<path d="M150 118 L136 126" stroke="#d22" stroke-width="3" marker-end="url(#a)"/>' +
+      '<defs><marker id="a" markerWidth="6" markerHeight="6" refX="3" refY="3" orient="auto"><path d="M0 0L6 3L0 6z" fill="#d22"/></marker></defs>' +
+      '</svg>',
+  );
+
+function mobile(v: ScreenView, c: ScreenContext): HTMLElement {
+  const { t } = c;
+  const m = v.mobile;
+  const stage = m?.stage ?? 'show-code';
+  const text = {
+    'show-code': t.mobileShowCode,
+    'unknown-wallet': t.mobileUnknownWallet,
+    requesting: t.mobileRequesting,
+    confirming: t.mobileConfirming,
+    revoking: t.mobileRevoking,
+    'scan-qr': m?.qrImage ? t.mobileScanQr : t.mobileQrWait,
+  }[stage];
+  const busy = stage === 'requesting' || stage === 'revoking' || (stage === 'scan-qr' && !m?.qrImage);
+  const scanning = stage === 'show-code' || stage === 'unknown-wallet';
+  return h(
+    'div',
+    { class: 'stack' },
+    h('h1', {}, t.mobileTitle),
+    phoneLine(v, c),
+    v.amounts?.due != null && h('div', { class: 'amounts' }, amountRow('due', t.due, v.amounts.due, 'main')),
+    m?.qrImage && h('img', { class: 'qr', src: m.qrImage, alt: t.mobileScanQr, 'data-field': 'qr' }),
+    scanning && h('figure', { class: 'scanner-picture' }, h('img', { src: SCANNER_PICTURE, alt: t.mobileScanner, 'data-field': 'scanner-picture' }), h('figcaption', {}, t.mobileScanner)),
+    h('p', { class: `big ${stage === 'unknown-wallet' ? 'error' : ''} ${busy ? 'spinner' : ''}`.trim(), 'data-mobile-stage': stage }, text),
+    m?.maskedCode && h('p', { class: 'account', 'data-field': 'masked-code' }, m.maskedCode),
+    // Once the code is sent a cancel gives the payment up (it is revoked); while revoking there is nothing to cancel.
+    stage !== 'revoking' && stage !== 'requesting' && h('div', { class: 'actions' }, action('cancel', t.cancel, () => c.send({ type: 'cancel' }), 'secondary')),
+  );
+}
+
 function finishing(v: ScreenView, c: ScreenContext): HTMLElement {
   const { t } = c;
   const a = v.amounts;
@@ -218,7 +281,7 @@ function finishing(v: ScreenView, c: ScreenContext): HTMLElement {
       h(
         'div',
         { class: 'amounts' },
-        a.card > 0 ? amountRow('card', t.cardPaid, a.card) : amountRow('inserted', t.inserted, a.inserted),
+        paidBy(a, t),
         a.change > 0 && amountRow('change', t.changeLabel, a.change, 'main'),
       ),
   );
@@ -229,11 +292,20 @@ function result(v: ScreenView, c: ScreenContext): HTMLElement {
   const r = v.result;
   const a = v.amounts;
   if (!r || !a) return message(t.settling);
-  const titles = { paid: t.paid, 'topped-up': t.toppedUp, cancelled: t.cancelled, timeout: t.timedOut, fault: t.fault, pending: t.pending, 'card-reversed': t.cardUnknown };
+  const titles = {
+    paid: t.paid,
+    'topped-up': t.toppedUp,
+    cancelled: t.cancelled,
+    timeout: t.timedOut,
+    fault: t.fault,
+    pending: t.pending,
+    'card-reversed': t.cardUnknown,
+    'mobile-revoked': t.mobileRevoked,
+  };
   const receipt = { printed: t.receiptPrinted, failed: t.receiptFailed, none: t.receiptNone }[r.receipt];
   const ok = r.outcome === 'paid' || r.outcome === 'topped-up';
   // A bill left part-paid (a fault, a time-out, a cancel with money in): what is still owed, and what to do.
-  const stillOwed = !ok && a.due !== null && a.inserted + a.card > 0 ? Math.max(0, a.due - a.credited) : 0;
+  const stillOwed = !ok && a.due !== null && a.inserted + a.card + a.mobile > 0 ? Math.max(0, a.due - a.credited) : 0;
   return h(
     'div',
     { class: 'stack result' },
@@ -244,7 +316,7 @@ function result(v: ScreenView, c: ScreenContext): HTMLElement {
       'div',
       { class: 'amounts summary' },
       a.due !== null && amountRow('due', t.due, a.due),
-      a.card > 0 ? amountRow('card', t.cardPaid, a.card) : amountRow('inserted', t.inserted, a.inserted),
+      paidBy(a, t),
       amountRow('credited', t.credited, a.credited),
       a.changePaid > 0 && amountRow('change-paid', t.changePaid, a.changePaid),
       a.owed > 0 && amountRow('owed', t.changeOwed, a.owed, 'warn'),
@@ -252,9 +324,16 @@ function result(v: ScreenView, c: ScreenContext): HTMLElement {
     ),
     stillOwed > 0 && h('p', { class: 'hint', 'data-field': 'still-owed-hint' }, t.stillOwedHint),
     v.claimCode && h('div', { class: 'claim' }, h('span', { class: 'label' }, t.claimTitle), h('strong', { 'data-field': 'claim-code' }, v.claimCode), h('p', {}, t.claimHint)),
-    a.inserted + a.card > 0 && h('p', { class: 'receipt', 'data-receipt': r.receipt }, receipt),
+    a.inserted + a.card + a.mobile > 0 && h('p', { class: 'receipt', 'data-receipt': r.receipt }, receipt),
     h('div', { class: 'actions' }, action('done', t.done, () => c.send({ type: 'done' }), 'primary')),
   );
+}
+
+/** Paid by card or by a wallet: say so, rather than "inserted ¥0.00". */
+function paidBy(a: NonNullable<ScreenView['amounts']>, t: Strings): HTMLElement {
+  if (a.card > 0) return amountRow('card', t.cardPaid, a.card);
+  if (a.mobile > 0) return amountRow('mobile', t.mobilePaid, a.mobile);
+  return amountRow('inserted', t.inserted, a.inserted);
 }
 
 /** One line in both languages: the customer may read either, and a photo keeps both. */

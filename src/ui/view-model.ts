@@ -13,6 +13,8 @@ export type ScreenName =
   | 'review'
   | 'cash'
   | 'card'
+  /** A wallet payment: the customer's payment code under the scanner, or the kiosk's QR code. */
+  | 'mobile'
   | 'finishing'
   | 'result'
   /** A transaction ended with the customer's money not fully delivered: what is owed and the claim code. */
@@ -39,7 +41,20 @@ export type OutReason = 'no-cash' | 'no-link' | 'boot-failed' | 'operator';
 
 /** What a finished transaction came to (the journal's record, not the screen's guess). */
 /** 'card-reversed': the card authorisation's outcome was not known, so it was reversed and nothing paid. */
-export type Outcome = 'paid' | 'topped-up' | 'cancelled' | 'timeout' | 'fault' | 'pending' | 'card-reversed';
+/** 'mobile-revoked': the wallet payment was not confirmed in time, so it was revoked and nothing paid. */
+export type Outcome = 'paid' | 'topped-up' | 'cancelled' | 'timeout' | 'fault' | 'pending' | 'card-reversed' | 'mobile-revoked';
+
+/** What the wallet screen asks of the customer now. */
+export type MobileStage = 'show-code' | 'unknown-wallet' | 'requesting' | 'confirming' | 'revoking' | 'scan-qr';
+
+export interface MobileView {
+  mode: 'code' | 'qr';
+  stage: MobileStage;
+  /** The scanned code as the customer may see it (first 2 / last 4 digits). */
+  maskedCode: string | null;
+  /** The kiosk's QR code as an image (a data URL), once the order exists. */
+  qrImage: string | null;
+}
 
 /** What the card screen asks of the customer now. */
 export type CardStage = 'present' | 'read-error' | 'authorising' | 'pin' | 'wait' | 'remove';
@@ -62,6 +77,8 @@ export interface Offers {
   change: boolean;
   /** A card can pay the amount due (a usable payment terminal, or a card reader with the link up). */
   card: boolean;
+  /** The wallet ways offered within the running transaction: the customer's code, the kiosk's QR. */
+  mobile: ('code' | 'qr')[];
   receipt: boolean;
 }
 
@@ -81,6 +98,8 @@ export interface Amounts {
   credited: number;
   /** Paid by card. */
   card: number;
+  /** Paid by a mobile wallet. */
+  mobile: number;
 }
 
 export interface ResultView {
@@ -129,15 +148,20 @@ export interface ScreenView {
   phase: FinishingPhase | null;
   /** On the card screen. */
   card: CardView | null;
+  /** On the wallet screen. */
+  mobile: MobileView | null;
   result: ResultView | null;
   /** On the slip screen. */
   slip: SlipView | null;
   claimCode: string | null;
   /**
    * Why the last input was refused: 'bad-number', 'nothing-due', 'unknown-account', 'lookup-failed',
-   * 'card-declined', 'card-unavailable', 'card-not-after-cash'.
+   * 'card-declined', 'card-unavailable', 'card-not-after-cash', 'mobile-failed', 'mobile-unavailable',
+   * 'mobile-timeout', 'mobile-not-after-cash'.
    */
   error: string | null;
+  /** The wallet gateway's reason with 'mobile-failed' (e.g. 'insufficient-balance', 'code-expired'). */
+  errorReason: string | null;
   offers: Offers;
   notices: Notice[];
   /** When the screen gives up waiting for the customer (epoch ms on the server's clock). */
@@ -156,6 +180,7 @@ export type Intent =
   | { type: 'number'; phone: string }
   | { type: 'confirm' }
   | { type: 'card' }
+  | { type: 'mobile'; mode: 'code' | 'qr' }
   | { type: 'done' }
   | { type: 'cancel' }
   | { type: 'activity' };

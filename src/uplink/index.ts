@@ -15,6 +15,8 @@ export {
   type SendResult,
   type SentInfo,
 } from './forwarder.js';
+export { mobileRevokePayloadSchema, type MobileRevokePayload } from './messages.js';
 export { claimPayloadSchema, paymentPayloadSchema, reversalPayloadSchema, type ClaimPayload, type PaymentPayload, type ReversalPayload } from './messages.js';
 export { BACKLOG_ALARM, DISK_ALARM, OutboxMonitor, type MonitorReading, type OutboxMonitorOptions } from './outbox-monitor.js';
 export { loadTlsMaterial, clientTlsOptions, TlsSetupError, type TlsFiles, type TlsMaterial } from '../tls/material.js';
+export { hasMobileLink, type MobileAnswer, type MobileChargeRequest, type MobileLink, type MobileOrder, type MobileOrderRequest } from './mobile.js';

@@ -23,6 +23,13 @@ export const paymentCardSchema = z
   })
   .refine((c) => c.method !== 'reader' || c.requestId !== undefined, { message: 'a reader payment names its authorisation (requestId)', path: ['requestId'] });
 
+/** Which wallet payment paid a bill: its id at the gateway, never the payment code. */
+export const paymentMobileSchema = z.object({
+  paymentId: z.string().min(1),
+  mode: z.enum(['code', 'qr']),
+  wallet: z.string().min(1),
+});
+
 /** A settled payment (Journal.settle). Cash payments carry no card fields. */
 export const paymentPayloadSchema = z
   .object({
@@ -36,9 +43,13 @@ export const paymentPayloadSchema = z
     /** What the card paid, in fen; absent means 0. */
     cardIn: fenSchema.optional(),
     card: paymentCardSchema.optional(),
+    /** What a mobile wallet paid, in fen; absent means 0. */
+    mobileIn: fenSchema.optional(),
+    mobile: paymentMobileSchema.optional(),
     settledAt: z.string().min(1),
   })
-  .refine((p) => ((p.cardIn ?? 0) > 0) === (p.card !== undefined), { message: 'a card part (cardIn > 0) and its card go together', path: ['card'] });
+  .refine((p) => ((p.cardIn ?? 0) > 0) === (p.card !== undefined), { message: 'a card part (cardIn > 0) and its card go together', path: ['card'] })
+  .refine((p) => ((p.mobileIn ?? 0) > 0) === (p.mobile !== undefined), { message: 'a wallet part (mobileIn > 0) and its payment go together', path: ['mobile'] });
 export type PaymentPayload = z.infer<typeof paymentPayloadSchema>;
 
 /** The undoing of an earlier online request whose outcome must not stay half-done (Journal.queueReversal). */
@@ -80,7 +91,29 @@ export const claimPayloadSchema = z
   .refine((c) => (c.status === 'confirmed') === (c.collection !== undefined), { message: 'a confirmation names its collection', path: ['collection'] });
 export type ClaimPayload = z.infer<typeof claimPayloadSchema>;
 
-export const OUTBOX_KINDS = { payment: paymentPayloadSchema, reversal: reversalPayloadSchema, claim: claimPayloadSchema } as const;
+/**
+ * The undoing of a wallet payment not known to be paid (Journal.mobile.unknown): 'revoke' for a
+ * scanned code, 'close' for an order shown as a QR. The gateway acknowledges it only once done, so
+ * the forwarder sends it until it is.
+ */
+export const mobileRevokePayloadSchema = z.object({
+  messageId: z.string().min(1),
+  txnId: z.string().min(1),
+  paymentId: z.string().min(1),
+  action: z.enum(['revoke', 'close']),
+  amount: fenSchema.positive(),
+  currency: z.literal(CURRENCY),
+  reason: z.string().min(1),
+  createdAt: z.string().min(1),
+});
+export type MobileRevokePayload = z.infer<typeof mobileRevokePayloadSchema>;
+
+export const OUTBOX_KINDS = {
+  payment: paymentPayloadSchema,
+  reversal: reversalPayloadSchema,
+  claim: claimPayloadSchema,
+  'mobile-revoke': mobileRevokePayloadSchema,
+} as const;
 export type OutboxKind = keyof typeof OUTBOX_KINDS;
 
 export function isOutboxKind(kind: string): kind is OutboxKind {

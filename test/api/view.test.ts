@@ -47,6 +47,15 @@ function ctx(over: Partial<TransactionContext> = {}): TransactionContext {
     cardStage: null,
     maskedPan: null,
     cardStop: null,
+    mobileModes: [],
+    mobileMode: null,
+    mobileIn: 0,
+    mobileStage: null,
+    paymentId: null,
+    maskedCode: null,
+    qr: null,
+    mobileStop: null,
+    mobileReason: null,
     ...over,
   };
 }
@@ -65,6 +74,7 @@ function row(over: Partial<TxnRow> = {}): TxnRow {
     endReason: 'paid',
     cashIn: 15000,
     cardIn: 0,
+    mobileIn: 0,
     credited: 12350,
     changePaid: 2650,
     changeOwed: 0,
@@ -79,7 +89,7 @@ t.test('the terminal decides the screen when no customer is being served', async
   for (const state of ['booting', 'recovering', 'selfTest', 'evaluating']) t.equal(screenView(input({ state })).screen, 'starting', state);
   const home = screenView(input());
   t.equal(home.screen, 'home');
-  t.same(home.offers, { pay: true, topup: true, cash: true, coins: true, change: true, card: false, receipt: true });
+  t.same(home.offers, { pay: true, topup: true, cash: true, coins: true, change: true, card: false, mobile: [], receipt: true });
   t.same(home.notices, []);
   t.equal(home.deadline, null);
 
@@ -129,7 +139,7 @@ t.test('the transaction screens follow the machine', async (t) => {
   t.equal(review.screen, 'review');
   t.equal(review.holder, 'L* S*', 'the holder masked: the full name never reaches the browser');
   t.notMatch(JSON.stringify(review), /Li Si/);
-  t.same(review.amounts, { due: 12350, inserted: 0, remaining: 12350, change: 0, changePaid: 0, owed: 0, credited: 0, card: 0 });
+  t.same(review.amounts, { due: 12350, inserted: 0, remaining: 12350, change: 0, changePaid: 0, owed: 0, credited: 0, card: 0, mobile: 0 });
   t.same(review.notices, []);
 
   // An operator taking the kiosk out of service lets the running customer finish.
@@ -175,7 +185,7 @@ t.test('result: the journal record, with the claim code for change owed', async 
   const paid = screenView(input({ result: { txn: row(), receipt: 'printed', deadline, slip: null } }));
   t.equal(paid.screen, 'result');
   t.same(paid.result, { outcome: 'paid', partial: false, receipt: 'printed' });
-  t.same(paid.amounts, { due: 12350, inserted: 15000, remaining: 0, change: 2650, changePaid: 2650, owed: 0, credited: 12350, card: 0 });
+  t.same(paid.amounts, { due: 12350, inserted: 15000, remaining: 0, change: 2650, changePaid: 2650, owed: 0, credited: 12350, card: 0, mobile: 0 });
   t.equal(paid.claimCode, null);
   t.same(paid.deadline, deadline);
 
@@ -316,4 +326,24 @@ t.test('a kiosk without a printer says it prints no slips, not that its printer 
   t.equal(none.screen, 'slip');
   t.equal(none.slip?.paper, 'no-printer');
   t.equal(screenView({ ...input({ result }), fitted: { coins: true, printer: true } }).slip?.paper, 'queued', 'a fitted printer that failed is still said to have failed');
+});
+
+t.test('the wallet screens: the ways offered at the review, the code screen, the QR as an image, the result', async (t) => {
+  const review = screenView(input({ transaction: txn('review', ctx({ mobileModes: ['code', 'qr'] })) }));
+  t.same(review.offers.mobile, ['code', 'qr']);
+  const failed = screenView(input({ transaction: txn('review', ctx({ mobileModes: ['code'], error: 'mobile-failed', mobileReason: 'code-expired' })) }));
+  t.match(failed, { error: 'mobile-failed', errorReason: 'code-expired' });
+  const showing = screenView(input({ transaction: txn('mobile.scanning', ctx({ mobileMode: 'code', mobileStage: 'show-code' }), { at: 5, totalMs: 5 }) }));
+  t.match(showing, { screen: 'mobile', mobile: { mode: 'code', stage: 'show-code', maskedCode: null, qrImage: null }, deadline: { at: 5 } });
+  const confirming = screenView(input({ transaction: txn('mobile.confirming.waiting', ctx({ mobileMode: 'code', mobileStage: 'confirming', maskedCode: '13************1234' })) }));
+  t.match(confirming.mobile, { stage: 'confirming', maskedCode: '13************1234' });
+  const qr = screenView(
+    input({ transaction: txn('mobile.confirming.waiting', ctx({ mobileMode: 'qr', mobileStage: 'scan-qr', qr: { codeUrl: 'https://pay.example.test/qr/abc', expiresAt: '2030-01-01T00:00:00Z' } })) }),
+  );
+  t.match(qr.mobile?.qrImage, /^data:image\/svg\+xml;base64,/);
+  t.match(Buffer.from(qr.mobile!.qrImage!.split(',')[1]!, 'base64').toString(), /^<svg [^>]*viewBox="0 0 (\d+) \1"/);
+  const paid = screenView(input({ result: { txn: row({ cashIn: 0, mobileIn: 12350, changePaid: 0 }), receipt: 'none', deadline: { at: 1, totalMs: 1 }, slip: null } }));
+  t.match(paid, { screen: 'result', amounts: { mobile: 12350, inserted: 0 }, result: { outcome: 'paid' } });
+  const revoked = screenView(input({ result: { txn: row({ status: 'cancelled', cashIn: 0, credited: 0, changePaid: 0, endReason: 'mobile-revoked' }), receipt: 'none', deadline: { at: 1, totalMs: 1 }, slip: null } }));
+  t.equal(revoked.result?.outcome, 'mobile-revoked');
 });

@@ -61,7 +61,7 @@ t.test('a credit edited behind the journal is unbalanced, unplanned and breaks t
   db.prepare("UPDATE transactions SET credited = credited - 100 WHERE id = 't1'").run();
   db.close();
   const problems = checkJournal(path, testKey, done).join('\n');
-  t.match(problems, /transaction t1: cash in 5000 \+ card in 0 ≠ credited 4900/);
+  t.match(problems, /transaction t1: cash in 5000 \+ card in 0 \+ mobile in 0 ≠ credited 4900/);
   t.match(problems, /transaction t1 \(one note\) ended as/);
   t.match(problems, /journal verify:/);
 });
@@ -100,4 +100,12 @@ t.test("the validator's cash box and the hoppers' coins must match the journal",
   t.match(problems, /the validator's cash box holds 5000 fen, the soak put in 10000 fen/);
   t.match(problems, /the hoppers dropped 100 fen of coins, the journal says 150 fen/);
   t.match(checkCash(path, [...done, { id: 't3', payment: ONE_NOTE }], EMULATOR_LINE, DROPPED).join('\n'), /journal's cash box holds 10000 fen, the soak put in 15000/);
+});
+
+t.test("a wallet payment the gateway refunded because it came after the kiosk's revoke or close is not a server anomaly to the checks", async (t) => {
+  const { path } = journalOfTwo(t);
+  const late = (kind: string) => ({ ...SERVER, anomalies: [{ kind, txnId: 't9', detail: 'refunded' }] });
+  t.same(checkServer(path, late('wallet-paid-before-revoke')), []);
+  t.same(checkServer(path, late('wallet-paid-after-close')), []);
+  t.match(checkServer(path, late('mobile-payment-unproven')).join('\n'), /anomaly: mobile-payment-unproven/);
 });

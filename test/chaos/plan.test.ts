@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CARD_CRASH_POINTS, CRASH_POINTS, cashOf, describePlan, generatePlan } from '../../hw-sim/chaos/plan.js';
+import { CARD_CRASH_POINTS, CRASH_POINTS, MOBILE_CRASH_POINTS, cashOf, describePlan, generatePlan } from '../../hw-sim/chaos/plan.js';
 import { mulberry32 } from '../../hw-sim/chaos/prng.js';
 
 t.test('the generator is pinned: a change to it would silently change what every printed seed replays', async (t) => {
@@ -14,8 +14,8 @@ t.test('the same seed gives the same plan; another seed another one', async (t) 
 });
 
 t.test('every plan is one the session can run and the checks can judge', async (t) => {
-  const seen = { kinds: new Set<string>(), faults: new Set<string>(), kills: new Set<string>(), cards: new Set<string>(), paths: new Set<string>() };
-  const points: readonly string[] = [...CRASH_POINTS, ...CARD_CRASH_POINTS];
+  const seen = { wallets: new Set<string>(), kinds: new Set<string>(), faults: new Set<string>(), kills: new Set<string>(), cards: new Set<string>(), paths: new Set<string>() };
+  const points: readonly string[] = [...CRASH_POINTS, ...CARD_CRASH_POINTS, ...MOBILE_CRASH_POINTS];
   const bad: string[] = [];
   const expect = (ok: boolean, what: string) => void (ok || bad.push(what));
   for (let seed = 0; seed < 500; seed++) {
@@ -25,6 +25,7 @@ t.test('every plan is one the session can run and the checks can judge', async (
     seen.paths.add(p.cardPath);
     for (const step of p.steps) {
       if (step.kind === 'card') seen.cards.add(step.outcome);
+      if (step.kind === 'mobile') seen.wallets.add(step.mode === 'code' ? `code ${step.behaviour}` : `qr ${step.outcome}`);
       const s = cashOf(step);
       const total = s.pieces.reduce((a, x) => a + x.value, 0);
       const last = s.pieces[s.pieces.length - 1]!.value;
@@ -39,6 +40,8 @@ t.test('every plan is one the session can run and the checks can judge', async (
       if (k.kind === 'crash-after') expect(points.includes(k.point.split('#')[0]!), `seed ${seed}: ${k.point}`);
       else expect(k.step < p.steps.length, `seed ${seed}: kill in step ${k.step}`);
       if (k.kind === 'card-timed') expect(p.steps[k.step]!.kind === 'card', `seed ${seed}: a kill after the card in cash step ${k.step}`);
+      if (k.kind === 'mobile-timed') expect(p.steps[k.step]!.kind === 'mobile', `seed ${seed}: a kill after the QR in step ${k.step}`);
+      if (k.kind === 'crash-after' && k.point.startsWith('mobile.')) expect(p.steps.some((s) => s.kind === 'mobile'), `seed ${seed}: ${k.point} without a wallet step`);
       if (k.kind === 'crash-after' && k.point.startsWith('card.')) expect(p.steps.some((s) => s.kind === 'card'), `seed ${seed}: ${k.point} without a card step`);
     }
     expect(p.fault.step < p.steps.length, `seed ${seed}: fault in step ${p.fault.step}`);
@@ -49,7 +52,24 @@ t.test('every plan is one the session can run and the checks can judge', async (
   t.same(bad, []);
   t.same([...seen.kinds].sort(), ['cancel', 'exact', 'overpay', 'walk-away']);
   t.same([...seen.faults].sort(), ['hopper-empty', 'paper-out', 'validator-jam']);
-  t.same([...seen.kills].sort(), ['card-timed', 'crash-after', 'timed']);
+  t.same([...seen.kills].sort(), ['card-timed', 'crash-after', 'mobile-timed', 'timed']);
+  t.same(
+    [...seen.wallets].sort(),
+    [
+      'code answer-lost-after-paying',
+      'code confirming-forever',
+      'code failed-code-expired',
+      'code failed-code-used',
+      'code failed-insufficient-balance',
+      'code no-answer',
+      'code paid',
+      'code paid-after-confirm',
+      'code paid-after-revoke-sent',
+      'qr expire',
+      'qr leave',
+      'qr pay',
+    ],
+  );
   t.same([...seen.cards].sort(), ['approve', 'auth-timeout', 'decline', 'drop-after-approve']);
   t.same([...seen.paths].sort(), ['reader', 'terminal']);
 });

@@ -121,3 +121,13 @@ t.test('a transaction id never breaks across lines, at any paper width', async (
   }
   t.equal(buildReceipt({ ...base, txnId: id }, { width: 48 }).lines.some((l) => l.text === id), true, 'with its hyphens where they fit');
 });
+
+t.test('a wallet payment: the wallet, the masked code and the gateway reference, no cash line', async (t) => {
+  const lines = texts({ ...base, notes: [], coins: [], changePaid: 0, mobile: { amount: 4350, wallet: 'wechat', maskedCode: '13************1234', gatewayRef: 'G-1' } });
+  t.ok(lines.includes('微信支付 WeChat Pay: ￥43.50'));
+  t.ok(lines.includes('  付款码 Code: 13************1234'));
+  t.ok(lines.includes('  交易号 Ref: G-1'));
+  t.notOk(lines.some((l) => l.startsWith('投入合计')), 'no "cash in ￥0.00"');
+  const qr = texts({ ...base, notes: [], coins: [], changePaid: 0, mobile: { amount: 4350, wallet: 'any' } });
+  t.ok(qr.includes('手机支付 Mobile: ￥43.50'), 'the kiosk QR names no wallet');
+});

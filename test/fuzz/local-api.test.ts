@@ -26,7 +26,7 @@ import { check, mutate, mutationArb } from './fuzz.js';
  * no edit here; what each must look like is checked by the oracle below, not taken from it.
  */
 const TYPES = intentSchema.options.map((o) => o.shape.type.value as string);
-const BARE = new Set(TYPES.filter((type) => type !== 'start' && type !== 'number'));
+const BARE = new Set(TYPES.filter((type) => type !== 'start' && type !== 'number' && type !== 'mobile'));
 for (const type of ['start', 'number', 'confirm', 'done', 'cancel', 'activity']) assert.ok(TYPES.includes(type), `the intent ${type} is gone`);
 
 /** Whether `v` is an intent, from the list of intents the screen may send (docs/customer-screen.md, src/ui). */
@@ -38,6 +38,7 @@ function wellFormed(v: unknown): boolean {
   if (BARE.has(o.type)) return keys === 'type';
   if (o.type === 'start') return keys === 'service,type' && (o.service === 'pay' || o.service === 'topup');
   if (o.type === 'number') return keys === 'phone,type' && typeof o.phone === 'string' && /^[0-9]{1,20}$/.test(o.phone);
+  if (o.type === 'mobile') return keys === 'mode,type' && (o.mode === 'code' || o.mode === 'qr');
   return false;
 }
 
@@ -49,6 +50,7 @@ const validIntentArb = fc.oneof(
   fc.constantFrom(...BARE).map((type) => ({ type }) as Record<string, unknown>),
   fc.constantFrom('pay', 'topup').map((service) => ({ type: 'start', service }) as Record<string, unknown>),
   fc.stringMatching(/^[0-9]{1,20}$/).map((phone) => ({ type: 'number', phone }) as Record<string, unknown>),
+  fc.constantFrom('code', 'qr').map((mode) => ({ type: 'mobile', mode }) as Record<string, unknown>),
 );
 const oddValueArb = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),

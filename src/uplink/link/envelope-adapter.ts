@@ -7,6 +7,9 @@ import { CURRENCY } from '../../domain/money.js';
 import { UplinkError } from '../errors.js';
 import { ErrorCode, Service } from './envelope.js';
 import { LinkSession, type Answer, type LinkDown, type SessionOptions } from './session.js';
+import type { SensitiveCode } from '../../../drivers/scanner/contract.js';
+import type { MobileAnswer, MobileChargeRequest, MobileLink, MobileOrder, MobileOrderRequest } from '../mobile.js';
+import { chargeByCode, createOrder, queryMobile } from './mobile-services.js';
 
 const accountAnswer = z.object({
   phone: z.string(),
@@ -35,7 +38,7 @@ const cardAnswer = z.discriminatedUnion('outcome', [
 
 const errorBody = z.object({ error: z.string(), detail: z.string().optional() });
 
-export class EnvelopeAdapter extends EventEmitter<AdapterEvents> implements BusinessAdapter {
+export class EnvelopeAdapter extends EventEmitter<AdapterEvents> implements BusinessAdapter, MobileLink {
   private readonly session: LinkSession;
 
   constructor(
@@ -88,6 +91,18 @@ export class EnvelopeAdapter extends EventEmitter<AdapterEvents> implements Busi
     if (!parsed.success) throw new UplinkError('outcome-unknown', `unusable delivery answer: ${z.prettifyError(parsed.error)}`);
     this.witness?.serverSaw('business', parsed.data);
     return parsed.data.acks;
+  }
+
+  chargeByCode(request: MobileChargeRequest, code: SensitiveCode): Promise<MobileAnswer> {
+    return chargeByCode(this.session, request, code);
+  }
+
+  queryMobile(q: { paymentId: string; txnId: string }): Promise<MobileAnswer> {
+    return queryMobile(this.session, q);
+  }
+
+  createOrder(request: MobileOrderRequest): Promise<MobileOrder> {
+    return createOrder(this.session, request);
   }
 
   /**

@@ -44,6 +44,12 @@ export const Service = {
   deliver: 0x0102,
   /** One online card authorisation (card-reader path); carries card data, so it is never logged. */
   authoriseCard: 0x0103,
+  /** Charge a wallet payment code (issue 17); carries the code, so it is never logged. */
+  chargeByCode: 0x0110,
+  /** The state of a wallet payment or order the kiosk asked for. */
+  queryMobile: 0x0111,
+  /** A wallet order the customer pays by scanning the kiosk's QR code. */
+  createOrder: 0x0112,
 } as const;
 
 /** Error codes of a response. */
