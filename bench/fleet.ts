@@ -48,7 +48,7 @@ export function held(r: FleetReport): { held: boolean; why: string } {
 
 async function brokerLimit(dir: string, pkiDir: string, smoke: boolean): Promise<BrokerLimit> {
   const { files } = await createDevPki(pkiDir, { terminalId: 'FLEET-DEV' });
-  const broker = await Mosquitto.start({ dir: join(dir, 'limit-broker'), tls: { ca: files.ca, cert: files.serverCert, key: files.serverKey }, maxQueuedMessages: 1_000_000 });
+  const broker = await Mosquitto.start({ dir: join(dir, 'limit-broker'), tls: { ca: files.ca, cert: files.serverCert, key: files.serverKey }, maxQueuedMessages: 1_000_000, maxQueuedBytes: 0 });
   try {
     return await measureBrokerLimit(broker, pkiDir, smoke ? { publishers: 2, perPublisher: 500 } : {});
   } finally {

@@ -25,6 +25,8 @@ export interface MosquittoOptions {
   port?: number;
   /** Messages kept per offline client (Mosquitto's own bound; the kiosk keeps its own queue anyway). */
   maxQueuedMessages?: number;
+  /** Bytes of payload kept per client (default 64 MiB; 0: no bound). */
+  maxQueuedBytes?: number;
   /** Path of the mosquitto binary (default: /usr/sbin/mosquitto). */
   binary?: string;
   /**
@@ -70,6 +72,7 @@ export function configText(o: {
   tls: MosquittoOptions['tls'];
   aclFile: string;
   maxQueuedMessages: number;
+  maxQueuedBytes?: number;
 }): string {
   const listener = (port: number, forceClientId: boolean): string[] => [
     '',
@@ -94,7 +97,14 @@ export function configText(o: {
     'autosave_interval 1',
     // Sessions of kiosks that asked for days keep them; a forgotten client goes after 30 days.
     'persistent_client_expiration 30d',
+    // Mosquitto 2.0 has one queue limit for every client (no per-listener or per-client setting).
+    // It is raised for the central consumers: their shared-subscription sessions take the whole
+    // fleet's traffic (400 msg/s at 2,000 kiosks), and at the old 1,000 a few seconds of a slow or
+    // restarting consumer made the broker drop heartbeats. 100,000 is about four minutes of that
+    // fleet; max_queued_bytes bounds what any one session (a kiosk's included) can hold in memory.
+    // The kiosks lose nothing by the higher limit: what they must not lose they keep themselves.
     `max_queued_messages ${o.maxQueuedMessages}`,
+    `max_queued_bytes ${o.maxQueuedBytes ?? 64 * 1024 * 1024}`,
     'max_inflight_messages 100',
     'log_dest stderr',
     'log_type error',
@@ -133,7 +143,7 @@ export class Mosquitto {
     const aclFile = join(opts.dir, 'acl');
     writeFileSync(aclFile, aclText(opts.centralUser ?? DEFAULT_CENTRAL_USER));
     const confFile = join(opts.dir, 'mosquitto.conf');
-    writeFileSync(confFile, configText({ port, centralPort, dir: opts.dir, tls: opts.tls, aclFile, maxQueuedMessages: opts.maxQueuedMessages ?? 1000 }));
+    writeFileSync(confFile, configText({ port, centralPort, dir: opts.dir, tls: opts.tls, aclFile, maxQueuedMessages: opts.maxQueuedMessages ?? 100_000, maxQueuedBytes: opts.maxQueuedBytes }));
     const broker = new Mosquitto(port, centralPort ?? port, confFile, opts.binary ?? '/usr/sbin/mosquitto');
     await broker.launch();
     return broker;

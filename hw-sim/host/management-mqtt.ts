@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import { generate as generatePacket } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { KIOSK_TO_CENTRAL, parseTopic, topic } from '../../src/management/mqtt-topics.js';
@@ -35,6 +36,8 @@ export interface ManagementConsumerOptions {
   group?: string;
   /** A command still unacknowledged is published again at a heartbeat once this much older (default 30 s). */
   resendMs?: number;
+  /** Messages stored in one commit: at most `max` (default 500), committed `waitMs` after the first arrived (default 5). */
+  batch?: { max?: number; waitMs?: number };
   /** How long the broker keeps this consumer's session while it is away (default 1 day). */
   sessionExpiryS?: number;
   log?: Pick<Logger, 'info' | 'warn'>;
@@ -44,6 +47,8 @@ export interface RunningConsumer extends RunningManagement {
   readonly clientId: string;
   /** Messages stored by this instance, by leaf; `duplicates`: alarms and acknowledgements seen before. */
   readonly counts: { received: Record<string, number>; duplicates: number };
+  /** Messages received and not stored yet (their PUBACKs held back until their batch commits). */
+  waiting(): number;
   /** A crash: the connection is cut without DISCONNECT and nothing more is stored; the session stays on the broker. */
   kill(): Promise<void>;
 }
@@ -79,6 +84,8 @@ export async function startManagementConsumer(opts: ManagementConsumerOptions): 
   const log = opts.log;
   const counts = { received: {} as Record<string, number>, duplicates: 0 };
   let dead = false;
+  const batchMax = opts.batch?.max ?? 500;
+  const batchWaitMs = opts.batch?.waitMs ?? 5;
 
   const client: MqttClient = mqtt.connect(opts.url, {
     protocolVersion: 5,
@@ -102,61 +109,119 @@ export async function startManagementConsumer(opts: ManagementConsumerOptions): 
     });
   };
 
-  /** Stores one message; returns the receipt for the kiosk, if it gets one. */
-  function handle(terminalId: string, leaf: string, body: unknown): Record<string, unknown> | undefined {
+  /** What a stored message sends back once its batch is committed. */
+  type Reply = { receipt?: Record<string, unknown>; cmds?: ReturnType<ManagementStore['commandsToSend']> };
+
+  /** Stores one message (inside the current batch); returns what goes back to the kiosk once committed. */
+  function handle(terminalId: string, leaf: string, body: unknown): Reply {
     switch (leaf) {
       case 'state':
         store.state(terminalId, anyObject.parse(body));
-        return undefined;
+        return {};
       case 'heartbeat': {
         const hb = anyObject.parse(body);
         store.heartbeat(terminalId, hb);
-        for (const c of store.commandsToSend(terminalId, resendMs)) publish(terminalId, 'cmd', c);
+        const cmds = store.commandsToSend(terminalId, resendMs);
         const head = headSchema.safeParse(hb.chainHead);
-        if (!head.success) return undefined;
+        if (!head.success) return { cmds };
         const v = store.chainHead(terminalId, head.data);
-        return { heads: { chainHead: v.highest, ...(v.before ? { chainHeadBefore: v.before } : {}) } };
+        return { cmds, receipt: { heads: { chainHead: v.highest, ...(v.before ? { chainHeadBefore: v.before } : {}) } } };
       }
       case 'counters':
         store.counters(terminalId, anyObject.parse(body));
-        return undefined;
+        return {};
       case 'alarm': {
         const { alarms } = alarmsBody.parse(body);
         const { ids, duplicates } = store.storeAlarms(terminalId, alarms);
         counts.duplicates += duplicates;
-        return { alarms: ids };
+        return { receipt: { alarms: ids } };
       }
       case 'cmd-ack': {
         const ack = ackBody.parse(body);
         if (store.acknowledge(terminalId, ack.id, ack) === 'duplicate') counts.duplicates++;
-        return { cmdAcks: [ack.id] };
+        return { receipt: { cmdAcks: [ack.id] } };
       }
       case 'journal': {
         const extract = extractBody.parse(body);
         store.extract(terminalId, extract.commandId, extract);
-        return { extracts: [extract.commandId] };
+        return { receipt: { extracts: [extract.commandId] } };
       }
       default:
-        return undefined;
+        return {};
     }
   }
 
-  // The PUBACK goes back only after this has stored the message, so a crash before that leaves it
-  // with the broker (in this instance's session) rather than lost.
+  // Messages are stored in batches, one commit each (a commit per message held both instances
+  // to ~400 msg/s together), and each PUBACK goes back only after its batch is committed: a crash
+  // before that leaves the whole batch with the broker (in this instance's session), which sends
+  // it again; what it sends twice is recognised by id.
+  //
+  // mqtt.js reads the next packet only after the current one's PUBACK is written (customHandleAcks
+  // and handleMessage both hold its pipeline), so holding a PUBACK there would store one message
+  // at a time again. Instead handleMessage answers with an error, which mqtt.js takes as "no
+  // PUBACK" and moves on, and the PUBACK is written here after the commit, on the connection the
+  // message came in on (a later connection gets the message again from the session instead).
+  type Pending = { packet: IPublishPacket; stream: MqttClient['stream'] };
+  let pending: Pending[] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  const HELD = new Error('PUBACK after the batch commits');
+
+  const puback = (p: Pending): void => {
+    if (dead || client.stream !== p.stream || p.stream.destroyed || p.packet.messageId === undefined) return;
+    p.stream.write(generatePacket({ cmd: 'puback', messageId: p.packet.messageId, reasonCode: 0 }, { protocolVersion: 5 }));
+  };
+
+  function flush(): void {
+    flushTimer = undefined;
+    if (dead || pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const replies: { terminalId: string; reply: Reply }[] = [];
+    try {
+      store.batch(() => {
+        for (const { packet } of batch) {
+          const where = parseTopic(packet.topic);
+          if (!where) continue;
+          try {
+            const reply = store.alone(() => handle(where.terminalId, where.leaf, JSON.parse(packet.payload.toString('utf8'))));
+            counts.received[where.leaf] = (counts.received[where.leaf] ?? 0) + 1;
+            replies.push({ terminalId: where.terminalId, reply });
+          } catch (e) {
+            // A malformed message is dropped (and acknowledged): sending it again would not mend it.
+            // Its own writes are undone; the rest of the batch stands.
+            if (/SQLITE_BUSY|database is locked/.test((e as Error).message)) throw e;
+            log?.warn({ topic: packet.topic, err: (e as Error).message }, 'management consumer: message refused');
+          }
+        }
+      });
+    } catch (e) {
+      // Not stored (the other instance held the file too long): nothing is acknowledged; try again.
+      log?.warn({ clientId, messages: batch.length, err: (e as Error).message }, 'management consumer: batch not stored, retrying');
+      pending = batch.concat(pending);
+      flushTimer ??= setTimeout(flush, 50);
+      return;
+    }
+    for (const p of batch) puback(p);
+    for (const { terminalId, reply } of replies) {
+      if (reply.receipt) publish(terminalId, 'receipt', reply.receipt);
+      for (const c of reply.cmds ?? []) publish(terminalId, 'cmd', c);
+    }
+  }
+
   client.handleMessage = (packet: IPublishPacket, done) => {
     if (dead) return;
-    const where = parseTopic(packet.topic);
-    try {
-      if (where) {
-        const receipt = handle(where.terminalId, where.leaf, JSON.parse(packet.payload.toString('utf8')));
-        counts.received[where.leaf] = (counts.received[where.leaf] ?? 0) + 1;
-        if (receipt) publish(where.terminalId, 'receipt', receipt);
-      }
-    } catch (e) {
-      // A malformed message is dropped (and acknowledged): sending it again would not mend it.
-      log?.warn({ topic: packet.topic, err: (e as Error).message }, 'management consumer: message refused');
+    if (packet.qos === 0) {
+      // Nothing to acknowledge; stored with the next batch all the same.
+      pending.push({ packet, stream: client.stream });
+      done();
+    } else {
+      pending.push({ packet, stream: client.stream });
+      done(HELD);
     }
-    done();
+    if (pending.length >= batchMax) {
+      clearTimeout(flushTimer);
+      flush();
+    } else flushTimer ??= setTimeout(flush, batchWaitMs);
   };
 
   // Made again at every connection, session or not: Mosquitto 2.0 does not restore shared
@@ -201,6 +266,7 @@ export async function startManagementConsumer(opts: ManagementConsumerOptions): 
   const running: RunningConsumer = {
     clientId,
     counts,
+    waiting: () => pending.length,
     port: Number(new URL(opts.url).port),
     url: opts.url,
     // Update bundles are files served over HTTPS by the management server, not messages.
@@ -224,6 +290,9 @@ export async function startManagementConsumer(opts: ManagementConsumerOptions): 
     },
     close() {
       closing ??= (async () => {
+        // What has arrived is stored and acknowledged before leaving, so the broker need not send it again.
+        clearTimeout(flushTimer);
+        flush();
         dead = true;
         await client.endAsync().catch(() => undefined);
         store.close();
@@ -232,6 +301,7 @@ export async function startManagementConsumer(opts: ManagementConsumerOptions): 
     },
     async kill() {
       dead = true;
+      clearTimeout(flushTimer);
       client.options.reconnectPeriod = 0;
       client.stream.destroy();
       await client.endAsync(true).catch(() => undefined);
