@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Page } from 'playwright-core';
 import t from 'tap';
-import { SimStack } from '../../hw-sim/stack.js';
-import { firstPage, openBrowser, screenIs, shot } from './browser.js';
+import { screenIs, shot } from './browser.js';
+import { toReview, walletScreen } from './wallet-screen.js';
 
 // The wallet screens in a real Chromium against the real runtime process and the reference
 // gateway: the kiosk's QR code shown with its count-down, paid by the phone; one left to expire.
@@ -13,34 +9,7 @@ import { firstPage, openBrowser, screenIs, shot } from './browser.js';
 
 t.setTimeout(400_000);
 
-const dir = mkdtempSync(join(tmpdir(), 'kiosk-ui-mobile-'));
-const stack = new SimStack({
-  dir,
-  fitted: {},
-  accounts: [
-    { phone: '13800138000', amountDue: 5000, holder: 'Zhang San' },
-    { phone: '13300133000', amountDue: 4950, holder: 'Zhou Ba' },
-  ],
-  config: { api: { port: 0 }, timeouts: { inputMs: 30_000, lookupMs: 10_000, cashMs: 20_000, mobileQueryIntervalMs: 500, mobileQrMs: 8000 } },
-});
-t.teardown(async () => {
-  await stack.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-await stack.start();
-const screenUrl = await stack.startRuntimeWithScreen();
-const page = await firstPage(await openBrowser(t));
-await page.goto(screenUrl);
-
-async function toReview(page: Page, phone: string): Promise<void> {
-  await screenIs(page, 'home');
-  await page.click('[data-action="start-pay"]');
-  await screenIs(page, 'number');
-  for (const d of phone) await page.click(`[data-key="${d}"]`);
-  await page.click('[data-action="ok"]');
-  await screenIs(page, 'review');
-}
+const { stack, page } = await walletScreen(t, { name: 'mobile', fitted: {}, timeouts: { mobileQrMs: 8000 } });
 
 function openOrder(txnWithPhoneAmount: number): string {
   const order = stack.host.wallet.payments().find((p) => p.mode === 'qr' && p.status === 'open' && p.amount === txnWithPhoneAmount);
