@@ -104,6 +104,26 @@ t.test('the panel pays a bill by card: the reader is swiped from its button', as
   await onScreen('home');
 });
 
+t.test('the panel pays a bill with a wallet code: the wallet chosen on the screen, the code shown from its button', async (t) => {
+  child.stdin!.write('reset\n');
+  await printed(/demo bills reset/);
+  await screen.locator('[data-action="start-pay"]').click();
+  await onScreen('number');
+  for (const d of '13800138000') await screen.locator(`[data-key="${d}"]`).click();
+  await screen.locator('[data-action="ok"]').click();
+  await onScreen('review');
+  await screen.locator('[data-action="mobile-code"]').click();
+  await onScreen('mobile');
+  await screen.locator('[data-mobile-stage="show-code"]').waitFor();
+  await page.click('button[data-line="scanner show paid"]');
+  await onScreen('result');
+  t.equal(await screen.locator('h1').getAttribute('data-outcome'), 'paid');
+  t.match(await screen.locator('[data-amount="mobile"]').textContent(), '50.00', 'the amount paid by the wallet');
+  await shot(page, 'panel-wallet');
+  await screen.locator('[data-action="done"]').click();
+  await onScreen('home');
+});
+
 t.test('the panel shows a wallet code of each behaviour through the scanner emulator, never a whole code in the log', async (t) => {
   const want = [...Object.keys(WALLET_BEHAVIOURS).map((b) => `scanner show ${b}`), 'scanner unknown', 'scanner garbage', 'scanner partial'];
   const lines = await page.locator('section:has(h2:text("Wallet code")) button').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-line')));
