@@ -47,13 +47,16 @@ export class UpdateWorld {
   }
 
   /** Keys, A installed, the simulated world started (without the kiosk). */
-  async setUp(update: { healthMs?: number; maxStarts?: number; bytesPerSec?: number } = {}): Promise<void> {
+  async setUp(
+    update: { healthMs?: number; maxStarts?: number; bytesPerSec?: number } = {},
+    timeouts: Record<string, number> = {},
+  ): Promise<void> {
     makeKeys(this.keys);
     await installFirst(this.root, await this.pack(A), { nodeModules: join(repoRoot(), 'node_modules') });
     this.stack = new SimStack({
       dir: join(this.dir, 'sim'),
       updatesDir: this.repo,
-      config: { update: { trustedRoot: join(this.keys, 'root.json'), healthMs: 20_000, maxStarts: 3, ...update } },
+      config: { update: { trustedRoot: join(this.keys, 'root.json'), healthMs: 20_000, maxStarts: 3, ...update }, ...(Object.keys(timeouts).length > 0 ? { timeouts } : {}) },
     });
     await this.stack.start();
   }

@@ -11,7 +11,9 @@ import { A, B, UpdateWorld, until } from './fixture.js';
 t.setTimeout(400_000);
 const w = new UpdateWorld();
 t.teardown(() => w.tearDown());
-await w.setUp();
+// The customer's own time-outs are longer than the test, so the payment stays open however long a
+// loaded machine takes to download and unpack B: only the test ends it.
+await w.setUp({}, { cashMs: 600_000, inputMs: 600_000 });
 const sup = w.startKiosk();
 await w.inService(A);
 
