@@ -88,8 +88,9 @@ export class SerialScanner extends ScannerBase {
   protected async failed(err: unknown): Promise<void> {
     const gone = err instanceof DeviceGone || !this.transport.isOpen;
     this.drop();
-    await this.transport.close();
+    // Said before the port is closed: closing a port whose device vanished can take its time.
     this.setStatus({ health: 'offline', code: gone ? 'no-device' : 'no-answer', detail: (err as Error).message });
+    await this.transport.close();
   }
 
   protected async release(): Promise<void> {

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { SerialPort } from 'serialport';
 import type { SerialSettings, Transport, TransportEvents } from './types.js';
 
+const CLOSE_BOUND_MS = 2000;
+
 /** A serial line through `serialport`: real UARTs, USB-serial adapters and pseudo-terminals alike. */
 export class SerialTransport extends EventEmitter<TransportEvents> implements Transport {
   private port: SerialPort | undefined;
@@ -62,6 +64,14 @@ export class SerialTransport extends EventEmitter<TransportEvents> implements Tr
     const port = this.port;
     this.port = undefined;
     if (!port?.isOpen) return Promise.resolve();
-    return new Promise((resolve) => port.close(() => resolve()));
+    // Closing a port whose device vanished can wait on a read that never ends: the driver's loop
+    // must go on (report, retry) rather than wait with it.
+    return new Promise((resolve) => {
+      const bound = setTimeout(resolve, CLOSE_BOUND_MS);
+      port.close(() => {
+        clearTimeout(bound);
+        resolve();
+      });
+    });
   }
 }
