@@ -13,10 +13,13 @@ export interface DeviceDescriptor<D extends AnyDevice, O, S extends z.ZodRawShap
   readonly kind: D['kind'];
   /** Keys of the configuration section only this model has (eSSP: address, fixedKey). */
   readonly options: z.ZodObject<S>;
-  /** Builds the driver; nothing is opened yet. */
-  create(opts: O): D;
+  /**
+   * Builds the driver; nothing is opened yet. The model's code is loaded here (a dynamic import),
+   * not when the list is read, so a model the kiosk does not fit costs it no memory.
+   */
+  create(opts: O): Promise<D>;
   /** `kiosk diag --kind <kind> --port P [--address N]`: the driver for one device named on the command line. */
-  readonly diag?: { kind: string; forPort(port: string, address?: number): D };
+  readonly diag?: { kind: string; forPort(port: string, address?: number): Promise<D> };
 }
 
 /** What the runtime hands every validator factory: the configuration section plus the log. */
@@ -32,13 +35,17 @@ export interface BillValidatorOptions {
 
 export type ValidatorDescriptor<S extends z.ZodRawShape = z.ZodRawShape> = DeviceDescriptor<BillValidator, BillValidatorOptions, S>;
 
-/** A validator model: diag builds it from the port alone, with the driver's defaults. */
+/**
+ * A validator model: `load` imports its factory when it is built; diag builds it from the port
+ * alone, with the driver's defaults.
+ */
 export function validatorModel<S extends z.ZodRawShape>(d: {
   model: string;
   options: z.ZodObject<S>;
-  create(opts: BillValidatorOptions): BillValidator;
+  load(): Promise<(opts: BillValidatorOptions) => BillValidator>;
 }): ValidatorDescriptor<S> {
-  return { ...d, kind: 'bill-validator', diag: { kind: d.model, forPort: (port) => d.create({ port }) } };
+  const create = async (opts: BillValidatorOptions) => (await d.load())(opts);
+  return { model: d.model, options: d.options, kind: 'bill-validator', create, diag: { kind: d.model, forPort: (port) => create({ port }) } };
 }
 
 /** No keys beyond the class's common ones. */

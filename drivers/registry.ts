@@ -2,18 +2,19 @@
  * Every device model the kiosk knows, one descriptor each (drivers/descriptor.ts), by device class.
  * A new model is a folder under drivers/ and one line in the list of its class: the configuration
  * schema, `kiosk diag --kind`, the runtime and the simulator take their model names from here.
+ * Reading the lists loads no driver: each factory imports its model's code (see descriptor.ts).
  */
 import { noOptions, type BillValidatorOptions, type DeviceDescriptor, type ValidatorDescriptor } from './descriptor.js';
-import type { CardReader, CoinAcceptor, CoinHopper, DriverLog, PaymentTerminal, Printer } from './types.js';
-import { id003Model } from './id003/index.js';
-import { ccnetModel } from './ccnet/index.js';
-import { esspModel } from './essp/index.js';
-import { createCctalkCoinAcceptor, createCctalkHopper } from './cctalk/index.js';
-import { createEscposPrinter } from './escpos/index.js';
+import type { BillValidator, CardReader, CoinAcceptor, CoinHopper, DriverLog, PaymentTerminal, Printer } from './types.js';
+import { id003Model } from './id003/model.js';
+import { ccnetModel } from './ccnet/model.js';
+import { esspModel } from './essp/model.js';
 import { randomBytes } from 'node:crypto';
-import { createHidKeyboardReader, createHidVendorReader, derivePanKey, type HidCardOptions } from './hid-card/index.js';
-import { createZvtTerminal, type ZvtTerminalOptions } from './zvt/index.js';
-import { hidKeyboardScannerModel, serialScannerModel, type ScannerOptions } from './scanner/index.js';
+import { derivePanKey } from './hid-card/mask.js';
+import type { HidCardOptions } from './hid-card/index.js';
+import type { ZvtTerminalOptions } from './zvt/index.js';
+import { hidKeyboardScannerModel, serialScannerModel } from './scanner/model.js';
+import type { ScannerOptions } from './scanner/index.js';
 import type { CodeScanner } from './scanner/contract.js';
 
 export type { BillValidatorOptions } from './descriptor.js';
@@ -46,6 +47,12 @@ export interface PrinterOptions {
 
 // ---------------------------------------------------------------- the lists: one line per model
 
+// Each model's code, imported when a driver of it is built.
+const cctalk = () => import('./cctalk/index.js');
+const escpos = () => import('./escpos/index.js');
+const hidCard = () => import('./hid-card/index.js');
+const zvt = () => import('./zvt/index.js');
+
 export const VALIDATORS = [id003Model, esspModel, ccnetModel] as const;
 
 export const COIN_ACCEPTORS: readonly DeviceDescriptor<CoinAcceptor, CoinAcceptorOptions>[] = [
@@ -53,8 +60,8 @@ export const COIN_ACCEPTORS: readonly DeviceDescriptor<CoinAcceptor, CoinAccepto
     model: 'cctalk',
     kind: 'coin-acceptor',
     options: noOptions,
-    create: createCctalkCoinAcceptor,
-    diag: { kind: 'cctalk-coin', forPort: (port, address) => createCctalkCoinAcceptor({ port, ...(address !== undefined ? { address } : {}) }) },
+    create: async (o) => (await cctalk()).createCctalkCoinAcceptor(o),
+    diag: { kind: 'cctalk-coin', forPort: async (port, address) => (await cctalk()).createCctalkCoinAcceptor({ port, ...(address !== undefined ? { address } : {}) }) },
   },
 ];
 
@@ -63,11 +70,11 @@ export const HOPPERS: readonly DeviceDescriptor<CoinHopper, HopperOptions>[] = [
     model: 'cctalk',
     kind: 'coin-hopper',
     options: noOptions,
-    create: createCctalkHopper,
+    create: async (o) => (await cctalk()).createCctalkHopper(o),
     // The coin value only matters for planning change, which a diagnostic does not do.
     diag: {
       kind: 'cctalk-hopper',
-      forPort: (port, address) => createCctalkHopper({ port, ...(address !== undefined ? { address } : {}), coinValue: 1, name: 'hopper' }),
+      forPort: async (port, address) => (await cctalk()).createCctalkHopper({ port, ...(address !== undefined ? { address } : {}), coinValue: 1, name: 'hopper' }),
     },
   },
 ];
@@ -77,8 +84,8 @@ export const PRINTERS: readonly DeviceDescriptor<Printer, PrinterOptions>[] = [
     model: 'escpos',
     kind: 'printer',
     options: noOptions,
-    create: createEscposPrinter,
-    diag: { kind: 'escpos', forPort: (port) => createEscposPrinter({ transport: port.startsWith('/dev/usb/lp') ? 'lp' : 'serial', port }) },
+    create: async (o) => (await escpos()).createEscposPrinter(o),
+    diag: { kind: 'escpos', forPort: async (port) => (await escpos()).createEscposPrinter({ transport: port.startsWith('/dev/usb/lp') ? 'lp' : 'serial', port }) },
   },
 ];
 
@@ -90,15 +97,15 @@ export const CARD_READERS = [
     model: 'hid-keyboard',
     kind: 'card-reader',
     options: noOptions,
-    create: createHidKeyboardReader,
-    diag: { kind: 'hid-keyboard', forPort: (device: string) => createHidKeyboardReader({ device, panKey: diagPanKey() }) },
+    create: async (o: HidCardOptions) => (await hidCard()).createHidKeyboardReader(o),
+    diag: { kind: 'hid-keyboard', forPort: async (device: string) => (await hidCard()).createHidKeyboardReader({ device, panKey: diagPanKey() }) },
   },
   {
     model: 'hid-vendor',
     kind: 'card-reader',
     options: noOptions,
-    create: createHidVendorReader,
-    diag: { kind: 'hid-vendor', forPort: (device: string) => createHidVendorReader({ device, panKey: diagPanKey() }) },
+    create: async (o: HidCardOptions) => (await hidCard()).createHidVendorReader(o),
+    diag: { kind: 'hid-vendor', forPort: async (device: string) => (await hidCard()).createHidVendorReader({ device, panKey: diagPanKey() }) },
   },
 ] as const satisfies readonly DeviceDescriptor<CardReader, HidCardOptions>[];
 
@@ -107,13 +114,13 @@ export const PAYMENT_TERMINALS = [
     model: 'zvt',
     kind: 'payment-terminal',
     options: noOptions,
-    create: createZvtTerminal,
+    create: async (o: ZvtTerminalOptions) => (await zvt()).createZvtTerminal(o),
     // HOST:PORT is the terminal on the network, anything else a serial line.
     diag: {
       kind: 'zvt',
-      forPort: (port: string) => {
+      forPort: async (port: string) => {
         const tcp = /^(.+):(\d{1,5})$/.exec(port);
-        return createZvtTerminal(tcp && !port.startsWith('/') ? { transport: 'tcp', host: tcp[1]!, tcpPort: Number(tcp[2]) } : { transport: 'serial', port });
+        return (await zvt()).createZvtTerminal(tcp && !port.startsWith('/') ? { transport: 'tcp', host: tcp[1]!, tcpPort: Number(tcp[2]) } : { transport: 'serial', port });
       },
     },
   },
@@ -142,31 +149,31 @@ export function validatorDescriptor(model: string): ValidatorDescriptor {
   return pick<ValidatorDescriptor>(VALIDATORS, model, 'validator');
 }
 
-export function createBillValidator(model: string, opts: BillValidatorOptions) {
+export function createBillValidator(model: string, opts: BillValidatorOptions): Promise<BillValidator> {
   return validatorDescriptor(model).create(opts);
 }
 
-export function createCoinAcceptor(model: string, opts: CoinAcceptorOptions): CoinAcceptor {
+export function createCoinAcceptor(model: string, opts: CoinAcceptorOptions): Promise<CoinAcceptor> {
   return pick(COIN_ACCEPTORS, model, 'coin acceptor').create(opts);
 }
 
-export function createHopper(model: string, opts: HopperOptions): CoinHopper {
+export function createHopper(model: string, opts: HopperOptions): Promise<CoinHopper> {
   return pick(HOPPERS, model, 'hopper').create(opts);
 }
 
-export function createPrinter(model: string, opts: PrinterOptions): Printer {
+export function createPrinter(model: string, opts: PrinterOptions): Promise<Printer> {
   return pick(PRINTERS, model, 'printer').create(opts);
 }
 
-export function createCardReader(model: string, opts: HidCardOptions): CardReader {
+export function createCardReader(model: string, opts: HidCardOptions): Promise<CardReader> {
   return pick<DeviceDescriptor<CardReader, HidCardOptions>>(CARD_READERS, model, 'card reader').create(opts);
 }
 
-export function createPaymentTerminal(model: string, opts: ZvtTerminalOptions): PaymentTerminal {
+export function createPaymentTerminal(model: string, opts: ZvtTerminalOptions): Promise<PaymentTerminal> {
   return pick<DeviceDescriptor<PaymentTerminal, ZvtTerminalOptions>>(PAYMENT_TERMINALS, model, 'payment terminal').create(opts);
 }
 
-export function createScanner(model: string, opts: ScannerOptions): CodeScanner {
+export function createScanner(model: string, opts: ScannerOptions): Promise<CodeScanner> {
   return pick<DeviceDescriptor<CodeScanner, ScannerOptions>>(SCANNERS, model, 'scanner').create(opts);
 }
 

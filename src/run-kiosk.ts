@@ -1,3 +1,4 @@
+import './young-generation.js';
 import { loadConfigOrExit } from './config/load.js';
 import { createLogger, LogRing } from './log.js';
 import type { RuntimeDeps } from './runtime/runtime.js';
@@ -17,9 +18,9 @@ export async function runKiosk(configPath: string, options: RunKioskOptions = {}
   for (const warning of [...secretWarnings(config), ...weakPins(config.console.engineers)]) log.warn({ warning }, 'weak secret in the configuration');
   const { Runtime } = await import('./runtime/runtime.js');
   const { TlsSetupError } = await import('./tls/material.js');
-  let runtime: InstanceType<typeof Runtime>;
+  let runtime: Awaited<ReturnType<typeof Runtime.create>>;
   try {
-    runtime = new Runtime(config, log, { logRing: ring, configPath, ...options });
+    runtime = await Runtime.create(config, log, { logRing: ring, configPath, ...options });
   } catch (e) {
     // Like a bad configuration: restarting cannot help until someone provides the certificates.
     if (!(e instanceof TlsSetupError)) throw e;

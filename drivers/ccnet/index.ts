@@ -1,4 +1,3 @@
-import { noOptions, validatorModel } from '../descriptor.js';
 import { SerialTransport } from '../transport/serial.js';
 import type { BillValidator, DriverLog } from '../types.js';
 import { CcnetValidator } from './driver.js';
@@ -40,5 +39,3 @@ export function createCcnet(opts: { port: string; pollIntervalMs?: number; log?:
   });
 }
 
-/** The ccnet model: configuration `validator.model: 'ccnet'`. */
-export const ccnetModel = validatorModel({ model: 'ccnet', options: noOptions, create: createCcnet });

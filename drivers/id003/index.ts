@@ -1,4 +1,3 @@
-import { noOptions, validatorModel } from '../descriptor.js';
 import { SerialTransport } from '../transport/serial.js';
 import type { BillValidator } from '../types.js';
 import { Id003Validator, type Id003Log } from './driver.js';
@@ -35,5 +34,3 @@ export function createId003(opts: { port: string; pollIntervalMs?: number; log?:
   });
 }
 
-/** The id003 model: configuration `validator.model: 'id003'`. */
-export const id003Model = validatorModel({ model: 'id003', options: noOptions, create: createId003 });

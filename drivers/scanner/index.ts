@@ -1,5 +1,3 @@
-import { z } from 'zod';
-import { noOptions, type DeviceDescriptor } from '../descriptor.js';
 import { hidSourceFor } from '../transport/hid-device.js';
 import { SerialTransport } from '../transport/serial.js';
 import type { DriverLog } from '../types.js';
@@ -48,31 +46,3 @@ export function createSerialScanner(opts: ScannerOptions): CodeScanner {
     ...common(opts),
   });
 }
-
-/**
- * Keys only the serial model has in the configuration's `scanner` section. Their defaults are the
- * factory's (9600, false), so that a keyboard-mode section that names them can be refused.
- */
-export const serialScannerOptions = z.object({
-  /** The line's speed (default 9600); a USB CDC-ACM scanner ignores it. */
-  baudRate: z.number().int().positive().optional(),
-  /** The scanner answers each command with ACK (06) or NAK (15); set it only when it does (default false). */
-  ack: z.boolean().optional(),
-});
-
-export const hidKeyboardScannerModel = {
-  model: 'hid-keyboard',
-  kind: 'code-scanner',
-  options: noOptions,
-  create: createHidKeyboardScanner,
-  diag: { kind: 'scanner-hid', forPort: (device: string) => createHidKeyboardScanner({ device }) },
-} as const satisfies DeviceDescriptor<CodeScanner, ScannerOptions>;
-
-export const serialScannerModel = {
-  model: 'serial',
-  kind: 'code-scanner',
-  options: serialScannerOptions,
-  create: createSerialScanner,
-  // On a bare port diag asks for answers: a scanner that gives none fails the enable/disable step, with the reason.
-  diag: { kind: 'scanner-serial', forPort: (device: string) => createSerialScanner({ device, ack: true }) },
-} as const satisfies DeviceDescriptor<CodeScanner, ScannerOptions>;

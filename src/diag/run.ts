@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { Category } from '../../drivers/cctalk/index.js';
 import { randomBytes } from 'node:crypto';
-import { derivePanKey } from '../../drivers/hid-card/index.js';
+import { derivePanKey } from '../../drivers/hid-card/mask.js';
 import {
   DIAG_MODELS,
   createBillValidator,
@@ -143,7 +143,7 @@ function configured(config: Config | undefined): Planned[] {
     kind: 'bill-validator',
     port: v.port,
     what: `${v.model} on ${v.port}`,
-    check: (o) => checkBillValidator(createBillValidator(v.model, { port: v.port, pollIntervalMs: v.pollIntervalMs }), o),
+    check: async (o) => checkBillValidator(await createBillValidator(v.model, { port: v.port, pollIntervalMs: v.pollIntervalMs }), o),
   });
   const c = config.coinAcceptor;
   if (c) {
@@ -152,7 +152,7 @@ function configured(config: Config | undefined): Planned[] {
       kind: 'coin-acceptor',
       port: c.port,
       what: `${c.model} @${c.address} on ${c.port}`,
-      check: (o) => checkCoinAcceptor(createCoinAcceptor(c.model, { port: c.port, address: c.address }), withCategory(o, 'coin-acceptor', c.model)),
+      check: async (o) => checkCoinAcceptor(await createCoinAcceptor(c.model, { port: c.port, address: c.address }), withCategory(o, 'coin-acceptor', c.model)),
     });
   }
   for (const h of config.hoppers) {
@@ -162,9 +162,9 @@ function configured(config: Config | undefined): Planned[] {
       coinValue: h.coinValue,
       port: h.port,
       what: `${h.model} @${h.address} on ${h.port}, coins of ${money(h.coinValue)}`,
-      check: (o) =>
+      check: async (o) =>
         checkHopper(
-          createHopper(h.model, { port: h.port, address: h.address, coinValue: h.coinValue, name: h.name, securityMode: h.securityMode }),
+          await createHopper(h.model, { port: h.port, address: h.address, coinValue: h.coinValue, name: h.name, securityMode: h.securityMode }),
           withCategory(o, 'coin-hopper', h.model),
         ),
     });
@@ -177,9 +177,9 @@ function configured(config: Config | undefined): Planned[] {
       kind: 'printer',
       port: where,
       what: `${p.model} (${p.transport}) on ${where}`,
-      check: (o) =>
+      check: async (o) =>
         checkPrinter(
-          createPrinter(p.model, {
+          await createPrinter(p.model, {
             transport: p.transport,
             baudRate: p.baudRate,
             width: p.width,
@@ -199,7 +199,7 @@ function configured(config: Config | undefined): Planned[] {
       port: r.device,
       what: `${r.model} on ${r.device}`,
       // Diag keeps no card data: a throw-away key for the masked numbers' hashes.
-      check: (o) => checkCardReader(createCardReader(r.model, { device: r.device, panKey: derivePanKey(randomBytes(32)) }), o),
+      check: async (o) => checkCardReader(await createCardReader(r.model, { device: r.device, panKey: derivePanKey(randomBytes(32)) }), o),
     });
   }
   const t = config.paymentTerminal;
@@ -210,9 +210,9 @@ function configured(config: Config | undefined): Planned[] {
       kind: 'payment-terminal',
       port: where,
       what: `${t.model} (${t.transport}) on ${where}`,
-      check: (o) =>
+      check: async (o) =>
         checkPaymentTerminal(
-          createPaymentTerminal(t.model, {
+          await createPaymentTerminal(t.model, {
             transport: t.transport,
             tcpPort: t.tcpPort,
             baudRate: t.baudRate,
@@ -232,9 +232,9 @@ function configured(config: Config | undefined): Planned[] {
       kind: 'code-scanner',
       port: sc.device,
       what: `${sc.model} scanner on ${sc.device}`,
-      check: (o) =>
+      check: async (o) =>
         checkScanner(
-          createScanner(sc.model, {
+          await createScanner(sc.model, {
             device: sc.device,
             maxLength: sc.maxLength,
             partialTimeoutMs: sc.partialTimeoutMs,
@@ -259,8 +259,8 @@ function single(opts: DiagOptions): Planned {
     found.kind === 'printer'
       ? `${model} (${port.startsWith('/dev/usb/lp') ? 'lp' : 'serial'}) on ${port}`
       : `${model}${found.kind === 'coin-acceptor' || found.kind === 'coin-hopper' ? where : ''} on ${port}`;
-  const check = (o: CheckOptions): Promise<DeviceReport> => {
-    const device = found.diag.forPort(port, address);
+  const check = async (o: CheckOptions): Promise<DeviceReport> => {
+    const device = await found.diag.forPort(port, address);
     switch (device.kind) {
       case 'bill-validator':
         return checkBillValidator(device, o);

@@ -8,7 +8,7 @@
  * then and sends them again, so the broker's own bounded queue is never relied on.
  */
 import type { ConnectionOptions } from 'node:tls';
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { z } from 'zod';
 import type { AlarmMessage, HeadRef } from '../journal/index.js';
 import type { Logger } from '../log.js';
@@ -54,6 +54,9 @@ export class MqttTransport implements ManagementTransport {
   private publishedState: string | undefined;
   private lastState: { state: string; version: string } | undefined;
   private lastError: ManagementError | undefined;
+  private loading: Promise<void> | undefined;
+  private mqtt: (typeof import('mqtt'))['default'] | undefined;
+  private closed = false;
 
   constructor(
     private target: ManagementTarget,
@@ -67,12 +70,20 @@ export class MqttTransport implements ManagementTransport {
   }
 
   open(events: TransportEvents): void {
-    if (this.client) return;
+    if (this.client || this.loading) return;
     this.events = events;
-    this.connect();
+    this.closed = false;
+    // mqtt.js is imported when the link opens: a kiosk on the HTTPS link does not hold it (~12 MB RSS).
+    this.loading = import('mqtt').then(({ default: mqtt }) => {
+      this.mqtt = mqtt;
+      if (!this.closed) this.connect();
+    });
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.loading;
+    this.loading = undefined;
     const client = this.client;
     if (!client) return;
     this.client = undefined;
@@ -143,7 +154,7 @@ export class MqttTransport implements ManagementTransport {
       will: { topic: topic(s.terminalId, 'state'), payload: JSON.stringify(OFFLINE_STATE), qos: 1, retain: true },
       resubscribe: false,
     };
-    const client = mqtt.connect(`mqtts://${t.host}:${t.port}`, options);
+    const client = this.mqtt!.connect(`mqtts://${t.host}:${t.port}`, options);
     this.client = client;
     client.on('connect', (connack) => {
       this.lastError = undefined;
@@ -191,6 +202,7 @@ export class MqttTransport implements ManagementTransport {
 
   /** The client once connected; a connection under way (start-up, a reconnect) is waited for within the time-out. */
   private async connected(): Promise<MqttClient> {
+    await this.loading;
     const client = this.client;
     if (client?.connected) return client;
     if (client && !client.disconnecting) {

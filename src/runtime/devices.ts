@@ -9,7 +9,7 @@ import {
   createPrinter,
   createScanner,
 } from '../../drivers/registry.js';
-import { derivePanKey } from '../../drivers/hid-card/index.js';
+import { derivePanKey } from '../../drivers/hid-card/mask.js';
 import { CARD_READER, COIN_ACCEPTOR, HOPPER_PREFIX, PAYMENT_TERMINAL, PRINTER, SCANNER } from '../../states/terminal.js';
 import type { Config } from '../config/schema.js';
 import { driverLog, type Logger } from '../log.js';
@@ -27,16 +27,16 @@ export interface Devices {
 }
 
 /**
- * Builds the drivers named in the configuration; nothing is opened yet. `terminalSecret` keys the
+ * Builds the drivers named in the configuration (loading only their models' code); nothing is opened yet. `terminalSecret` keys the
  * card reader's PAN hashes (the journal key).
  */
-export function createDevices(config: Config, log: Logger, terminalSecret?: Uint8Array): Devices {
+export async function createDevices(config: Config, log: Logger, terminalSecret?: Uint8Array): Promise<Devices> {
   // The section's keys are the model's options (drivers/registry.ts); boot's wait is the runtime's.
   const { model, bootWaitMs: _bootWait, ...options } = config.validator;
-  const validator = createBillValidator(model, { ...options, log: driverLog(log.child({ device: 'validator' })) });
+  const validator = await createBillValidator(model, { ...options, log: driverLog(log.child({ device: 'validator' })) });
   const c = config.coinAcceptor;
   const coinAcceptor = c
-    ? createCoinAcceptor(c.model, {
+    ? await createCoinAcceptor(c.model, {
         port: c.port,
         address: c.address,
         log: driverLog(log.child({ device: COIN_ACCEPTOR })),
@@ -46,7 +46,7 @@ export function createDevices(config: Config, log: Logger, terminalSecret?: Uint
   for (const h of config.hoppers) {
     hoppers.set(
       h.name,
-      createHopper(h.model, {
+      await createHopper(h.model, {
         port: h.port,
         address: h.address,
         coinValue: h.coinValue,
@@ -58,7 +58,7 @@ export function createDevices(config: Config, log: Logger, terminalSecret?: Uint
   }
   const p = config.printer;
   const printer = p
-    ? createPrinter(p.model, {
+    ? await createPrinter(p.model, {
         transport: p.transport,
         baudRate: p.baudRate,
         width: p.width,
@@ -72,7 +72,7 @@ export function createDevices(config: Config, log: Logger, terminalSecret?: Uint
   if (r && !terminalSecret) throw new Error('a card reader needs the terminal secret for its PAN hashes');
   const cardReader =
     r && terminalSecret
-      ? createCardReader(r.model, { device: r.device, panKey: derivePanKey(terminalSecret), log: driverLog(log.child({ device: CARD_READER })) })
+      ? await createCardReader(r.model, { device: r.device, panKey: derivePanKey(terminalSecret), log: driverLog(log.child({ device: CARD_READER })) })
       : undefined;
   const t = config.paymentTerminal;
   const timeouts = t && {
@@ -83,7 +83,7 @@ export function createDevices(config: Config, log: Logger, terminalSecret?: Uint
     ...(t.healthIntervalMs !== undefined ? { healthIntervalMs: t.healthIntervalMs } : {}),
   };
   const paymentTerminal = t
-    ? createPaymentTerminal(t.model, {
+    ? await createPaymentTerminal(t.model, {
         transport: t.transport,
         tcpPort: t.tcpPort,
         baudRate: t.baudRate,
@@ -97,7 +97,7 @@ export function createDevices(config: Config, log: Logger, terminalSecret?: Uint
     : undefined;
   const sc = config.scanner;
   const scanner = sc
-    ? createScanner(sc.model, {
+    ? await createScanner(sc.model, {
         device: sc.device,
         maxLength: sc.maxLength,
         partialTimeoutMs: sc.partialTimeoutMs,

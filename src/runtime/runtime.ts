@@ -69,19 +69,26 @@ export class Runtime {
   private stopped = false;
   private readonly notifier = new SystemdNotifier();
 
-  constructor(
+  /** The runtime with the configured devices' drivers, whose models' code is imported here. */
+  static async create(config: Config, log: Logger, deps: RuntimeDeps = {}): Promise<Runtime> {
+    const key = loadOrCreateKey(config.journal.keyFile);
+    return new Runtime(config, log, deps, key, await createDevices(config, log, key));
+  }
+
+  private constructor(
     private readonly config: Config,
     private readonly log: Logger,
-    private readonly deps: RuntimeDeps = {},
+    private readonly deps: RuntimeDeps,
+    key: Buffer,
+    devices: Devices,
   ) {
-    const key = loadOrCreateKey(config.journal.keyFile);
     const journal = (this.journal = Journal.open(config.journal.path, {
       key,
       ...(deps.onJournalCommit ? { onCommit: (events: readonly JournalEvent[]) => events.forEach((e) => deps.onJournalCommit?.(e)) } : {}),
     }));
     const alarms = (this.alarms = new AlarmBook(journal, log.child({ part: 'alarms' })));
     const witness = (this.witness = new ChainWitness(journal, alarms, log, (reason) => this.terminal.send({ type: 'JOURNAL_ROLLBACK', reason })));
-    const devices = (this.devices = createDevices(config, log, key));
+    this.devices = devices;
     const { hoppers, printer } = devices;
     const active = () => this.transactions.active();
     this.notes = new NoteFlow(journal, active, log);

@@ -5,12 +5,11 @@
  * against this kiosk (architecture, Node.js, journal schema) before a byte of it is downloaded, and
  * tuf-js checks its length and sha256 after. Only then is the bundle opened: its manifest must say
  * the same as the signed facts, and every file unpacked must have the digest the manifest gives.
+ * tuf-js and tar are imported when an update runs: a kiosk that is never updated does not hold them.
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, posix, relative } from 'node:path';
-import * as tar from 'tar';
-import { Updater } from 'tuf-js';
 import type { Fetcher } from './fetcher.js';
 import type { ReleaseLayout } from './layout.js';
 import { MANIFEST_NAME, manifestSchema, platformMismatch, releaseFacts, type Manifest, type ReleaseFacts } from './manifest.js';
@@ -43,6 +42,7 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<{ file: stri
   if (!existsSync(join(o.metadataDir, 'root.json'))) copyFileSync(o.trustedRoot, join(o.metadataDir, 'root.json'));
   const url = new URL(o.bundleUrl);
   const name = posix.basename(url.pathname);
+  const { Updater } = await import('tuf-js');
   const updater = new Updater({
     metadataDir: o.metadataDir,
     metadataBaseUrl: o.metadataUrl,
@@ -79,6 +79,7 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<{ file: stri
 
 /** Reads the manifest out of a bundle without unpacking anything. */
 export async function readManifest(file: string): Promise<Manifest> {
+  const tar = await import('tar');
   let text: string | undefined;
   await tar.t({
     file,
@@ -106,6 +107,7 @@ export async function unpackRelease(file: string, facts: ReleaseFacts, layout: R
   }
   layout.ensure();
   for (const stale of readdirSync(layout.releases).filter((n) => n.startsWith('.unpacking-'))) rmSync(join(layout.releases, stale), { recursive: true, force: true });
+  const tar = await import('tar');
   const tmp = join(layout.releases, `.unpacking-${facts.version}-${process.pid}`);
   mkdirSync(tmp);
   try {

@@ -14,7 +14,7 @@ t.test('validator.model essp with its address and fixed key', async (t) => {
 });
 
 t.test('the registry builds the eSSP driver by its model name', async (t) => {
-  const driver = createBillValidator('essp', { port: '/dev/essp-config-test', address: 0, fixedKey: '0123456701234567' });
+  const driver = await createBillValidator('essp', { port: '/dev/essp-config-test', address: 0, fixedKey: '0123456701234567' });
   t.type(driver, EsspValidator);
   t.equal(driver.capabilities.hold, true);
   await driver.close();

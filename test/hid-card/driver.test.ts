@@ -207,7 +207,7 @@ t.test('over the emulator socket, driven by its console, through the registry', 
   };
   t.match(await say('swipe'), /lost: no kiosk connected/, 'nobody listening yet');
 
-  const reader = createCardReader('hid-keyboard', { device: `socket:${socket}`, panKey });
+  const reader = await createCardReader('hid-keyboard', { device: `socket:${socket}`, panKey });
   t.teardown(() => reader.close());
   const reads: CardRead[] = [];
   const bad: BadReadReason[] = [];

@@ -52,7 +52,7 @@ t.test('keyboard mode, standalone: the product driver reads its codes from the s
   const socket = join(dir, 's.sock');
   const e = emulator(t, ['--mode', 'keyboard', '--socket', socket]);
   await until(() => e.lines.some((l) => l.startsWith('2D code scanner emulator (keyboard)')), 'the banner', 30_000);
-  const scanner = createScanner('hid-keyboard', { device: `socket:${socket}` });
+  const scanner = await createScanner('hid-keyboard', { device: `socket:${socket}` });
   t.teardown(() => scanner.close());
   const seen = watch(scanner);
   await scanner.open();
@@ -76,7 +76,7 @@ t.test('serial mode, standalone: answers the trigger commands and sends the code
   t.teardown(() => pty.kill());
   const e = emulator(t, ['--mode', 'serial', '--port', join(dir, 'dev')]);
   await until(() => e.lines.some((l) => l.startsWith('2D code scanner emulator (serial)')), 'the banner', 30_000);
-  const scanner = createScanner('serial', { device: join(dir, 'host'), ack: true });
+  const scanner = await createScanner('serial', { device: join(dir, 'host'), ack: true });
   t.teardown(() => scanner.close());
   const seen = watch(scanner);
   await scanner.open();

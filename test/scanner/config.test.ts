@@ -37,9 +37,9 @@ t.test('a wrong scanner section is refused with a clear message', async (t) => {
 t.test('the registry lists both models, builds them, and diag knows them', async (t) => {
   t.same(SCANNERS.map((d) => d.model), ['hid-keyboard', 'serial']);
   t.same(DIAG_MODELS.filter((m) => m.kind === 'code-scanner').map((m) => m.diag.kind), ['scanner-hid', 'scanner-serial']);
-  const s = createScanner('serial', { device: '/dev/null-scanner' });
+  const s = await createScanner('serial', { device: '/dev/null-scanner' });
   t.equal(s.kind, 'code-scanner');
   t.equal(s.capabilities.commands, true);
-  t.equal(createScanner('hid-keyboard', { device: 'socket:/x' }).capabilities.commands, false);
+  t.equal((await createScanner('hid-keyboard', { device: 'socket:/x' })).capabilities.commands, false);
   t.throws(() => createScanner('laser', { device: '/dev/x' }), /unknown scanner model 'laser'/);
 });

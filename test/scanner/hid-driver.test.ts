@@ -22,7 +22,7 @@ async function emulated(t: Test) {
   output.on('data', (c: Buffer) => printed.push(...c.toString('utf8').split('\n').filter(Boolean)));
   let device: ScannerDevice = await runScannerDevice({ mode: 'keyboard', socket, input, output });
   const logs: string[] = [];
-  const scanner = createScanner('hid-keyboard', { device: `socket:${socket}`, partialTimeoutMs: 400, log: logInto(logs) });
+  const scanner = await createScanner('hid-keyboard', { device: `socket:${socket}`, partialTimeoutMs: 400, log: logInto(logs) });
   const seen = watch(scanner, logs);
   t.teardown(async () => {
     await scanner.close();

@@ -50,7 +50,7 @@ async function rig(t: Test, model: string, decide: (n: Note) => EscrowDecision):
   });
   t.teardown(() => device.stop());
 
-  const driver = VALIDATORS.find((d) => d.model === model)!.create({ port: hostPath, pollIntervalMs: 50 });
+  const driver = await VALIDATORS.find((d) => d.model === model)!.create({ port: hostPath, pollIntervalMs: 50 });
   const calls: string[] = [];
   const returned: (Note | null)[] = [];
   driver.on('returned', (n) => returned.push(n));
@@ -105,7 +105,7 @@ for (const descriptor of VALIDATORS) {
   });
 
   t.test(`${model}: enable before ready keeps the wish; open needs hooks; close is idempotent`, async (t) => {
-    const bare = descriptor.create({ port: '/nonexistent/validator' });
+    const bare = await descriptor.create({ port: '/nonexistent/validator' });
     await t.rejects(bare.open(), /setHooks\(\) must be called before open\(\)/);
     await t.rejects(bare.enable([1000]), /not ready/);
     await bare.disable();
