@@ -7,7 +7,7 @@ import { bareNodeRssBytes } from './lib/bare-node.js';
 import { median } from './lib/stats.js';
 import { figure, type BenchContext, type BenchResult, type Benchmark } from './lib/types.js';
 
-const TARGET_IDLE_BYTES = 80 * MB;
+const TARGET_IDLE_BYTES = 65 * MB;
 
 /** Samples a process's RSS every `everyMs` until stopped. */
 function sampler(pid: number, everyMs: number): { stop(): number[] } {
@@ -69,8 +69,8 @@ export const benchmark: Benchmark = {
           name: 'idle RSS',
           value: mb(idleBytes),
           unit: 'MB',
-          limit: { name: 'target 80 MB', value: mb(TARGET_IDLE_BYTES), measured: false },
-          target: '≤ 80 MB',
+          limit: { name: 'target 65 MB', value: mb(TARGET_IDLE_BYTES), measured: false },
+          target: '≤ 65 MB',
           met: idleBytes <= TARGET_IDLE_BYTES,
         }),
         figure({

@@ -5,6 +5,8 @@
  *   { event: 'up' | 'down' | 'drained' | 'first-after-reconnect', at, ... }
  * and stops on SIGTERM.
  */
+// First, as in the runtime (src/run-kiosk.ts): the young generation stays small.
+import '../../src/young-generation.js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Journal, readKey } from '../../src/journal/index.js';

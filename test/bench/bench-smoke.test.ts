@@ -6,7 +6,7 @@ import t from 'tap';
 import { formatReport, runBenchmarks, type BenchReport } from '../../bench/run.js';
 import { repoRoot } from '../../hw-sim/stack.js';
 
-const EXPECTED = ['boot', 'escrow-reaction', 'fleet', 'journal', 'rss'];
+const EXPECTED = ['boot', 'escrow-reaction', 'fleet', 'journal', 'rss', 'screen-latency'];
 
 // Tiny sizes: the figures must be well formed; their values are not looked at.
 t.test('every benchmark runs and gives well-formed figures', async (t) => {
