@@ -10,7 +10,6 @@ import { id003Model } from './id003/model.js';
 import { ccnetModel } from './ccnet/model.js';
 import { esspModel } from './essp/model.js';
 import { randomBytes } from 'node:crypto';
-import { derivePanKey } from './hid-card/mask.js';
 import type { HidCardOptions } from './hid-card/index.js';
 import type { ZvtTerminalOptions } from './zvt/index.js';
 import { hidKeyboardScannerModel, serialScannerModel } from './scanner/model.js';
@@ -90,7 +89,11 @@ export const PRINTERS: readonly DeviceDescriptor<Printer, PrinterOptions>[] = [
 ];
 
 // A diagnostic keeps no card data, so the key of the masked numbers' hashes is a throw-away one.
-const diagPanKey = () => derivePanKey(randomBytes(32));
+const diagReader = async (kind: 'keyboard' | 'vendor', device: string) => {
+  const m = await hidCard();
+  const opts = { device, panKey: m.derivePanKey(randomBytes(32)) };
+  return kind === 'keyboard' ? m.createHidKeyboardReader(opts) : m.createHidVendorReader(opts);
+};
 
 export const CARD_READERS = [
   {
@@ -98,14 +101,14 @@ export const CARD_READERS = [
     kind: 'card-reader',
     options: noOptions,
     create: async (o: HidCardOptions) => (await hidCard()).createHidKeyboardReader(o),
-    diag: { kind: 'hid-keyboard', forPort: async (device: string) => (await hidCard()).createHidKeyboardReader({ device, panKey: diagPanKey() }) },
+    diag: { kind: 'hid-keyboard', forPort: (device: string) => diagReader('keyboard', device) },
   },
   {
     model: 'hid-vendor',
     kind: 'card-reader',
     options: noOptions,
     create: async (o: HidCardOptions) => (await hidCard()).createHidVendorReader(o),
-    diag: { kind: 'hid-vendor', forPort: async (device: string) => (await hidCard()).createHidVendorReader({ device, panKey: diagPanKey() }) },
+    diag: { kind: 'hid-vendor', forPort: (device: string) => diagReader('vendor', device) },
   },
 ] as const satisfies readonly DeviceDescriptor<CardReader, HidCardOptions>[];
 
