@@ -26,6 +26,14 @@ t.test('pragmas are set for durability and integrity', async (t) => {
   t.ok(latestVersion >= 1);
 });
 
+t.test('the page cache is SQLite\'s 2 MB, not the 16 MB better-sqlite3 builds in (issue 20)', async (t) => {
+  const dir = t.testdir();
+  const db = openDatabase(join(dir, 'journal.db'));
+  t.teardown(() => db.close());
+  // A 16 MB cache fills as the journal grows and stays in the kiosk's RSS (soak, outbox drain).
+  t.equal(db.pragma('cache_size', { simple: true }), -2000);
+});
+
 t.test('reopening does not re-run migrations and keeps data', async (t) => {
   const file = join(t.testdir(), 'journal.db');
   const a = openDatabase(file);
