@@ -18,7 +18,8 @@ const STACK_LENGTH = 5;
 const STACK = new Set([0x41, 0x42]);
 const RETURN = 0x43;
 const NOTE = 1000;
-const TARGET_OVERHEAD_MS = 5;
+/** The issue's target: at p99, no more than this above what a do-nothing echo process costs on this box. */
+const TARGET_ABOVE_FLOOR_MS = 3;
 
 interface Reaction {
   /** ESCROW reply's first bit → STACK's last bit, as on a 9600-baud line. */
@@ -105,8 +106,8 @@ export const benchmark: Benchmark = {
           value: p99,
           unit: 'ms',
           limit: wire,
-          target: `overhead above wire time ≤ ${TARGET_OVERHEAD_MS} ms`,
-          met: over99 <= TARGET_OVERHEAD_MS,
+          target: `overhead ≤ the echo floor's + ${TARGET_ABOVE_FLOOR_MS} ms`,
+          met: over99 <= floor99 + TARGET_ABOVE_FLOOR_MS,
           note: `overhead ${over99.toFixed(2)} ms`,
         }),
         figure({

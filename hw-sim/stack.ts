@@ -415,7 +415,9 @@ export class SimStack {
   async startRuntime(env: Record<string, string> = {}): Promise<void> {
     if (this.runtime) throw new Error('the runtime is already running');
     // The service as `kiosk run` starts it, plus the simulator's crash seam (KIOSK_CRASH_AFTER in env).
-    const child = spawn(process.execPath, [distPath('hw-sim/runtime-entry.js'), '--config', this.configPath], {
+    // Node's own flags for the runtime alone, e.g. "--cpu-prof --cpu-prof-dir=DIR" (NODE_OPTIONS refuses --cpu-prof).
+    const nodeArgs = process.env.KIOSK_SIM_RUNTIME_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, distPath('hw-sim/runtime-entry.js'), '--config', this.configPath], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

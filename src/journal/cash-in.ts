@@ -28,9 +28,8 @@ export class CashIn {
   noteEscrowed(id: string, note: Note): void {
     const n = cleanCash('note', note);
     this.l.write(() => {
-      this.l.mustBeOpen(id, 'escrow a note in');
       const at = this.l.stamp();
-      this.l.touch(id, at);
+      this.l.touchOpen(id, at, 'escrow a note in');
       this.l.insert(id, 'note.escrowed', { note: n }, at);
     });
   }
@@ -41,9 +40,8 @@ export class CashIn {
     const data: EventPayloads['note.stacked'] = { note: n };
     if (via !== undefined) data.via = via;
     this.l.write(() => {
-      this.l.mustBeOpen(id, 'stack a note in');
       const at = this.l.stamp();
-      this.sql.stack.run(n.value, n.value, at, id);
+      this.l.requireChanged(this.sql.stack.run(n.value, n.value, at, id).changes, id, 'stack a note in');
       this.sql.cashboxAdd.run(n.currency, n.value);
       this.l.insert(id, 'note.stacked', data, at);
     });
@@ -72,9 +70,8 @@ export class CashIn {
     const c = cleanCash('coin', coin);
     if (counter !== undefined) requireRange('event counter', counter, 0, 255);
     this.l.write(() => {
-      this.l.mustBeOpen(id, 'accept a coin in');
       const at = this.l.stamp();
-      this.sql.stack.run(c.value, c.value, at, id);
+      this.l.requireChanged(this.sql.stack.run(c.value, c.value, at, id).changes, id, 'accept a coin in');
       this.sql.coinboxAdd.run(c.currency, c.value);
       this.l.insert(id, 'coin.accepted', counter === undefined ? { coin: c } : { coin: c, counter }, at);
     });
@@ -103,8 +100,9 @@ export class CashIn {
 
   /** The last note escrowed in this transaction with no stacked/returned after it, or null. */
   pendingEscrow(txnId: string): Note | null {
-    this.l.mustGet(txnId);
     const r = this.sql.lastNoteOf.get(txnId) as EventRecord | undefined;
+    // An event of it shows the transaction exists; only without one is that checked on its own.
+    if (!r) this.l.mustGet(txnId);
     return r?.type === 'note.escrowed' ? asTyped(toEvent(r), 'note.escrowed').data.note : null;
   }
 
@@ -124,7 +122,8 @@ export class CashIn {
 function prepare(db: Ledger['db']) {
   const notes = NOTE_EVENTS.map((t) => `'${t}'`).join(', ');
   return {
-    stack: db.prepare('UPDATE transactions SET cash_in = cash_in + ?, credited = credited + ?, updated_at = ? WHERE id = ?'),
+    // Only an open transaction takes cash: no row changed means unknown or ended (see requireChanged).
+    stack: db.prepare(`UPDATE transactions SET cash_in = cash_in + ?, credited = credited + ?, updated_at = ? WHERE id = ? AND status = 'open'`),
     cashboxAdd: db.prepare(
       `INSERT INTO cashbox (currency, value, count) VALUES (?, ?, 1)
        ON CONFLICT (currency, value) DO UPDATE SET count = count + 1`,

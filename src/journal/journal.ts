@@ -2,6 +2,7 @@ import type { Coin, Note } from '../../drivers/types.js';
 import { CashBox, type CashCollection } from './cashbox.js';
 import { CashIn, type CountedCash } from './cash-in.js';
 import { checkChain, requireKey, type ChainResult } from './chain.js';
+import { QuietCheckpoint, type QuietCheckpointOptions } from './checkpoint.js';
 import { ChainHeads, type AcknowledgedHead, type HeadRef, type RollbackMark } from './chain-heads.js';
 import { Cards, type CardApproval, type CardAttempt, type CardRequest, type CardUnknownOutcome, type TerminalReversalRow } from './cards.js';
 import { Change, type HopperLevel, type PayoutRow } from './change.js';
@@ -30,6 +31,8 @@ export interface JournalOptions {
    */
   onCommit?: CommitObserver;
   now?: () => Date;
+  /** WAL checkpoints at quiet moments rather than inside a commit (the runtime; see checkpoint.ts). */
+  quietCheckpoint?: boolean | QuietCheckpointOptions;
 }
 
 /** What the outbox forwarder needs of the journal (see src/uplink/forwarder.ts). */
@@ -72,7 +75,9 @@ export class Journal {
     // Plain-JS callers may leave the options out; say what is missing rather than crash on it.
     requireKey((opts as JournalOptions | undefined)?.key);
     const db = openDatabase(path, { key: opts.key });
-    return new Journal(new Ledger(db, opts.key, opts.now ?? (() => new Date()), opts.onCommit), opts.key);
+    const ledger = new Ledger(db, opts.key, opts.now ?? (() => new Date()), opts.onCommit);
+    if (opts.quietCheckpoint) ledger.checkpoint = new QuietCheckpoint(db, opts.quietCheckpoint === true ? {} : opts.quietCheckpoint);
+    return new Journal(ledger, opts.key);
   }
 
   /** Opens an existing journal of the current schema for reading and verifying only. */
@@ -107,6 +112,7 @@ export class Journal {
   }
 
   close(): void {
+    this.ledger.checkpoint?.stop();
     this.ledger.db.close();
   }
 

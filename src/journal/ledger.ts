@@ -1,4 +1,5 @@
 import { chainHash, headMac } from './chain.js';
+import type { QuietCheckpoint } from './checkpoint.js';
 import type { EventPayloads, EventType, JournalEvent, TypedEvent } from './events.js';
 import { asTyped } from './events.js';
 import type { Database } from './store.js';
@@ -70,7 +71,17 @@ export class Ledger {
   /** Events written by the write under way; reported only once it committed. */
   private uncommitted: JournalEvent[] = [];
   private depth = 0;
+  /** The last event the write under way chained, until its head is moved at the end of it. */
+  private head: { seq: number; hash: string } | undefined;
   private readonly sql: ReturnType<typeof prepare>;
+  /**
+   * The transaction wrappers, made once: better-sqlite3 builds four wrapper functions for every
+   * db.transaction() call, which on the money path cost more than a statement.
+   */
+  private readonly outermost: (fn: () => unknown) => unknown;
+  private readonly nested: (fn: () => unknown) => unknown;
+  /** Told of each commit when the WAL is checkpointed at quiet moments (checkpoint.ts). */
+  checkpoint: QuietCheckpoint | undefined;
 
   constructor(
     readonly db: Database,
@@ -79,6 +90,8 @@ export class Ledger {
     private readonly onCommit?: CommitObserver,
   ) {
     this.sql = prepare(db);
+    this.outermost = db.transaction((fn: () => unknown) => this.bodyWithHead(fn));
+    this.nested = db.transaction((fn: () => unknown) => fn());
   }
 
   /**
@@ -87,13 +100,20 @@ export class Ledger {
    * SIGKILL) always finds them on disk.
    */
   write<T>(fn: () => T): T {
-    if (this.depth === 0) this.uncommitted = [];
+    if (this.depth === 0) {
+      this.uncommitted = [];
+      this.head = undefined;
+    }
+    const headBefore = this.head;
+    const eventsBefore = this.uncommitted.length;
     this.depth += 1;
     let result: T;
     try {
-      result = this.db.transaction(fn)();
+      result = (this.depth === 1 ? this.outermost(fn) : this.nested(fn)) as T;
     } catch (err) {
-      if (this.depth === 1) this.uncommitted = [];
+      // A nested write rolled back to its savepoint: its events and head went with it.
+      this.uncommitted.length = eventsBefore;
+      this.head = headBefore;
       throw err;
     } finally {
       this.depth -= 1;
@@ -102,6 +122,15 @@ export class Ledger {
     const committed = this.uncommitted;
     this.uncommitted = [];
     if (this.onCommit && committed.length > 0) this.onCommit(committed);
+    this.checkpoint?.committed();
+    return result;
+  }
+
+  /** The body of the outermost write, with the chain head moved (and sealed) once, before COMMIT. */
+  private bodyWithHead<T>(fn: () => T): T {
+    const result = fn();
+    const head = this.head;
+    if (head) this.sql.moveHead.run(head.seq, head.hash, headMac(this.key, head));
     return result;
   }
 
@@ -115,13 +144,19 @@ export class Ledger {
    * one AUTOINCREMENT would give next) rather than by the insert.
    */
   insertRaw(txnId: string | null, type: string, data: Record<string, unknown>, at: string): JournalEvent {
-    const head = this.sql.chainHead.get() as { hash: string } | undefined;
-    if (!head) throw new Error('journal: the chain head record is missing; the journal was tampered with');
-    const { seq } = this.sql.nextSeq.get() as { seq: number };
+    if (this.depth === 0) throw new Error('journal: events are written only inside Ledger.write()');
+    // The head is read once a write; its later events chain to the one written before them.
+    let prev = this.head;
+    if (!prev) {
+      const row = this.sql.chainHead.get() as { hash: string | null; next: number } | undefined;
+      if (!row?.hash) throw new Error('journal: the chain head record is missing; the journal was tampered with');
+      prev = { seq: row.next - 1, hash: row.hash };
+    }
+    const seq = prev.seq + 1;
     const json = toJson(data, `event "${type}"`);
-    const hash = chainHash(this.key, head.hash, { seq, txn_id: txnId, type, data: json, at });
-    this.sql.insertEvent.run(seq, txnId, type, json, at, head.hash, hash);
-    this.sql.moveHead.run(seq, hash, headMac(this.key, { seq, hash }));
+    const hash = chainHash(this.key, prev.hash, { seq, txn_id: txnId, type, data: json, at });
+    this.sql.insertEvent.run(seq, txnId, type, json, at, prev.hash, hash);
+    this.head = { seq, hash };
     const event = { seq, txnId, type, data, at };
     this.uncommitted.push(event);
     return event;
@@ -162,6 +197,19 @@ export class Ledger {
     this.sql.touch.run(at, id);
   }
 
+  /**
+   * Stamps an open transaction, in place of reading it first: the update finds no row when the
+   * transaction is unknown or ended, and only then is it read, for the error that says which.
+   */
+  touchOpen(id: string, at: string, action: string): void {
+    if (this.sql.touchOpen.run(at, id).changes === 0) this.mustBeOpen(id, action);
+  }
+
+  /** Throws mustBeOpen's error for a conditional update on an open transaction that changed nothing. */
+  requireChanged(changes: number, id: string, action: string): void {
+    if (changes === 0) this.mustBeOpen(id, action);
+  }
+
   /** A transaction's events, oldest first, as stored. */
   events(txnId: string): JournalEvent[] {
     return (this.sql.events.all(txnId) as EventRecord[]).map(toEvent);
@@ -188,14 +236,16 @@ function prepare(db: Database) {
   return {
     txn: db.prepare('SELECT * FROM transactions WHERE id = ?'),
     touch: db.prepare('UPDATE transactions SET updated_at = ? WHERE id = ?'),
-    nextSeq: db.prepare(
-      `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
-                  COALESCE((SELECT MAX(seq) FROM events), 0)) + 1 AS seq`,
+    touchOpen: db.prepare(`UPDATE transactions SET updated_at = ? WHERE id = ? AND status = 'open'`),
+    // The seq AUTOINCREMENT would give next (a cut-off tail is never reissued), with the head's hash.
+    chainHead: db.prepare(
+      `SELECT hash, MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
+                        COALESCE((SELECT MAX(seq) FROM events), 0)) + 1 AS next
+       FROM chain_head WHERE id = 1`,
     ),
     insertEvent: db.prepare(
       'INSERT INTO events (seq, txn_id, type, data, at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
-    chainHead: db.prepare('SELECT hash FROM chain_head WHERE id = 1'),
     moveHead: db.prepare('UPDATE chain_head SET seq = ?, hash = ?, mac = ? WHERE id = 1'),
     events: db.prepare('SELECT * FROM events WHERE txn_id = ? ORDER BY seq'),
     eventsOfTxn: db.prepare('SELECT * FROM events WHERE txn_id = ? AND type = ? ORDER BY seq'),

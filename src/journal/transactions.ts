@@ -50,9 +50,8 @@ export class Transactions {
     if (info.holder !== undefined) data.holder = info.holder;
     if (info.offline !== undefined) data.offline = info.offline;
     this.l.write(() => {
-      this.l.mustBeOpen(id, 'record a lookup on');
       const at = this.l.stamp();
-      this.sql.lookup.run(info.phone, info.amountDue, at, id);
+      this.l.requireChanged(this.sql.lookup.run(info.phone, info.amountDue, at, id).changes, id, 'record a lookup on');
       this.l.insert(id, 'txn.lookup', data, at);
     });
   }
@@ -76,9 +75,6 @@ export class Transactions {
       if (changeDue > row.cashIn) {
         throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
       }
-      const events = this.l.events(id);
-      const card = foldCardAttempts(id, events).find((c) => c.status === 'approved');
-      const mobile = foldMobileAttempts(id, events).find((m) => m.status === 'paid');
       const credited = row.cashIn + row.cardIn + row.mobileIn - changeDue;
       if (credited < 0) {
         throw new Error(`journal: cannot settle "${id}": change due ${changeDue} exceeds cash in ${row.cashIn}`);
@@ -97,6 +93,9 @@ export class Transactions {
       if (claimCode !== undefined) data.claimCode = claimCode;
       this.l.insert(id, 'txn.settled', data, at);
       if (credited > 0) {
+        const events = this.l.events(id);
+        const card = row.cardIn > 0 ? foldCardAttempts(id, events).find((c) => c.status === 'approved') : undefined;
+        const mobile = row.mobileIn > 0 ? foldMobileAttempts(id, events).find((m) => m.status === 'paid') : undefined;
         // Who is paid and for what comes from the chained events, not from the row, which SQL
         // can change without breaking the chain (verify() reports a row that differs).
         const message: PaymentMessage = {
@@ -115,7 +114,8 @@ export class Transactions {
         };
         this.outbox.insertPayment(message);
       }
-      return this.l.mustGet(id);
+      // What the update above wrote, without reading the row back.
+      return { ...row, status: 'completed', endReason: s.endReason, credited, changeOwed: changeDue, claimCode: claimCode ?? row.claimCode, updatedAt: at };
     });
   }
 
@@ -170,7 +170,7 @@ function chained<T extends 'txn.started' | 'txn.lookup'>(events: readonly Journa
 function prepare(db: Ledger['db']) {
   return {
     insert: db.prepare(`INSERT INTO transactions (id, service, status, created_at, updated_at) VALUES (?, ?, 'open', ?, ?)`),
-    lookup: db.prepare('UPDATE transactions SET phone = ?, amount_due = ?, updated_at = ? WHERE id = ?'),
+    lookup: db.prepare(`UPDATE transactions SET phone = ?, amount_due = ?, updated_at = ? WHERE id = ? AND status = 'open'`),
     settle: db.prepare(
       `UPDATE transactions SET status = 'completed', end_reason = ?, credited = ?, change_owed = ?,
        claim_code = ?, updated_at = ? WHERE id = ?`,

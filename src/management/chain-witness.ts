@@ -3,6 +3,12 @@ import type { HeadRef, Journal } from '../journal/index.js';
 import type { Logger } from '../log.js';
 
 const ALARM = { kind: 'journal-rollback', source: 'journal' } as const;
+/**
+ * A confirmed head is journalled at most this often. Each is a commit of its own (an fsync on the
+ * main thread); with a heartbeat a second, one per heartbeat stalled notes in escrow. Every answer
+ * is still checked at once; only the kept copy may lag by this much.
+ */
+export const ACKNOWLEDGE_EVERY_MS = 10_000;
 
 /**
  * The kiosk's side of rollback detection. A journal put back to an older copy (or with its WAL cut
@@ -24,6 +30,7 @@ export class ChainWitness {
   private readonly accepted = new Set<string>();
   /** Server heads journalled as marks in this run: each server's head is marked once, so an acceptance covers them all. */
   private readonly marked = new Set<string>();
+  private acknowledgedAt = -Infinity;
 
   constructor(
     private readonly journal: Pick<
@@ -34,6 +41,7 @@ export class ChainWitness {
     private readonly log: Pick<Logger, 'error'>,
     /** The journal was found rolled back or forked. */
     private readonly onRollback: (reason: string) => void = () => undefined,
+    private readonly now: () => number = () => performance.now(),
   ) {
     for (const h of journal.acceptedHeads()) this.accepted.add(refKey(h));
   }
@@ -81,7 +89,14 @@ export class ChainWitness {
       const why = this.mismatch(`the ${server} server`, ref);
       if (why) return this.fail(why, { server, head: ref });
     }
-    if (heads.chainHead && !this.accepted.has(refKey(heads.chainHead))) this.journal.acknowledgeHead(heads.chainHead, server);
+    if (heads.chainHead && !this.accepted.has(refKey(heads.chainHead))) this.acknowledge(heads.chainHead, server);
+  }
+
+  private acknowledge(head: HeadRef, server: string): void {
+    const now = this.now();
+    if (now - this.acknowledgedAt < ACKNOWLEDGE_EVERY_MS) return;
+    this.acknowledgedAt = now;
+    this.journal.acknowledgeHead(head, server);
   }
 
   private mismatch(who: string, ref: HeadRef): string | null {

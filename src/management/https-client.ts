@@ -3,6 +3,7 @@
  * TLS 1.2 or newer with the server's CA pinned, a hard deadline per request, JSON both ways.
  */
 import { request } from 'node:https';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { z } from 'zod';
 import { clientTlsOptions, type TlsMaterial } from '../tls/material.js';
 import type { ManagementTarget } from './transport.js';
@@ -41,6 +42,13 @@ const CERTIFICATE_CODES = new Set([
 ]);
 
 export class ManagementClient {
+  /**
+   * Made once: building it parses the key and the CA, a millisecond or more of the main thread on
+   * each heartbeat otherwise, when a note may be waiting in escrow. Each request still has its own
+   * connection and full handshake.
+   */
+  private secureContext: SecureContext | undefined;
+
   constructor(
     private target: ManagementTarget,
     private readonly tls: TlsMaterial,
@@ -53,6 +61,12 @@ export class ManagementClient {
 
   get where(): string {
     return `${this.target.host}:${this.target.port}`;
+  }
+
+  private tlsOptions(serverName: string): ReturnType<typeof clientTlsOptions> & { secureContext: SecureContext } {
+    const options = clientTlsOptions(this.tls, serverName);
+    this.secureContext ??= createSecureContext(options);
+    return { ...options, secureContext: this.secureContext };
   }
 
   post<T>(path: string, body: unknown, answer: z.ZodType<T>): Promise<T> {
@@ -77,7 +91,7 @@ export class ManagementClient {
           method: 'POST',
           agent: false,
           headers: { 'content-type': 'application/json', 'content-length': payload.length, connection: 'close' },
-          ...clientTlsOptions(this.tls, t.serverName),
+          ...this.tlsOptions(t.serverName),
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -36,8 +36,12 @@ export class NoteFlow extends EventEmitter<{ 'note-resolved': [string] }> {
       this.journal.noteReturned(a.id, note, 'over-limit');
       this.emit('note-resolved', a.id);
     }
-    a.actor.send({ type: 'ACTIVITY' });
-    this.log.info({ txn: a.id, value: note.value, decision }, `escrow decision: ${decision}`);
+    // The machine's activity (its timers, the screen's snapshot) and the log line wait until the
+    // driver has sent Stack: neither is needed for it, and both were on the note's way to the box.
+    setImmediate(() => {
+      a.actor.send({ type: 'ACTIVITY' });
+      this.log.info({ txn: a.id, value: note.value, decision }, `escrow decision: ${decision}`);
+    });
     return decision;
   }
 

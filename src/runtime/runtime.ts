@@ -84,6 +84,7 @@ export class Runtime {
   ) {
     const journal = (this.journal = Journal.open(config.journal.path, {
       key,
+      quietCheckpoint: true,
       ...(deps.onJournalCommit ? { onCommit: (events: readonly JournalEvent[]) => events.forEach((e) => deps.onJournalCommit?.(e)) } : {}),
     }));
     const alarms = (this.alarms = new AlarmBook(journal, log.child({ part: 'alarms' })));

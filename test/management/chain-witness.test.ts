@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import type { Alarm, AlarmSink } from '../../src/alarms/sink.js';
 import { Journal } from '../../src/journal/index.js';
 import { ChainWitness } from '../../src/management/index.js';
+import { ACKNOWLEDGE_EVERY_MS } from '../../src/management/chain-witness.js';
 import { testKey } from '../journal/keys.js';
 
 // Issue 15, item 2: the witness's checks that need no server. The head a server confirmed is kept
@@ -123,4 +124,33 @@ t.test('an engineer accepts the journal in use: the mark is resolved and the old
   k2.witness.serverSaw('business', { chainHead: { seq: old.seq + 1, hash: BOGUS } });
   t.match(k2.witness.failure(), /journal rolled back/);
   t.ok(j.unresolvedRollback(), 'marked again');
+});
+
+t.test('confirmed heads are journalled at most once per ACKNOWLEDGE_EVERY_MS: a heartbeat a second is not an fsync a second', async (t) => {
+  const dir = t.testdir();
+  const j = withEvents(join(dir, 'j.db'), 3);
+  t.teardown(() => j.close());
+  let now = 0;
+  const witness = new ChainWitness(j, new Sink(), silent, () => undefined, () => now);
+  const commits = () => j.chainHead().seq;
+  witness.serverSaw('management', { chainHead: j.chainHead() });
+  t.same(j.acknowledgedHead()?.seq, 3, 'the first answer is kept at once');
+  let writes = 0;
+  const acknowledge = j.acknowledgeHead.bind(j);
+  j.acknowledgeHead = (head, server) => {
+    writes++;
+    acknowledge(head, server);
+  };
+  for (let beat = 1; beat < 10; beat++) {
+    now = beat * 1000;
+    j.append(null, 'device.test', { device: 'printer', ok: true });
+    witness.serverSaw('management', { chainHead: j.chainHead() });
+  }
+  t.equal(writes, 0, 'nine heartbeats within the interval journal nothing more');
+  t.equal(j.acknowledgedHead()?.seq, 3);
+  now = ACKNOWLEDGE_EVERY_MS;
+  j.append(null, 'device.test', { device: 'printer', ok: true });
+  witness.serverSaw('management', { chainHead: j.chainHead() });
+  t.equal(writes, 1, 'the first answer after the interval is journalled');
+  t.equal(j.acknowledgedHead()?.seq, commits(), 'with the newest head');
 });
