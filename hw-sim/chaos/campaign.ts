@@ -119,6 +119,9 @@ const CONFIG = {
     mobileQrMs: 4000,
   },
   forwarder: { backoffInitialMs: 100, backoffMaxMs: 500 },
+  // A terminal that hangs (the ZVT emulator's 'timeout') is given up after 8 s of silence, not the
+  // 90 s a real one gets for card, PIN and host: the emulator answers everything else at once.
+  paymentTerminal: { idleTimeoutMs: 8000 },
   // The emulated printer has the whole receipt (and any paper-out) at once: no thermal-speed wait before the status check.
   printer: { settleMs: 50 },
 } as Record<string, unknown>;
