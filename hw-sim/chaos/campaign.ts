@@ -119,12 +119,14 @@ const CONFIG = {
     mobileQrMs: 4000,
   },
   forwarder: { backoffInitialMs: 100, backoffMaxMs: 500 },
-  // A terminal that hangs (the ZVT emulator's 'timeout') is given up after 8 s of silence, not the
-  // 90 s a real one gets for card, PIN and host: the emulator answers everything else at once.
-  paymentTerminal: { idleTimeoutMs: 8000 },
   // The emulated printer has the whole receipt (and any paper-out) at once: no thermal-speed wait before the status check.
   printer: { settleMs: 50 },
 } as Record<string, unknown>;
+/**
+ * On the terminal path: a terminal that hangs (the ZVT emulator's 'timeout') is given up after 8 s
+ * of silence, not the 90 s a real one gets for card, PIN and host; the emulator answers all else at once.
+ */
+const TERMINAL_CONFIG = { paymentTerminal: { idleTimeoutMs: 8000 } };
 const LOG_KEPT = 3000;
 
 
@@ -229,7 +231,7 @@ export async function runOne(seed: number, keep: boolean, validator: ValidatorMo
     // Every run has the 2D scanner (keyboard mode) for its wallet code steps.
     fitted: { coins: true, hoppers: true, printer: true, scanner: 'keyboard', ...cardDevice(plan.cardPath) },
     emulatorTiming: TIMING,
-    config: CONFIG,
+    config: plan.cardPath === 'terminal' ? { ...CONFIG, ...TERMINAL_CONFIG } : CONFIG,
     onRuntimeLog: (e) => {
       log.push(`+${Date.now() - started} ${JSON.stringify(e)}`);
       if (log.length > LOG_KEPT) log.shift();
