@@ -1,4 +1,5 @@
-import { formatRun, formatSummary, runChaos, VALIDATOR_CHOICES, type ValidatorChoice } from './campaign.js';
+import { runChaos, VALIDATOR_CHOICES, type ValidatorChoice } from './campaign.js';
+import { formatRun, formatSummary } from './format.js';
 
 export interface ChaosCommandOptions {
   runs: string;

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { formatRun, formatSummary, replayCommand, runChaos, validatorOf, type RunReport } from '../../hw-sim/chaos/campaign.js';
+import { runChaos, validatorOf, type RunReport } from '../../hw-sim/chaos/campaign.js';
+import { formatRun, formatSummary, replayCommand } from '../../hw-sim/chaos/format.js';
 import { chaosCommand } from '../../hw-sim/chaos/command.js';
 import type { ValidatorModel } from '../../hw-sim/stack.js';
 
