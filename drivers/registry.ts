@@ -41,6 +41,8 @@ export interface PrinterOptions {
   vendorId?: number;
   productId?: number;
   width?: 32 | 42 | 48;
+  /** Wait after a job before its status check (EscposPrinterOptions.settleMs). */
+  settleMs?: number;
   log?: DriverLog;
 }
 

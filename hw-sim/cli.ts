@@ -207,9 +207,11 @@ program
   .description('crash campaign: random cash sessions with faults, an outage and SIGKILLs of the runtime; checks every note, coin and payment afterwards')
   .option('--runs <n>', 'how many runs (run i uses seed S+i)', '10')
   .option('--seed <s>', 'seed of the first run', '1')
+  .option('--validator <model>', 'bill validator protocol of every run: id003, essp, ccnet, or mixed (seed % 3 picks id003, essp, ccnet)', 'mixed')
+  .option('--jobs <n>', 'runs under way at once (each its own kiosk); the report stays in seed order', '1')
   .option('--keep', 'keep every run folder (journal, plan, log); a failing run keeps its own anyway')
   .option('--json', 'print the report as one JSON object')
-  .action(async (opts: { runs: string; seed: string; keep?: boolean; json?: boolean }) => {
+  .action(async (opts: import('./chaos/command.js').ChaosCommandOptions) => {
     const { chaosCommand } = await import('./chaos/command.js');
     process.exit(await chaosCommand(opts));
   });

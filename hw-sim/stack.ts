@@ -378,7 +378,7 @@ export class SimStack {
     if (this.slots.has('h100')) {
       config.hoppers = SIM_HOPPERS.map((h) => ({ name: h.name, model: 'cctalk', port: this.hostPort(h.name), address: h.address, coinValue: h.coinValue }));
     }
-    if (this.slots.has('printer')) config.printer = { model: 'escpos', transport: 'serial', port: this.hostPort('printer') };
+    if (this.slots.has('printer')) config.printer = { model: 'escpos', transport: 'serial', port: this.hostPort('printer'), ...extra.printer };
     if (this.zvtPort !== undefined) {
       config.paymentTerminal = { model: 'zvt', transport: 'tcp', host: '127.0.0.1', tcpPort: this.zvtPort, reversalRetryMs: 1000, ...extra.paymentTerminal };
     }

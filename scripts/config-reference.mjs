@@ -107,6 +107,7 @@ export const NOTES = {
   'printer.vendorId': 'USB vendor id, for `usb`',
   'printer.productId': 'USB product id, for `usb`',
   'printer.width': 'characters per line of the receipt',
+  'printer.settleMs': 'wait after a receipt before the status check that tells whether it printed whole (about one receipt at thermal speed); the simulator\'s crash campaign sets it short, its emulator prints at once',
   cardReader: 'a magnetic stripe card reader (USB HID); card data goes to the business server for authorisation',
   'cardReader.model': '`hid-keyboard` (keyboard wedge) or `hid-vendor` (MagTek-style vendor reports)',
   'cardReader.device': 'a hidraw path (best a udev symlink), `usb:VVVV:PPPP`, or `socket:PATH` for the emulator',

@@ -28,6 +28,7 @@ export interface EscposFactoryOptions {
   vendorId?: number;
   productId?: number;
   width?: PaperWidth;
+  settleMs?: number;
   log?: DriverLog;
 }
 
@@ -50,6 +51,7 @@ export function createEscposPrinter(opts: EscposFactoryOptions): Printer {
   return new EscposPrinter({
     transport: transportFor(opts),
     ...(opts.width !== undefined ? { width: opts.width } : {}),
+    ...(opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { readKey, type EventType } from '../../src/journal/index.js';
 import { checkCounters, checkServer, journalProblems, type DeviceCounters, type HostRecords } from '../soak/checks.js';
-import { SIM_HOPPERS, SimStack } from '../stack.js';
+import { SIM_HOPPERS, SimStack, VALIDATOR_MODELS, type ValidatorModel } from '../stack.js';
 import { cardDevice, checkCards, journalCardIn, type CardHeld } from './card-checks.js';
 import { checkWallet } from './wallet-checks.js';
 import { Ledger } from './ledger.js';
@@ -12,17 +12,32 @@ import { describePlan, generatePlan } from './plan.js';
 import { runSession } from './session.js';
 import { checkSteps } from './step-checks.js';
 
+/** A campaign's validator: one protocol for every run, or 'mixed' (the protocol follows from the seed). */
+export type ValidatorChoice = ValidatorModel | 'mixed';
+export const VALIDATOR_CHOICES: readonly ValidatorChoice[] = [...VALIDATOR_MODELS, 'mixed'];
+
+/** The protocol of one run: with 'mixed' seed % 3 picks it, so a seed replays with its own protocol whatever the first seed was. */
+export function validatorOf(seed: number, choice: ValidatorChoice): ValidatorModel {
+  return choice === 'mixed' ? VALIDATOR_MODELS[seed % VALIDATOR_MODELS.length]! : choice;
+}
+
 export interface ChaosOptions {
   runs: number;
   seed: number;
+  validator?: ValidatorChoice;
+  /** Runs under way at once (each its own stack and runtime process). */
+  jobs?: number;
   /** Keep every run's folder; a failing run's is always kept. */
   keep?: boolean;
-  /** Told of each run as it ends. */
+  /** Told of each run in seed order, as soon as it and every run before it ended. */
   onRun?: (r: RunReport) => void;
+  /** Runs one seed; runOne unless a test stands in for the stack. */
+  runner?: (seed: number, keep: boolean, validator: ValidatorModel) => Promise<RunReport>;
 }
 
 export interface RunReport {
   seed: number;
+  validator: ValidatorModel;
   ok: boolean;
   steps: number;
   /** Transactions the journal holds at the end. */
@@ -37,8 +52,26 @@ export interface RunReport {
   recorded: string[];
   plan: string;
   outcomes: string[];
+  /** Wallet steps of the plan, by the way the customer meant to pay, and wallet payments the journal credited. */
+  wallet: WalletCounts;
   durationMs: number;
+  /** Where the run's wall time went (ms): stack start, session (boots, steps, drain), checks, stop. */
+  phases: Record<string, number>;
   folder?: string;
+}
+
+export interface WalletCounts {
+  code: number;
+  qr: number;
+  paid: number;
+}
+
+/** Runs, kills and transactions of one group of runs (a protocol, a card path). */
+export interface GroupCounts {
+  runs: number;
+  kills: number;
+  transactions: number;
+  failing: number;
 }
 
 /** Card requests by their journalled outcome (a request may end approved and then unknown: reversed). */
@@ -52,12 +85,17 @@ export interface CardCounts {
 export interface ChaosReport {
   ok: boolean;
   firstSeed: number;
+  validator: ValidatorChoice;
+  jobs: number;
   runs: number;
   kills: number;
   transactions: number;
   cards: CardCounts;
   violations: number;
   failingSeeds: number[];
+  byValidator: Partial<Record<ValidatorModel, GroupCounts>>;
+  byCardPath: Partial<Record<'reader' | 'terminal', GroupCounts>>;
+  wallet: WalletCounts;
   durationMs: number;
   results: RunReport[];
 }
@@ -70,9 +108,9 @@ const CONFIG = {
   // cardAuthMs above the reference server's answer on a loaded box, so an approval is not taken for a time-out.
   // The kiosk's QR runs out in seconds, and is queried often, so a wallet step that lets it expire ends quickly.
   timeouts: {
-    inputMs: 3000,
+    inputMs: 2000,
     lookupMs: 2000,
-    cashMs: 3000,
+    cashMs: 2000,
     cardAuthMs: 5000,
     mobileScanMs: 5000,
     mobileChargeMs: 2000,
@@ -81,42 +119,107 @@ const CONFIG = {
     mobileQrMs: 4000,
   },
   forwarder: { backoffInitialMs: 100, backoffMaxMs: 500 },
+  // The emulated printer has the whole receipt (and any paper-out) at once: no thermal-speed wait before the status check.
+  printer: { settleMs: 50 },
 } as Record<string, unknown>;
+/**
+ * On the terminal path: a terminal that hangs (the ZVT emulator's 'timeout') is given up after 8 s
+ * of silence, not the 90 s a real one gets for card, PIN and host; the emulator answers all else at once.
+ */
+const TERMINAL_CONFIG = { paymentTerminal: { idleTimeoutMs: 8000 } };
 const LOG_KEPT = 3000;
 
 
-/** Runs `runs` chaos runs with seeds seed, seed+1, …; each is its own fresh simulated kiosk. */
+/**
+ * Runs `runs` chaos runs with seeds seed, seed+1, …; each is its own fresh simulated kiosk, up to
+ * `jobs` at once in this process (the runtimes are child processes; the emulators share this event loop).
+ */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
-  const results: RunReport[] = [];
-  for (let i = 0; i < opts.runs; i++) {
-    const r = await runOne(opts.seed + i, opts.keep ?? false);
-    results.push(r);
-    opts.onRun?.(r);
-  }
+  const choice = opts.validator ?? 'mixed';
+  const jobs = Math.max(1, Math.min(opts.jobs ?? 1, opts.runs));
+  const results: RunReport[] = new Array<RunReport>(opts.runs);
+  let next = 0;
+  let told = 0;
+  const worker = async (): Promise<void> => {
+    while (next < opts.runs) {
+      const i = next++;
+      const seed = opts.seed + i;
+      const validator = validatorOf(seed, choice);
+      results[i] = await (opts.runner ?? runOne)(seed, opts.keep ?? false, validator).catch((e: Error) => brokenRun(seed, validator, e));
+      for (; told < opts.runs && results[told]; told++) opts.onRun?.(results[told]!);
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
   const failing = results.filter((r) => !r.ok);
+  const sum = (rs: RunReport[], f: (r: RunReport) => number) => rs.reduce((a, r) => a + f(r), 0);
+  const group = (rs: RunReport[]): GroupCounts => ({
+    runs: rs.length,
+    kills: sum(rs, (r) => r.kills),
+    transactions: sum(rs, (r) => r.transactions),
+    failing: rs.filter((r) => !r.ok).length,
+  });
+  const groupBy = <K extends string>(key: (r: RunReport) => K): Partial<Record<K, GroupCounts>> => {
+    const out: Partial<Record<K, GroupCounts>> = {};
+    for (const k of [...new Set(results.map(key))].sort()) out[k] = group(results.filter((r) => key(r) === k));
+    return out;
+  };
   return {
     ok: failing.length === 0,
     firstSeed: opts.seed,
+    validator: choice,
+    jobs,
     runs: results.length,
-    kills: results.reduce((a, r) => a + r.kills, 0),
-    transactions: results.reduce((a, r) => a + r.transactions, 0),
+    kills: sum(results, (r) => r.kills),
+    transactions: sum(results, (r) => r.transactions),
     cards: {
-      requested: results.reduce((a, r) => a + r.cards.requested, 0),
-      approved: results.reduce((a, r) => a + r.cards.approved, 0),
-      declined: results.reduce((a, r) => a + r.cards.declined, 0),
-      unknown: results.reduce((a, r) => a + r.cards.unknown, 0),
+      requested: sum(results, (r) => r.cards.requested),
+      approved: sum(results, (r) => r.cards.approved),
+      declined: sum(results, (r) => r.cards.declined),
+      unknown: sum(results, (r) => r.cards.unknown),
     },
-    violations: results.reduce((a, r) => a + r.violations.length, 0),
+    violations: sum(results, (r) => r.violations.length),
     failingSeeds: failing.map((r) => r.seed),
+    byValidator: groupBy((r) => r.validator),
+    byCardPath: groupBy((r) => r.cardPath),
+    wallet: { code: sum(results, (r) => r.wallet.code), qr: sum(results, (r) => r.wallet.qr), paid: sum(results, (r) => r.wallet.paid) },
     durationMs: Date.now() - started,
     results,
   };
 }
 
+/** A run that could not even be set up: a failing report, so the other runs of the campaign still count. */
+function brokenRun(seed: number, validator: ValidatorModel, e: Error): RunReport {
+  return {
+    seed,
+    validator,
+    ok: false,
+    steps: 0,
+    transactions: 0,
+    kills: 0,
+    killDetails: [],
+    cardPath: generatePlan(seed).cardPath,
+    cards: { requested: 0, approved: 0, declined: 0, unknown: 0 },
+    violations: [`the run could not be set up: ${e.message}`],
+    recorded: [],
+    plan: describePlan(generatePlan(seed)),
+    outcomes: [],
+    wallet: { code: 0, qr: 0, paid: 0 },
+    durationMs: 0,
+    phases: {},
+  };
+}
+
 /** One run: a fresh stack, the seed's plan driven through it, then every check. */
-export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
+export async function runOne(seed: number, keep: boolean, validator: ValidatorModel = 'id003'): Promise<RunReport> {
   const started = Date.now();
+  const phases: Record<string, number> = {};
+  let mark = started;
+  const phase = (name: string): void => {
+    const now = Date.now();
+    phases[name] = (phases[name] ?? 0) + now - mark;
+    mark = now;
+  };
   const plan = generatePlan(seed);
   // Not under the test's folder: the control socket's path must stay under 108 bytes.
   const folder = mkdtempSync(join(tmpdir(), 'kiosk-chaos-'));
@@ -124,22 +227,25 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
   const log: string[] = [];
   const stack = new SimStack({
     dir: folder,
+    validatorModel: validator,
     // Every run has the 2D scanner (keyboard mode) for its wallet code steps.
     fitted: { coins: true, hoppers: true, printer: true, scanner: 'keyboard', ...cardDevice(plan.cardPath) },
     emulatorTiming: TIMING,
-    config: CONFIG,
+    config: plan.cardPath === 'terminal' ? { ...CONFIG, ...TERMINAL_CONFIG } : CONFIG,
     onRuntimeLog: (e) => {
-      log.push(JSON.stringify(e));
+      log.push(`+${Date.now() - started} ${JSON.stringify(e)}`);
       if (log.length > LOG_KEPT) log.shift();
     },
     onDeviceLine: (device, line) => {
       ledger.line(device, line);
-      log.push(`[${device}] ${line}`);
+      log.push(`+${Date.now() - started} [${device}] ${line}`);
       if (log.length > LOG_KEPT) log.shift();
     },
   });
+  const mobile = plan.steps.flatMap((s) => (s.kind === 'mobile' ? [s.mode] : []));
   const report: RunReport = {
     seed,
+    validator,
     ok: false,
     steps: plan.steps.length,
     transactions: 0,
@@ -151,11 +257,14 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
     recorded: [],
     plan: describePlan(plan),
     outcomes: [],
+    wallet: { code: mobile.filter((m) => m === 'code').length, qr: mobile.filter((m) => m === 'qr').length, paid: 0 },
     durationMs: 0,
+    phases,
   };
   try {
     await stack.start();
-    const session = await runSession(stack, plan, ledger);
+    phase('start');
+    const session = await runSession(stack, plan, ledger, phase);
     report.kills = session.kills.length;
     report.killDetails = session.kills.map((k) => `${k.kind} ${k.detail} (step ${k.step + 1})`);
     report.outcomes = session.steps.map((s) => s.outcome);
@@ -165,6 +274,7 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
     const journalPath = join(folder, 'journal.db');
     report.transactions = countTransactions(journalPath);
     report.cards = countCards(journalPath);
+    report.wallet.paid = countEvents(journalPath, 'mobile.paid');
     report.violations.push(...journalProblems(journalPath, readKey(join(folder, 'journal.key'))));
     report.violations.push(...checkServer(journalPath, records));
     report.violations.push(...checkCounters(journalPath, counters));
@@ -175,10 +285,12 @@ export async function runOne(seed: number, keep: boolean): Promise<RunReport> {
     report.violations.push(...checkWallet(journalPath, stack.host.wallet, plan));
     if (plan.cardPath === 'terminal') report.violations.push(...(await terminalBookings(stack, journalPath)));
     report.recorded = [...steps.recorded, ...cards.recorded];
+    phase('checks');
   } catch (e) {
     report.violations.push(`the run stopped: ${(e as Error).message}`);
   } finally {
     await stack.stop().catch((e: Error) => report.violations.push(`could not stop the stack: ${e.message}`));
+    phase('stop');
   }
   report.ok = report.violations.length === 0;
   report.durationMs = Date.now() - started;
@@ -211,15 +323,19 @@ async function deviceCounters(stack: SimStack): Promise<DeviceCounters> {
     await answered;
     return value;
   };
-  const cashbox = await ask('validator', /cash box: .*\(total (\d+) fen\)/);
-  const coinsAccepted = await ask('coin', /accepted \d+ coin\(s\), total (\d+) fen/);
-  let hoppersPaid = 0;
-  for (const h of SIM_HOPPERS) hoppersPaid += (await ask(h.name, /life dispensed (\d+)/)) * h.coinValue;
-  return { cashbox, coinsAccepted, hoppersPaid };
+  const [cashbox, coinsAccepted, ...dispensed] = await Promise.all([
+    ask('validator', /cash box: .*\(total (\d+) fen\)/),
+    ask('coin', /accepted \d+ coin\(s\), total (\d+) fen/),
+    ...SIM_HOPPERS.map((h) => ask(h.name, /life dispensed (\d+)/)),
+  ]);
+  const hoppersPaid = SIM_HOPPERS.reduce((a, h, i) => a + dispensed[i]! * h.coinValue, 0);
+  return { cashbox: cashbox!, coinsAccepted: coinsAccepted!, hoppersPaid };
 }
 
 /** Long enough for the kiosk's terminal reversal worker (retrying each second) to catch up after the last restart. */
 const TERMINAL_SETTLE_MS = 20_000;
+/** The terminal is asked again this often until its bookings agree (usually at the first answer). */
+const TERMINAL_ASK_MS = 100;
 
 /**
  * The terminal's own bookings (approved − reversed) net to what the journal kept as card in: a
@@ -241,7 +357,7 @@ async function terminalBookings(stack: SimStack, journalPath: string): Promise<s
     const net = Number(/net (-?\d+) fen/.exec(line)![1]);
     if (net === want) return [];
     if (Date.now() > deadline) return [`the payment terminal's bookings net ${net} fen, the journal's card in is ${want} fen (${line})`];
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, TERMINAL_ASK_MS));
   }
 }
 
@@ -255,6 +371,15 @@ function countCards(path: string): CardCounts {
   }
 }
 
+function countEvents(path: string, type: EventType): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT COUNT(*) AS n FROM events WHERE type = ?').get(type) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
 function countTransactions(path: string): number {
   const db = new Database(path, { readonly: true });
   try {
@@ -262,30 +387,4 @@ function countTransactions(path: string): number {
   } finally {
     db.close();
   }
-}
-
-/** One line per run; violations and where the files are kept under it. */
-export function formatRun(r: RunReport): string[] {
-  const lines = [
-    `${r.ok ? 'PASS' : 'FAIL'}  seed ${r.seed}: ${r.steps} step(s), ${r.transactions} transaction(s), ${r.kills} kill(s), ` +
-      `${r.cardPath} ${r.cards.approved}/${r.cards.requested} card(s) approved (${r.cards.declined} declined, ${r.cards.unknown} unknown), ` +
-      `${r.violations.length} violation(s)  (${(r.durationMs / 1000).toFixed(1)} s)`,
-  ];
-  for (const v of r.violations) lines.push(`      violation: ${v}`);
-  if (!r.ok) {
-    lines.push(`      plan: ${r.plan}`);
-    lines.push(`      kills: ${r.killDetails.join('; ') || 'none'}; outcomes: ${r.outcomes.join('; ')}`);
-    lines.push(`      replay: kiosk-sim chaos --runs 1 --seed ${r.seed}   (same plan; timing may differ)`);
-  }
-  if (r.folder) lines.push(`      files kept in ${r.folder}`);
-  return lines;
-}
-
-export function formatSummary(c: ChaosReport): string[] {
-  return [
-    `${c.ok ? 'PASS' : 'FAIL'}  chaos: ${c.runs} run(s) from seed ${c.firstSeed}, ${c.kills} kill(s), ${c.transactions} transaction(s), ` +
-      `${c.cards.requested} card request(s) (${c.cards.approved} approved, ${c.cards.declined} declined, ${c.cards.unknown} unknown), ` +
-      `${c.violations} violation(s) in ${(c.durationMs / 1000).toFixed(0)} s`,
-    `      failing seeds: ${c.failingSeeds.length > 0 ? c.failingSeeds.join(' ') : 'none'}`,
-  ];
 }

@@ -17,6 +17,14 @@ export interface WindowMoney {
 }
 
 const NOTE_IN_BOX = /^stacked (\d+) fen/;
+/**
+ * CCNET puts the note in the box before its host acknowledges the bill stacked event (its later
+ * `stacked N fen` reports the acknowledgement); eSSP keeps a credited note in the box when a fault
+ * stops the path. Both are in the box from these lines on.
+ */
+const NOTE_IN_BOX_UNACKED = /^in the cash box: (\d+) fen \(bill stacked/;
+const EVENT_DROPPED = /bill stacked event for (\d+) fen (?:was never acknowledged|is dropped)/;
+const NOTE_KEPT = /: (\d+) fen note already credited, kept in the cash box$/;
 const NOTE_BACK = /^(?:returned|gave back rejected) (\d+) fen/;
 const NOTE_LOST = /: (\d+) fen note lost in the path$/;
 const COIN_IN = /^coin (\d+) fen accepted/;
@@ -31,13 +39,24 @@ const HOPPER_COIN = /^paid coin \d+\/\d+/;
  */
 export class Ledger {
   private readonly windows: WindowMoney[] = [];
+  /** CCNET notes counted into the box whose acknowledgement (`stacked N fen`) is still to come. */
+  private readonly unacked: number[] = [];
   current = 0;
 
   line(device: string, line: string): void {
     const w = (this.windows[this.current] ??= { stacked: 0, returned: 0, lost: 0, coins: 0, coinsBack: 0, paidOut: 0 });
     const fen = (re: RegExp) => Number(re.exec(line)?.[1] ?? 0);
     if (device === 'validator') {
-      w.stacked += fen(NOTE_IN_BOX);
+      const inBox = fen(NOTE_IN_BOX_UNACKED);
+      if (inBox > 0) this.unacked.push(inBox);
+      const dropped = this.unacked.indexOf(fen(EVENT_DROPPED));
+      if (dropped >= 0) this.unacked.splice(dropped, 1);
+      const acked = fen(NOTE_IN_BOX);
+      const known = this.unacked.indexOf(acked);
+      // The acknowledgement of a note already counted; a reset or fault that drops the event leaves it counted.
+      if (acked > 0 && known >= 0 && line === `stacked ${acked} fen`) this.unacked.splice(known, 1);
+      else w.stacked += acked;
+      w.stacked += inBox + fen(NOTE_KEPT);
       w.returned += fen(NOTE_BACK);
       w.lost += fen(NOTE_LOST);
     } else if (device === 'coin') {

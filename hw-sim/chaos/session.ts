@@ -68,16 +68,17 @@ const TERMINAL_OUTCOMES: Readonly<Record<CardOutcome, string>> = {
  * death and going on with the session. Ends with the server up, the kiosk idle and the outbox
  * drained (or a problem saying why not), the runtime stopped.
  */
-export async function runSession(stack: SimStack, plan: RunPlan, ledger: Ledger): Promise<SessionResult> {
+export async function runSession(stack: SimStack, plan: RunPlan, ledger: Ledger, phase: (name: string) => void = () => undefined): Promise<SessionResult> {
   const lives = new Lives(
     stack,
     plan.kills.flatMap((k) => (k.kind === 'crash-after' ? [k.point] : [])),
   );
-  const session = new Session(stack, plan, ledger, lives);
+  const session = new Session(stack, plan, ledger, lives, phase);
   try {
     await session.run();
   } finally {
     await lives.stop();
+    phase('runtime stop');
   }
   return { steps: session.records, kills: lives.kills, problems: [...lives.problems, ...session.problems] };
 }
@@ -93,11 +94,13 @@ class Session {
     private readonly plan: RunPlan,
     private readonly ledger: Ledger,
     private readonly lives: Lives,
+    private readonly phase: (name: string) => void,
   ) {}
 
   async run(): Promise<void> {
     const { plan, lives } = this;
     await lives.boot();
+    this.phase('first boot');
     for (const [i, step] of plan.steps.entries()) {
       this.ledger.current = i;
       lives.step = i;
@@ -114,6 +117,7 @@ class Session {
         record.outcome = e instanceof Interrupted ? 'interrupted by a kill' : `gave up: ${(e as Error).message}`;
       }
       await this.afterStep(i, record);
+      this.phase(`step ${i + 1} (${step.kind})`);
     }
     lives.step = plan.steps.length - 1;
     if (this.serverDown || this.downTimer) this.serverUp();
@@ -123,6 +127,7 @@ class Session {
     }
     await this.untilIdle(-1);
     await this.drain();
+    this.phase('final kill, idle, drain');
   }
 
   // ------------------------------------------------------------------ faults and outage

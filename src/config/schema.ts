@@ -155,6 +155,11 @@ export const configSchema = z
         vendorId: z.number().int().min(0).max(0xffff).optional(),
         productId: z.number().int().min(0).max(0xffff).optional(),
         width: z.union([z.literal(32), z.literal(42), z.literal(48)]).default(42),
+        /**
+         * Wait after sending a receipt before asking the status (the printer answers status at once,
+         * so a roll that runs out at the end of the receipt shows only once the paper got there).
+         */
+        settleMs: z.number().int().min(0).max(10_000).default(1500),
       })
       .strict()
       .refine((p) => p.transport === 'usb' || p.port !== undefined, { message: 'port is required for serial and lp printers', path: ['port'] })

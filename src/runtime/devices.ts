@@ -62,6 +62,7 @@ export async function createDevices(config: Config, log: Logger, terminalSecret?
         transport: p.transport,
         baudRate: p.baudRate,
         width: p.width,
+        settleMs: p.settleMs,
         ...(p.port ? { port: p.port } : {}),
         ...(p.vendorId !== undefined ? { vendorId: p.vendorId } : {}),
         ...(p.productId !== undefined ? { productId: p.productId } : {}),

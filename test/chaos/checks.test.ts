@@ -129,3 +129,30 @@ t.test('every claim is accounted for: change left owed without a claim message i
   again.close();
   t.same(journalProblems(path, testKey), []);
 });
+
+t.test('the ledger counts a note into the cash box once, on every protocol', async (t) => {
+  const windowOf = (lines: string[]) => {
+    const ledger = new Ledger();
+    for (const line of lines) ledger.line('validator', line);
+    return ledger.window(0);
+  };
+  // ID-003 and eSSP: in the box when reported stacked.
+  t.equal(windowOf(['escrow 1000 fen (code 0x63)', 'stacking 1000 fen', 'stacked 1000 fen']).stacked, 1000);
+  // CCNET: in the box before the host acknowledges; the acknowledgement is not a second note.
+  const acked = ['stacking 500 fen', 'in the cash box: 500 fen (bill stacked, 0x81 repeated until the host ACKs)', 'bill stacked acknowledged', 'stacked 500 fen'];
+  t.equal(windowOf(acked).stacked, 500);
+  t.equal(windowOf([...acked, ...acked]).stacked, 1000, 'two notes of one value');
+  // CCNET: the runtime killed before it acknowledged; the reset drops the event, the note stays in the box.
+  const dropped = windowOf([
+    'in the cash box: 500 fen (bill stacked, 0x81 repeated until the host ACKs)',
+    'reset: the bill stacked event for 500 fen was never acknowledged; it stays in the box',
+    ...acked.slice(0, 2),
+    'stacked 500 fen',
+  ]);
+  t.equal(dropped.stacked, 1000, 'the next note of that value is counted once, its acknowledgement not again');
+  t.equal(windowOf(['stacked 1000 fen (reset completed the stack, no bill stacked event)']).stacked, 1000);
+  // eSSP: a fault after the credit keeps the note in the box; before it, the note is lost.
+  const essp = windowOf(['credit 2000 fen (repeated until EVENT ACK when polled with ACK)', 'jam (0xC1): 2000 fen note already credited, kept in the cash box']);
+  t.same([essp.stacked, essp.lost], [2000, 0]);
+  t.same([windowOf(['jam (0xC1): 2000 fen note lost in the path']).lost], [2000]);
+});

@@ -67,3 +67,12 @@ t.test('the validator section takes the keys of the model it names, and only kno
   t.match(problems({ ...minimal, validator: { port: '/dev/ttyUSB0', fixedKey: '0123456701234567' } }).join('\n'), /validator.*fixedKey/, "eSSP's key is refused on an ID-003");
   t.match(problems({ ...minimal, validator: { model: 'ccnet', port: '/dev/ttyUSB0', address: 1 } }).join('\n'), /validator.*address/, "eSSP's address is refused on a CCNET");
 });
+
+t.test('printer.settleMs: 1500 ms unless set, a whole number from 0 to 10 s', async (t) => {
+  const printer = { model: 'escpos', transport: 'serial', port: '/dev/ttyS1' };
+  t.equal(parseConfig({ ...minimal, printer }, 'test', '/').printer?.settleMs, 1500);
+  t.equal(parseConfig({ ...minimal, printer: { ...printer, settleMs: 50 } }, 'test', '/').printer?.settleMs, 50);
+  for (const bad of [-1, 10_001, 2.5]) {
+    t.throws(() => parseConfig({ ...minimal, printer: { ...printer, settleMs: bad } }, 'test', '/'), /printer\.settleMs/, String(bad));
+  }
+});
