@@ -77,3 +77,40 @@ export function fitSlope(samples: readonly Sample[]): number {
   }
   return den === 0 ? 0 : num / den;
 }
+
+export interface WarmVerdict {
+  /** False when the run has no sample at or after the warm-up mark; `over` is then false too. */
+  judged: boolean;
+  over: boolean;
+  /** The counter after the warm-up (the first sample at or after `warmUp` transactions). */
+  warm: number;
+  end: number;
+  /** end / warm */
+  ratio: number;
+  reason: string;
+}
+
+/**
+ * Whether the counter ends more than `factor` times what it was once warm: the first `warmUp`
+ * transactions fill caches and size the heap, what it adds after that is what the run keeps. A run
+ * too short to go past the warm-up twice gives no verdict.
+ */
+export function judgeAfterWarmUp(samples: readonly Sample[], transactions: number, warmUp: number, factor: number, format: (v: number) => string): WarmVerdict {
+  const warmSample = samples.find((s) => s.at >= warmUp);
+  const endSample = samples[samples.length - 1];
+  if (transactions < 2 * warmUp || !warmSample || !endSample) {
+    return { judged: false, over: false, warm: 0, end: 0, ratio: 0, reason: `not judged: ${transactions} transactions, a verdict needs ${2 * warmUp}` };
+  }
+  const ratio = endSample.value / warmSample.value;
+  const over = ratio > factor;
+  return {
+    judged: true,
+    over,
+    warm: warmSample.value,
+    end: endSample.value,
+    ratio,
+    reason:
+      `end ${format(endSample.value)} is ${ratio.toFixed(3)} × the ${format(warmSample.value)} after ${warmSample.at} transactions ` +
+      `(${over ? 'over' : 'within'} the ${factor} allowed)`,
+  };
+}

@@ -6,7 +6,7 @@ import { readKey } from '../../src/journal/index.js';
 import { SimStack } from '../stack.js';
 import { checkCash, checkJournal, checkServer, type HostRecords } from './checks.js';
 import { Customer, paymentMix, startInService, type Payment } from './customer.js';
-import { judgeGrowth, type GrowthRule, type GrowthVerdict } from './growth.js';
+import { judgeAfterWarmUp, judgeGrowth, type GrowthRule, type GrowthVerdict, type WarmVerdict } from './growth.js';
 import { MB, openFds, rssBytes } from './process-stats.js';
 
 export interface SoakOptions {
@@ -37,7 +37,7 @@ export interface SoakReport {
   /** How long the payments took, from the first to the end of the last (boot and checks not counted). */
   durationMs: number;
   devices: string[];
-  rss: { startBytes: number; endBytes: number; peakBytes: number; verdict: GrowthVerdict };
+  rss: { startBytes: number; endBytes: number; peakBytes: number; verdict: GrowthVerdict; afterWarmUp: WarmVerdict };
   fds: { start: number; end: number; verdict: GrowthVerdict };
   journal: { startBytes: number; endBytes: number; bytesPerTransaction: number };
   /** Payments run, by kind. */
@@ -51,6 +51,9 @@ export interface SoakReport {
 const mb = (bytes: number): string => `${(bytes / MB).toFixed(1)} MB`;
 /** The memory rule: the second half's fitted RSS line may rise by at most max(4 MB, 5 % of its mean). */
 const RSS_RULE: GrowthRule = { minTransactions: 1000, minSamples: 10, floor: 4 * MB, fraction: 0.05, format: mb };
+/** Issue 20's memory target: the end's RSS at most 1.15 × the RSS after the first 1,000 payments. */
+const RSS_WARM_UP = 1000;
+const RSS_END_FACTOR = 1.15;
 /** A descriptor leaked per transaction, or per few hundred, shows as more than 4 across the second half. */
 const FD_RULE: GrowthRule = { minTransactions: 1000, minSamples: 10, floor: 4, fraction: 0, format: (n) => `${n.toFixed(1)} fds` };
 /** SimStack fills in the validator's port; the generated config merges this over it. */
@@ -137,9 +140,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     violations.push(...checkCash(journalPath, done, cashboxLine, stack.coinsPaid));
 
     const rssVerdict = judgeGrowth(samples.map((s) => ({ at: s.at, value: s.rssBytes })), done.length, RSS_RULE);
+    const rssWarm = judgeAfterWarmUp(samples.map((s) => ({ at: s.at, value: s.rssBytes })), done.length, RSS_WARM_UP, RSS_END_FACTOR, mb);
     const fdVerdict = judgeGrowth(samples.map((s) => ({ at: s.at, value: s.fds })), done.length, FD_RULE);
     report = {
-      ok: violations.length === 0 && !rssVerdict.growing && !fdVerdict.growing,
+      ok: violations.length === 0 && !rssVerdict.growing && !rssWarm.over && !fdVerdict.growing,
       transactions: done.length,
       durationMs: loopMs,
       devices: stack.deviceNames,
@@ -148,6 +152,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         endBytes: last.rssBytes,
         peakBytes: Math.max(last.rssBytes, ...samples.map((s) => s.rssBytes)),
         verdict: rssVerdict,
+        afterWarmUp: rssWarm,
       },
       fds: { start: first.fds, end: last.fds, verdict: fdVerdict },
       journal: {
@@ -207,7 +212,7 @@ export function formatSoak(r: SoakReport): string[] {
     `${r.ok ? 'PASS' : 'FAIL'}  soak: ${r.transactions} transactions in ${(r.durationMs / 1000).toFixed(0)} s ` +
       `(${((r.transactions * 1000) / r.durationMs).toFixed(1)}/s), devices ${r.devices.join(', ')}`,
     `      kinds: ${Object.entries(r.kinds).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-    `      RSS: start ${mb(r.rss.startBytes)}, end ${mb(r.rss.endBytes)}, peak ${mb(r.rss.peakBytes)}; ${r.rss.verdict.reason}`,
+    `      RSS: start ${mb(r.rss.startBytes)}, end ${mb(r.rss.endBytes)}, peak ${mb(r.rss.peakBytes)}; ${r.rss.verdict.reason}; ${r.rss.afterWarmUp.reason}`,
     `      open fds: start ${r.fds.start}, end ${r.fds.end}; ${r.fds.verdict.reason}`,
     `      journal: ${(r.journal.bytesPerTransaction / 1024).toFixed(2)} KiB per transaction (${mb(r.journal.startBytes)} → ${mb(r.journal.endBytes)})`,
   ];

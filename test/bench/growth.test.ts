@@ -1,5 +1,5 @@
 import t from 'tap';
-import { fitSlope, judgeGrowth, type GrowthRule, type Sample } from '../../hw-sim/soak/growth.js';
+import { fitSlope, judgeAfterWarmUp, judgeGrowth, type GrowthRule, type Sample } from '../../hw-sim/soak/growth.js';
 
 const RULE: GrowthRule = { minTransactions: 1000, minSamples: 10, floor: 4_000_000, fraction: 0.05, format: (v) => `${Math.round(v)}` };
 
@@ -41,4 +41,21 @@ t.test('a short run gets no verdict', async (t) => {
   const sparse = judgeGrowth(series(5000, 0).filter((_, i) => i % 40 === 0), 5000, RULE);
   t.notOk(sparse.judged);
   t.match(sparse.reason, /samples in the second half/);
+});
+
+t.test('the end is judged against the RSS after the warm-up', async (t) => {
+  const at = (n: number, v: (a: number) => number) => Array.from({ length: 200 }, (_, i) => ({ at: ((i + 1) * n) / 200, value: v(((i + 1) * n) / 200) }));
+  // 96 MB rising to 140 MB over the first 1,000 payments, then flat: within.
+  const settled = judgeAfterWarmUp(at(10_000, (a) => 96e6 + Math.min(a, 1000) * 44_000), 10_000, 1000, 1.15, String);
+  t.ok(settled.judged);
+  t.notOk(settled.over, settled.reason);
+  t.equal(settled.warm, 140e6);
+  // 3 KB per payment after the warm-up ends 27 MB higher: 1.19 ×, over.
+  const leaking = judgeAfterWarmUp(at(10_000, (a) => 140e6 + Math.max(0, a - 1000) * 3_000), 10_000, 1000, 1.15, String);
+  t.ok(leaking.over, leaking.reason);
+  t.ok(Math.abs(leaking.ratio - 167 / 140) < 0.001, `ratio ${leaking.ratio}`);
+  t.match(leaking.reason, /over the 1\.15 allowed/);
+  const short = judgeAfterWarmUp(at(1500, () => 1), 1500, 1000, 1.15, String);
+  t.notOk(short.judged);
+  t.notOk(short.over);
 });
