@@ -6,12 +6,12 @@ import { Journal } from '../src/journal/index.js';
 import { figure, type BenchContext, type BenchResult, type Benchmark } from './lib/types.js';
 
 /** A 10 yuan note as the ID-003 driver reports it (escrow code 0x63). */
-const NOTE = { value: 1000, currency: 'CNY', code: 0x63 };
+export const NOTE = { value: 1000, currency: 'CNY', code: 0x63 };
 /** The commits of one two-note payment, as the runtime makes them. */
 const EVENTS_PER_PAYMENT = 7;
 
 /** One payment through the journal API: each call is one committed, fsynced SQLite transaction. */
-function payment(journal: Journal, id: string): void {
+export function payment(journal: Journal, id: string): void {
   journal.startTransaction(id, 'pay');
   journal.recordLookup(id, { phone: '13800138000', amountDue: 2000 });
   for (let i = 0; i < 2; i++) {

@@ -21,6 +21,8 @@ crypto.createHmac = (...args) => {
 };
 syncBuiltinESMExports();
 const { Journal } = await import(pathToFileURL(join(root, 'dist/src/journal/index.js')).href);
+// The benchmark's payment, from this checkout, run against DIST_ROOT's journal.
+const { payment: benchPayment, NOTE } = await import(new URL('../dist/bench/journal.js', import.meta.url).href);
 
 const Statement = new BetterSqlite3(':memory:').prepare('SELECT 1').constructor;
 const calls = { run: 0, get: 0, all: 0, iterate: 0 };
@@ -39,17 +41,7 @@ const total = () => Object.values(calls).reduce((a, b) => a + b, 0);
 
 const dir = mkdtempSync(join(tmpdir(), 'kiosk-statements-'));
 const journal = Journal.open(join(dir, 'journal.db'), { key: crypto.randomBytes(32) });
-const NOTE = { value: 1000, currency: 'CNY', code: 0x63 };
-const payment = (id) => {
-  journal.startTransaction(id, 'pay');
-  journal.recordLookup(id, { phone: '13800138000', amountDue: 2000 });
-  for (let i = 0; i < 2; i++) {
-    journal.noteEscrowed(id, NOTE);
-    journal.pendingEscrow(id);
-    journal.noteStacked(id, NOTE, 'vend-valid');
-  }
-  journal.settle(id, { endReason: 'paid' });
-};
+const payment = (id) => benchPayment(journal, id);
 try {
   payment('warm-up');
   reset();
