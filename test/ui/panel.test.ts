@@ -54,6 +54,8 @@ const onScreen = (name: string) => screen.locator(`main[data-screen="${name}"]`)
 
 t.test('the panel shows the screen and pays a bill with its buttons', async (t) => {
   await page.goto(panelUrl);
+  // The panel's script sets the frame's address once it has asked the simulator for it.
+  await page.waitForSelector('#screen[src]', { state: 'attached' });
   t.equal(await page.getAttribute('#screen', 'src'), screenUrl, 'the screen printed by kiosk-sim start');
   await onScreen('home');
   await screen.locator('[data-action="start-pay"]').click();
