@@ -33,6 +33,7 @@ import {
   type Reply,
 } from './codec.js';
 import { NOTE_CYCLE_ENDS, NOTE_IN_MOTION, POWER_UP, RESET_DONE, healthOf } from './statuses.js';
+import { replyDeadline } from '../transport/reply-deadline.js';
 
 export interface CcnetOptions {
   transport: Transport;
@@ -444,10 +445,10 @@ export class CcnetValidator extends ValidatorBase<Cycle> {
         };
         this.waiter = waiter;
       });
-      let timer: NodeJS.Timeout | undefined;
+      let deadline: { clear(): void } | undefined;
       try {
         await this.transport.write(outgoing);
-        timer = setTimeout(() => this.waiter?.done('timeout'), this.replyTimeoutMs);
+        deadline = replyDeadline(this.replyTimeoutMs, () => this.waiter?.done('timeout'));
         const result = await outcome;
         if (typeof result === 'object') {
           await this.acknowledge(result);
@@ -475,7 +476,7 @@ export class CcnetValidator extends ValidatorBase<Cycle> {
         if (err instanceof NoAnswerError || err instanceof RefusedError) throw err;
         throw writeFailed(err);
       } finally {
-        clearTimeout(timer);
+        deadline?.clear();
         this.waiter = undefined;
       }
     }

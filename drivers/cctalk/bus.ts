@@ -8,6 +8,7 @@ import type { Transport } from '../transport/types.js';
 import type { DriverLog } from '../types.js';
 import { FrameSplitter, encodeFrame, type ChecksumMode, type Frame, type SplitterStats } from './codec.js';
 import { Address, Header } from './headers.js';
+import { replyDeadline } from '../transport/reply-deadline.js';
 
 /**
  * 'auto': strip the host's own bytes when they come back first (a real single-wire bus), pass
@@ -157,7 +158,7 @@ export class CctalkBus {
       const outcome = new Promise<Outcome>((resolve) => {
         this.waiter = { dest, header, replyLength: opts.replyLength, garbled: false, done: resolve };
       });
-      let timer: NodeJS.Timeout | undefined;
+      let deadline: { clear(): void } | undefined;
       try {
         this.splitter.reset();
         this.pendingEcho = this.echo === 'off' ? undefined : { bytes: frame, at: 0 };
@@ -167,7 +168,7 @@ export class CctalkBus {
           await this.close();
           throw new CctalkBusError('link', `cctalk: write to ${this.description} failed: ${(err as Error).message}`);
         }
-        timer = setTimeout(() => this.waiter?.done('timeout'), timeoutMs);
+        deadline = replyDeadline(timeoutMs, () => this.waiter?.done('timeout'));
         const result = await outcome;
         if (typeof result === 'object') {
           if (last?.reason === 'no-reply' || last?.reason === 'garbled') await this.settle(2 * timeoutMs);
@@ -177,7 +178,7 @@ export class CctalkBus {
         last = this.failure(result, dest, header);
         this.log('warn', `cctalk: ${last.message}`, { attempt, of: tries });
       } finally {
-        clearTimeout(timer);
+        deadline?.clear();
         this.waiter = undefined;
         this.pendingEcho = undefined;
       }

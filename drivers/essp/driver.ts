@@ -30,6 +30,7 @@ import {
   type SetupInfo,
 } from './codec.js';
 import { HostSession, aesKey, negotiatedKey, newKeyExchange, type RandomSource } from './crypto.js';
+import { replyDeadline } from '../transport/reply-deadline.js';
 
 export interface EsspOptions {
   transport: Transport;
@@ -521,10 +522,10 @@ export class EsspValidator extends ValidatorBase<Cycle> {
       const outcome = new Promise<Outcome>((resolve) => {
         this.waiter = { seq, session, garbled: false, done: resolve };
       });
-      let timer: NodeJS.Timeout | undefined;
+      let deadline: { clear(): void } | undefined;
       try {
         await this.transport.write(frame);
-        timer = setTimeout(() => this.waiter?.done('timeout'), this.replyTimeoutMs);
+        deadline = replyDeadline(this.replyTimeoutMs, () => this.waiter?.done('timeout'));
         const result = await outcome;
         if (typeof result === 'object') return result;
         if (result === 'closed') throw new NoAnswerError('link closed');
@@ -540,7 +541,7 @@ export class EsspValidator extends ValidatorBase<Cycle> {
         if (err instanceof NoAnswerError) throw err;
         throw writeFailed(err);
       } finally {
-        clearTimeout(timer);
+        deadline?.clear();
         this.waiter = undefined;
       }
     }

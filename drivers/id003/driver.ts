@@ -21,6 +21,7 @@ import {
   type Reply,
 } from './codec.js';
 import { NOTE_CYCLE_ENDS, NOTE_IN_MOTION, POWER_UP, RESET_DONE, healthOf } from './statuses.js';
+import { replyDeadline } from '../transport/reply-deadline.js';
 
 export type Id003Log = DriverLog;
 
@@ -344,10 +345,10 @@ export class Id003Validator extends ValidatorBase<NoteCycle> {
       const outcome = new Promise<Outcome>((resolve) => {
         this.waiter = { expect, cmd, data, garbled: false, done: resolve };
       });
-      let timer: NodeJS.Timeout | undefined;
+      let deadline: { clear(): void } | undefined;
       try {
         await this.transport.write(frame);
-        timer = setTimeout(() => this.waiter?.done('timeout'), this.replyTimeoutMs);
+        deadline = replyDeadline(this.replyTimeoutMs, () => this.waiter?.done('timeout'));
         const result = await outcome;
         if (typeof result === 'object') return result;
         if (result === 'refused') throw new RefusedError(`device refused command ${hex(cmd)}`);
@@ -361,7 +362,7 @@ export class Id003Validator extends ValidatorBase<NoteCycle> {
         if (err instanceof NoAnswerError || err instanceof RefusedError) throw err;
         throw writeFailed(err);
       } finally {
-        clearTimeout(timer);
+        deadline?.clear();
         this.waiter = undefined;
       }
     }

@@ -37,9 +37,11 @@ t.test('an update asked for mid-payment switches only after the payment ended', 
   w.stack.deviceCommand('insert 1000');
   await stacked;
 
-  const waiting = sup.waitFor<Record<string, unknown>>('log', (e) => e.msg === 'update waits for the transaction under way', 240_000);
+  // A refusal (a download that failed, say) ends the wait at once, with the kiosk's reason.
+  const waiting = sup.waitFor<Record<string, unknown>>('log', (e) => e.msg === 'update waits for the transaction under way' || /^remote command update refused/.test(String(e.msg)), 240_000);
   w.requestUpdate(published);
   const waited = await waiting;
+  t.equal(waited.msg, 'update waits for the transaction under way');
   t.equal(waited.transaction, id);
   const st = await w.stack.control({ cmd: 'status' });
   t.match((st as unknown as { terminal: { reason: string } }).terminal.reason, /updating/, 'out of service for the update');
