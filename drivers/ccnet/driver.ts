@@ -12,6 +12,7 @@
  */
 import type { Backoff } from '../lifecycle.js';
 import { NoAnswerError, RefusedError, hex, writeFailed } from '../line/request-line.js';
+import { replyDeadline, type ReplyDeadline } from '../transport/reply-deadline.js';
 import type { Transport } from '../transport/types.js';
 import type { DeviceIdentity, DeviceStatus, DriverLog } from '../types.js';
 import { ValidatorBase } from '../validator/base.js';
@@ -33,7 +34,6 @@ import {
   type Reply,
 } from './codec.js';
 import { NOTE_CYCLE_ENDS, NOTE_IN_MOTION, POWER_UP, RESET_DONE, healthOf } from './statuses.js';
-import { replyDeadline } from '../transport/reply-deadline.js';
 
 export interface CcnetOptions {
   transport: Transport;
@@ -445,7 +445,7 @@ export class CcnetValidator extends ValidatorBase<Cycle> {
         };
         this.waiter = waiter;
       });
-      let deadline: { clear(): void } | undefined;
+      let deadline: ReplyDeadline | undefined;
       try {
         await this.transport.write(outgoing);
         deadline = replyDeadline(this.replyTimeoutMs, () => this.waiter?.done('timeout'));

@@ -4,11 +4,11 @@
  * the same bus.
  */
 import { SerialTransport } from '../transport/serial.js';
+import { replyDeadline, type ReplyDeadline } from '../transport/reply-deadline.js';
 import type { Transport } from '../transport/types.js';
 import type { DriverLog } from '../types.js';
 import { FrameSplitter, encodeFrame, type ChecksumMode, type Frame, type SplitterStats } from './codec.js';
 import { Address, Header } from './headers.js';
-import { replyDeadline } from '../transport/reply-deadline.js';
 
 /**
  * 'auto': strip the host's own bytes when they come back first (a real single-wire bus), pass
@@ -158,7 +158,7 @@ export class CctalkBus {
       const outcome = new Promise<Outcome>((resolve) => {
         this.waiter = { dest, header, replyLength: opts.replyLength, garbled: false, done: resolve };
       });
-      let deadline: { clear(): void } | undefined;
+      let deadline: ReplyDeadline | undefined;
       try {
         this.splitter.reset();
         this.pendingEcho = this.echo === 'off' ? undefined : { bytes: frame, at: 0 };

@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { NoAnswerError, RefusedError, hex, writeFailed } from '../line/request-line.js';
+import { replyDeadline, type ReplyDeadline } from '../transport/reply-deadline.js';
 import type { Transport } from '../transport/types.js';
 import type { BillAtPowerUp, DeviceIdentity, DeviceStatus, DriverLog } from '../types.js';
 import { ValidatorBase } from '../validator/base.js';
@@ -30,7 +31,6 @@ import {
   type SetupInfo,
 } from './codec.js';
 import { HostSession, aesKey, negotiatedKey, newKeyExchange, type RandomSource } from './crypto.js';
-import { replyDeadline } from '../transport/reply-deadline.js';
 
 export interface EsspOptions {
   transport: Transport;
@@ -522,7 +522,7 @@ export class EsspValidator extends ValidatorBase<Cycle> {
       const outcome = new Promise<Outcome>((resolve) => {
         this.waiter = { seq, session, garbled: false, done: resolve };
       });
-      let deadline: { clear(): void } | undefined;
+      let deadline: ReplyDeadline | undefined;
       try {
         await this.transport.write(frame);
         deadline = replyDeadline(this.replyTimeoutMs, () => this.waiter?.done('timeout'));

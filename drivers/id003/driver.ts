@@ -4,6 +4,7 @@
  * decide and record the money before the device is told to go on (drivers/validator/escrow-cycle.ts).
  */
 import { NoAnswerError, RefusedError, hex, writeFailed } from '../line/request-line.js';
+import { replyDeadline, type ReplyDeadline } from '../transport/reply-deadline.js';
 import type { Transport } from '../transport/types.js';
 import type { DeviceIdentity, DeviceStatus, DriverLog, Note } from '../types.js';
 import { ValidatorBase } from '../validator/base.js';
@@ -21,7 +22,6 @@ import {
   type Reply,
 } from './codec.js';
 import { NOTE_CYCLE_ENDS, NOTE_IN_MOTION, POWER_UP, RESET_DONE, healthOf } from './statuses.js';
-import { replyDeadline } from '../transport/reply-deadline.js';
 
 export type Id003Log = DriverLog;
 
@@ -345,7 +345,7 @@ export class Id003Validator extends ValidatorBase<NoteCycle> {
       const outcome = new Promise<Outcome>((resolve) => {
         this.waiter = { expect, cmd, data, garbled: false, done: resolve };
       });
-      let deadline: { clear(): void } | undefined;
+      let deadline: ReplyDeadline | undefined;
       try {
         await this.transport.write(frame);
         deadline = replyDeadline(this.replyTimeoutMs, () => this.waiter?.done('timeout'));

@@ -8,7 +8,11 @@
  * of a payment. So a timer that fires late by half its span or more gives the line one more span,
  * with the process listening, before the reply counts as missing.
  */
-export function replyDeadline(ms: number, onSilent: () => void): { clear(): void } {
+export interface ReplyDeadline {
+  clear(): void;
+}
+
+export function replyDeadline(ms: number, onSilent: () => void): ReplyDeadline {
   const due = performance.now() + ms;
   let extended = false;
   let timer: NodeJS.Timeout;

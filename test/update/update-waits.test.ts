@@ -37,8 +37,13 @@ t.test('an update asked for mid-payment switches only after the payment ended', 
   w.stack.deviceCommand('insert 1000');
   await stacked;
 
-  // A refusal (a download that failed, say) ends the wait at once, with the kiosk's reason.
-  const waiting = sup.waitFor<Record<string, unknown>>('log', (e) => e.msg === 'update waits for the transaction under way' || /^remote command update refused/.test(String(e.msg)), 240_000);
+  // A refusal (a download that failed, say), or a switch because the payment had already ended,
+  // ends the wait at once and fails the next assertion with what the kiosk did instead.
+  const waiting = sup.waitFor<Record<string, unknown>>(
+    'log',
+    (e) => e.msg === 'update waits for the transaction under way' || /^(remote command update refused|switched to the new release)/.test(String(e.msg)),
+    240_000,
+  );
   w.requestUpdate(published);
   const waited = await waiting;
   t.equal(waited.msg, 'update waits for the transaction under way');
